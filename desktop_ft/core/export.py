@@ -1,0 +1,251 @@
+"""Export a trained model: a raw-input TensorFlow SavedModel, the .keras file, labels and
+a record of what was trained — written atomically (see DESIGN.md, "Contracts").
+
+``OUT/saved_model``  endpoint ``serve`` (= ``serving_default``). Images: ``uint8
+                     [N, H, W, 3]`` of any H, W (resize + VGG16 preprocessing inside).
+                     Text: ``string [N]`` (tokenizer inside; loading needs
+                     ``import tensorflow_text``). Returns ``probs`` (float32
+                     ``[N, num_classes]``), ``class_index`` (int64 ``[N]``) and ``label``
+                     (string ``[N]``).
+``OUT/model.keras``  the Keras model.
+``OUT/labels.json``  class names in output order.
+``OUT/export.json``  model, weights source, strategy, counts, input size, metrics, parity.
+
+Example:
+    >>> info = export_model(result.bundle, "out/", labels=result.classes,
+    ...                     samples=[...], extra={"metrics": ...})
+    >>> ExportedModel("out/").predict_proba([image])   # runs the SavedModel
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import uuid
+from pathlib import Path
+
+from desktop_ft.core.errors import UserError
+from desktop_ft.core.observer import Observer
+
+FORMAT_VERSION = 1
+
+
+def _dir_size(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def _serve_function(bundle, labels: list[str]):
+    """The raw-input ``tf.function`` that becomes the ``serve`` endpoint."""
+    import tensorflow as tf
+
+    model = bundle.model
+    label_table = tf.constant(labels)
+    binary = bundle.binary
+
+    def outputs(raw):
+        raw = tf.cast(raw, tf.float32)
+        probs = tf.concat([1.0 - raw, raw], axis=-1) if binary else raw
+        index = tf.argmax(probs, axis=-1)
+        return {"probs": probs, "class_index": index, "label": tf.gather(label_table, index)}
+
+    if bundle.family == "vgg16":
+        from desktop_ft.core.models.vgg16 import preprocess_uint8
+
+        size = bundle.spec.image_size
+
+        @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8,
+                                                    name="images")])
+        def serve(images):
+            return outputs(model(preprocess_uint8(images, size), training=False))
+    else:
+        preprocessor = model.preprocessor
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="texts")])
+        def serve(texts):
+            return outputs(model(preprocessor(texts), training=False))
+    return serve
+
+
+def write_saved_model(bundle, path: Path, labels: list[str]) -> None:
+    import keras
+
+    archive = keras.export.ExportArchive()
+    archive.track(bundle.model)
+    if bundle.family == "bert":
+        # The tokenizer's vocabulary lookup tables must be tracked to be saved.
+        archive.track(bundle.model.preprocessor)
+    archive.add_endpoint("serve", _serve_function(bundle, labels))
+    archive.write_out(str(path), verbose=False)
+
+
+def parity_samples(bundle, samples: list | None = None) -> list:
+    """Raw inputs for the parity check: the given samples plus synthetic ones at two
+    sizes (images) or fixed sentences (text)."""
+    import numpy as np
+
+    samples = list(samples or [])
+    if bundle.family == "vgg16":
+        rng = np.random.default_rng(0)
+        samples += [rng.integers(0, 256, (48, 64, 3), dtype=np.uint8),
+                    rng.integers(0, 256, (301, 203, 3), dtype=np.uint8)]
+    else:
+        samples += ["A short sentence.", "Another, longer example sentence with "
+                    "punctuation, numbers like 42 and UPPER case words!"]
+    return samples
+
+
+def export_model(bundle, out: str | os.PathLike, labels: list[str], *,
+                 samples: list | None = None, info: dict | None = None,
+                 observer: Observer | None = None) -> dict:
+    """Write ``OUT/`` atomically; return the ``export.json`` contents.
+
+    ``samples`` are raw inputs (uint8 images or strings) used to measure parity between
+    the in-memory Keras model and the reloaded SavedModel. A failure leaves a previous
+    export at ``out`` untouched.
+    """
+    observer = observer or Observer()
+    out = Path(out).expanduser().resolve()
+    if out.exists() and not out.is_dir():
+        raise UserError(f"Export target {out} is a file; choose a folder.")
+    if out.is_dir() and any(out.iterdir()) and not (out / "export.json").exists():
+        raise UserError(f"{out} already holds files that are not a desktop-ft export; choose a "
+                        "new or empty folder (nothing was written).")
+    if len(labels) != bundle.num_classes:
+        raise UserError(f"{len(labels)} labels for a model with {bundle.num_classes} outputs.")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        t0 = time.perf_counter()
+        observer.on_status("Writing SavedModel…")
+        write_saved_model(bundle, tmp / "saved_model", labels)
+        observer.on_status("Writing model.keras…")
+        bundle.model.save(str(tmp / "model.keras"))
+        (tmp / "labels.json").write_text(json.dumps(list(labels), indent=2))
+        observer.on_status("Checking the SavedModel against the Keras model…")
+        parity = measure_parity(bundle, tmp, parity_samples(bundle, samples))
+        trainable, frozen = bundle.tree.totals()
+        record = {
+            "format_version": FORMAT_VERSION,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "model": bundle.family,
+            "input": "images" if bundle.family == "vgg16" else "text",
+            "weights": bundle.weights_source,
+            "spec": bundle.spec.to_dict(),
+            "head": bundle.spec.head if bundle.family == "vgg16" else "dense",
+            "image_size": bundle.spec.image_size if bundle.family == "vgg16" else None,
+            "sequence_length": bundle.spec.seq_len if bundle.family == "bert" else None,
+            "output_activation": "sigmoid" if bundle.binary else "softmax",
+            "classes": list(labels),
+            "strategy": bundle.tree.strategy,
+            "trainable_params": trainable,
+            "frozen_params": frozen,
+            "frozen_layers": [leaf.path for leaf in bundle.tree.leaves()
+                              if leaf.variables and leaf.state == "off"],
+            "parity_max_abs_diff": parity["max_abs_diff"],
+            "parity_samples": parity["samples"],
+            "saved_model_bytes": _dir_size(tmp / "saved_model"),
+            "keras_bytes": (tmp / "model.keras").stat().st_size,
+            "export_seconds": None,
+            "signature": {
+                "endpoint": "serve",
+                "input": ("uint8 [N, H, W, 3], any H and W" if bundle.family == "vgg16"
+                          else "string [N]"),
+                "outputs": {"probs": "float32 [N, num_classes]", "class_index": "int64 [N]",
+                            "label": "string [N]"},
+            },
+            **(info or {}),
+        }
+        record["export_seconds"] = round(time.perf_counter() - t0, 2)
+        (tmp / "export.json").write_text(json.dumps(record, indent=2))
+        _replace_dir(tmp, out)
+    except BaseException as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(e, (UserError, KeyboardInterrupt)):
+            raise
+        raise UserError(f"Export failed ({type(e).__name__}: {str(e)[:300]}); "
+                        f"{'the previous export in ' + str(out) + ' is unchanged' if out.exists() else 'nothing was written'}.") from e
+    observer.on_status(f"Exported to {out} (parity {parity['max_abs_diff']:.2e}).")
+    return record
+
+
+def _replace_dir(new: Path, target: Path) -> None:
+    """Move ``new`` to ``target``; an existing target is swapped out, then removed."""
+    old = None
+    if target.exists():
+        old = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
+        os.replace(target, old)
+    try:
+        os.replace(new, target)
+    except BaseException:
+        if old is not None:
+            os.replace(old, target)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def measure_parity(bundle, folder: Path, samples: list) -> dict:
+    """Max |Keras − reloaded SavedModel| over ``samples`` (raw inputs)."""
+    import numpy as np
+
+    exported = ExportedModel(folder, kind="images" if bundle.family == "vgg16" else "text")
+    keras_probs = bundle.predict_proba(samples)
+    saved_probs = exported.predict_proba(samples)
+    diff = float(np.max(np.abs(keras_probs - saved_probs))) if len(samples) else 0.0
+    return {"max_abs_diff": diff, "samples": len(samples)}
+
+
+class ExportedModel:
+    """Runs ``OUT/saved_model`` — what ``desktop-ft evaluate``/``predict`` use."""
+
+    def __init__(self, folder: str | os.PathLike, kind: str | None = None):
+        folder = Path(folder).expanduser()
+        sm = folder / "saved_model"
+        if not sm.is_dir():
+            raise UserError(f"{folder} is not a desktop-ft export (no saved_model/ inside).")
+        meta = {}
+        if (folder / "export.json").exists():
+            meta = json.loads((folder / "export.json").read_text())
+        self.meta = meta
+        self.kind = kind or meta.get("input", "images")
+        labels_file = folder / "labels.json"
+        self.labels = json.loads(labels_file.read_text()) if labels_file.exists() else \
+            meta.get("classes", [])
+        from desktop_ft.core import runtime
+
+        runtime.configure()
+        import tensorflow as tf
+
+        if self.kind == "text":
+            import tensorflow_text  # noqa: F401  registers the tokenizer ops
+
+        self._loaded = tf.saved_model.load(str(sm))
+        self._serve = self._loaded.signatures["serving_default"]
+
+    def predict_proba(self, inputs, batch_size: int = 32):
+        """Probabilities ``[N, num_classes]``: images (uint8 arrays, any size) or strings."""
+        import numpy as np
+        import tensorflow as tf
+
+        if not len(inputs):
+            return np.zeros((0, len(self.labels)), np.float32)
+        if self.kind == "text":
+            outs = [self._serve(texts=tf.constant(list(inputs[i:i + batch_size])))["probs"]
+                    for i in range(0, len(inputs), batch_size)]
+            return np.concatenate([np.asarray(o) for o in outs])
+        # Images in one call must share a size: group by shape, keep the input order.
+        probs = [None] * len(inputs)
+        by_shape: dict[tuple, list[int]] = {}
+        for i, img in enumerate(inputs):
+            by_shape.setdefault(tuple(np.shape(img)), []).append(i)
+        for idx in by_shape.values():
+            for j in range(0, len(idx), batch_size):
+                chunk = idx[j:j + batch_size]
+                batch = np.stack([np.asarray(inputs[i], dtype=np.uint8) for i in chunk])
+                out = np.asarray(self._serve(images=tf.constant(batch))["probs"])
+                for k, i in enumerate(chunk):
+                    probs[i] = out[k]
+        return np.stack(probs).astype(np.float32)

@@ -1,0 +1,451 @@
+"""The layer tree: how a person thinks of the model, with tri-state ``trainable``.
+
+VGG16 → ``block1`` … ``block5`` → conv/pool layers, then ``classifier`` (fc1/fc2 of the
+original head) and ``head`` (the new layers). BERT → ``embeddings``,
+``transformer_layer_i`` → ``self_attention_layer`` (query/key/value/attention_output),
+``self_attention_layer_norm``, ``feedforward`` (intermediate/output dense),
+``feedforward_layer_norm``; ``pooled_dense``; ``head``.
+
+Each leaf owns Keras variables and one ``trainable`` flag per variable, so a leaf can be
+*partial* (e.g. BitFit: only its bias trains). Groups derive their state from their
+children and setting a group cascades. Nothing touches the Keras model until
+:meth:`LayerTree.apply_to_model`, which survives the known ``trainable`` pitfalls; the
+model must then be compiled again with a fresh optimizer (``train.compile_model``).
+
+Example:
+    >>> tree = bundle.tree
+    >>> tree.apply_strategy("partial", unfreeze_last=1)
+    >>> tree.apply_patterns([("unfreeze", "block4_conv3")])
+    >>> tree.totals()
+    (7081475, 7635264)
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+
+from desktop_ft.core.errors import UserError
+
+ON, OFF, PARTIAL = "on", "off", "partial"
+STRATEGIES = ("head", "partial", "full", "bitfit")
+STRATEGY_HELP = {
+    "head": "Freeze every pretrained layer; train only the new output head.",
+    "partial": "Fine-tune the last N blocks (VGG16) or transformer layers (BERT) and the head.",
+    "full": "Train every layer (needs the most data and time).",
+    "bitfit": "BitFit: train only bias terms (and LayerNorm beta) of the pretrained layers, "
+              "plus the head.",
+}
+
+
+def _is_bias(var_path: str) -> bool:
+    return var_path.rsplit("/", 1)[-1].split(":")[0] in ("bias", "beta")
+
+
+@dataclass(eq=False)
+class Node:
+    """One row of the tree. Leaves hold a Keras layer; groups hold children."""
+
+    name: str
+    path: str
+    kind: str
+    parent: "Node | None" = None
+    children: list["Node"] = field(default_factory=list)
+    layer: object = None
+    variables: list = field(default_factory=list)
+    var_trainable: list[bool] = field(default_factory=list)
+    flag: bool = True           # the state of a leaf without variables (pooling, dropout)
+    output_shape: str = ""
+    input_shape: str = ""
+    is_new: bool = False        # part of the freshly initialised head
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.layer is not None
+
+    def leaves(self) -> Iterator["Node"]:
+        if self.is_leaf:
+            yield self
+        for c in self.children:
+            yield from c.leaves()
+
+    def walk(self) -> Iterator["Node"]:
+        yield self
+        for c in self.children:
+            yield from c.walk()
+
+    @property
+    def params(self) -> int:
+        return sum(_size(v) for leaf in self.leaves() for v in leaf.variables)
+
+    @property
+    def trainable_params(self) -> int:
+        return sum(_size(v) for leaf in self.leaves()
+                   for v, t in zip(leaf.variables, leaf.var_trainable) if t)
+
+    @property
+    def state(self) -> str:
+        if self.is_leaf:
+            if not self.variables:
+                return ON if self.flag else OFF
+            if all(self.var_trainable):
+                return ON
+            return OFF if not any(self.var_trainable) else PARTIAL
+        states = {c.state for c in self.children}
+        if states == {ON}:
+            return ON
+        if states == {OFF} or not states:
+            return OFF
+        return PARTIAL
+
+    @property
+    def row(self) -> int:
+        return self.parent.children.index(self) if self.parent else 0
+
+
+def _size(v) -> int:
+    return int(math.prod(v.shape)) if v.shape else 1
+
+
+def _own_variables(layer) -> list:
+    return list(getattr(layer, "_trainable_variables", [])) + \
+        list(getattr(layer, "_non_trainable_variables", []))
+
+
+def _shape_str(shape) -> str:
+    try:
+        return str(tuple(None if d is None else int(d) for d in shape))
+    except TypeError:
+        return ""
+
+
+class LayerTree:
+    """Tree over a :class:`ModelBundle`'s model. Build with :meth:`from_bundle`."""
+
+    def __init__(self, root: Node, model, family: str, units: list[Node]):
+        self.root = root
+        self.model = model
+        self.family = family
+        self.units = units      # what "the last N blocks" counts, in order
+        self._listeners: list[Callable[[list[Node]], None]] = []
+        self.strategy = "custom"
+
+    # ------------------------------------------------------------------ building
+    @classmethod
+    def from_bundle(cls, bundle) -> "LayerTree":
+        if bundle.family == "vgg16":
+            return cls._from_vgg16(bundle)
+        return cls._from_bert(bundle)
+
+    @classmethod
+    def _from_vgg16(cls, bundle) -> "LayerTree":
+        from desktop_ft.core.models.vgg16 import chain_layers, group_of
+
+        root = Node("model", "", "model")
+        groups: dict[str, Node] = {}
+        for layer in chain_layers(bundle.model):
+            gname = group_of(layer.name, bundle.new_layers)
+            if gname not in groups:
+                groups[gname] = Node(gname, gname, "head" if gname == "head" else "block",
+                                     parent=root, is_new=gname == "head")
+                root.children.append(groups[gname])
+            group = groups[gname]
+            group.children.append(_leaf(layer, group, layer.name in bundle.new_layers))
+        units = [groups[b] for b in ("block1", "block2", "block3", "block4", "block5")
+                 if b in groups]
+        if "classifier" in groups:
+            units.append(groups["classifier"])
+        return cls(root, bundle.model, "vgg16", units)
+
+    @classmethod
+    def _from_bert(cls, bundle) -> "LayerTree":
+        model = bundle.model
+        backbone = model.backbone
+        root = Node("model", "", "model")
+        emb = Node("embeddings", "embeddings", "group", parent=root)
+        root.children.append(emb)
+        units = []
+        for layer in backbone.layers:
+            if not layer.weights:
+                continue
+            if layer.name.startswith("transformer_layer_"):
+                node = _bert_encoder(layer, root)
+                units.append(node)
+                root.children.append(node)
+            elif "embedding" in layer.name:
+                emb.children.append(_leaf(layer, emb, False))
+            else:
+                root.children.append(_subtree(layer, root, False))
+        head = Node("head", "head", "head", parent=root, is_new=True)
+        for layer in model.layers:
+            if layer.name in bundle.new_layers:
+                head.children.append(_leaf(layer, head, True))
+        root.children.append(head)
+        return cls(root, model, "bert", units)
+
+    # ------------------------------------------------------------------ queries
+    def nodes(self) -> Iterator[Node]:
+        for c in self.root.children:
+            yield from c.walk()
+
+    def leaves(self) -> Iterator[Node]:
+        return self.root.leaves()
+
+    def find(self, path: str) -> Node:
+        for n in self.nodes():
+            if n.path == path:
+                return n
+        raise KeyError(path)
+
+    def match(self, pattern: str) -> list[Node]:
+        """Nodes whose full path or name matches the shell glob ``pattern``."""
+        return [n for n in self.nodes()
+                if fnmatch.fnmatchcase(n.path, pattern) or fnmatch.fnmatchcase(n.name, pattern)]
+
+    def totals(self) -> tuple[int, int]:
+        """(trainable, frozen) parameter counts as the tree stands."""
+        total = self.root.params
+        trainable = self.root.trainable_params
+        return trainable, total - trainable
+
+    def summary(self) -> dict:
+        trainable, frozen = self.totals()
+        total = trainable + frozen
+        return {"strategy": self.strategy, "trainable_params": trainable,
+                "frozen_params": frozen, "total_params": total,
+                "trainable_percent": round(100.0 * trainable / total, 2) if total else 0.0}
+
+    # ------------------------------------------------------------------ editing
+    def subscribe(self, callback: Callable[[list[Node]], None]) -> None:
+        """``callback(changed_nodes)`` runs after every edit (the GUI repaints from it)."""
+        self._listeners.append(callback)
+
+    def _changed(self, nodes: list[Node]) -> None:
+        for cb in self._listeners:
+            cb(nodes)
+
+    def set_trainable(self, node: Node | str, value: bool, *, notify: bool = True) -> None:
+        """Set a node and everything below it trainable (True) or frozen (False)."""
+        if isinstance(node, str):
+            node = self.find(node)
+        for leaf in node.leaves():
+            leaf.var_trainable = [bool(value)] * len(leaf.variables)
+            leaf.flag = bool(value)
+        self.strategy = "custom"
+        if notify:
+            self._changed([node])
+
+    def set_all(self, value: bool) -> None:
+        for leaf in self.leaves():
+            leaf.var_trainable = [bool(value)] * len(leaf.variables)
+            leaf.flag = bool(value)
+
+    def freeze_up_to(self, node: Node | str) -> None:
+        """Freeze every layer before and including ``node`` (in model order)."""
+        self._split_at(node, freeze_before=True)
+
+    def unfreeze_from(self, node: Node | str) -> None:
+        """Unfreeze ``node`` and every layer after it (in model order)."""
+        self._split_at(node, freeze_before=False)
+
+    def _split_at(self, node, freeze_before: bool) -> None:
+        if isinstance(node, str):
+            node = self.find(node)
+        order = list(self.leaves())
+        mine = list(node.leaves())
+        last = max(order.index(l) for l in mine)
+        first = min(order.index(l) for l in mine)
+        for i, leaf in enumerate(order):
+            if freeze_before and i <= last:
+                value = False
+            elif not freeze_before and i >= first:
+                value = True
+            else:
+                continue
+            leaf.var_trainable = [value] * len(leaf.variables)
+            leaf.flag = value
+        self.strategy = "custom"
+        self._changed([self.root])
+
+    def apply_strategy(self, strategy: str, unfreeze_last: int = 1) -> None:
+        """Set the tree to one of :data:`STRATEGIES`."""
+        if strategy not in STRATEGIES:
+            raise UserError(f"Unknown strategy '{strategy}' for the layer tree. Choose one of: "
+                            f"{', '.join(STRATEGIES)}.")
+        if strategy == "full":
+            self.set_all(True)
+        else:
+            self.set_all(False)
+            for leaf in self.leaves():
+                if leaf.is_new:
+                    leaf.var_trainable = [True] * len(leaf.variables)
+                    leaf.flag = True
+            if strategy == "partial":
+                if unfreeze_last < 0:
+                    raise UserError("--unfreeze-last must be 0 or more.")
+                chosen = self.units[len(self.units) - unfreeze_last:] if unfreeze_last else []
+                if self.family == "bert" and unfreeze_last:
+                    chosen = chosen + [n for n in self.root.children if n.name == "pooled_dense"]
+                for unit in chosen:
+                    self.set_trainable(unit, True, notify=False)
+            elif strategy == "bitfit":
+                for leaf in self.leaves():
+                    if not leaf.is_new:
+                        leaf.var_trainable = [_is_bias(v.path) for v in leaf.variables]
+                        leaf.flag = False
+        self.strategy = strategy
+        self._changed([self.root])
+
+    def apply_patterns(self, patterns: list[tuple[str, str]]) -> None:
+        """Apply ``[("freeze"|"unfreeze", glob), ...]`` in order; a glob that matches no
+        layer is an error (a typo would otherwise be silently ignored)."""
+        strategy = self.strategy
+        for action, pattern in patterns:
+            nodes = self.match(pattern)
+            if not nodes:
+                examples = ", ".join(n.path for n in list(self.nodes())[:6])
+                raise UserError(f"--{action} '{pattern}' matches no layer. Patterns are shell "
+                                f"globs matched against a layer's path or name, e.g. "
+                                f"{examples}.")
+            for n in nodes:
+                self.set_trainable(n, action == "unfreeze", notify=False)
+        if patterns:
+            self.strategy = f"{strategy}+patterns" if strategy != "custom" else "custom"
+            self._changed([self.root])
+
+    # ------------------------------------------------------------------ persistence
+    def states(self) -> dict[str, list[bool]]:
+        """Per-leaf trainable flags by path (for projects and head rebuilds)."""
+        return {leaf.path: (list(leaf.var_trainable) if leaf.variables else [leaf.flag])
+                for leaf in self.leaves()}
+
+    def set_states(self, states: dict[str, list[bool]]) -> None:
+        for leaf in self.leaves():
+            flags = states.get(leaf.path)
+            if flags is None:
+                continue
+            if leaf.variables and len(flags) == len(leaf.variables):
+                leaf.var_trainable = [bool(f) for f in flags]
+            elif flags:
+                leaf.var_trainable = [bool(flags[0])] * len(leaf.variables)
+                leaf.flag = bool(flags[0])
+        self._changed([self.root])
+
+    def copy_states_from(self, other: "LayerTree") -> None:
+        """Carry frozen/unfrozen choices over from another tree, path by path (the new
+        head of a rebuilt model stays trainable)."""
+        states = {p: f for p, f in other.states().items()}
+        for leaf in self.leaves():
+            if leaf.is_new:
+                states.pop(leaf.path, None)
+        self.set_states(states)
+        self.strategy = other.strategy
+
+    # ------------------------------------------------------------------ the model
+    def apply_to_model(self) -> None:
+        """Write the tree's flags into the Keras model.
+
+        Keras pitfalls handled here: a container's ``trainable`` overrides its children,
+        and setting it to its current value may not cascade — so the whole model is set
+        False then True first, then each leaf layer, then per-variable flags (a layer's
+        ``trainable`` setter overwrites its variables' flags, so variables come last).
+        Changes take effect only after the model is compiled again.
+        """
+        self.model.trainable = False
+        self.model.trainable = True
+        for leaf in self.leaves():
+            if not leaf.variables:
+                leaf.layer.trainable = leaf.flag
+                continue
+            if all(leaf.var_trainable):
+                leaf.layer.trainable = True
+            elif not any(leaf.var_trainable):
+                leaf.layer.trainable = False
+            else:
+                leaf.layer.trainable = True
+                for v, t in zip(leaf.variables, leaf.var_trainable):
+                    v.trainable = t
+
+    def model_totals(self) -> tuple[int, int]:
+        """(trainable, frozen) as Keras counts them — equals :meth:`totals` after apply."""
+        t = sum(_size(v) for v in self.model.trainable_weights)
+        f = sum(_size(v) for v in self.model.non_trainable_weights)
+        return t, f
+
+    # ------------------------------------------------------------------ text
+    def render(self, max_depth: int = 9) -> str:
+        """The tree as text, for ``desktop-ft layers``."""
+        marks = {ON: "[x]", OFF: "[ ]", PARTIAL: "[~]"}
+        lines = []
+
+        def visit(node: Node, depth: int):
+            if depth > max_depth:
+                return
+            label = "  " * depth + f"{marks[node.state]} {node.name}"
+            kind = node.kind if node.is_leaf else ""
+            params = node.params
+            extra = f"{node.trainable_params:,} trainable" if node.state == PARTIAL else ""
+            lines.append(f"{label:<52} {kind:<22} {node.output_shape:<22} {params:>12,} {extra}"
+                         .rstrip())
+            for c in node.children:
+                visit(c, depth + 1)
+
+        for c in self.root.children:
+            visit(c, 0)
+        s = self.summary()
+        lines.append("")
+        lines.append(f"Trainable: {s['trainable_params']:,} of {s['total_params']:,} parameters "
+                     f"({s['trainable_percent']:.2f}%); frozen: {s['frozen_params']:,}. "
+                     f"Strategy: {s['strategy']}.")
+        return "\n".join(lines)
+
+
+def _leaf(layer, parent: Node, is_new: bool) -> Node:
+    variables = _own_variables(layer)
+    out_shape = in_shape = ""
+    try:
+        out_shape = _shape_str(layer.output.shape)
+        in_shape = _shape_str(layer.input.shape)
+    except (AttributeError, ValueError, TypeError):
+        pass
+    path = f"{parent.path}/{layer.name}" if parent.path else layer.name
+    return Node(layer.name, path, type(layer).__name__, parent=parent, layer=layer,
+                variables=variables, var_trainable=[bool(v.trainable) and layer.trainable
+                                                    for v in variables],
+                flag=bool(layer.trainable), output_shape=out_shape, input_shape=in_shape,
+                is_new=is_new)
+
+
+def _subtree(layer, parent: Node, is_new: bool) -> Node:
+    """A leaf for a layer that owns weights, else a group of its weighted sublayers."""
+    subs = [s for s in getattr(layer, "_layers", []) if s.weights]
+    if not subs or _own_variables(layer):
+        return _leaf(layer, parent, is_new)
+    path = f"{parent.path}/{layer.name}" if parent.path else layer.name
+    group = Node(layer.name, path, "group", parent=parent, is_new=is_new)
+    for s in subs:
+        group.children.append(_subtree(s, group, is_new))
+    return group
+
+
+def _bert_encoder(layer, parent: Node) -> Node:
+    """transformer_layer_i → self-attention, its norm, feed-forward group, its norm."""
+    node = Node(layer.name, f"{parent.path}/{layer.name}" if parent.path else layer.name,
+                "transformer", parent=parent)
+    ff = None
+    for sub in layer._layers:
+        if not sub.weights:
+            continue
+        if sub.name.startswith("feedforward_") and "norm" not in sub.name:
+            if ff is None:
+                ff = Node("feedforward", f"{node.path}/feedforward", "group", parent=node)
+                node.children.append(ff)
+            ff.children.append(_subtree(sub, ff, False))
+        else:
+            node.children.append(_subtree(sub, node, False))
+    # Keras builds the feed-forward norm before the dense layers (pre-norm code path);
+    # people read an encoder as attention, its norm, feed-forward, its norm.
+    node.children.sort(key=lambda c: c.name == "feedforward_layer_norm")
+    return node
