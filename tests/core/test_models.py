@@ -1,0 +1,165 @@
+"""Loading models: weight sources, offline failure messages, BERT folder checks."""
+
+import hashlib
+import json
+import urllib.error
+
+import numpy as np
+import pytest
+
+from desktop_ft.core.errors import UserError
+from desktop_ft.core.models import ModelSpec, load_model
+from desktop_ft.core.models import vgg16 as vgg_mod
+from desktop_ft.core.observer import Observer
+
+
+def test_weights_file_round_trip(tmp_path):
+    import keras
+
+    source = keras.applications.VGG16(include_top=False, weights=None, input_shape=(32, 32, 3))
+    path = tmp_path / "notop.weights.h5"
+    source.save_weights(str(path))
+    bundle = load_model(ModelSpec("vgg16", weights=str(path), image_size=48, num_classes=3))
+    assert "13 layers loaded" in bundle.weights_source
+    for layer in (l for l in source.layers if l.weights):
+        for a, b in zip(layer.get_weights(), bundle.model.get_layer(layer.name).get_weights()):
+            np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.large
+def test_real_pretrained_vgg16_backbone_from_hed(hed_weights):
+    """HED's file uses other layer names (block1/layers/conv2d/...): matched by shape."""
+    import h5py
+
+    bundle = load_model(ModelSpec("vgg16", weights=str(hed_weights), image_size=64))
+    assert "13 layers loaded" in bundle.weights_source
+    with h5py.File(hed_weights) as f:
+        expected = f["block5/layers/conv2d_2/vars/0"][()]
+    np.testing.assert_array_equal(bundle.model.get_layer("block5_conv3").get_weights()[0],
+                                  expected)
+
+
+def test_weights_file_errors(tmp_path):
+    with pytest.raises(UserError, match="does not exist"):
+        load_model(ModelSpec("vgg16", weights=str(tmp_path / "nope.h5"), image_size=32))
+    junk = tmp_path / "junk.h5"
+    junk.write_bytes(b"not hdf5")
+    with pytest.raises(UserError, match="not an HDF5 weights file"):
+        load_model(ModelSpec("vgg16", weights=str(junk), image_size=32))
+    import h5py
+
+    other = tmp_path / "other.h5"
+    with h5py.File(other, "w") as f:
+        f["dense/kernel"] = np.zeros((7, 5), np.float32)
+    with pytest.raises(UserError, match="no weights that fit VGG16"):
+        load_model(ModelSpec("vgg16", weights=str(other), image_size=32))
+
+
+def test_imagenet_offline_gives_advice(monkeypatch, tmp_path):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+
+    def offline(*a, **k):
+        raise urllib.error.URLError("Name or service not known")
+
+    monkeypatch.setattr(vgg_mod.urllib.request, "urlopen", offline)
+    with pytest.raises(UserError) as e:
+        load_model(ModelSpec("vgg16", weights="imagenet", image_size=32))
+    msg = str(e.value)
+    assert "offline" in msg and "--weights none" in msg and "--weights FILE" in msg
+    assert str(tmp_path / "models") in msg
+    assert not list((tmp_path / "models").glob("*.part"))   # no partial download left
+
+
+def test_imagenet_download_progress_checksum_and_cancel(monkeypatch, tmp_path):
+    """The download path, served from a local file: progress, checksum, cache, cancel."""
+    import keras
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "home"))
+    src = tmp_path / "srv"
+    src.mkdir()
+    name = vgg_mod.IMAGENET_FILES[False][0]
+    model = keras.applications.VGG16(include_top=False, weights=None, input_shape=(32, 32, 3))
+    weights = src / "w.weights.h5"
+    model.save_weights(str(weights))
+    (src / name).write_bytes(weights.read_bytes())
+    md5 = hashlib.md5((src / name).read_bytes()).hexdigest()
+    monkeypatch.setattr(vgg_mod, "_BASE_URL", src.as_uri() + "/")
+    monkeypatch.setattr(vgg_mod, "IMAGENET_FILES", {False: (name, "0" * 32),
+                                                    True: vgg_mod.IMAGENET_FILES[True]})
+    with pytest.raises(UserError, match="checksum mismatch"):
+        vgg_mod.download_imagenet(False, Observer())
+
+    class Recorder(Observer):
+        def __init__(self):
+            self.progress = []
+
+        def on_progress(self, done, total, what):
+            self.progress.append((done, total))
+
+    import threading
+
+    stop = threading.Event()
+    stop.set()
+    monkeypatch.setattr(vgg_mod, "IMAGENET_FILES", {False: (name, md5),
+                                                    True: vgg_mod.IMAGENET_FILES[True]})
+    with pytest.raises(vgg_mod.DownloadCancelled):
+        vgg_mod.download_imagenet(False, Observer(), stop)
+    assert not (tmp_path / "home" / "models" / name).exists()
+    rec = Recorder()
+    path = vgg_mod.download_imagenet(False, rec)
+    assert path.exists() and rec.progress[-1][0] == path.stat().st_size
+    assert vgg_mod.download_imagenet(False, Recorder()) == path   # cached now
+
+
+def test_spec_validation():
+    with pytest.raises(UserError, match="needs --image-size 224"):
+        ModelSpec("vgg16", head="original", image_size=64)
+    with pytest.raises(UserError, match="at least 32"):
+        ModelSpec("vgg16", image_size=16)
+    with pytest.raises(UserError, match="needs --preset"):
+        ModelSpec("bert")
+    with pytest.raises(UserError, match="Unknown model"):
+        ModelSpec("resnet")
+
+
+def test_bert_folder_checks(tmp_path):
+    pickled = tmp_path / "pickled"
+    pickled.mkdir()
+    (pickled / "config.json").write_text(json.dumps({"model_type": "bert"}))
+    (pickled / "pytorch_model.bin").write_bytes(b"\x80\x04")
+    with pytest.raises(UserError, match="pickled PyTorch checkpoint"):
+        load_model(ModelSpec("bert", preset=str(pickled)))
+    gpt = tmp_path / "gpt"
+    gpt.mkdir()
+    (gpt / "config.json").write_text(json.dumps({"model_type": "gpt2"}))
+    (gpt / "model.safetensors").write_bytes(b"")
+    with pytest.raises(UserError, match="only BERT"):
+        load_model(ModelSpec("bert", preset=str(gpt)))
+    with pytest.raises(UserError, match="Unknown BERT preset"):
+        load_model(ModelSpec("bert", preset="bert_gigantic_xx"))
+    with pytest.raises(UserError, match="not a folder"):
+        load_model(ModelSpec("bert", preset=str(tmp_path / "missing")))
+
+
+def test_tiny_bert_preset_and_sequence_length_clip(tiny_bert_preset):
+    messages = []
+
+    class Rec(Observer):
+        def on_status(self, m):
+            messages.append(m)
+
+    bundle = load_model(ModelSpec("bert", preset=str(tiny_bert_preset), seq_len=500,
+                                  num_classes=3), Rec())
+    assert bundle.spec.seq_len == 64
+    assert any("exceeds this model's maximum" in m for m in messages)
+    assert bundle.predict_proba(["good", "bad"]).shape == (2, 3)
+
+
+@pytest.mark.large
+def test_real_minilm_loads_offline(minilm_folder):
+    bundle = load_model(ModelSpec("bert", preset=str(minilm_folder), seq_len=32, num_classes=3))
+    assert "Hugging Face folder" in bundle.weights_source
+    assert len(bundle.tree.units) == 6
+    bundle.tree.apply_strategy("head")
+    bundle.tree.apply_to_model()
+    assert bundle.tree.totals() == (1155, 22_713_216)

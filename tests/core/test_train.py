@@ -1,0 +1,140 @@
+"""fine_tune: frozen weights stay bit-identical, unfrozen ones move, stop works mid-epoch,
+early stopping, NaN detection, evaluation."""
+
+import threading
+
+import numpy as np
+import pytest
+
+from desktop_ft.core.errors import UserError
+from desktop_ft.core.models import ModelSpec
+from desktop_ft.core.observer import Observer
+from desktop_ft.core.train import TrainJob, fine_tune, metrics_from_probs
+
+VGG = ModelSpec("vgg16", weights="none", image_size=32)
+
+
+class Recorder(Observer):
+    def __init__(self, stop_at_batch=None, stop=None):
+        self.batches, self.epochs, self.status, self.begin = [], [], [], None
+        self.stop_at_batch, self.stop = stop_at_batch, stop
+
+    def on_train_begin(self, info):
+        self.begin = info
+
+    def on_batch(self, epoch, batch, logs):
+        self.batches.append((epoch, batch, logs))
+        assert all(isinstance(v, float) for v in logs.values())
+        if self.stop_at_batch is not None and len(self.batches) == self.stop_at_batch:
+            self.stop.set()
+
+    def on_epoch(self, epoch, logs):
+        self.epochs.append((epoch, logs))
+
+    def on_status(self, message):
+        self.status.append(message)
+
+
+def weights_by_layer(model):
+    return {l.name: [w.copy() for w in l.get_weights()] for l in model.layers if l.weights}
+
+
+def test_frozen_layers_stay_identical_and_unfrozen_ones_move(image_folder):
+    job = TrainJob(model=VGG, data=str(image_folder), strategy="partial", unfreeze_last=1,
+                   patterns=[("freeze", "block5_conv1")], epochs=1, batch_size=8)
+    from desktop_ft.core.train import prepare
+
+    bundle, scan = prepare(job)
+    before = weights_by_layer(bundle.model)
+    rec = Recorder()
+    result = fine_tune(job, rec, bundle=bundle, scan=scan)
+    after = weights_by_layer(result.bundle.model)
+    for name in before:
+        same = all(np.array_equal(a, b) for a, b in zip(before[name], after[name]))
+        should_train = name in ("block5_conv2", "block5_conv3", "head_output")
+        assert same != should_train, f"{name}: changed={not same}, expected {should_train}"
+    assert result.stop_reason == "completed" and result.epochs_run == 1
+    assert rec.begin["steps_per_epoch"] == 3 and len(rec.batches) == 3
+    assert {"loss", "accuracy", "val_loss", "val_accuracy", "seconds"} <= set(rec.epochs[0][1])
+    assert result.evaluation["examples"] == 6   # 20 % of 8 per class, stratified
+
+
+def test_learns_an_easy_task_and_evaluates(binary_image_folder):
+    job = TrainJob(model=ModelSpec("vgg16", weights="none", image_size=32), seed=1,
+                   data=str(binary_image_folder), strategy="full", epochs=6, batch_size=4,
+                   lr=1e-4, val_split=0.25)
+    result = fine_tune(job)
+    assert result.bundle.model.output_shape == (None, 1)
+    hist = result.history
+    assert hist["loss"][-1] < hist["loss"][0]
+    ev = result.evaluation
+    assert ev["classes"] == ["blue", "red"]
+    assert sum(map(sum, ev["confusion_matrix"])) == ev["examples"] == 4
+
+
+def test_stop_mid_epoch_keeps_the_model_usable(image_folder):
+    stop = threading.Event()
+    rec = Recorder(stop_at_batch=2, stop=stop)
+    job = TrainJob(model=VGG, data=str(image_folder), epochs=5, batch_size=4)
+    result = fine_tune(job, rec, stop)
+    assert result.stop_reason == "stopped by user"
+    assert len(rec.batches) == 2            # the batch in flight finished, no more
+    assert result.epochs_run <= 1
+    probs = result.bundle.predict_proba([np.zeros((40, 40, 3), np.uint8)])
+    assert probs.shape == (1, 3)
+    assert result.evaluation is not None
+
+
+def test_early_stopping_restores_best(image_folder):
+    job = TrainJob(model=VGG, data=str(image_folder), epochs=30, batch_size=8,
+                   early_stopping=1, lr=1e-12, strategy="head")
+    result = fine_tune(job)
+    assert result.stop_reason == "early stopping" and result.epochs_run < 30
+
+
+def test_nan_loss_is_a_clear_error(image_folder):
+    job = TrainJob(model=VGG, data=str(image_folder), epochs=2, batch_size=8, lr=1e12,
+                   strategy="full", optimizer="sgd")
+    with pytest.raises(UserError, match="diverged"):
+        fine_tune(job)
+
+
+def test_everything_frozen_is_refused(image_folder):
+    job = TrainJob(model=VGG, data=str(image_folder), epochs=1,
+                   patterns=[("freeze", "*")])
+    with pytest.raises(UserError, match="nothing would train"):
+        fine_tune(job)
+
+
+def test_job_validation_and_defaults():
+    with pytest.raises(UserError, match="epochs"):
+        TrainJob(epochs=0)
+    with pytest.raises(UserError, match="optimizer"):
+        TrainJob(optimizer="rmsprop")
+    assert TrainJob(strategy="head").learning_rate() == 1e-3
+    assert TrainJob(strategy="full").learning_rate() == 1e-4
+    bert = TrainJob(model=ModelSpec("bert", preset="x"), strategy="partial")
+    assert bert.learning_rate() == 5e-5 and bert.optimizer_name() == "adamw"
+    job = TrainJob(model=VGG, patterns=[("freeze", "a*")])
+    assert TrainJob.from_dict(job.to_dict()) == job
+
+
+def test_text_training_on_tiny_bert_csv(tiny_bert_preset, text_csv):
+    job = TrainJob(model=ModelSpec("bert", preset=str(tiny_bert_preset), seq_len=16),
+                   data=str(text_csv), strategy="full", epochs=2, batch_size=8, lr=1e-3)
+    from desktop_ft.core.train import prepare
+
+    bundle, scan = prepare(job)
+    emb = bundle.model.backbone.get_layer("token_embedding").get_weights()[0].copy()
+    result = fine_tune(job, bundle=bundle, scan=scan)
+    assert result.epochs_run == 2 and result.classes == ["neg", "pos"]
+    assert not np.array_equal(emb, bundle.model.backbone.get_layer("token_embedding")
+                              .get_weights()[0])
+
+
+def test_metrics_from_probs():
+    probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]])
+    ev = metrics_from_probs([0, 1, 1], probs, ["a", "b"])
+    assert ev["accuracy"] == pytest.approx(2 / 3)
+    assert ev["confusion_matrix"] == [[1, 0], [1, 1]]
+    assert ev["per_class_accuracy"] == {"a": 1.0, "b": 0.5}
