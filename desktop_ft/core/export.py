@@ -99,7 +99,7 @@ def parity_samples(bundle, samples: list | None = None) -> list:
 def export_model(bundle, out: str | os.PathLike, labels: list[str], *,
                  samples: list | None = None, info: dict | None = None,
                  observer: Observer | None = None) -> dict:
-    """Write ``OUT/`` atomically; return the ``export.json`` contents.
+    """Write ``OUT/`` atomically; return the ``export.json`` contents plus ``path``.
 
     ``samples`` are raw inputs (uint8 images or strings) used to measure parity between
     the in-memory Keras model and the reloaded SavedModel. A failure leaves a previous
@@ -168,7 +168,7 @@ def export_model(bundle, out: str | os.PathLike, labels: list[str], *,
         raise UserError(f"Export failed ({type(e).__name__}: {str(e)[:300]}); "
                         f"{'the previous export in ' + str(out) + ' is unchanged' if out.exists() else 'nothing was written'}.") from e
     observer.on_status(f"Exported to {out} (parity {parity['max_abs_diff']:.2e}).")
-    return record
+    return {**record, "path": str(out)}
 
 
 def _replace_dir(new: Path, target: Path) -> None:

@@ -1,0 +1,139 @@
+"""Live training curves (pyqtgraph). Data is appended to preallocated buffers as it
+arrives; painting happens on a 100 ms timer, so a fast stream of batches never floods the
+event loop and no point is dropped."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+SMOOTHING = 0.9   # exponential moving average weight for the smoothed batch-loss line
+
+
+class _Series:
+    """A growable float buffer feeding one PlotDataItem (created once, setData later)."""
+
+    def __init__(self, item: pg.PlotDataItem):
+        self.item = item
+        self.x = np.zeros(256)
+        self.y = np.zeros(256)
+        self.n = 0
+
+    def append(self, x: float, y: float) -> None:
+        if self.n == len(self.x):
+            self.x = np.concatenate([self.x, np.zeros(len(self.x))])
+            self.y = np.concatenate([self.y, np.zeros(len(self.y))])
+        self.x[self.n], self.y[self.n] = x, y
+        self.n += 1
+
+    def clear(self) -> None:
+        self.n = 0
+        self.item.setData([], [])
+
+    def paint(self) -> None:
+        self.item.setData(self.x[:self.n], self.y[:self.n])
+
+
+class TrainingPlots(QWidget):
+    """``lossPlot`` (per-batch loss, its smoothed line, per-epoch train/val loss) and
+    ``accuracyPlot`` (per-epoch train/val accuracy)."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        pg.setConfigOptions(antialias=True, background="w", foreground="k")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.loss_plot = pg.PlotWidget(title="Loss")
+        self.loss_plot.setObjectName("lossPlot")
+        self.acc_plot = pg.PlotWidget(title="Accuracy")
+        self.acc_plot.setObjectName("accuracyPlot")
+        for plot in (self.loss_plot, self.acc_plot):
+            plot.showGrid(x=True, y=True, alpha=0.25)
+            plot.addLegend(offset=(-10, 10))
+            plot.setLabel("bottom", "epoch")
+            layout.addWidget(plot)
+        self.acc_plot.setYRange(0, 1)
+
+        def line(plot, name, color, width=1.5, style=None, symbol=None):
+            pen = pg.mkPen(color, width=width, style=style) if style else pg.mkPen(color,
+                                                                                 width=width)
+            item = plot.plot([], [], name=name, pen=pen, symbol=symbol, symbolSize=6,
+                             symbolBrush=color)
+            item.setDownsampling(auto=True, method="peak")
+            item.setClipToView(True)
+            return _Series(item)
+
+        self.batch_loss = line(self.loss_plot, "batch loss", (170, 190, 230), 1)
+        self.smooth_loss = line(self.loss_plot, "batch loss (smoothed)", (40, 90, 200), 2)
+        self.epoch_loss = line(self.loss_plot, "train loss", (20, 40, 140), 2, symbol="o")
+        self.val_loss = line(self.loss_plot, "val loss", (220, 110, 20), 2, symbol="s")
+        self.train_acc = line(self.acc_plot, "train accuracy", (20, 40, 140), 2, symbol="o")
+        self.val_acc = line(self.acc_plot, "val accuracy", (220, 110, 20), 2, symbol="s")
+        self._series = [self.batch_loss, self.smooth_loss, self.epoch_loss, self.val_loss,
+                        self.train_acc, self.val_acc]
+        self._markers: list = []
+        self._smooth = None
+        self._steps = 1
+        self._epoch_offset = 0
+        self._dirty = False
+        self._timer = QTimer(self)
+        self._timer.setInterval(100)
+        self._timer.timeout.connect(self._paint)
+        self._timer.start()
+
+    def reset(self, steps_per_epoch: int = 1) -> None:
+        for s in self._series:
+            s.clear()
+        for m in self._markers:
+            self.loss_plot.removeItem(m)
+        self._markers = []
+        self._smooth = None
+        self._steps = max(int(steps_per_epoch), 1)
+        self._epoch_offset = 0
+
+    def begin_phase(self, steps_per_epoch: int, label: str = "") -> None:
+        """Continue the curves for a further fit (e.g. a second phase), marking where."""
+        self._epoch_offset = self.epoch_loss.n
+        self._steps = max(int(steps_per_epoch), 1)
+        if label and self._epoch_offset:
+            for plot in (self.loss_plot, self.acc_plot):
+                m = pg.InfiniteLine(self._epoch_offset, angle=90, label=label,
+                                    pen=pg.mkPen((120, 120, 120), style=pg.QtCore.Qt.DashLine),
+                                    labelOpts={"position": 0.9})
+                plot.addItem(m)
+                self._markers.append(m)
+
+    def add_batch(self, epoch: int, batch: int, loss: float) -> None:
+        if not np.isfinite(loss):
+            return
+        x = self._epoch_offset + epoch + (batch + 1) / self._steps
+        self.batch_loss.append(x, loss)
+        self._smooth = loss if self._smooth is None else \
+            SMOOTHING * self._smooth + (1 - SMOOTHING) * loss
+        self.smooth_loss.append(x, self._smooth)
+        self._dirty = True
+
+    def add_epoch(self, epoch: int, logs: dict) -> None:
+        x = self._epoch_offset + epoch + 1
+        for key, series in (("loss", self.epoch_loss), ("val_loss", self.val_loss),
+                            ("accuracy", self.train_acc), ("val_accuracy", self.val_acc)):
+            if key in logs and np.isfinite(logs[key]):
+                series.append(x, logs[key])
+        self._dirty = True
+
+    def point_count(self) -> int:
+        return self.batch_loss.n
+
+    def _paint(self) -> None:
+        if not self._dirty:
+            return
+        self._dirty = False
+        for s in self._series:
+            s.paint()
+
+    def flush(self) -> None:
+        """Paint now (at the end of training)."""
+        self._dirty = True
+        self._paint()

@@ -1,0 +1,162 @@
+"""Small widgets: error banner, probability bars, confusion matrix, drop area."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPixmap
+from PySide6.QtWidgets import (QFrame, QGridLayout, QHBoxLayout, QLabel, QProgressBar,
+                               QPushButton, QSizePolicy, QVBoxLayout, QWidget)
+
+
+class ErrorBanner(QFrame):
+    """A dismissable message strip at the top of the window — non-modal, so a worker's
+    error never blocks the app."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("errorBanner")
+        self.is_note = False
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(8, 4, 4, 4)
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        close = QPushButton("Dismiss")
+        close.clicked.connect(self.hide)
+        layout.addWidget(self.label, 1)
+        layout.addWidget(close)
+        self.hide()
+
+    def show_message(self, text: str, note: bool = False) -> None:
+        """An error (red) or, with ``note=True``, an informational note (amber)."""
+        self.is_note = note
+        bg, border, fg = ("#fff4d6", "#e0c070", "#6b4e00") if note else \
+            ("#fde8e8", "#e0a0a0", "#8a1c1c")
+        self.setStyleSheet(f"#errorBanner {{ background: {bg}; border: 1px solid {border}; "
+                           f"border-radius: 4px; }} QLabel {{ color: {fg}; }}")
+        self.label.setText(text)
+        self.show()
+
+    def hide_error(self) -> None:
+        """Hide the banner unless it shows a note the user has not dismissed."""
+        if not self.is_note:
+            self.hide()
+
+    def text(self) -> str:
+        return self.label.text() if self.isVisible() else ""
+
+
+class ProbabilityBars(QWidget):
+    """One labelled bar per class, sorted by probability."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._grid = QGridLayout(self)
+        self._grid.setContentsMargins(0, 0, 0, 0)
+        self._rows: list[tuple[QLabel, QProgressBar]] = []
+        self.values: dict[str, float] = {}
+
+    def set_probabilities(self, labels: list[str], probs) -> None:
+        for label, bar in self._rows:
+            label.deleteLater()
+            bar.deleteLater()
+        self._rows = []
+        self.values = {c: float(p) for c, p in zip(labels, probs)}
+        order = sorted(self.values.items(), key=lambda kv: -kv[1])
+        for row, (name, p) in enumerate(order):
+            label = QLabel(name)
+            if row == 0:
+                font = label.font()
+                font.setBold(True)
+                label.setFont(font)
+            bar = QProgressBar()
+            bar.setRange(0, 1000)
+            bar.setValue(int(round(p * 1000)))
+            bar.setFormat(f"{p:.1%}")
+            self._grid.addWidget(label, row, 0)
+            self._grid.addWidget(bar, row, 1)
+            self._rows.append((label, bar))
+
+
+def confusion_image(matrix, classes: list[str], cell: int = 44) -> QImage:
+    """The confusion matrix drawn as an image: rows true, columns predicted."""
+    n = len(classes)
+    margin = 90
+    img = QImage(margin + n * cell + 10, margin + n * cell + 10, QImage.Format.Format_RGB32)
+    img.fill(QColor("white"))
+    p = QPainter(img)
+    p.setRenderHint(QPainter.RenderHint.Antialiasing)
+    font = QFont()
+    font.setPointSize(8)
+    p.setFont(font)
+    row_max = [max(max(r), 1) for r in matrix]
+    for i in range(n):
+        for j in range(n):
+            v = matrix[i][j]
+            shade = v / row_max[i]
+            base = (40, 120, 60) if i == j else (200, 60, 40)
+            color = QColor(int(255 - shade * (255 - base[0])), int(255 - shade * (255 - base[1])),
+                           int(255 - shade * (255 - base[2])))
+            rect = QRectF(margin + j * cell, margin + i * cell, cell - 2, cell - 2)
+            p.fillRect(rect, color)
+            p.setPen(QColor("white") if shade > 0.6 else QColor("black"))
+            p.drawText(rect, Qt.AlignmentFlag.AlignCenter, str(v))
+    p.setPen(QColor("black"))
+    for i, name in enumerate(classes):
+        p.drawText(QRectF(0, margin + i * cell, margin - 6, cell), Qt.AlignmentFlag.AlignRight |
+                   Qt.AlignmentFlag.AlignVCenter, name[:12])
+        p.save()
+        p.translate(margin + i * cell + cell / 2, margin - 6)
+        p.rotate(-60)
+        p.drawText(QRectF(0, -8, margin, 16), Qt.AlignmentFlag.AlignLeft |
+                   Qt.AlignmentFlag.AlignVCenter, name[:12])
+        p.restore()
+    p.drawText(QRectF(0, 0, margin, 20), Qt.AlignmentFlag.AlignLeft, "true ↓ / pred →")
+    p.end()
+    return img
+
+
+class ConfusionMatrixView(QLabel):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("confusionMatrix")
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.matrix = None
+
+    def set_matrix(self, matrix, classes) -> None:
+        self.matrix = matrix
+        self.setPixmap(QPixmap.fromImage(confusion_image(matrix, classes)))
+
+
+class ImageDropLabel(QLabel):
+    """Shows an image; accepts a dropped image file (emits its path)."""
+
+    fileDropped = Signal(str)
+
+    def __init__(self, text: str, parent=None):
+        super().__init__(text, parent)
+        self.setAcceptDrops(True)
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setMinimumSize(160, 160)
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setStyleSheet("QLabel { border: 2px dashed #aaa; border-radius: 6px; "
+                           "color: #666; }")
+
+    def dragEnterEvent(self, event) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        urls = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if urls:
+            self.fileDropped.emit(urls[0])
+            event.acceptProposedAction()
+
+
+def vbox(*widgets, margins=0) -> QVBoxLayout:
+    layout = QVBoxLayout()
+    layout.setContentsMargins(margins, margins, margins, margins)
+    for w in widgets:
+        layout.addWidget(w)
+    return layout
