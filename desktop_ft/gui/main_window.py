@@ -190,6 +190,7 @@ class MainWindow(QMainWindow):
         splitter.addWidget(self.tabs)
         splitter.setStretchFactor(0, 2)
         splitter.setStretchFactor(1, 3)
+        splitter.setSizes([600, 700])   # room for every tree column, Trainable included
         outer.addWidget(splitter, 1)
         self.setCentralWidget(central)
 
@@ -457,10 +458,10 @@ class MainWindow(QMainWindow):
         self.try_image = ImageDropLabel("Drop an image here")
         self.try_image.setObjectName("tryImage")
         self.try_image.fileDropped.connect(self.try_image_file)
-        choose = QPushButton("Choose image…")
-        choose.clicked.connect(self._on_choose_try_image)
+        self.try_choose = QPushButton("Choose image…")
+        self.try_choose.clicked.connect(self._on_choose_try_image)
         left.addWidget(self.try_image)
-        left.addWidget(choose)
+        left.addWidget(self.try_choose)
         self.try_text = QLineEdit()
         self.try_text.setObjectName("tryText")
         self.try_text.setPlaceholderText("Type a sentence and press Enter")
@@ -739,6 +740,10 @@ class MainWindow(QMainWindow):
         self.bundle = bundle
         self.tree_model.set_tree(bundle.tree)
         self.tree_view.expandToDepth(0)
+        images = bundle.family == "vgg16"
+        self.try_image.setVisible(images)
+        self.try_choose.setVisible(images)
+        self.try_text.setVisible(not images)
         self._update_enabled()
 
     @Slot(int, int)
@@ -1004,6 +1009,8 @@ class MainWindow(QMainWindow):
                     "n/a" if acc is None else f"{acc:.1%}"))
             self.confusion.set_matrix(ev["confusion_matrix"], ev["classes"])
         self.try_result.setText("Drop an image or type a sentence to try the model.")
+        self.statusBar().showMessage(f"Training {result.stop_reason} — "
+                                     f"{result.epochs_run} epoch(s).", 10000)
 
     @Slot(str)
     def _on_train_error(self, message: str) -> None:

@@ -188,9 +188,8 @@ class LayerTreeView(QTreeView):
     def setModel(self, model) -> None:
         super().setModel(model)
         header = self.header()
-        header.setStretchLastSection(False)
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for col in range(1, len(COLUMNS)):
+        header.setStretchLastSection(True)
+        for col in range(len(COLUMNS) - 1):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
 
     def keyPressEvent(self, event) -> None:
