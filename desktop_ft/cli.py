@@ -64,7 +64,11 @@ def _add_model_args(p: argparse.ArgumentParser, for_training: bool) -> None:
 
     s.add_argument("--strategy", choices=STRATEGIES, default=None,
                    help="head: only the new head; partial: also the last N blocks/layers; "
-                        "full: everything; bitfit: biases + head (default: head)")
+                        "full: everything; bitfit: biases + head; lora: low-rank adapters "
+                        "(BERT); qlora: int8 backbone + LoRA (BERT); two-phase: head first, "
+                        "then the partial layers at lr/10 (default: head)")
+    s.add_argument("--lora-rank", type=_positive_int, default=None, metavar="N",
+                   help="rank of the LoRA adapters (default 4)")
     s.add_argument("--unfreeze-last", type=int, default=None, metavar="N",
                    help="blocks (VGG16) or transformer layers (BERT) the partial strategy "
                         "unfreezes (default 1)")
@@ -123,6 +127,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--class-weights", action="store_true", default=None,
                    help="weight classes inversely to their frequency")
     t.add_argument("--seed", type=int, default=None, help="default 0")
+    t.add_argument("--phase1-epochs", type=int, default=None, metavar="N",
+                   help="two-phase: epochs of phase 1 (default: until val_loss stops "
+                        "improving, at most half the epochs)")
+    p.add_argument("--merge-lora", action="store_true",
+                   help="lora: write model.keras with the adapters merged into the kernels")
     p.add_argument("--export", required=False, metavar="OUT",
                    help="export folder (SavedModel, model.keras, labels.json, export.json)")
     p.add_argument("--json", action="store_true", help="end with one JSON line summarising")
@@ -241,9 +250,14 @@ def cmd_layers(args) -> int:
 
     spec = _spec_from_args(args)
     out = sys.stderr if args.json else sys.stdout
-    bundle = load_model(spec, PrintingObserver(out))
+    observer = PrintingObserver(out)
+    bundle = load_model(spec, observer)
+    from desktop_ft.core import peft
+
+    strategy = args.strategy or "head"
+    bundle = peft.prepare_strategy(bundle, strategy, args.lora_rank or 4, observer)
     tree = bundle.tree
-    tree.apply_strategy(args.strategy or "head", args.unfreeze_last or 1)
+    tree.apply_strategy(strategy, args.unfreeze_last or 1)
     tree.apply_patterns(getattr(args, "patterns", None) or [])
     tree.apply_to_model()
     if args.json:
@@ -290,7 +304,7 @@ def _job_from_args(args):
     job_d["model"] = spec
     for key in ("data", "val_data", "val_split", "strategy", "unfreeze_last", "epochs",
                 "batch_size", "lr", "optimizer", "early_stopping", "class_weights", "seed",
-                "text_column", "label_column"):
+                "text_column", "label_column", "lora_rank", "phase1_epochs"):
         value = getattr(args, key, None)
         if value is not None:
             job_d[key] = value
@@ -312,6 +326,8 @@ def cmd_train(args) -> int:
     from desktop_ft.core.errors import UserError
 
     job, tree_states = _job_from_args(args)
+    if args.merge_lora and job.strategy != "lora":
+        raise UserError("--merge-lora goes with --strategy lora.")
     if not args.export:
         raise UserError("train needs --export OUT: the folder to write the trained model to.")
     out_stream = sys.stderr if args.json else sys.stdout
@@ -334,7 +350,7 @@ def cmd_train(args) -> int:
                                        "stop_reason": result.stop_reason,
                                        "history": result.history,
                                        "train_job": job.to_dict()},
-                                 observer=observer)
+                                 observer=observer, merge_lora=args.merge_lora)
     summary["export"] = os.path.abspath(args.export)
     summary["parity_max_abs_diff"] = record["parity_max_abs_diff"]
     summary["epoch_seconds"] = [round(s, 3) for s in result.epoch_seconds]

@@ -98,12 +98,14 @@ def parity_samples(bundle, samples: list | None = None) -> list:
 
 def export_model(bundle, out: str | os.PathLike, labels: list[str], *,
                  samples: list | None = None, info: dict | None = None,
-                 observer: Observer | None = None) -> dict:
+                 observer: Observer | None = None, merge_lora: bool = False) -> dict:
     """Write ``OUT/`` atomically; return the ``export.json`` contents plus ``path``.
 
     ``samples`` are raw inputs (uint8 images or strings) used to measure parity between
     the in-memory Keras model and the reloaded SavedModel. A failure leaves a previous
-    export at ``out`` untouched.
+    export at ``out`` untouched. A LoRA model also gets ``adapters.lora.h5`` (the
+    adapters and head alone); with ``merge_lora`` its ``model.keras`` has the adapters
+    merged into the kernels (no LoRA layers), checked against the app's model.
     """
     observer = observer or Observer()
     out = Path(out).expanduser().resolve()
@@ -121,11 +123,29 @@ def export_model(bundle, out: str | os.PathLike, labels: list[str], *,
         t0 = time.perf_counter()
         observer.on_status("Writing SavedModel…")
         write_saved_model(bundle, tmp / "saved_model", labels)
+        from desktop_ft.core import peft
+
+        state = peft.peft_state(bundle)
+        checks = parity_samples(bundle, samples)
+        extra: dict = {"lora_rank": state["lora_rank"], "quantized": state["quantized"],
+                       "lora_merged": False}
         observer.on_status("Writing model.keras…")
-        bundle.model.save(str(tmp / "model.keras"))
+        if merge_lora:
+            merged = peft.merged_model(bundle)
+            merged.save(str(tmp / "model.keras"))
+            import numpy as np
+
+            diff = np.abs(_predict_with(merged, bundle, checks) - bundle.predict_proba(checks))
+            extra["lora_merged"] = True
+            extra["merged_parity_max_abs_diff"] = float(diff.max())
+        else:
+            bundle.model.save(str(tmp / "model.keras"))
+        if state["lora_rank"] is not None:
+            extra["adapter_bytes"] = peft.save_adapters(bundle, tmp / "adapters.lora.h5")
+        extra["weights_bytes"], extra["weights_bytes_float32"] = peft.weights_bytes(bundle.model)
         (tmp / "labels.json").write_text(json.dumps(list(labels), indent=2))
         observer.on_status("Checking the SavedModel against the Keras model…")
-        parity = measure_parity(bundle, tmp, parity_samples(bundle, samples))
+        parity = measure_parity(bundle, tmp, checks)
         trainable, frozen = bundle.tree.totals()
         record = {
             "format_version": FORMAT_VERSION,
@@ -149,6 +169,7 @@ def export_model(bundle, out: str | os.PathLike, labels: list[str], *,
             "saved_model_bytes": _dir_size(tmp / "saved_model"),
             "keras_bytes": (tmp / "model.keras").stat().st_size,
             "export_seconds": None,
+            **extra,
             "signature": {
                 "endpoint": "serve",
                 "input": ("uint8 [N, H, W, 3], any H and W" if bundle.family == "vgg16"
@@ -169,6 +190,15 @@ def export_model(bundle, out: str | os.PathLike, labels: list[str], *,
                         f"{'the previous export in ' + str(out) + ' is unchanged' if out.exists() else 'nothing was written'}.") from e
     observer.on_status(f"Exported to {out} (parity {parity['max_abs_diff']:.2e}).")
     return {**record, "path": str(out)}
+
+
+def _predict_with(model, bundle, inputs):
+    """Class probabilities from another Keras model of the same family (the merged one)."""
+    from desktop_ft.core.models.registry import ModelBundle
+
+    twin = ModelBundle(spec=bundle.spec, model=model, new_layers=bundle.new_layers,
+                       weights_source=bundle.weights_source)
+    return twin.predict_proba(inputs)
 
 
 def _replace_dir(new: Path, target: Path) -> None:

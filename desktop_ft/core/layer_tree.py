@@ -30,18 +30,44 @@ from typing import Callable, Iterator
 from desktop_ft.core.errors import UserError
 
 ON, OFF, PARTIAL = "on", "off", "partial"
-STRATEGIES = ("head", "partial", "full", "bitfit")
+STRATEGIES = ("head", "partial", "full", "bitfit", "lora", "qlora", "two-phase")
+TREE_STRATEGIES = ("head", "partial", "full", "bitfit")   # need no change to the model
 STRATEGY_HELP = {
     "head": "Freeze every pretrained layer; train only the new output head.",
     "partial": "Fine-tune the last N blocks (VGG16) or transformer layers (BERT) and the head.",
     "full": "Train every layer (needs the most data and time).",
     "bitfit": "BitFit: train only bias terms (and LayerNorm beta) of the pretrained layers, "
               "plus the head.",
+    "lora": "LoRA (BERT): freeze the backbone and learn low-rank adapters beside the query "
+            "and value projections, plus the head.",
+    "qlora": "QLoRA-style (BERT): quantize the backbone to int8, then LoRA adapters and the "
+             "head train in float.",
+    "two-phase": "Train the new head first (backbone frozen), then also the chosen layers at "
+                 "a ten times lower learning rate, in one run.",
 }
 
 
-def _is_bias(var_path: str) -> bool:
-    return var_path.rsplit("/", 1)[-1].split(":")[0] in ("bias", "beta")
+def _var_name(v) -> str:
+    return v.path.rsplit("/", 1)[-1].split(":")[0]
+
+
+def _is_bias(v) -> bool:
+    return _var_name(v) in ("bias", "beta")
+
+
+def _is_lora(v) -> bool:
+    return _var_name(v).startswith("lora_")
+
+
+def _can_train(v) -> bool:
+    """Quantized (integer) weights can never train, whatever the tree says."""
+    return "float" in str(getattr(v, "dtype", "float32"))
+
+
+def _flags(leaf: "Node", value) -> list[bool]:
+    """Per-variable flags for ``leaf``: ``value`` is a bool or a predicate on variables."""
+    return [bool(value(v) if callable(value) else value) and _can_train(v)
+            for v in leaf.variables]
 
 
 @dataclass(eq=False)
@@ -231,7 +257,7 @@ class LayerTree:
         if isinstance(node, str):
             node = self.find(node)
         for leaf in node.leaves():
-            leaf.var_trainable = [bool(value)] * len(leaf.variables)
+            leaf.var_trainable = _flags(leaf, value)
             leaf.flag = bool(value)
         self.strategy = "custom"
         if notify:
@@ -239,7 +265,7 @@ class LayerTree:
 
     def set_all(self, value: bool) -> None:
         for leaf in self.leaves():
-            leaf.var_trainable = [bool(value)] * len(leaf.variables)
+            leaf.var_trainable = _flags(leaf, value)
             leaf.flag = bool(value)
 
     def freeze_up_to(self, node: Node | str) -> None:
@@ -264,25 +290,41 @@ class LayerTree:
                 value = True
             else:
                 continue
-            leaf.var_trainable = [value] * len(leaf.variables)
+            leaf.var_trainable = _flags(leaf, value)
             leaf.flag = value
         self.strategy = "custom"
         self._changed([self.root])
 
+    @property
+    def has_lora(self) -> bool:
+        return any(_is_lora(v) for leaf in self.leaves() for v in leaf.variables)
+
     def apply_strategy(self, strategy: str, unfreeze_last: int = 1) -> None:
-        """Set the tree to one of :data:`STRATEGIES`."""
+        """Set the tree to one of :data:`STRATEGIES`.
+
+        ``lora``/``qlora`` need a model with LoRA enabled (``peft.prepare_strategy``);
+        ``two-phase`` shows the phase-2 layers (those of ``partial``); phase 1 trains the
+        head only.
+        """
         if strategy not in STRATEGIES:
             raise UserError(f"Unknown strategy '{strategy}' for the layer tree. Choose one of: "
                             f"{', '.join(STRATEGIES)}.")
+        if strategy in ("lora", "qlora") and not self.has_lora:
+            raise UserError(f"The {strategy} strategy needs LoRA adapters in the model; "
+                            "prepare it with desktop_ft.core.peft.prepare_strategy first.")
         if strategy == "full":
             self.set_all(True)
         else:
             self.set_all(False)
             for leaf in self.leaves():
                 if leaf.is_new:
-                    leaf.var_trainable = [True] * len(leaf.variables)
+                    leaf.var_trainable = _flags(leaf, True)
                     leaf.flag = True
-            if strategy == "partial":
+            if strategy in ("lora", "qlora"):
+                for leaf in self.leaves():
+                    if not leaf.is_new:
+                        leaf.var_trainable = _flags(leaf, _is_lora)
+            if strategy in ("partial", "two-phase"):
                 if unfreeze_last < 0:
                     raise UserError("--unfreeze-last must be 0 or more.")
                 chosen = self.units[len(self.units) - unfreeze_last:] if unfreeze_last else []
@@ -293,7 +335,7 @@ class LayerTree:
             elif strategy == "bitfit":
                 for leaf in self.leaves():
                     if not leaf.is_new:
-                        leaf.var_trainable = [_is_bias(v.path) for v in leaf.variables]
+                        leaf.var_trainable = _flags(leaf, _is_bias)
                         leaf.flag = False
         self.strategy = strategy
         self._changed([self.root])
@@ -327,9 +369,10 @@ class LayerTree:
             if flags is None:
                 continue
             if leaf.variables and len(flags) == len(leaf.variables):
-                leaf.var_trainable = [bool(f) for f in flags]
+                leaf.var_trainable = [bool(f) and _can_train(v)
+                                      for f, v in zip(flags, leaf.variables)]
             elif flags:
-                leaf.var_trainable = [bool(flags[0])] * len(leaf.variables)
+                leaf.var_trainable = _flags(leaf, bool(flags[0]))
                 leaf.flag = bool(flags[0])
         self._changed([self.root])
 
@@ -355,17 +398,23 @@ class LayerTree:
         """
         self.model.trainable = False
         self.model.trainable = True
+        # A LoRA'd layer appears as two leaves (its weights, its adapter): gather by layer.
+        by_layer: dict[int, tuple[object, list, bool]] = {}
         for leaf in self.leaves():
-            if not leaf.variables:
-                leaf.layer.trainable = leaf.flag
-                continue
-            if all(leaf.var_trainable):
-                leaf.layer.trainable = True
-            elif not any(leaf.var_trainable):
-                leaf.layer.trainable = False
+            layer, pairs, flag = by_layer.get(id(leaf.layer), (leaf.layer, [], False))
+            by_layer[id(leaf.layer)] = (layer, pairs + list(zip(leaf.variables,
+                                                                leaf.var_trainable)),
+                                        flag or leaf.flag)
+        for layer, pairs, flag in by_layer.values():
+            if not pairs:
+                layer.trainable = flag
+            elif all(t for _, t in pairs):
+                layer.trainable = True
+            elif not any(t for _, t in pairs):
+                layer.trainable = False
             else:
-                leaf.layer.trainable = True
-                for v, t in zip(leaf.variables, leaf.var_trainable):
+                layer.trainable = True
+                for v, t in pairs:
                     v.trainable = t
 
     def model_totals(self) -> tuple[int, int]:
@@ -418,8 +467,29 @@ def _leaf(layer, parent: Node, is_new: bool) -> Node:
                 is_new=is_new)
 
 
+def _lora_group(layer, parent: Node) -> Node:
+    """A LoRA'd layer: its own weights and, beneath, the adapter matrices."""
+    variables = _own_variables(layer)
+    base = [v for v in variables if not _is_lora(v)]
+    lora = [v for v in variables if _is_lora(v)]
+    group = _leaf(layer, parent, False)
+    group.kind = f"{type(layer).__name__} + LoRA"
+    weights_leaf = Node("weights", f"{group.path}/weights", type(layer).__name__, parent=group,
+                        layer=layer, variables=base,
+                        var_trainable=[bool(v.trainable) for v in base],
+                        output_shape=group.output_shape, input_shape=group.input_shape)
+    rank = getattr(layer, "lora_rank", "?")
+    adapter = Node("lora", f"{group.path}/lora", f"LoRA adapter (rank {rank})", parent=group,
+                   layer=layer, variables=lora, var_trainable=[bool(v.trainable) for v in lora])
+    group.layer, group.variables, group.var_trainable = None, [], []
+    group.children = [weights_leaf, adapter]
+    return group
+
+
 def _subtree(layer, parent: Node, is_new: bool) -> Node:
     """A leaf for a layer that owns weights, else a group of its weighted sublayers."""
+    if any(_is_lora(v) for v in _own_variables(layer)):
+        return _lora_group(layer, parent)
     subs = [s for s in getattr(layer, "_layers", []) if s.weights]
     if not subs or _own_variables(layer):
         return _leaf(layer, parent, is_new)

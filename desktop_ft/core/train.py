@@ -37,6 +37,9 @@ class TrainJob:
     val_split: float = 0.2
     strategy: str | None = "head"        # None: use the layer tree exactly as it is
     unfreeze_last: int = 1
+    lora_rank: int = 4                   # lora / qlora
+    two_phase: bool = False              # head first, then the chosen layers at lr / 10
+    phase1_epochs: int = 0               # 0: phase 1 runs until val_loss stops improving
     patterns: list = field(default_factory=list)   # [("freeze"|"unfreeze", glob), ...]
     epochs: int = 10
     batch_size: int = 32
@@ -63,6 +66,16 @@ class TrainJob:
                             f"{', '.join(OPTIMIZERS)}.")
         if self.early_stopping < 0:
             raise UserError("--early-stopping must be 0 (off) or a patience in epochs.")
+        if self.strategy == "two-phase":
+            self.two_phase = True
+        if self.phase1_epochs < 0 or (self.two_phase and self.phase1_epochs >= self.epochs):
+            raise UserError(f"--phase1-epochs must be below --epochs ({self.epochs}); got "
+                            f"{self.phase1_epochs}.")
+        if self.two_phase and self.epochs < 2:
+            raise UserError("Two-phase training needs at least 2 epochs.")
+        if self.two_phase and self.strategy in ("lora", "qlora"):
+            raise UserError("Two-phase training unfreezes pretrained layers; it does not "
+                            "combine with lora/qlora.")
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -77,10 +90,12 @@ class TrainJob:
     def learning_rate(self) -> float:
         if self.lr is not None:
             return self.lr
-        head_only = self.strategy == "head"
+        # Few trainable weights (a new head, adapters, biases) take a larger step; full
+        # fine-tuning of pretrained weights a small one. Phase 2 of two-phase uses lr / 10.
+        few = self.strategy in ("head", "two-phase", "lora", "qlora", "bitfit") or self.two_phase
         if self.model.family == "bert":
-            return 1e-3 if head_only else 5e-5
-        return 1e-3 if head_only else 1e-4
+            return 1e-3 if few else 5e-5
+        return 1e-3 if few else 1e-4
 
     def optimizer_name(self) -> str:
         return self.optimizer or ("adamw" if self.model.family == "bert" else "adam")
@@ -98,6 +113,7 @@ class TrainResult:
     evaluation: dict | None
     train_counts: dict
     val_counts: dict | None
+    phase2_epoch: int | None = None
 
     @property
     def classes(self) -> list[str]:
@@ -124,6 +140,9 @@ class TrainResult:
             "train_examples": self.train_counts,
             "val_examples": self.val_counts,
             "skipped": len(self.scan.skipped),
+            "phase2_epoch": self.phase2_epoch,
+            "lora_rank": self.bundle.parts.get("peft", {}).get("lora_rank"),
+            "quantized": self.bundle.parts.get("peft", {}).get("quantized"),
         }
 
 
@@ -177,7 +196,7 @@ def _floats(logs) -> dict:
     return out
 
 
-def compile_model(bundle: ModelBundle, job: TrainJob) -> None:
+def compile_model(bundle: ModelBundle, job: TrainJob, lr: float | None = None) -> None:
     """Compile with a *new* optimizer instance.
 
     ``trainable`` changes take effect only after compile(), and a built optimizer cannot
@@ -186,7 +205,7 @@ def compile_model(bundle: ModelBundle, job: TrainJob) -> None:
     """
     import keras
 
-    lr = job.learning_rate()
+    lr = lr or job.learning_rate()
     name = job.optimizer_name()
     if name == "adamw":
         opt = keras.optimizers.AdamW(learning_rate=lr, weight_decay=0.01)
@@ -258,13 +277,15 @@ def fine_tune(job: TrainJob, observer: Observer | None = None,
     observer = observer or Observer()
     keras.utils.set_random_seed(job.seed)
     bundle, scan = prepare(job, observer, stop, bundle, scan)
+    if job.strategy:
+        from desktop_ft.core import peft
+
+        bundle = peft.prepare_strategy(bundle, job.strategy, job.lora_rank, observer, stop)
     tree = bundle.tree
     if job.strategy:
         tree.apply_strategy(job.strategy, job.unfreeze_last)
     if job.patterns:
         tree.apply_patterns(job.patterns)
-    tree.apply_to_model()
-    compile_model(bundle, job)
     trainable, frozen = tree.totals()
     observer.on_status(f"Trainable: {trainable:,} of {trainable + frozen:,} parameters "
                        f"(strategy: {tree.strategy}).")
@@ -280,24 +301,52 @@ def fine_tune(job: TrainJob, observer: Observer | None = None,
         if val_split is not None else None
     steps = math.ceil(len(train_split) / job.batch_size)
     cb = _ObserverCallback.make(observer, stop, job.epochs, steps)
-    callbacks = [cb]
-    if job.early_stopping:
-        callbacks.append(keras.callbacks.EarlyStopping(
-            monitor="val_loss" if val_ds is not None else "loss",
-            patience=job.early_stopping, restore_best_weights=True, verbose=0))
     weights = data_mod.class_weights(train_split, scan.num_classes) if job.class_weights else None
-    observer.on_train_begin({"epochs": job.epochs, "steps_per_epoch": steps,
-                             "classes": list(scan.classes), "train_examples": len(train_split),
-                             "val_examples": len(val_split) if val_split else 0})
-    history: dict = {}
-    if not (stop is not None and stop.is_set()):
+    monitor = "val_loss" if val_ds is not None else "loss"
+    base_info = {"epochs": job.epochs, "steps_per_epoch": steps,
+                 "classes": list(scan.classes), "train_examples": len(train_split),
+                 "val_examples": len(val_split) if val_split else 0}
+
+    def fit(first_epoch: int, last_epoch: int, lr: float, patience: int, phase: int):
+        tree.apply_to_model()
+        compile_model(bundle, job, lr)
+        callbacks = [cb]
+        if patience:
+            callbacks.append(keras.callbacks.EarlyStopping(
+                monitor=monitor, patience=patience, restore_best_weights=True, verbose=0))
+        observer.on_train_begin({**base_info, "phase": phase, "first_epoch": first_epoch,
+                                 "learning_rate": lr})
         try:
-            h = bundle.model.fit(train_ds, validation_data=val_ds, epochs=job.epochs,
-                                 callbacks=callbacks, class_weight=weights, verbose=0,
+            h = bundle.model.fit(train_ds, validation_data=val_ds, epochs=last_epoch,
+                                 initial_epoch=first_epoch, callbacks=callbacks,
+                                 class_weight=weights, verbose=0,
                                  shuffle=False)  # the dataset shuffles itself
-            history = {k: [float(x) for x in v] for k, v in h.history.items()}
         except Exception as e:  # resource exhaustion, bad data that slipped through
             raise _training_error(e) from None
+        return {k: [float(x) for x in v] for k, v in h.history.items()}
+
+    history: dict = {}
+    phase2_at = None
+    lr = job.learning_rate()
+    if not (stop is not None and stop.is_set()):
+        if job.two_phase:
+            chosen = tree.states()
+            strategy_name = "two-phase" if job.strategy == "two-phase" else \
+                f"two-phase ({tree.strategy})"
+            tree.apply_strategy("head")
+            observer.on_status("Phase 1: training the new head with the backbone frozen.")
+            p1_last = job.phase1_epochs or max(1, job.epochs // 2)
+            history = fit(0, p1_last, lr, 0 if job.phase1_epochs else 2, phase=1)
+            tree.set_states(chosen)
+            tree.strategy = strategy_name
+            if not (cb.stopped_by_user or cb.nan_at):
+                phase2_at = len(cb.epoch_seconds)
+                observer.on_status(f"Phase 2: fine-tuning the chosen layers at lr {lr / 10:g}.")
+                more = fit(phase2_at, job.epochs, lr / 10, job.early_stopping, phase=2)
+                history = {k: history.get(k, []) + more.get(k, []) for k in
+                           set(history) | set(more)}
+        else:
+            history = fit(0, job.epochs, lr, job.early_stopping, phase=1)
     if cb.nan_at:
         raise UserError(f"Training diverged: the loss became NaN/inf at epoch {cb.nan_at[0]}, "
                         f"batch {cb.nan_at[1]}. Lower the learning rate (now "
@@ -318,6 +367,7 @@ def fine_tune(job: TrainJob, observer: Observer | None = None,
         evaluation = metrics_from_probs(eval_split.labels, probs, scan.classes)
         evaluation["split"] = "test" if eval_split is scan.test else "val"
     result = TrainResult(bundle=bundle, scan=scan, job=job, history=history,
+                         phase2_epoch=phase2_at,
                          epochs_run=epochs_run, epoch_seconds=cb.epoch_seconds,
                          stop_reason=reason, evaluation=evaluation,
                          train_counts=dict(zip(scan.classes,
