@@ -312,6 +312,7 @@ def _job_from_args(args):
         job_d["patterns"] = list(job_d.get("patterns", [])) + list(args.patterns)
     if tree_states is not None and args.strategy is None:
         job_d["strategy"] = None   # the project's tree, exactly as saved
+        args._peft_strategy = job_d.get("peft_strategy")
     elif "strategy" not in job_d or job_d["strategy"] is None:
         job_d["strategy"] = args.strategy or "head"
     if not job_d.get("data"):
@@ -337,6 +338,10 @@ def cmd_train(args) -> int:
     bundle = None
     if tree_states is not None:
         bundle, scan = train.prepare(job, observer, stop)
+        if job_peft := getattr(args, "_peft_strategy", None):
+            from desktop_ft.core import peft
+
+            bundle = peft.prepare_strategy(bundle, job_peft, job.lora_rank, observer, stop)
         bundle.tree.set_states(tree_states)
         result = train.fine_tune(job, observer, stop, bundle=bundle, scan=scan)
     else:

@@ -10,9 +10,10 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer, QUrl, Slot
 from PySide6.QtGui import QAction, QDesktopServices, QIcon, QImage, QKeySequence, QPixmap
-from PySide6.QtWidgets import (QAbstractItemView, QApplication, QComboBox, QDoubleSpinBox,
-                               QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QHeaderView,
-                               QLabel, QLineEdit, QListWidget, QMainWindow, QProgressBar,
+from PySide6.QtWidgets import (QAbstractItemView, QApplication, QCheckBox, QComboBox,
+                               QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout,
+                               QHeaderView, QLabel, QLineEdit, QListWidget, QMainWindow,
+                               QProgressBar,
                                QPushButton, QSpinBox, QSplitter, QStackedWidget, QTableWidget,
                                QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
 
@@ -86,6 +87,14 @@ def _thumbnail(path: str) -> QImage:
                       Qt.TransformationMode.SmoothTransformation)
 
 
+def _prepare_strategy(bundle, key: str, rank: int, unfreeze_last: int, observer):
+    from desktop_ft.core import peft
+
+    bundle = peft.prepare_strategy(bundle, key, rank, observer)
+    bundle.tree.apply_strategy(key, unfreeze_last)
+    return bundle
+
+
 def _with_classes(bundle, scan):
     return bundle.with_num_classes(scan.num_classes, list(scan.classes))
 
@@ -154,8 +163,10 @@ class MainWindow(QMainWindow):
         self._train_after_load = False
         self._pending_tree_states: dict | None = None
         self._pending_data: str | None = None
+        self._pending_peft: str | None = None
         self._export_dir: str | None = None
         self._train_t0 = 0.0
+        self._done_before_phase = 0
         self._steps = 1
         self._epochs = 1
 
@@ -276,14 +287,24 @@ class MainWindow(QMainWindow):
         tl = QVBoxLayout(tree_box)
         strat = QHBoxLayout()
         self.strategy_buttons = {}
-        for key, text in (("head", "New head only"), ("partial", "Last N blocks"),
-                          ("full", "Everything"), ("bitfit", "Biases (BitFit)")):
+        strat2 = QHBoxLayout()
+        for key, text, row in (("head", "New head only", strat), ("partial", "Last N blocks", strat),
+                               ("full", "Everything", strat), ("bitfit", "BitFit", strat2),
+                               ("lora", "LoRA", strat2), ("qlora", "int8 + LoRA", strat2),
+                               ("two-phase", "Two-phase", strat2)):
             b = QPushButton(text)
             b.setObjectName(f"strategy_{key}")
             b.setToolTip(STRATEGY_HELP[key])
             b.clicked.connect(lambda checked=False, k=key: self.apply_strategy(k))
-            strat.addWidget(b)
+            row.addWidget(b)
             self.strategy_buttons[key] = b
+        self.lora_rank = QSpinBox()
+        self.lora_rank.setObjectName("loraRank")
+        self.lora_rank.setRange(1, 256)
+        self.lora_rank.setValue(4)
+        self.lora_rank.setPrefix("rank ")
+        self.lora_rank.setToolTip("Rank of the LoRA adapters")
+        strat2.addWidget(self.lora_rank)
         self.unfreeze_last = QSpinBox()
         self.unfreeze_last.setObjectName("unfreezeLast")
         self.unfreeze_last.setRange(0, 24)
@@ -293,6 +314,12 @@ class MainWindow(QMainWindow):
                                       "layers (BERT) 'Last N blocks' unfreezes.")
         strat.addWidget(self.unfreeze_last)
         tl.addLayout(strat)
+        tl.addLayout(strat2)
+        self.strategy_help = QLabel("Pick a strategy, or tick layers yourself.")
+        self.strategy_help.setObjectName("strategyHelp")
+        self.strategy_help.setWordWrap(True)
+        self.strategy_help.setStyleSheet("color: #444;")
+        tl.addWidget(self.strategy_help)
         self.tree_model = QtLayerTreeModel(self)
         self.tree_model.totalsChanged.connect(self._on_totals)
         self.tree_view = LayerTreeView()
@@ -404,6 +431,18 @@ class MainWindow(QMainWindow):
                          ("Learning rate", self.lr), ("Early stopping", self.early)):
             controls.addWidget(QLabel(label))
             controls.addWidget(w)
+        self.two_phase = QCheckBox("Two-phase")
+        self.two_phase.setObjectName("twoPhase")
+        self.two_phase.setToolTip(STRATEGY_HELP["two-phase"])
+        self.phase1_epochs = QSpinBox()
+        self.phase1_epochs.setObjectName("phase1Epochs")
+        self.phase1_epochs.setRange(0, 999)
+        self.phase1_epochs.setSpecialValueText("auto")
+        self.phase1_epochs.setPrefix("phase 1: ")
+        self.phase1_epochs.setToolTip("Epochs of phase 1 (head only); auto: until the "
+                                      "validation loss stops improving")
+        controls.addWidget(self.two_phase)
+        controls.addWidget(self.phase1_epochs)
         controls.addStretch(1)
         self.train_button = QPushButton("Train")
         self.train_button.setObjectName("trainButton")
@@ -727,6 +766,12 @@ class MainWindow(QMainWindow):
             self.weights_combo.setCurrentIndex(2)
             self.banner.show_message(note, note=True)
         self._set_bundle(bundle)
+        if self._pending_peft:
+            key, self._pending_peft = self._pending_peft, None
+            self._run("strategy", _prepare_strategy, bundle, key, self.lora_rank.value(),
+                      self.unfreeze_last.value(), self.observer,
+                      on_done=self._on_model_loaded_after_peft)
+            return
         if self._pending_tree_states:
             bundle.tree.set_states(self._pending_tree_states)
             self._pending_tree_states = None
@@ -735,6 +780,10 @@ class MainWindow(QMainWindow):
         if self._train_after_load:
             self._train_after_load = False
             self.train()
+
+    @Slot(object)
+    def _on_model_loaded_after_peft(self, bundle) -> None:
+        self._on_model_loaded((bundle, ""))
 
     def _set_bundle(self, bundle) -> None:
         self.bundle = bundle
@@ -753,15 +802,39 @@ class MainWindow(QMainWindow):
         self.summary.setText(f"Trainable: {trainable:,} of {total:,} parameters ({pct:.2f}%)")
 
     def apply_strategy(self, key: str) -> None:
+        """Set the tree to a strategy. LoRA/int8 change the model (in a worker); switching
+        away from them reloads it."""
         if self.bundle is None:
             self.show_error("Load a model first (left, 'Load model').")
             return
         if self.training:
             return
-        try:
-            self.bundle.tree.apply_strategy(key, self.unfreeze_last.value())
-        except UserError as e:
-            self.show_error(str(e))
+        from desktop_ft.core import peft
+
+        if key in ("lora", "qlora") and self.bundle.family != "bert":
+            self.show_error(peft.VGG16_NO_LORA)
+            return
+        self.two_phase.setChecked(key == "two-phase")
+        self.strategy_help.setText(f"<b>{self.strategy_buttons[key].text()}</b>: "
+                                   f"{STRATEGY_HELP[key]}")
+        state = peft.peft_state(self.bundle)
+        rank = self.lora_rank.value()
+        one_way = key in ("lora", "qlora") or state["lora_rank"] is not None or \
+            state["quantized"]
+        if not one_way:
+            try:
+                self.bundle.tree.apply_strategy(key, self.unfreeze_last.value())
+            except UserError as e:
+                self.show_error(str(e))
+            return
+        self.summary.setText("Preparing the model…")
+        self._run("strategy", _prepare_strategy, self.bundle, key, rank,
+                  self.unfreeze_last.value(), self.observer, on_done=self._on_strategy_ready)
+
+    @Slot(object)
+    def _on_strategy_ready(self, bundle) -> None:
+        self._set_bundle(bundle)
+        self.tree_model._emit_totals()
 
     # ================================================================= data
     @Slot()
@@ -909,7 +982,10 @@ class MainWindow(QMainWindow):
         return {"model": self.model_spec(), "data": self.data_path or "",
                 "val_split": self.val_split.value(), "strategy": None,
                 "epochs": self.epochs.value(), "batch_size": self.batch_size.value(),
-                "lr": lr, "early_stopping": self.early.value(), "seed": 0}
+                "lr": lr, "early_stopping": self.early.value(), "seed": 0,
+                "two_phase": self.two_phase.isChecked(),
+                "phase1_epochs": self.phase1_epochs.value(),
+                "lora_rank": self.lora_rank.value()}
 
     @Slot()
     def train(self) -> None:
@@ -959,8 +1035,15 @@ class MainWindow(QMainWindow):
     def _on_train_began(self, info: dict) -> None:
         self._steps = max(int(info["steps_per_epoch"]), 1)
         self._epochs = int(info["epochs"])
-        self._train_t0 = time.perf_counter()
-        self.plots.reset(self._steps)
+        if info.get("phase", 1) == 1:
+            self._train_t0 = time.perf_counter()
+            self._done_before_phase = 0
+            self.plots.reset(self._steps)
+        else:
+            self._done_before_phase = info["first_epoch"] * self._steps
+            self._train_t0 = time.perf_counter()
+            self.plots.mark_phase(info["first_epoch"],
+                                  f"phase {info['phase']} (lr {info['learning_rate']:g})")
 
     @Slot(int, int, object)
     def _on_batch(self, epoch: int, batch: int, logs: dict) -> None:
@@ -972,7 +1055,8 @@ class MainWindow(QMainWindow):
         if pct != self.progress.value():
             self.progress.setValue(pct)
         elapsed = time.perf_counter() - self._train_t0
-        eta = elapsed / done * (total - done)
+        in_phase = max(done - self._done_before_phase, 1)
+        eta = elapsed / in_phase * (total - done)
         self.progress_label.setText(f"Epoch {epoch + 1}/{self._epochs} · batch {batch + 1}/"
                                     f"{self._steps} · loss {logs.get('loss', 0):.4f} · "
                                     f"ETA {_fmt_seconds(eta)}")
@@ -1116,7 +1200,15 @@ class MainWindow(QMainWindow):
     # ================================================================= projects
     def project_dict(self) -> tuple[dict, dict | None]:
         job = self.job_dict()
-        states = self.bundle.tree.states() if self.bundle is not None else None
+        states = None
+        if self.bundle is not None:
+            from desktop_ft.core.peft import peft_state
+
+            states = self.bundle.tree.states()
+            state = peft_state(self.bundle)
+            if state["lora_rank"] is not None:
+                job["peft_strategy"] = "qlora" if state["quantized"] else "lora"
+                job["lora_rank"] = state["lora_rank"]
         return job, states
 
     @Slot()
@@ -1169,6 +1261,10 @@ class MainWindow(QMainWindow):
         self.batch_size.setValue(int(job.get("batch_size", 32)))
         self.lr.setText("" if job.get("lr") is None else str(job["lr"]))
         self.early.setValue(int(job.get("early_stopping", 0)))
+        self.two_phase.setChecked(bool(job.get("two_phase", False)))
+        self.phase1_epochs.setValue(int(job.get("phase1_epochs", 0)))
+        self.lora_rank.setValue(int(job.get("lora_rank", 4)))
+        self._pending_peft = job.get("peft_strategy")
         self.val_split.setValue(float(job.get("val_split", 0.2)))
         self._pending_tree_states = project.get("tree")
         if job.get("data"):
@@ -1187,6 +1283,16 @@ class MainWindow(QMainWindow):
         self.load_button.setEnabled(not self.training and not self.cancel_load.isVisible())
         for b in self.strategy_buttons.values():
             b.setEnabled(self.bundle is not None and not self.training)
+        if self.bundle is not None and self.bundle.family != "bert":
+            from desktop_ft.core.peft import VGG16_NO_LORA
+
+            for key in ("lora", "qlora"):
+                # Shown but disabled, with the reason, rather than silently hidden.
+                self.strategy_buttons[key].setEnabled(False)
+                self.strategy_buttons[key].setToolTip(VGG16_NO_LORA)
+        elif self.bundle is not None:
+            for key in ("lora", "qlora"):
+                self.strategy_buttons[key].setToolTip(STRATEGY_HELP[key])
 
     @Slot()
     def _on_about(self) -> None:

@@ -76,7 +76,6 @@ class TrainingPlots(QWidget):
         self._markers: list = []
         self._smooth = None
         self._steps = 1
-        self._epoch_offset = 0
         self._dirty = False
         self._timer = QTimer(self)
         self._timer.setInterval(100)
@@ -91,24 +90,25 @@ class TrainingPlots(QWidget):
         self._markers = []
         self._smooth = None
         self._steps = max(int(steps_per_epoch), 1)
-        self._epoch_offset = 0
 
-    def begin_phase(self, steps_per_epoch: int, label: str = "") -> None:
-        """Continue the curves for a further fit (e.g. a second phase), marking where."""
-        self._epoch_offset = self.epoch_loss.n
-        self._steps = max(int(steps_per_epoch), 1)
-        if label and self._epoch_offset:
-            for plot in (self.loss_plot, self.acc_plot):
-                m = pg.InfiniteLine(self._epoch_offset, angle=90, label=label,
-                                    pen=pg.mkPen((120, 120, 120), style=pg.QtCore.Qt.DashLine),
-                                    labelOpts={"position": 0.9})
-                plot.addItem(m)
-                self._markers.append(m)
+    def mark_phase(self, at_epoch: float, label: str) -> None:
+        """A dashed vertical line where a new phase begins (two-phase training)."""
+        for plot in (self.loss_plot, self.acc_plot):
+            m = pg.InfiniteLine(at_epoch, angle=90, label=label,
+                                pen=pg.mkPen((120, 120, 120), width=1.5,
+                                             style=pg.QtCore.Qt.PenStyle.DashLine),
+                                labelOpts={"position": 0.85, "color": (80, 80, 80)})
+            plot.addItem(m)
+            self._markers.append(m)
+
+    @property
+    def phase_marks(self) -> list[float]:
+        return sorted({m.value() for m in self._markers})
 
     def add_batch(self, epoch: int, batch: int, loss: float) -> None:
         if not np.isfinite(loss):
             return
-        x = self._epoch_offset + epoch + (batch + 1) / self._steps
+        x = epoch + (batch + 1) / self._steps
         self.batch_loss.append(x, loss)
         self._smooth = loss if self._smooth is None else \
             SMOOTHING * self._smooth + (1 - SMOOTHING) * loss
@@ -116,7 +116,7 @@ class TrainingPlots(QWidget):
         self._dirty = True
 
     def add_epoch(self, epoch: int, logs: dict) -> None:
-        x = self._epoch_offset + epoch + 1
+        x = epoch + 1
         for key, series in (("loss", self.epoch_loss), ("val_loss", self.val_loss),
                             ("accuracy", self.train_acc), ("val_accuracy", self.val_acc)):
             if key in logs and np.isfinite(logs[key]):

@@ -247,3 +247,49 @@ def test_project_save_and_open(qtbot, window, image_folder, tmp_path):
     assert w.epochs.value() == 7
     assert w.bundle.tree.find("block5").state == "on"
     assert w.bundle.tree.find("block4").state == "off"
+
+
+def test_strategy_buttons_lora_and_vgg16_reason(qtbot, window, tiny_bert_preset):
+    w = window
+    load_tiny_vgg(qtbot, w)
+    lora_button = w.strategy_buttons["lora"]
+    assert not lora_button.isEnabled() and "no Dense layers" in lora_button.toolTip()
+    w.model_picker.setCurrentIndex(1)
+    w.preset_combo.setCurrentText(str(tiny_bert_preset))
+    w.seq_len.setValue(16)
+    qtbot.mouseClick(w.load_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: w.bundle is not None and w.bundle.family == "bert", timeout=LONG)
+    assert lora_button.isEnabled()
+    w.lora_rank.setValue(2)
+    qtbot.mouseClick(lora_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: w.bundle.tree.has_lora and w.busy_workers == 0, timeout=LONG)
+    model = w.tree_model
+    adapter = model.index_for_path("transformer_layer_0/self_attention_layer/value/lora")
+    assert adapter.isValid()
+    assert model.data(adapter.siblingAtColumn(1)) == "LoRA adapter (rank 2)"
+    trainable, frozen = w.bundle.tree.totals()
+    assert w.summary.text().startswith(f"Trainable: {trainable:,} of {trainable + frozen:,}")
+    assert "LoRA" in w.strategy_help.text()
+    qtmodel_rows = model.rowCount()
+    # Back to a freezing strategy: the model is reloaded without adapters.
+    qtbot.mouseClick(w.strategy_buttons["head"], Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not w.bundle.tree.has_lora and w.busy_workers == 0, timeout=LONG)
+    assert model.rowCount() == qtmodel_rows
+
+
+def test_two_phase_marks_phase_two_on_the_plots(qtbot, window, image_folder):
+    w = window
+    load_tiny_vgg(qtbot, w)
+    drop_path(w, image_folder)
+    qtbot.waitUntil(lambda: w.scan is not None and w.bundle.num_classes == 3, timeout=LONG)
+    w.unfreeze_last.setValue(1)
+    qtbot.mouseClick(w.strategy_buttons["two-phase"], Qt.MouseButton.LeftButton)
+    assert w.two_phase.isChecked()
+    w.epochs.setValue(2)
+    w.phase1_epochs.setValue(1)
+    w.batch_size.setValue(8)
+    w.train()
+    qtbot.waitUntil(lambda: w.result is not None and not w.training, timeout=LONG)
+    assert w.result.phase2_epoch == 1
+    assert w.plots.phase_marks == [1.0]
+    assert w.result.bundle.tree.find("block5").state == "on"
