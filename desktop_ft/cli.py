@@ -59,6 +59,12 @@ def _add_model_args(p: argparse.ArgumentParser, for_training: bool) -> None:
                    help="BERT: keras-hub preset name, keras-hub preset folder or Hugging Face "
                         "BERT folder")
     g.add_argument("--seq-len", type=int, default=None, help="BERT sequence length (default 128)")
+    g.add_argument("--augment", default=None, metavar="LIST",
+                   help="VGG16 data augmentation inside the model, comma-separated: flip, "
+                        "rotation, zoom, contrast (default: none)")
+    g.add_argument("--precision", choices=["auto", "float32", "mixed_float16", "mixed_bfloat16"],
+                   default=None, help="auto: mixed precision on GPUs that support it, never "
+                   "float16 on CPU (default auto)")
     s = p.add_argument_group("what trains")
     from desktop_ft.core.layer_tree import STRATEGIES
 
@@ -130,6 +136,15 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--phase1-epochs", type=int, default=None, metavar="N",
                    help="two-phase: epochs of phase 1 (default: until val_loss stops "
                         "improving, at most half the epochs)")
+    f = p.add_argument_group("speed")
+    f.add_argument("--no-feature-cache", dest="feature_cache", action="store_false",
+                   default=None, help="do not train on cached features of the frozen prefix")
+    f.add_argument("--cache-budget", dest="cache_budget_mb", type=int, default=None,
+                   metavar="MB", help="memory for cached features (default 2048)")
+    f.add_argument("--jit", dest="jit_compile", action="store_true", default=None,
+                   help="compile with XLA")
+    f.add_argument("--distributed", action="store_true",
+                   help="multi-worker training from TF_CONFIG (the chief exports)")
     p.add_argument("--merge-lora", action="store_true",
                    help="lora: write model.keras with the adapters merged into the kernels")
     p.add_argument("--export", required=False, metavar="OUT",
@@ -236,10 +251,13 @@ def _spec_from_args(args, base: dict | None = None):
 
     d = dict(base or {})
     for key, attr in (("family", "model"), ("weights", "weights"), ("image_size", "image_size"),
-                      ("head", "head"), ("preset", "preset"), ("seq_len", "seq_len")):
+                      ("head", "head"), ("preset", "preset"), ("seq_len", "seq_len"),
+                      ("precision", "precision")):
         value = getattr(args, attr, None)
         if value is not None:
             d[key] = value
+    if getattr(args, "augment", None) is not None:
+        d["augment"] = [a.strip() for a in args.augment.split(",") if a.strip()]
     if "num_classes" in vars(args) and args.num_classes is not None:
         d["num_classes"] = args.num_classes
     return ModelSpec.from_dict(d)
@@ -304,7 +322,8 @@ def _job_from_args(args):
     job_d["model"] = spec
     for key in ("data", "val_data", "val_split", "strategy", "unfreeze_last", "epochs",
                 "batch_size", "lr", "optimizer", "early_stopping", "class_weights", "seed",
-                "text_column", "label_column", "lora_rank", "phase1_epochs"):
+                "text_column", "label_column", "lora_rank", "phase1_epochs", "feature_cache",
+                "cache_budget_mb", "jit_compile"):
         value = getattr(args, key, None)
         if value is not None:
             job_d[key] = value
@@ -331,6 +350,10 @@ def cmd_train(args) -> int:
         raise UserError("--merge-lora goes with --strategy lora.")
     if not args.export:
         raise UserError("train needs --export OUT: the folder to write the trained model to.")
+    from desktop_ft.core import speed
+
+    if args.distributed:
+        speed.distribution_strategy(distributed=True)   # before any other TF work
     out_stream = sys.stderr if args.json else sys.stdout
     observer = PrintingObserver(out_stream)
     stop = threading.Event()
@@ -348,6 +371,12 @@ def cmd_train(args) -> int:
         result = train.fine_tune(job, observer, stop)
     summary = result.summary()
     _print_evaluation(result.evaluation, out_stream)
+    if args.distributed and not speed.is_chief():
+        summary["export"] = None
+        print("Not the chief worker: the chief exports.", file=out_stream)
+        if args.json:
+            print(json.dumps(summary))
+        return 0
     samples = _parity_samples(result)
     record = export.export_model(result.bundle, args.export, result.classes, samples=samples,
                                  info={"metrics": result.evaluation,
@@ -461,7 +490,8 @@ def main(argv: list[str] | None = None) -> int:
     from desktop_ft.core.errors import UserError
 
     try:
-        if args.command != "scan":
+        if args.command != "scan" and not getattr(args, "distributed", False):
+            # (A multi-worker strategy must be created before TensorFlow initialises.)
             from desktop_ft.core.runtime import configure
 
             configure()

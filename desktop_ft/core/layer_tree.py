@@ -174,8 +174,8 @@ class LayerTree:
         for layer in chain_layers(bundle.model):
             gname = group_of(layer.name, bundle.new_layers)
             if gname not in groups:
-                groups[gname] = Node(gname, gname, "head" if gname == "head" else "block",
-                                     parent=root, is_new=gname == "head")
+                kind = {"head": "head", "augmentation": "augmentation"}.get(gname, "block")
+                groups[gname] = Node(gname, gname, kind, parent=root, is_new=gname == "head")
                 root.children.append(groups[gname])
             group = groups[gname]
             group.children.append(_leaf(layer, group, layer.name in bundle.new_layers))

@@ -50,6 +50,9 @@ class TrainJob:
     class_weights: bool = False
     text_column: str | None = None
     label_column: str | None = None
+    feature_cache: bool = True           # train on cached features of a frozen prefix
+    cache_budget_mb: int = 2048          # ... when they fit in this much memory
+    jit_compile: bool = False            # XLA
 
     def __post_init__(self):
         if isinstance(self.model, dict):
@@ -114,6 +117,7 @@ class TrainResult:
     train_counts: dict
     val_counts: dict | None
     phase2_epoch: int | None = None
+    feature_cache: list = field(default_factory=list)
 
     @property
     def classes(self) -> list[str]:
@@ -141,6 +145,7 @@ class TrainResult:
             "val_examples": self.val_counts,
             "skipped": len(self.scan.skipped),
             "phase2_epoch": self.phase2_epoch,
+            "feature_cache": self.feature_cache,
             "lora_rank": self.bundle.parts.get("peft", {}).get("lora_rank"),
             "quantized": self.bundle.parts.get("peft", {}).get("quantized"),
         }
@@ -196,7 +201,8 @@ def _floats(logs) -> dict:
     return out
 
 
-def compile_model(bundle: ModelBundle, job: TrainJob, lr: float | None = None) -> None:
+def compile_model(bundle: ModelBundle, job: TrainJob, lr: float | None = None,
+                  model=None) -> None:
     """Compile with a *new* optimizer instance.
 
     ``trainable`` changes take effect only after compile(), and a built optimizer cannot
@@ -204,6 +210,8 @@ def compile_model(bundle: ModelBundle, job: TrainJob, lr: float | None = None) -
     for the variables it was originally built with").
     """
     import keras
+
+    from desktop_ft.core import speed
 
     lr = lr or job.learning_rate()
     name = job.optimizer_name()
@@ -213,13 +221,17 @@ def compile_model(bundle: ModelBundle, job: TrainJob, lr: float | None = None) -
         opt = keras.optimizers.SGD(learning_rate=lr, momentum=0.9)
     else:
         opt = keras.optimizers.Adam(learning_rate=lr)
+    if speed.mixed_precision_enabled() and "float16" in \
+            keras.mixed_precision.global_policy().name:
+        opt = keras.optimizers.LossScaleOptimizer(opt)
     if bundle.binary:
         loss = keras.losses.BinaryCrossentropy()
         metric = keras.metrics.BinaryAccuracy(name="accuracy")
     else:
         loss = keras.losses.CategoricalCrossentropy()
         metric = keras.metrics.CategoricalAccuracy(name="accuracy")
-    bundle.model.compile(optimizer=opt, loss=loss, metrics=[metric])
+    (model or bundle.model).compile(optimizer=opt, loss=loss, metrics=[metric],
+                                    jit_compile=job.jit_compile)
 
 
 def make_dataset(bundle: ModelBundle, split: data_mod.Split, batch_size: int, *,
@@ -269,7 +281,7 @@ def fine_tune(job: TrainJob, observer: Observer | None = None,
               scan: data_mod.DataScan | None = None) -> TrainResult:
     """Fine-tune per ``job``. Pass ``bundle`` (and its edited tree, with
     ``job.strategy=None``) to train a model that is already loaded, as the GUI does."""
-    from desktop_ft.core import runtime
+    from desktop_ft.core import runtime, speed
 
     runtime.configure()
     import keras
@@ -307,22 +319,59 @@ def fine_tune(job: TrainJob, observer: Observer | None = None,
                  "classes": list(scan.classes), "train_examples": len(train_split),
                  "val_examples": len(val_split) if val_split else 0}
 
+    strategy = speed.distribution_strategy()
+    distributed = speed.is_distributed(strategy)
+    if distributed:
+        observer.on_status(f"Training on {speed.describe_strategy(strategy)}.")
+    n_examples = len(train_split) + (len(val_split) if val_split else 0)
+    cache_log: list[dict] = []
+
     def fit(first_epoch: int, last_epoch: int, lr: float, patience: int, phase: int):
         tree.apply_to_model()
-        compile_model(bundle, job, lr)
+        fit_model, fit_train, fit_val = bundle.model, train_ds, val_ds
+        plan = speed.plan_feature_cache(bundle, n_examples, job.cache_budget_mb << 20,
+                                        job.feature_cache, distributed)
+        cache_seconds = 0.0
+        if plan.cut:
+            observer.on_status(f"Computing features up to {plan.cut} once "
+                               f"({plan.feature_bytes / 2**20:,.1f} MiB)…")
+            ordered = make_dataset(bundle, train_split, job.batch_size, shuffle=False)
+            fit_model, fit_train, fit_val, cache_seconds = speed.cached_datasets(
+                bundle, plan.cut, ordered, val_ds, job.batch_size, job.seed)
+        elif bundle.family == "vgg16":
+            observer.on_status(f"Feature cache not used: {plan.reason}.")
+        with strategy.scope():
+            compile_model(bundle, job, lr, fit_model)
+        if speed.is_multiworker(strategy):
+            speed.prepare_model_for_multiworker(fit_model)
         callbacks = [cb]
         if patience:
             callbacks.append(keras.callbacks.EarlyStopping(
                 monitor=monitor, patience=patience, restore_best_weights=True, verbose=0))
         observer.on_train_begin({**base_info, "phase": phase, "first_epoch": first_epoch,
                                  "learning_rate": lr})
+        n_before = len(cb.epoch_seconds)
         try:
-            h = bundle.model.fit(train_ds, validation_data=val_ds, epochs=last_epoch,
-                                 initial_epoch=first_epoch, callbacks=callbacks,
-                                 class_weight=weights, verbose=0,
-                                 shuffle=False)  # the dataset shuffles itself
+            h = fit_model.fit(fit_train, validation_data=fit_val, epochs=last_epoch,
+                              initial_epoch=first_epoch, callbacks=callbacks,
+                              class_weight=weights, verbose=0,
+                              shuffle=False)  # the dataset shuffles itself
         except Exception as e:  # resource exhaustion, bad data that slipped through
-            raise _training_error(e) from None
+            raise _training_error(e) from e
+        if plan.cut:
+            secs = cb.epoch_seconds[n_before:]
+            epoch = sum(secs) / len(secs) if secs else 0.0
+            # Without the cache each epoch would also run the frozen prefix forward over
+            # the same images — the one-time pass measured above.
+            factor = (epoch + cache_seconds) / epoch if epoch else 0.0
+            cache_log.append({"phase": phase, "cut": plan.cut, "epochs": len(secs),
+                              "feature_seconds": round(cache_seconds, 3),
+                              "feature_mib": round(plan.feature_bytes / 2**20, 2),
+                              "estimated_speedup": round(factor, 1)})
+            observer.on_status(f"{plan.reason}: {len(secs)} epoch(s) ×{factor:.1f} faster "
+                               f"(estimated; features took {cache_seconds:.1f} s once).")
+        else:
+            cache_log.append({"phase": phase, "cut": None, "reason": plan.reason})
         return {k: [float(x) for x in v] for k, v in h.history.items()}
 
     history: dict = {}
@@ -367,7 +416,7 @@ def fine_tune(job: TrainJob, observer: Observer | None = None,
         evaluation = metrics_from_probs(eval_split.labels, probs, scan.classes)
         evaluation["split"] = "test" if eval_split is scan.test else "val"
     result = TrainResult(bundle=bundle, scan=scan, job=job, history=history,
-                         phase2_epoch=phase2_at,
+                         phase2_epoch=phase2_at, feature_cache=cache_log,
                          epochs_run=epochs_run, epoch_seconds=cb.epoch_seconds,
                          stop_reason=reason, evaluation=evaluation,
                          train_counts=dict(zip(scan.classes,

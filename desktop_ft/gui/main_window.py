@@ -261,11 +261,28 @@ class MainWindow(QMainWindow):
         self.seq_len.setObjectName("seqLen")
         self.seq_len.setRange(8, 512)
         self.seq_len.setValue(128)
+        aug_row = QHBoxLayout()
+        self.augment_boxes = {}
+        for name in ("flip", "rotation", "zoom", "contrast"):
+            check = QCheckBox(name)
+            check.setObjectName(f"augment_{name}")
+            check.setToolTip("Random during training only (inside the model); turns off the "
+                             "feature cache.")
+            aug_row.addWidget(check)
+            self.augment_boxes[name] = check
+        aug_row.addStretch(1)
+        self.precision = QComboBox()
+        self.precision.setObjectName("precisionPicker")
+        for text, key in (("Auto (mixed on capable GPUs)", "auto"), ("float32", "float32"),
+                          ("mixed bfloat16", "mixed_bfloat16"),
+                          ("mixed float16 (GPU only)", "mixed_float16")):
+            self.precision.addItem(text, key)
         self._vgg_rows = [("Weights", self.weights_combo), ("Image size", self.image_size),
-                          ("Head", self.head_combo)]
+                          ("Head", self.head_combo), ("Augmentation", aug_row)]
         self._bert_rows = [("Preset or folder", preset_row), ("Sequence length", self.seq_len)]
         for label, w in self._vgg_rows + self._bert_rows:
             form.addRow(label, w)
+        form.addRow("Precision", self.precision)
         self.load_button = QPushButton("Load model")
         self.load_button.setObjectName("loadButton")
         self.load_button.clicked.connect(self.load_model)
@@ -443,6 +460,16 @@ class MainWindow(QMainWindow):
                                       "validation loss stops improving")
         controls.addWidget(self.two_phase)
         controls.addWidget(self.phase1_epochs)
+        self.feature_cache = QCheckBox("Feature cache")
+        self.feature_cache.setObjectName("featureCache")
+        self.feature_cache.setChecked(True)
+        self.feature_cache.setToolTip("Compute the frozen first layers' output once and train "
+                                      "only the rest on it (VGG16; much faster)")
+        self.jit = QCheckBox("XLA")
+        self.jit.setObjectName("jitCompile")
+        self.jit.setToolTip("Compile the training step with XLA")
+        controls.addWidget(self.feature_cache)
+        controls.addWidget(self.jit)
         controls.addStretch(1)
         self.train_button = QPushButton("Train")
         self.train_button.setObjectName("trainButton")
@@ -710,10 +737,13 @@ class MainWindow(QMainWindow):
         if self.scan is not None and self.scan.kind == ("images" if family == "vgg16"
                                                          else "text"):
             num_classes = self.scan.num_classes
+        augment = [n for n, box in self.augment_boxes.items() if box.isChecked()] \
+            if family == "vgg16" else []
         return {"family": family, "weights": weights, "image_size": self.image_size.value(),
                 "head": self.head_combo.currentData(),
                 "preset": self.preset_combo.currentText().strip() or None,
-                "seq_len": self.seq_len.value(), "num_classes": num_classes}
+                "seq_len": self.seq_len.value(), "num_classes": num_classes,
+                "augment": augment, "precision": self.precision.currentData()}
 
     @Slot()
     def load_model(self) -> None:
@@ -984,6 +1014,8 @@ class MainWindow(QMainWindow):
                 "epochs": self.epochs.value(), "batch_size": self.batch_size.value(),
                 "lr": lr, "early_stopping": self.early.value(), "seed": 0,
                 "two_phase": self.two_phase.isChecked(),
+                "feature_cache": self.feature_cache.isChecked(),
+                "jit_compile": self.jit.isChecked(),
                 "phase1_epochs": self.phase1_epochs.value(),
                 "lora_rank": self.lora_rank.value()}
 
@@ -1254,6 +1286,12 @@ class MainWindow(QMainWindow):
             self.set_weights_file(weights)
         self.image_size.setValue(int(model.get("image_size", 224)))
         self.head_combo.setCurrentIndex(0 if model.get("head", "gap") == "gap" else 1)
+        for name, box in self.augment_boxes.items():
+            box.setChecked(name in (model.get("augment") or []))
+        index = self.precision.findData(model.get("precision", "auto"))
+        self.precision.setCurrentIndex(max(index, 0))
+        self.feature_cache.setChecked(bool(job.get("feature_cache", True)))
+        self.jit.setChecked(bool(job.get("jit_compile", False)))
         if model.get("preset"):
             self.preset_combo.setCurrentText(model["preset"])
         self.seq_len.setValue(int(model.get("seq_len", 128)))

@@ -4,7 +4,7 @@ both families; groups cascade; patterns are shell globs on path or name."""
 import pytest
 
 from desktop_ft.core.errors import UserError
-from desktop_ft.core.layer_tree import OFF, ON, PARTIAL, STRATEGIES
+from desktop_ft.core.layer_tree import OFF, ON, PARTIAL, TREE_STRATEGIES
 from desktop_ft.core.models import ModelSpec, load_model
 
 
@@ -53,7 +53,7 @@ def test_bert_tree_shape(bert):
 
 
 @pytest.mark.parametrize("family", ["vgg", "bert"])
-@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize("strategy", TREE_STRATEGIES + ("two-phase",))
 @pytest.mark.parametrize("last", [1, 2])
 def test_tree_totals_equal_keras_for_every_strategy(request, family, strategy, last):
     bundle = request.getfixturevalue(family)

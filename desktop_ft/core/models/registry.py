@@ -9,6 +9,7 @@ from desktop_ft.core.errors import UserError
 from desktop_ft.core.observer import Observer
 
 FAMILIES = ("vgg16", "bert")
+AUGMENTATIONS = ("flip", "rotation", "zoom", "contrast")
 
 
 @dataclass
@@ -28,6 +29,8 @@ class ModelSpec:
     preset: str | None = None
     seq_len: int = 128
     num_classes: int = 2
+    augment: list = field(default_factory=list)   # VGG16: flip, rotation, zoom, contrast
+    precision: str = "auto"      # auto | float32 | mixed_float16 | mixed_bfloat16
 
     def __post_init__(self):
         self.family = self.family.lower()
@@ -49,6 +52,13 @@ class ModelSpec:
                                 "bert_tiny_en_uncased) or a local folder.")
             if self.seq_len < 8:
                 raise UserError(f"--seq-len must be at least 8, got {self.seq_len}.")
+        self.augment = list(self.augment or [])
+        unknown = [a for a in self.augment if a not in AUGMENTATIONS]
+        if unknown:
+            raise UserError(f"Unknown augmentation {', '.join(unknown)}. Choose from: "
+                            f"{', '.join(AUGMENTATIONS)}.")
+        if self.augment and self.family != "vgg16":
+            raise UserError("Data augmentation is offered for images (VGG16) only.")
         if self.num_classes < 2:
             raise UserError("A classifier needs at least 2 classes.")
         if not 0 <= self.dropout < 1:
@@ -110,7 +120,13 @@ class ModelBundle:
             self.classes = classes or self.classes
             return self
         spec = ModelSpec.from_dict({**self.spec.to_dict(), "num_classes": num_classes})
-        bundle = _family(self.family).rebuild_head(self, spec)
+        from desktop_ft.core import speed
+
+        with speed.distribution_strategy().scope():
+            bundle = _family(self.family).rebuild_head(self, spec)
+        for key in ("peft", "precision"):
+            if key in self.parts:
+                bundle.parts[key] = self.parts[key]
         bundle.classes = classes
         from desktop_ft.core.layer_tree import LayerTree
 
@@ -147,10 +163,16 @@ def load_model(spec: ModelSpec, observer: Observer | None = None,
     Raises :class:`UserError` with advice when weights cannot be had.
     """
     observer = observer or Observer()
-    from desktop_ft.core import runtime
+    from desktop_ft.core import runtime, speed
 
     runtime.configure()
-    bundle = _family(spec.family).build(spec, observer, stop)
+    policy, note = speed.apply_precision(spec.precision)
+    if note:
+        observer.on_status(note)
+    # Variables must be created inside the distribution strategy's scope (several GPUs).
+    with speed.distribution_strategy().scope():
+        bundle = _family(spec.family).build(spec, observer, stop)
+    bundle.parts["precision"] = policy
     from desktop_ft.core.layer_tree import LayerTree
 
     bundle.tree = LayerTree.from_bundle(bundle)

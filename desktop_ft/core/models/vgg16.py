@@ -138,21 +138,52 @@ def build(spec: ModelSpec, observer: Observer, stop: threading.Event | None = No
     return bundle
 
 
-def _attach_head(base, spec: ModelSpec) -> ModelBundle:
+def augmentation_layers(names: list[str]) -> list:
+    """Keras preprocessing layers, active only in training (identity at inference, so
+    try-it and the export are unaffected). They work on VGG16-preprocessed pixels."""
     import keras
+
+    factories = {
+        "flip": lambda: keras.layers.RandomFlip("horizontal", name="augment_flip"),
+        "rotation": lambda: keras.layers.RandomRotation(0.05, fill_mode="reflect",
+                                                        name="augment_rotation"),
+        "zoom": lambda: keras.layers.RandomZoom(0.1, fill_mode="reflect", name="augment_zoom"),
+        "contrast": lambda: keras.layers.RandomContrast(0.2, name="augment_contrast"),
+    }
+    return [factories[n]() for n in names]
+
+
+def _attach_head(base, spec: ModelSpec) -> ModelBundle:
+    """The trained model: [augmentation] → VGG16's layers (the same objects, so weights
+    are shared with ``base``) → head, as one flat chain of layers."""
+    import keras
+
+    from desktop_ft.core.speed import mixed_precision_enabled
 
     units = 1 if spec.num_classes == 2 else spec.num_classes
     activation = "sigmoid" if spec.num_classes == 2 else "softmax"
+    inputs = keras.Input(shape=(spec.image_size, spec.image_size, 3), name="image")
+    x = inputs
+    for layer in augmentation_layers(spec.augment):
+        x = layer(x)
+    stop_at = "fc2" if spec.head == "original" else None
+    for layer in base.layers[1:]:
+        x = layer(x)
+        if layer.name == stop_at:
+            break
+    # Under mixed precision the output layer computes in float32 for stable softmax/loss.
+    out_dtype = "float32" if mixed_precision_enabled() else None
     if spec.head == "original":
-        features = base.get_layer("fc2").output
-        out = keras.layers.Dense(units, activation=activation, name="predictions_new")(features)
+        out = keras.layers.Dense(units, activation=activation, name="predictions_new",
+                                 dtype=out_dtype)(x)
         new = {"predictions_new"}
     else:
-        x = keras.layers.GlobalAveragePooling2D(name="head_pool")(base.output)
+        x = keras.layers.GlobalAveragePooling2D(name="head_pool")(x)
         x = keras.layers.Dropout(spec.dropout, name="head_dropout")(x)
-        out = keras.layers.Dense(units, activation=activation, name="head_output")(x)
+        out = keras.layers.Dense(units, activation=activation, name="head_output",
+                                 dtype=out_dtype)(x)
         new = {"head_pool", "head_dropout", "head_output"}
-    model = keras.Model(base.input, out, name=f"vgg16_{spec.head}")
+    model = keras.Model(inputs, out, name=f"vgg16_{spec.head}")
     return ModelBundle(spec=spec, model=model, new_layers=new, weights_source="",
                        parts={"base": base})
 
@@ -262,6 +293,8 @@ def group_of(layer_name: str, new_layers: set[str]) -> str:
     for b in BLOCKS:
         if layer_name.startswith(b + "_"):
             return b
+    if layer_name.startswith("augment_"):
+        return "augmentation"
     if layer_name in new_layers:
         return "head"
     return "classifier"
