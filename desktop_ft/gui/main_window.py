@@ -486,7 +486,9 @@ class MainWindow(QMainWindow):
         self.progress.setRange(0, 100)
         self.progress_label = QLabel("Not trained yet.")
         self.progress_label.setObjectName("progressLabel")
-        self.progress_label.setMinimumWidth(280)
+        # A fixed width: a label that resizes with its text would re-layout the panel, and
+        # repaint the plots, on every batch.
+        self.progress_label.setFixedWidth(460)
         prog.addWidget(self.progress, 1)
         prog.addWidget(self.progress_label)
         layout.addLayout(prog)

@@ -20,6 +20,7 @@ class _Series:
         self.x = np.zeros(256)
         self.y = np.zeros(256)
         self.n = 0
+        self.dirty = False
 
     def append(self, x: float, y: float) -> None:
         if self.n == len(self.x):
@@ -27,13 +28,16 @@ class _Series:
             self.y = np.concatenate([self.y, np.zeros(len(self.y))])
         self.x[self.n], self.y[self.n] = x, y
         self.n += 1
+        self.dirty = True
 
     def clear(self) -> None:
         self.n = 0
         self.item.setData([], [])
 
     def paint(self) -> None:
-        self.item.setData(self.x[:self.n], self.y[:self.n])
+        if self.dirty:
+            self.dirty = False
+            self.item.setData(self.x[:self.n], self.y[:self.n])
 
 
 class TrainingPlots(QWidget):
@@ -42,7 +46,9 @@ class TrainingPlots(QWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        pg.setConfigOptions(antialias=True, background="w", foreground="k")
+        # Antialiasing roughly doubles the paint time of a curve; at 10 redraws a second
+        # during training that shows up as event-loop stalls (bench/gui_latency.py).
+        pg.setConfigOptions(antialias=False, background="w", foreground="k")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         self.loss_plot = pg.PlotWidget(title="Loss")
@@ -137,3 +143,5 @@ class TrainingPlots(QWidget):
         """Paint now (at the end of training)."""
         self._dirty = True
         self._paint()
+        for s in self._series:   # a reset series is cleared at once; keep them in step
+            s.paint()

@@ -18,6 +18,28 @@ from desktop_ft.core.errors import UserError
 log = logging.getLogger(__name__)
 
 
+BACKGROUND_NICENESS = 10
+
+
+def _lower_this_threads_priority() -> None:
+    """Run background work at a lower OS priority than the GUI thread, so painting is
+    never starved on a busy CPU. On Linux niceness is per thread and inherited by threads
+    created later — TensorFlow's thread pools are created in the warm-up worker, so they
+    run at this priority too. (Qt's QThread.setPriority is ignored on Linux.)"""
+    import os
+    import threading
+
+    if not hasattr(os, "setpriority"):
+        return
+    try:
+        tid = threading.get_native_id()
+        current = os.getpriority(os.PRIO_PROCESS, tid)
+        if current < BACKGROUND_NICENESS:
+            os.setpriority(os.PRIO_PROCESS, tid, BACKGROUND_NICENESS)
+    except OSError:
+        pass   # not permitted here: run at normal priority
+
+
 class Worker(QThread):
     """Runs ``fn(*args, **kwargs)`` in a thread; emits ``returned(result)`` or
     ``errored(message)``, then QThread's ``finished``."""
@@ -31,6 +53,7 @@ class Worker(QThread):
         self._fn, self._args, self._kwargs = fn, args, kwargs
 
     def run(self) -> None:
+        _lower_this_threads_priority()
         try:
             result = self._fn(*self._args, **self._kwargs)
         except UserError as e:
