@@ -28,20 +28,3 @@ class Observer:
     def on_train_end(self, summary: dict) -> None:
         """When fit returns (normally, by early stopping or by a stop request)."""
 
-
-class MultiObserver(Observer):
-    """Fans every call out to several observers."""
-
-    def __init__(self, *observers: Observer):
-        self._observers = [o for o in observers if o is not None]
-
-    def __getattribute__(self, name):
-        if name.startswith("on_"):
-            observers = object.__getattribute__(self, "_observers")
-
-            def fan_out(*args, **kwargs):
-                for o in observers:
-                    getattr(o, name)(*args, **kwargs)
-
-            return fan_out
-        return object.__getattribute__(self, name)

@@ -155,7 +155,7 @@ class _ObserverCallback:
     """Keras callback → observer, plus cooperative stop. Built lazily (imports keras)."""
 
     @staticmethod
-    def make(observer: Observer, stop: threading.Event | None, epochs: int, steps: int):
+    def make(observer: Observer, stop: threading.Event | None):
         import keras
 
         class Callback(keras.callbacks.Callback):
@@ -312,7 +312,7 @@ def fine_tune(job: TrainJob, observer: Observer | None = None,
     val_ds = make_dataset(bundle, val_split, job.batch_size, shuffle=False) \
         if val_split is not None else None
     steps = math.ceil(len(train_split) / job.batch_size)
-    cb = _ObserverCallback.make(observer, stop, job.epochs, steps)
+    cb = _ObserverCallback.make(observer, stop)
     weights = data_mod.class_weights(train_split, scan.num_classes) if job.class_weights else None
     monitor = "val_loss" if val_ds is not None else "loss"
     base_info = {"epochs": job.epochs, "steps_per_epoch": steps,

@@ -162,7 +162,6 @@ class MainWindow(QMainWindow):
         self._sample_mode = False
         self._train_after_load = False
         self._pending_tree_states: dict | None = None
-        self._pending_data: str | None = None
         self._pending_peft: str | None = None
         self._export_dir: str | None = None
         self._train_t0 = 0.0
@@ -892,7 +891,6 @@ class MainWindow(QMainWindow):
             return
         self.banner.hide_error()
         self.statusBar().showMessage(f"Scanning {path}…")
-        self._pending_data = path
         self._run("scan", _scan_data, path, None, self.val_split.value(),
                   on_done=self._on_scanned)
 
@@ -1072,7 +1070,7 @@ class MainWindow(QMainWindow):
         if info.get("phase", 1) == 1:
             self._train_t0 = time.perf_counter()
             self._done_before_phase = 0
-            self.plots.reset(self._steps)
+            self.plots.reset(self._steps, self._epochs)
         else:
             self._done_before_phase = info["first_epoch"] * self._steps
             self._train_t0 = time.perf_counter()

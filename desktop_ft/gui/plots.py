@@ -88,9 +88,17 @@ class TrainingPlots(QWidget):
         self._timer.timeout.connect(self._paint)
         self._timer.start()
 
-    def reset(self, steps_per_epoch: int = 1) -> None:
+    def reset(self, steps_per_epoch: int = 1, epochs: int | None = None) -> None:
+        """Clear the curves. With ``epochs`` the x axis is fixed to the run's length, so
+        it does not re-layout its ticks on every redraw."""
         for s in self._series:
             s.clear()
+        for plot in (self.loss_plot, self.acc_plot):
+            if epochs:
+                plot.setXRange(0, epochs, padding=0.02)
+                plot.enableAutoRange(axis="x", enable=False)
+            else:
+                plot.enableAutoRange(axis="x", enable=True)
         for m in self._markers:
             self.loss_plot.removeItem(m)
         self._markers = []
