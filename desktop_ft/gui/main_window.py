@@ -13,7 +13,7 @@ from PySide6.QtGui import QAction, QDesktopServices, QIcon, QImage, QKeySequence
 from PySide6.QtWidgets import (QAbstractItemView, QApplication, QCheckBox, QComboBox,
                                QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout,
                                QHeaderView, QLabel, QLineEdit, QListWidget, QMainWindow,
-                               QProgressBar,
+                               QProgressBar, QSizePolicy,
                                QPushButton, QSpinBox, QSplitter, QStackedWidget, QTableWidget,
                                QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
 
@@ -438,7 +438,7 @@ class MainWindow(QMainWindow):
         self.lr.setPlaceholderText("auto")
         self.lr.setToolTip("Empty: Adam 1e-3 for a new head, 1e-4 to fine-tune VGG16; AdamW "
                            "5e-5 for BERT")
-        self.lr.setMaximumWidth(90)
+        self.lr.setFixedWidth(90)
         self.early = QSpinBox()
         self.early.setObjectName("earlyStopping")
         self.early.setRange(0, 100)
@@ -457,8 +457,9 @@ class MainWindow(QMainWindow):
         self.phase1_epochs.setPrefix("phase 1: ")
         self.phase1_epochs.setToolTip("Epochs of phase 1 (head only); auto: until the "
                                       "validation loss stops improving")
-        controls.addWidget(self.two_phase)
-        controls.addWidget(self.phase1_epochs)
+        options = QHBoxLayout()
+        options.addWidget(self.two_phase)
+        options.addWidget(self.phase1_epochs)
         self.feature_cache = QCheckBox("Feature cache")
         self.feature_cache.setObjectName("featureCache")
         self.feature_cache.setChecked(True)
@@ -467,8 +468,9 @@ class MainWindow(QMainWindow):
         self.jit = QCheckBox("XLA")
         self.jit.setObjectName("jitCompile")
         self.jit.setToolTip("Compile the training step with XLA")
-        controls.addWidget(self.feature_cache)
-        controls.addWidget(self.jit)
+        options.addWidget(self.feature_cache)
+        options.addWidget(self.jit)
+        options.addStretch(1)
         controls.addStretch(1)
         self.train_button = QPushButton("Train")
         self.train_button.setObjectName("trainButton")
@@ -479,18 +481,20 @@ class MainWindow(QMainWindow):
         controls.addWidget(self.train_button)
         controls.addWidget(self.stop_button)
         layout.addLayout(controls)
+        layout.addLayout(options)
         prog = QHBoxLayout()
         self.progress = QProgressBar()
         self.progress.setObjectName("progressBar")
         self.progress.setRange(0, 100)
         self.progress_label = QLabel("Not trained yet.")
         self.progress_label.setObjectName("progressLabel")
-        # A fixed width: a label that resizes with its text would re-layout the panel, and
-        # repaint the plots, on every batch.
-        self.progress_label.setFixedWidth(460)
+        # The label's size must not follow its text: a re-layout on every batch would
+        # repaint the plots too.
+        self.progress_label.setSizePolicy(QSizePolicy.Policy.Ignored,
+                                          QSizePolicy.Policy.Fixed)
         prog.addWidget(self.progress, 1)
-        prog.addWidget(self.progress_label)
         layout.addLayout(prog)
+        layout.addWidget(self.progress_label)
         self.plots = TrainingPlots()
         self.loss_plot, self.accuracy_plot = self.plots.loss_plot, self.plots.acc_plot
         results = QHBoxLayout()
