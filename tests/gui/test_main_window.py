@@ -293,3 +293,46 @@ def test_two_phase_marks_phase_two_on_the_plots(qtbot, window, image_folder):
     assert w.result.phase2_epoch == 1
     assert w.plots.phase_marks == [1.0]
     assert w.result.bundle.tree.find("block5").state == "on"
+
+
+def test_text_model_end_to_end(qtbot, window, tiny_bert_preset, text_csv, tmp_path):
+    w = window
+    drop_path(w, text_csv)
+    qtbot.waitUntil(lambda: w.scan is not None, timeout=LONG)
+    assert w.model_picker.currentData() == "bert"      # switched to match the data
+    assert "this is" in w.class_table.item(0, 2).text()  # sample texts shown
+    w.preset_combo.setCurrentText(str(tiny_bert_preset))
+    w.seq_len.setValue(16)
+    w.epochs.setValue(1)
+    w.batch_size.setValue(8)
+    qtbot.mouseClick(w.train_button, Qt.MouseButton.LeftButton)   # loads, then trains
+    qtbot.waitUntil(lambda: w.result is not None and not w.training, timeout=LONG)
+    assert w.result.classes == ["neg", "pos"] and w.progress.value() == 100
+    assert not w.try_text.isHidden() and w.try_image.isHidden()
+    w.try_sentence("this is good")
+    qtbot.waitUntil(lambda: len(w.bars.values) == 2, timeout=LONG)
+    w.export_to(str(tmp_path / "text_export"))
+    qtbot.waitUntil(lambda: w.last_export is not None, timeout=LONG)
+    assert w.last_export["input"] == "text" and w.last_export["parity_max_abs_diff"] < 1e-5
+
+
+def test_export_refused_while_training(qtbot, window, image_folder, tmp_path):
+    w = window
+    load_tiny_vgg(qtbot, w)
+    drop_path(w, image_folder)
+    qtbot.waitUntil(lambda: w.scan is not None and w.bundle.num_classes == 3, timeout=LONG)
+    w.epochs.setValue(1)
+    w.batch_size.setValue(8)
+    w.train()
+    qtbot.waitUntil(lambda: w.result is not None and not w.training, timeout=LONG)
+    w.epochs.setValue(200)
+    w.batch_size.setValue(2)
+    w.feature_cache.setChecked(False)
+    w.train()
+    assert not w.export_button.isEnabled()
+    w.export_to(str(tmp_path / "nope"))
+    assert "Training is running" in w.banner.text()
+    assert not (tmp_path / "nope").exists()
+    w.stop()
+    qtbot.waitUntil(lambda: not w.training, timeout=LONG)
+    assert w.export_button.isEnabled()
