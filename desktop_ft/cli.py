@@ -314,7 +314,7 @@ def _job_from_args(args):
     from desktop_ft.core.project import load_project
     from desktop_ft.core.train import TrainJob
 
-    job_d, tree_states = {}, None
+    job_d, tree_states, peft_strategy = {}, None, None
     if args.project:
         project = load_project(args.project)
         job_d, tree_states = project["job"], project.get("tree")
@@ -331,21 +331,21 @@ def _job_from_args(args):
         job_d["patterns"] = list(job_d.get("patterns", [])) + list(args.patterns)
     if tree_states is not None and args.strategy is None:
         job_d["strategy"] = None   # the project's tree, exactly as saved
-        args._peft_strategy = job_d.get("peft_strategy")
+        peft_strategy = job_d.get("peft_strategy")   # LoRA/int8 to redo before the tree
     elif "strategy" not in job_d or job_d["strategy"] is None:
         job_d["strategy"] = args.strategy or "head"
     if not job_d.get("data"):
         from desktop_ft.core.errors import UserError
 
         raise UserError("train needs --data PATH (or a --project that names its data).")
-    return TrainJob.from_dict(job_d), tree_states
+    return TrainJob.from_dict(job_d), tree_states, peft_strategy
 
 
 def cmd_train(args) -> int:
     from desktop_ft.core import export, train
     from desktop_ft.core.errors import UserError
 
-    job, tree_states = _job_from_args(args)
+    job, tree_states, peft_strategy = _job_from_args(args)
     if args.merge_lora and job.strategy != "lora":
         raise UserError("--merge-lora goes with --strategy lora.")
     if not args.export:
@@ -358,13 +358,13 @@ def cmd_train(args) -> int:
     observer = PrintingObserver(out_stream)
     stop = threading.Event()
     _install_sigint(stop, out_stream)
-    bundle = None
     if tree_states is not None:
         bundle, scan = train.prepare(job, observer, stop)
-        if job_peft := getattr(args, "_peft_strategy", None):
+        if peft_strategy:
             from desktop_ft.core import peft
 
-            bundle = peft.prepare_strategy(bundle, job_peft, job.lora_rank, observer, stop)
+            bundle = peft.prepare_strategy(bundle, peft_strategy, job.lora_rank, observer,
+                                           stop)
         bundle.tree.set_states(tree_states)
         result = train.fine_tune(job, observer, stop, bundle=bundle, scan=scan)
     else:
@@ -377,13 +377,8 @@ def cmd_train(args) -> int:
         if args.json:
             print(json.dumps(summary))
         return 0
-    samples = _parity_samples(result)
-    record = export.export_model(result.bundle, args.export, result.classes, samples=samples,
-                                 info={"metrics": result.evaluation,
-                                       "epochs_run": result.epochs_run,
-                                       "stop_reason": result.stop_reason,
-                                       "history": result.history,
-                                       "train_job": job.to_dict()},
+    record = export.export_model(result.bundle, args.export, result.classes,
+                                 samples=result.parity_samples(), info=result.export_info(),
                                  observer=observer, merge_lora=args.merge_lora)
     summary["export"] = os.path.abspath(args.export)
     summary["parity_max_abs_diff"] = record["parity_max_abs_diff"]
@@ -391,13 +386,6 @@ def cmd_train(args) -> int:
     if args.json:
         print(json.dumps(summary))
     return 0
-
-
-def _parity_samples(result) -> list:
-    from desktop_ft.core.train import load_inputs
-
-    items = result.scan.train.items[:4]
-    return load_inputs(result.bundle.family, items)
 
 
 def _install_sigint(stop: threading.Event, stream) -> None:

@@ -123,6 +123,16 @@ class TrainResult:
     def classes(self) -> list[str]:
         return self.scan.classes
 
+    def export_info(self) -> dict:
+        """What ``export.json`` records about this training run."""
+        return {"metrics": self.evaluation, "epochs_run": self.epochs_run,
+                "stop_reason": self.stop_reason, "history": self.history,
+                "feature_cache": self.feature_cache, "train_job": self.job.to_dict()}
+
+    def parity_samples(self, n: int = 4) -> list:
+        """A few real training inputs for the export's parity check."""
+        return load_inputs(self.bundle.family, self.scan.train.items[:n])
+
     def summary(self) -> dict:
         trainable, frozen = self.bundle.tree.totals()
         per_epoch = []

@@ -119,15 +119,9 @@ def _predict(bundle, item, kind: str):
 
 def _export(bundle, out: str, classes, result, observer):
     from desktop_ft.core.export import export_model
-    from desktop_ft.core.train import load_inputs
 
-    samples = load_inputs(bundle.family, result.scan.train.items[:4]) if result else None
-    info = {}
-    if result is not None:
-        info = {"metrics": result.evaluation, "epochs_run": result.epochs_run,
-                "stop_reason": result.stop_reason, "history": result.history,
-                "train_job": result.job.to_dict()}
-    return export_model(bundle, out, classes, samples=samples, info=info, observer=observer)
+    return export_model(bundle, out, classes, samples=result.parity_samples(),
+                        info=result.export_info(), observer=observer)
 
 
 def _sample_dataset() -> str:
