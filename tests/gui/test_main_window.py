@@ -23,6 +23,13 @@ def load_tiny_vgg(qtbot, w, size=32):
     qtbot.waitUntil(lambda: w.bundle is not None, timeout=LONG)
 
 
+def load_tiny_vgg_with_data(qtbot, w, folder):
+    """A tiny VGG16 whose head has been rebuilt for the dropped folder's 3 classes."""
+    load_tiny_vgg(qtbot, w)
+    drop_path(w, folder)
+    qtbot.waitUntil(lambda: w.scan is not None and w.bundle.num_classes == 3, timeout=LONG)
+
+
 def test_window_basics(window):
     from desktop_ft.gui import MainWindow
 
@@ -198,9 +205,7 @@ def test_close_during_training_stops_cleanly(qtbot, image_folder):
     qtbot.addWidget(w)
     w.show()
     qtbot.waitUntil(lambda: w.device != "", timeout=LONG)
-    load_tiny_vgg(qtbot, w)
-    drop_path(w, image_folder)
-    qtbot.waitUntil(lambda: w.scan is not None and w.bundle.num_classes == 3, timeout=LONG)
+    load_tiny_vgg_with_data(qtbot, w, image_folder)
     w.epochs.setValue(500)
     w.batch_size.setValue(2)
     w.train()
@@ -230,9 +235,7 @@ def test_sample_dataset_trains_offline(qtbot, window):
 
 def test_project_save_and_open(qtbot, window, image_folder, tmp_path):
     w = window
-    load_tiny_vgg(qtbot, w)
-    drop_path(w, image_folder)
-    qtbot.waitUntil(lambda: w.scan is not None and w.bundle.num_classes == 3, timeout=LONG)
+    load_tiny_vgg_with_data(qtbot, w, image_folder)
     w.apply_strategy("partial")
     w.epochs.setValue(7)
     path = tmp_path / "p.json"
@@ -279,9 +282,7 @@ def test_strategy_buttons_lora_and_vgg16_reason(qtbot, window, tiny_bert_preset)
 
 def test_two_phase_marks_phase_two_on_the_plots(qtbot, window, image_folder):
     w = window
-    load_tiny_vgg(qtbot, w)
-    drop_path(w, image_folder)
-    qtbot.waitUntil(lambda: w.scan is not None and w.bundle.num_classes == 3, timeout=LONG)
+    load_tiny_vgg_with_data(qtbot, w, image_folder)
     w.unfreeze_last.setValue(1)
     qtbot.mouseClick(w.strategy_buttons["two-phase"], Qt.MouseButton.LeftButton)
     assert w.two_phase.isChecked()
@@ -318,9 +319,7 @@ def test_text_model_end_to_end(qtbot, window, tiny_bert_preset, text_csv, tmp_pa
 
 def test_export_refused_while_training(qtbot, window, image_folder, tmp_path):
     w = window
-    load_tiny_vgg(qtbot, w)
-    drop_path(w, image_folder)
-    qtbot.waitUntil(lambda: w.scan is not None and w.bundle.num_classes == 3, timeout=LONG)
+    load_tiny_vgg_with_data(qtbot, w, image_folder)
     w.epochs.setValue(1)
     w.batch_size.setValue(8)
     w.train()
