@@ -125,8 +125,8 @@ def main() -> int:
                 return 1
             rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
             print(f"  done {strategy}", file=sys.stderr, flush=True)
-    print(f"| strategy | trainable params | % of model | s/epoch | peak RSS (MB) | "
-          f"val accuracy | SavedModel (MB) |")
+    print("| strategy | trainable params | % of model | s/epoch | peak RSS (MB) | "
+          "val accuracy | SavedModel (MB) |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         if r["strategy"] == "plain-keras":

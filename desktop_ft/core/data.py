@@ -364,7 +364,8 @@ def _warnings(scan_: DataScan) -> list[str]:
 
 # --------------------------------------------------------------------------- splitting
 
-def split_validation(scan_: DataScan, val_split: float, seed: int = 0) -> tuple[Split, Split | None]:
+def split_validation(scan_: DataScan, val_split: float,
+                     seed: int = 0) -> tuple[Split, Split | None]:
     """Return (train, val). Uses ``scan_.val`` when the data had one, else a stratified split.
 
     Each class keeps at least one training example; a class with a single example gives

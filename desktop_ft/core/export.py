@@ -186,8 +186,9 @@ def export_model(bundle, out: str | os.PathLike, labels: list[str], *,
         shutil.rmtree(tmp, ignore_errors=True)
         if isinstance(e, (UserError, KeyboardInterrupt)):
             raise
-        raise UserError(f"Export failed ({type(e).__name__}: {str(e)[:300]}); "
-                        f"{'the previous export in ' + str(out) + ' is unchanged' if out.exists() else 'nothing was written'}.") from e
+        kept = f"the previous export in {out} is unchanged" if out.exists() else \
+            "nothing was written"
+        raise UserError(f"Export failed ({type(e).__name__}: {str(e)[:300]}); {kept}.") from e
     observer.on_status(f"Exported to {out} (parity {parity['max_abs_diff']:.2e}).")
     return {**record, "path": str(out)}
 

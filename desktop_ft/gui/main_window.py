@@ -276,6 +276,13 @@ class MainWindow(QMainWindow):
         for label, w in self._vgg_rows + self._bert_rows:
             form.addRow(label, w)
         form.addRow("Precision", self.precision)
+        for signal in (self.model_picker.currentIndexChanged,
+                       self.weights_combo.currentIndexChanged,
+                       self.image_size.valueChanged, self.head_combo.currentIndexChanged,
+                       self.preset_combo.currentTextChanged, self.seq_len.valueChanged,
+                       self.precision.currentIndexChanged,
+                       *(b.toggled for b in self.augment_boxes.values())):
+            signal.connect(self._on_model_settings_changed)
         self.load_button = QPushButton("Load model")
         self.load_button.setObjectName("loadButton")
         self.load_button.clicked.connect(self.load_model)
@@ -298,7 +305,8 @@ class MainWindow(QMainWindow):
         strat = QHBoxLayout()
         self.strategy_buttons = {}
         strat2 = QHBoxLayout()
-        for key, text, row in (("head", "New head only", strat), ("partial", "Last N blocks", strat),
+        for key, text, row in (("head", "New head only", strat),
+                               ("partial", "Last N blocks", strat),
                                ("full", "Everything", strat), ("bitfit", "BitFit", strat2),
                                ("lora", "LoRA", strat2), ("qlora", "int8 + LoRA", strat2),
                                ("two-phase", "Two-phase", strat2)):
@@ -816,6 +824,7 @@ class MainWindow(QMainWindow):
 
     def _set_bundle(self, bundle) -> None:
         self.bundle = bundle
+        self._on_model_settings_changed()
         self.tree_model.set_tree(bundle.tree)
         self.tree_view.expandToDepth(0)
         images = bundle.family == "vgg16"
@@ -823,6 +832,32 @@ class MainWindow(QMainWindow):
         self.try_choose.setVisible(images)
         self.try_text.setVisible(not images)
         self._update_enabled()
+
+    SPEC_KEYS = ("family", "weights", "image_size", "head", "preset", "seq_len", "augment",
+                 "precision")
+
+    def model_settings_changed(self) -> bool:
+        """True when the model panel no longer describes the loaded model."""
+        if self.bundle is None:
+            return False
+        wanted, loaded = self.model_spec(), self.bundle.spec.to_dict()
+        keys = [k for k in self.SPEC_KEYS if k not in (
+            ("preset", "seq_len") if wanted["family"] == "vgg16" else
+            ("weights", "image_size", "head", "augment"))]
+        if wanted["family"] == "vgg16" and self.weights_combo.currentData() == "none" \
+                and loaded["weights"] == "none":
+            keys.remove("weights")
+        return any(wanted[k] != loaded[k] for k in keys)
+
+    @Slot()
+    def _on_model_settings_changed(self, *_) -> None:
+        changed = self.model_settings_changed()
+        self.load_button.setText("Load model — settings changed" if changed else "Load model")
+        self.load_button.setToolTip("Training uses the loaded model; press to load it with "
+                                    "the settings above." if changed else "")
+        font = self.load_button.font()
+        font.setBold(changed)
+        self.load_button.setFont(font)
 
     @Slot(int, int)
     def _on_totals(self, trainable: int, frozen: int) -> None:

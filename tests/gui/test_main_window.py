@@ -5,7 +5,6 @@ import json
 import threading
 
 import numpy as np
-import pytest
 from PySide6.QtCore import Qt
 from PIL import Image
 
@@ -335,3 +334,15 @@ def test_export_refused_while_training(qtbot, window, image_folder, tmp_path):
     w.stop()
     qtbot.waitUntil(lambda: not w.training, timeout=LONG)
     assert w.export_button.isEnabled()
+
+
+def test_load_button_says_when_settings_changed(qtbot, window):
+    w = window
+    load_tiny_vgg(qtbot, w)
+    assert w.load_button.text() == "Load model"
+    w.image_size.setValue(48)
+    assert w.load_button.text() == "Load model — settings changed"
+    w.image_size.setValue(32)
+    assert w.load_button.text() == "Load model"
+    w.augment_boxes["flip"].setChecked(True)
+    assert w.model_settings_changed()
