@@ -1,6 +1,9 @@
 """Start the real app on a (virtual) screen and save screenshots of its main states.
 
-    xvfb-run -a -s "-screen 0 1400x900x24" python scripts/screenshots.py docs/
+    python scripts/screenshots.py docs/
+
+Without a display it re-runs itself under Xvfb (Debian: apt-get install xvfb
+libxcb-cursor0), i.e. xvfb-run -a -s "-screen 0 1400x900x24" python scripts/screenshots.py.
 
 States: the empty first screen, a model loaded with its layer tree, training with live
 curves, and the result with a confusion matrix. Uses the built-in sample dataset and
@@ -86,5 +89,23 @@ def main(out_dir: str = "docs") -> int:
     return 0
 
 
+def _under_xvfb() -> int | None:
+    """Re-run this script under xvfb-run when there is no display to draw on."""
+    import os
+    import shutil
+    import subprocess
+
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or \
+            os.environ.get("QT_QPA_PLATFORM"):
+        return None
+    xvfb = shutil.which("xvfb-run")
+    if xvfb is None:
+        raise SystemExit("No display and no xvfb-run: install Xvfb (apt-get install xvfb "
+                         "libxcb-cursor0) or set DISPLAY.")
+    return subprocess.call([xvfb, "-a", "-s", "-screen 0 1400x900x24", sys.executable,
+                            *sys.argv])
+
+
 if __name__ == "__main__":
-    raise SystemExit(main(*sys.argv[1:]))
+    code = _under_xvfb()
+    raise SystemExit(code if code is not None else main(*sys.argv[1:]))
