@@ -346,3 +346,45 @@ def test_load_button_says_when_settings_changed(qtbot, window):
     assert w.load_button.text() == "Load model"
     w.augment_boxes["flip"].setChecked(True)
     assert w.model_settings_changed()
+
+
+def test_imagenet_download_shows_progress_and_cancels(qtbot, window, monkeypatch, tmp_path):
+    """The download path with a slow fake server: the bar moves, Cancel stops it, the
+    error says so, nothing partial is left and the app stays usable."""
+    import time
+
+    from desktop_ft.core.models import vgg16 as vgg_mod
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+
+    class SlowResponse:
+        headers = {"Content-Length": str(100 << 20)}
+
+        def __init__(self):
+            self.sent = 0
+
+        def read(self, n):
+            time.sleep(0.05)
+            self.sent += n
+            return b"\0" * n if self.sent <= 100 << 20 else b""
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+    monkeypatch.setattr(vgg_mod.urllib.request, "urlopen", lambda *a, **k: SlowResponse())
+    w = window
+    w.weights_combo.setCurrentIndex(0)   # ImageNet
+    w.image_size.setValue(32)
+    qtbot.mouseClick(w.load_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: w.download_bar.maximum() == 1000 and w.download_bar.value() > 0,
+                    timeout=LONG)
+    assert w.cancel_load.isVisible()
+    qtbot.mouseClick(w.cancel_load, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: w.banner.isVisible(), timeout=LONG)
+    assert "Download cancelled" in w.banner.text()
+    assert not w.download_bar.isVisible() and w.bundle is None
+    assert not list((tmp_path / "models").glob("*"))
+    load_tiny_vgg(qtbot, w)
