@@ -945,6 +945,11 @@ class MainWindow(QMainWindow):
     def _on_scanned(self, scanned) -> None:
         scan, thumbs = scanned
         self.scan = scan
+        # Only the built-in sample may fall back to weights=none when ImageNet is offline;
+        # a user's own data gets the error and the choice.
+        from desktop_ft.core.sample_data import default_location
+
+        self._sample_mode = Path(scan.root).resolve() == default_location().resolve()
         self.data_path = scan.root
         self._remember_data(scan.root)
         self._show_scan(scan, thumbs)

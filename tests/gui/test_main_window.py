@@ -388,3 +388,30 @@ def test_imagenet_download_shows_progress_and_cancels(qtbot, window, monkeypatch
     assert not w.download_bar.isVisible() and w.bundle is None
     assert not list((tmp_path / "models").glob("*"))
     load_tiny_vgg(qtbot, w)
+
+
+def test_imagenet_fallback_is_only_for_the_sample(qtbot, window, image_folder, monkeypatch,
+                                                  tmp_path):
+    """After the sample, the user's own data must not silently train on random weights."""
+    import urllib.error
+
+    from desktop_ft.core.models import vgg16 as vgg_mod
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+
+    def offline(*a, **k):
+        raise urllib.error.URLError("offline")
+
+    monkeypatch.setattr(vgg_mod.urllib.request, "urlopen", offline)
+    w = window
+    qtbot.mouseClick(w.sample_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: w.scan is not None, timeout=LONG)
+    assert w._sample_mode
+    drop_path(w, image_folder)
+    qtbot.waitUntil(lambda: w.scan.root == str(image_folder), timeout=LONG)
+    w.weights_combo.setCurrentIndex(0)   # ImageNet
+    w.image_size.setValue(32)
+    qtbot.mouseClick(w.load_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: w.banner.isVisible() and w.busy_workers == 0, timeout=LONG)
+    assert "Could not download the ImageNet weights" in w.banner.text()
+    assert w.bundle is None and w.weights_combo.currentData() == "imagenet"
