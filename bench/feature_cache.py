@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 def run(folder, size, epochs, strategy, cache):
     from desktop_ft.core.models import ModelSpec
-    from desktop_ft.core.train import TrainJob, fine_tune
+    from desktop_ft.core.training import TrainJob, fine_tune
 
     job = TrainJob(model=ModelSpec("vgg16", weights="none", image_size=size), data=folder,
                    strategy=strategy, unfreeze_last=1, epochs=epochs, batch_size=32, seed=0,

@@ -35,7 +35,7 @@ def run_one(strategy: str, preset: str, csv: str, epochs: int, out: str) -> dict
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     from desktop_ft.core.export import export_model
     from desktop_ft.core.models import ModelSpec
-    from desktop_ft.core.train import TrainJob, fine_tune
+    from desktop_ft.core.training import TrainJob, fine_tune
 
     if strategy == "plain-keras":
         return run_plain(preset, csv, epochs)

@@ -61,7 +61,7 @@ def plain_keras(folder: str, size: int, epochs: int, batch: int, train_all: bool
 
 def engine(folder: str, size: int, epochs: int, batch: int, strategy: str) -> list:
     from desktop_ft.core.models import ModelSpec
-    from desktop_ft.core.train import TrainJob, fine_tune
+    from desktop_ft.core.training import TrainJob, fine_tune
 
     job = TrainJob(model=ModelSpec("vgg16", weights="none", image_size=size), data=folder,
                    strategy=strategy, epochs=epochs, batch_size=batch, seed=0)

@@ -10,6 +10,8 @@ Supported layouts
 Images: ``ROOT/<class>/**/*.jpg|jpeg|png|bmp|gif|webp``; or ``ROOT/train/<class>/...``
 with ``ROOT/val`` (or ``validation``) and optionally ``ROOT/test`` beside it.
 Text: ``ROOT/<class>/**/*.txt``, or a CSV/TSV file with a text and a label column.
+
+Feeding the data to a model is :mod:`desktop_ft.core.datasets`.
 """
 
 from __future__ import annotations
@@ -401,75 +403,3 @@ def class_weights(split: Split, num_classes: int) -> dict[int, float]:
     counts = split.counts(num_classes)
     total = sum(counts)
     return {i: (total / (num_classes * c) if c else 0.0) for i, c in enumerate(counts)}
-
-
-# --------------------------------------------------------------------------- pipelines
-
-def load_image_rgb(path: str):
-    """Decode any supported image file to a ``uint8 [H, W, 3]`` array (EXIF-rotated)."""
-    import numpy as np
-    from PIL import Image, ImageOps
-
-    with Image.open(path) as im:
-        im = ImageOps.exif_transpose(im)
-        if im.mode != "RGB":
-            im = im.convert("RGBA").convert("RGB") if im.mode in ("P", "LA", "RGBA") \
-                else im.convert("RGB")
-        return np.asarray(im, dtype=np.uint8)
-
-
-def image_dataset(split: Split, num_classes: int, image_size: int, batch_size: int, *,
-                  shuffle: bool, seed: int = 0, binary: bool, cache_bytes: int = 2 << 30):
-    """A batched ``tf.data.Dataset`` of (preprocessed image, target) for a VGG16 model.
-
-    Decoding uses PIL (it reads every format we accept, webp and palette GIFs included)
-    in parallel; resizing and VGG16 preprocessing use the very function the exported
-    SavedModel uses, so training and serving see identical inputs.
-    """
-    import numpy as np
-    import tensorflow as tf
-
-    from desktop_ft.core.models.vgg16 import preprocess_uint8
-
-    paths = np.array(split.items, dtype=object).astype(str)
-    targets = _targets(split.labels, num_classes, binary)
-
-    def decode(p):
-        return load_image_rgb(p.decode() if isinstance(p, bytes) else str(p))
-
-    def load(path, y):
-        img = tf.numpy_function(decode, [path], tf.uint8, stateful=False)
-        img.set_shape([None, None, 3])
-        x = preprocess_uint8(img[tf.newaxis], image_size)[0]
-        return x, y
-
-    ds = tf.data.Dataset.from_tensor_slices((paths, targets))
-    ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    if len(split) * image_size * image_size * 3 * 4 <= cache_bytes:
-        ds = ds.cache()
-    if shuffle:
-        ds = ds.shuffle(max(len(split), 1), seed=seed, reshuffle_each_iteration=True)
-    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
-
-
-def text_dataset(split: Split, num_classes: int, batch_size: int, *, shuffle: bool,
-                 seed: int = 0, binary: bool):
-    """A batched ``tf.data.Dataset`` of (raw string, target); the model's preprocessor
-    tokenizes it (keras-hub tasks map their preprocessor over the dataset in ``fit``)."""
-    import tensorflow as tf
-
-    targets = _targets(split.labels, num_classes, binary)
-    ds = tf.data.Dataset.from_tensor_slices((tf.constant(split.items, tf.string), targets))
-    if shuffle:
-        ds = ds.shuffle(max(len(split), 1), seed=seed, reshuffle_each_iteration=True)
-    return ds.batch(batch_size)
-
-
-def _targets(labels: list[int], num_classes: int, binary: bool):
-    import numpy as np
-
-    y = np.asarray(labels, dtype=np.int64)
-    if binary:
-        return y.astype(np.float32).reshape(-1, 1)
-    return np.eye(num_classes, dtype=np.float32)[y] if len(y) else \
-        np.zeros((0, num_classes), np.float32)

@@ -1,5 +1,5 @@
 """Export a trained model: a raw-input TensorFlow SavedModel, the .keras file, labels and
-a record of what was trained — written atomically (see DESIGN.md, "Contracts").
+a record of what was trained — written atomically (docs/ARCHITECTURE.md, "Export").
 
 ``OUT/saved_model``  endpoint ``serve`` (= ``serving_default``). Images: ``uint8
                      [N, H, W, 3]`` of any H, W (resize + VGG16 preprocessing inside).
@@ -19,6 +19,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -28,6 +29,7 @@ from pathlib import Path
 
 from desktop_ft.core.errors import UserError
 from desktop_ft.core.observer import Observer
+from desktop_ft.core.training import peft
 
 FORMAT_VERSION = 1
 
@@ -40,7 +42,6 @@ def _serve_function(bundle, labels: list[str]):
     """The raw-input ``tf.function`` that becomes the ``serve`` endpoint."""
     import tensorflow as tf
 
-    model = bundle.model
     label_table = tf.constant(labels)
     binary = bundle.binary
 
@@ -50,22 +51,7 @@ def _serve_function(bundle, labels: list[str]):
         index = tf.argmax(probs, axis=-1)
         return {"probs": probs, "class_index": index, "label": tf.gather(label_table, index)}
 
-    if bundle.family == "vgg16":
-        from desktop_ft.core.models.vgg16 import preprocess_uint8
-
-        size = bundle.spec.image_size
-
-        @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8,
-                                                    name="images")])
-        def serve(images):
-            return outputs(model(preprocess_uint8(images, size), training=False))
-    else:
-        preprocessor = model.preprocessor
-
-        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="texts")])
-        def serve(texts):
-            return outputs(model(preprocessor(texts), training=False))
-    return serve
+    return bundle.family_impl.serve_function(bundle, outputs)
 
 
 def write_saved_model(bundle, path: Path, labels: list[str]) -> None:
@@ -73,27 +59,16 @@ def write_saved_model(bundle, path: Path, labels: list[str]) -> None:
 
     archive = keras.export.ExportArchive()
     archive.track(bundle.model)
-    if bundle.family == "bert":
-        # The tokenizer's vocabulary lookup tables must be tracked to be saved.
-        archive.track(bundle.model.preprocessor)
+    for extra in bundle.family_impl.archive_extras(bundle):
+        archive.track(extra)
     archive.add_endpoint("serve", _serve_function(bundle, labels))
     archive.write_out(str(path), verbose=False)
 
 
 def parity_samples(bundle, samples: list | None = None) -> list:
-    """Raw inputs for the parity check: the given samples plus synthetic ones at two
-    sizes (images) or fixed sentences (text)."""
-    import numpy as np
-
-    samples = list(samples or [])
-    if bundle.family == "vgg16":
-        rng = np.random.default_rng(0)
-        samples += [rng.integers(0, 256, (48, 64, 3), dtype=np.uint8),
-                    rng.integers(0, 256, (301, 203, 3), dtype=np.uint8)]
-    else:
-        samples += ["A short sentence.", "Another, longer example sentence with "
-                    "punctuation, numbers like 42 and UPPER case words!"]
-    return samples
+    """Raw inputs for the parity check: the given (real) samples plus the family's
+    synthetic ones (images at odd sizes, sentences with punctuation)."""
+    return list(samples or []) + bundle.family_impl.synthetic_inputs()
 
 
 def export_model(bundle, out: str | os.PathLike, labels: list[str], *,
@@ -123,9 +98,7 @@ def export_model(bundle, out: str | os.PathLike, labels: list[str], *,
         t0 = time.perf_counter()
         observer.on_status("Writing SavedModel…")
         write_saved_model(bundle, tmp / "saved_model", labels)
-        from desktop_ft.core import peft
-
-        state = peft.peft_state(bundle)
+        state = bundle.peft()
         checks = parity_samples(bundle, samples)
         extra: dict = {"lora_rank": state["lora_rank"], "quantized": state["quantized"],
                        "lora_merged": False}
@@ -151,12 +124,10 @@ def export_model(bundle, out: str | os.PathLike, labels: list[str], *,
             "format_version": FORMAT_VERSION,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "model": bundle.family,
-            "input": "images" if bundle.family == "vgg16" else "text",
+            "input": bundle.input_kind,
             "weights": bundle.weights_source,
             "spec": bundle.spec.to_dict(),
-            "head": bundle.spec.head if bundle.family == "vgg16" else "dense",
-            "image_size": bundle.spec.image_size if bundle.family == "vgg16" else None,
-            "sequence_length": bundle.spec.seq_len if bundle.family == "bert" else None,
+            **bundle.family_impl.export_fields(bundle),
             "output_activation": "sigmoid" if bundle.binary else "softmax",
             "classes": list(labels),
             "strategy": bundle.tree.strategy,
@@ -172,8 +143,7 @@ def export_model(bundle, out: str | os.PathLike, labels: list[str], *,
             **extra,
             "signature": {
                 "endpoint": "serve",
-                "input": ("uint8 [N, H, W, 3], any H and W" if bundle.family == "vgg16"
-                          else "string [N]"),
+                "input": bundle.family_impl.signature_input(),
                 "outputs": {"probs": "float32 [N, num_classes]", "class_index": "int64 [N]",
                             "label": "string [N]"},
             },
@@ -195,10 +165,7 @@ def export_model(bundle, out: str | os.PathLike, labels: list[str], *,
 
 def _predict_with(model, bundle, inputs):
     """Class probabilities from another Keras model of the same family (the merged one)."""
-    from desktop_ft.core.models.registry import ModelBundle
-
-    twin = ModelBundle(spec=bundle.spec, model=model, new_layers=bundle.new_layers,
-                       weights_source=bundle.weights_source)
+    twin = dataclasses.replace(bundle, model=model)
     return twin.predict_proba(inputs)
 
 
@@ -222,7 +189,7 @@ def measure_parity(bundle, folder: Path, samples: list) -> dict:
     """Max |Keras − reloaded SavedModel| over ``samples`` (raw inputs)."""
     import numpy as np
 
-    exported = ExportedModel(folder, kind="images" if bundle.family == "vgg16" else "text")
+    exported = ExportedModel(folder, kind=bundle.input_kind)
     keras_probs = bundle.predict_proba(samples)
     saved_probs = exported.predict_proba(samples)
     diff = float(np.max(np.abs(keras_probs - saved_probs))) if len(samples) else 0.0

@@ -1,16 +1,15 @@
 """The layer tree: how a person thinks of the model, with tri-state ``trainable``.
 
-VGG16 → ``block1`` … ``block5`` → conv/pool layers, then ``classifier`` (fc1/fc2 of the
-original head) and ``head`` (the new layers). BERT → ``embeddings``,
-``transformer_layer_i`` → ``self_attention_layer`` (query/key/value/attention_output),
-``self_attention_layer_norm``, ``feedforward`` (intermediate/output dense),
-``feedforward_layer_norm``; ``pooled_dense``; ``head``.
+The tree is generic: each family builds its own shape from :func:`leaf_node` and
+:func:`subtree_node` (``core/models/<family>/tree.py``) — e.g. VGG16 → ``block1`` …
+``block5`` → conv/pool layers → ``head``; BERT → ``embeddings``, ``transformer_layer_i``
+→ attention, feed-forward and norms → ``pooled_dense`` → ``head``.
 
 Each leaf owns Keras variables and one ``trainable`` flag per variable, so a leaf can be
 *partial* (e.g. BitFit: only its bias trains). Groups derive their state from their
 children and setting a group cascades. Nothing touches the Keras model until
 :meth:`LayerTree.apply_to_model`, which survives the known ``trainable`` pitfalls; the
-model must then be compiled again with a fresh optimizer (``train.compile_model``).
+model must then be compiled again with a fresh optimizer (``training.fit.compile_model``).
 
 Example:
     >>> tree = bundle.tree
@@ -23,13 +22,15 @@ Example:
 from __future__ import annotations
 
 import fnmatch
-import math
-from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
 from desktop_ft.core.errors import UserError
+from desktop_ft.core.tree_nodes import (OFF, ON, PARTIAL, Node, can_train, flags_for, is_bias,
+                                         is_lora, leaf_node, size_of, subtree_node)
 
-ON, OFF, PARTIAL = "on", "off", "partial"
+__all__ = ["OFF", "ON", "PARTIAL", "LayerTree", "Node", "STRATEGIES", "STRATEGY_HELP",
+           "TREE_STRATEGIES", "leaf_node", "subtree_node"]
+
 STRATEGIES = ("head", "partial", "full", "bitfit", "lora", "qlora", "two-phase")
 TREE_STRATEGIES = ("head", "partial", "full", "bitfit")   # need no change to the model
 STRATEGY_HELP = {
@@ -47,169 +48,24 @@ STRATEGY_HELP = {
 }
 
 
-def _var_name(v) -> str:
-    return v.path.rsplit("/", 1)[-1].split(":")[0]
-
-
-def _is_bias(v) -> bool:
-    return _var_name(v) in ("bias", "beta")
-
-
-def _is_lora(v) -> bool:
-    return _var_name(v).startswith("lora_")
-
-
-def _can_train(v) -> bool:
-    """Quantized (integer) weights can never train, whatever the tree says."""
-    return "float" in str(getattr(v, "dtype", "float32"))
-
-
-def _flags(leaf: "Node", value) -> list[bool]:
-    """Per-variable flags for ``leaf``: ``value`` is a bool or a predicate on variables."""
-    return [bool(value(v) if callable(value) else value) and _can_train(v)
-            for v in leaf.variables]
-
-
-@dataclass(eq=False)
-class Node:
-    """One row of the tree. Leaves hold a Keras layer; groups hold children."""
-
-    name: str
-    path: str
-    kind: str
-    parent: "Node | None" = None
-    children: list["Node"] = field(default_factory=list)
-    layer: object = None
-    variables: list = field(default_factory=list)
-    var_trainable: list[bool] = field(default_factory=list)
-    flag: bool = True           # the state of a leaf without variables (pooling, dropout)
-    output_shape: str = ""
-    input_shape: str = ""
-    is_new: bool = False        # part of the freshly initialised head
-
-    @property
-    def is_leaf(self) -> bool:
-        return self.layer is not None
-
-    def leaves(self) -> Iterator["Node"]:
-        if self.is_leaf:
-            yield self
-        for c in self.children:
-            yield from c.leaves()
-
-    def walk(self) -> Iterator["Node"]:
-        yield self
-        for c in self.children:
-            yield from c.walk()
-
-    @property
-    def params(self) -> int:
-        return sum(_size(v) for leaf in self.leaves() for v in leaf.variables)
-
-    @property
-    def trainable_params(self) -> int:
-        return sum(_size(v) for leaf in self.leaves()
-                   for v, t in zip(leaf.variables, leaf.var_trainable) if t)
-
-    @property
-    def state(self) -> str:
-        if self.is_leaf:
-            if not self.variables:
-                return ON if self.flag else OFF
-            if all(self.var_trainable):
-                return ON
-            return OFF if not any(self.var_trainable) else PARTIAL
-        states = {c.state for c in self.children}
-        if states == {ON}:
-            return ON
-        if states == {OFF} or not states:
-            return OFF
-        return PARTIAL
-
-    @property
-    def row(self) -> int:
-        return self.parent.children.index(self) if self.parent else 0
-
-
-def _size(v) -> int:
-    return int(math.prod(v.shape)) if v.shape else 1
-
-
-def _own_variables(layer) -> list:
-    return list(getattr(layer, "_trainable_variables", [])) + \
-        list(getattr(layer, "_non_trainable_variables", []))
-
-
-def _shape_str(shape) -> str:
-    try:
-        return str(tuple(None if d is None else int(d) for d in shape))
-    except TypeError:
-        return ""
-
-
 class LayerTree:
     """Tree over a :class:`ModelBundle`'s model. Build with :meth:`from_bundle`."""
 
-    def __init__(self, root: Node, model, family: str, units: list[Node]):
+    def __init__(self, root: Node, model, units: list[Node],
+                 partial_extras: list[Node] | None = None):
         self.root = root
         self.model = model
-        self.family = family
         self.units = units      # what "the last N blocks" counts, in order
+        # Unfrozen with any of the units by "partial" (e.g. BERT's pooler).
+        self.partial_extras = list(partial_extras or [])
         self._listeners: list[Callable[[list[Node]], None]] = []
         self.strategy = "custom"
 
     # ------------------------------------------------------------------ building
     @classmethod
     def from_bundle(cls, bundle) -> "LayerTree":
-        if bundle.family == "vgg16":
-            return cls._from_vgg16(bundle)
-        return cls._from_bert(bundle)
-
-    @classmethod
-    def _from_vgg16(cls, bundle) -> "LayerTree":
-        from desktop_ft.core.models.vgg16 import chain_layers, group_of
-
-        root = Node("model", "", "model")
-        groups: dict[str, Node] = {}
-        for layer in chain_layers(bundle.model):
-            gname = group_of(layer.name, bundle.new_layers)
-            if gname not in groups:
-                kind = {"head": "head", "augmentation": "augmentation"}.get(gname, "block")
-                groups[gname] = Node(gname, gname, kind, parent=root, is_new=gname == "head")
-                root.children.append(groups[gname])
-            group = groups[gname]
-            group.children.append(_leaf(layer, group, layer.name in bundle.new_layers))
-        units = [groups[b] for b in ("block1", "block2", "block3", "block4", "block5")
-                 if b in groups]
-        if "classifier" in groups:
-            units.append(groups["classifier"])
-        return cls(root, bundle.model, "vgg16", units)
-
-    @classmethod
-    def _from_bert(cls, bundle) -> "LayerTree":
-        model = bundle.model
-        backbone = model.backbone
-        root = Node("model", "", "model")
-        emb = Node("embeddings", "embeddings", "group", parent=root)
-        root.children.append(emb)
-        units = []
-        for layer in backbone.layers:
-            if not layer.weights:
-                continue
-            if layer.name.startswith("transformer_layer_"):
-                node = _bert_encoder(layer, root)
-                units.append(node)
-                root.children.append(node)
-            elif "embedding" in layer.name:
-                emb.children.append(_leaf(layer, emb, False))
-            else:
-                root.children.append(_subtree(layer, root, False))
-        head = Node("head", "head", "head", parent=root, is_new=True)
-        for layer in model.layers:
-            if layer.name in bundle.new_layers:
-                head.children.append(_leaf(layer, head, True))
-        root.children.append(head)
-        return cls(root, model, "bert", units)
+        """The tree the bundle's family builds (``Family.build_tree``)."""
+        return bundle.family_impl.build_tree(bundle)
 
     # ------------------------------------------------------------------ queries
     def nodes(self) -> Iterator[Node]:
@@ -257,7 +113,7 @@ class LayerTree:
         if isinstance(node, str):
             node = self.find(node)
         for leaf in node.leaves():
-            leaf.var_trainable = _flags(leaf, value)
+            leaf.var_trainable = flags_for(leaf, value)
             leaf.flag = bool(value)
         self.strategy = "custom"
         if notify:
@@ -265,7 +121,7 @@ class LayerTree:
 
     def set_all(self, value: bool) -> None:
         for leaf in self.leaves():
-            leaf.var_trainable = _flags(leaf, value)
+            leaf.var_trainable = flags_for(leaf, value)
             leaf.flag = bool(value)
 
     def freeze_up_to(self, node: Node | str) -> None:
@@ -290,19 +146,20 @@ class LayerTree:
                 value = True
             else:
                 continue
-            leaf.var_trainable = _flags(leaf, value)
+            leaf.var_trainable = flags_for(leaf, value)
             leaf.flag = value
         self.strategy = "custom"
         self._changed([self.root])
 
     @property
     def has_lora(self) -> bool:
-        return any(_is_lora(v) for leaf in self.leaves() for v in leaf.variables)
+        return any(is_lora(v) for leaf in self.leaves() for v in leaf.variables)
 
     def apply_strategy(self, strategy: str, unfreeze_last: int = 1) -> None:
         """Set the tree to one of :data:`STRATEGIES`.
 
-        ``lora``/``qlora`` need a model with LoRA enabled (``peft.prepare_strategy``);
+        ``lora``/``qlora`` need a model with LoRA enabled
+        (``training.strategy.prepare_strategy``);
         ``two-phase`` shows the phase-2 layers (those of ``partial``); phase 1 trains the
         head only.
         """
@@ -311,31 +168,32 @@ class LayerTree:
                             f"{', '.join(STRATEGIES)}.")
         if strategy in ("lora", "qlora") and not self.has_lora:
             raise UserError(f"The {strategy} strategy needs LoRA adapters in the model; "
-                            "prepare it with desktop_ft.core.peft.prepare_strategy first.")
+                            "prepare it with desktop_ft.core.training.prepare_strategy "
+                            "first.")
         if strategy == "full":
             self.set_all(True)
         else:
             self.set_all(False)
             for leaf in self.leaves():
                 if leaf.is_new:
-                    leaf.var_trainable = _flags(leaf, True)
+                    leaf.var_trainable = flags_for(leaf, True)
                     leaf.flag = True
             if strategy in ("lora", "qlora"):
                 for leaf in self.leaves():
                     if not leaf.is_new:
-                        leaf.var_trainable = _flags(leaf, _is_lora)
+                        leaf.var_trainable = flags_for(leaf, is_lora)
             if strategy in ("partial", "two-phase"):
                 if unfreeze_last < 0:
                     raise UserError("--unfreeze-last must be 0 or more.")
                 chosen = self.units[len(self.units) - unfreeze_last:] if unfreeze_last else []
-                if self.family == "bert" and unfreeze_last:
-                    chosen = chosen + [n for n in self.root.children if n.name == "pooled_dense"]
+                if unfreeze_last:
+                    chosen = chosen + self.partial_extras
                 for unit in chosen:
                     self.set_trainable(unit, True, notify=False)
             elif strategy == "bitfit":
                 for leaf in self.leaves():
                     if not leaf.is_new:
-                        leaf.var_trainable = _flags(leaf, _is_bias)
+                        leaf.var_trainable = flags_for(leaf, is_bias)
                         leaf.flag = False
         self.strategy = strategy
         self._changed([self.root])
@@ -369,10 +227,10 @@ class LayerTree:
             if flags is None:
                 continue
             if leaf.variables and len(flags) == len(leaf.variables):
-                leaf.var_trainable = [bool(f) and _can_train(v)
+                leaf.var_trainable = [bool(f) and can_train(v)
                                       for f, v in zip(flags, leaf.variables)]
             elif flags:
-                leaf.var_trainable = _flags(leaf, bool(flags[0]))
+                leaf.var_trainable = flags_for(leaf, bool(flags[0]))
                 leaf.flag = bool(flags[0])
         self._changed([self.root])
 
@@ -419,8 +277,8 @@ class LayerTree:
 
     def model_totals(self) -> tuple[int, int]:
         """(trainable, frozen) as Keras counts them — equals :meth:`totals` after apply."""
-        t = sum(_size(v) for v in self.model.trainable_weights)
-        f = sum(_size(v) for v in self.model.non_trainable_weights)
+        t = sum(size_of(v) for v in self.model.trainable_weights)
+        f = sum(size_of(v) for v in self.model.non_trainable_weights)
         return t, f
 
     # ------------------------------------------------------------------ text
@@ -451,71 +309,3 @@ class LayerTree:
         return "\n".join(lines)
 
 
-def _leaf(layer, parent: Node, is_new: bool) -> Node:
-    variables = _own_variables(layer)
-    out_shape = in_shape = ""
-    try:
-        out_shape = _shape_str(layer.output.shape)
-        in_shape = _shape_str(layer.input.shape)
-    except (AttributeError, ValueError, TypeError):
-        pass
-    path = f"{parent.path}/{layer.name}" if parent.path else layer.name
-    return Node(layer.name, path, type(layer).__name__, parent=parent, layer=layer,
-                variables=variables, var_trainable=[bool(v.trainable) and layer.trainable
-                                                    for v in variables],
-                flag=bool(layer.trainable), output_shape=out_shape, input_shape=in_shape,
-                is_new=is_new)
-
-
-def _lora_group(layer, parent: Node) -> Node:
-    """A LoRA'd layer: its own weights and, beneath, the adapter matrices."""
-    variables = _own_variables(layer)
-    base = [v for v in variables if not _is_lora(v)]
-    lora = [v for v in variables if _is_lora(v)]
-    group = _leaf(layer, parent, False)
-    group.kind = f"{type(layer).__name__} + LoRA"
-    weights_leaf = Node("weights", f"{group.path}/weights", type(layer).__name__, parent=group,
-                        layer=layer, variables=base,
-                        var_trainable=[bool(v.trainable) for v in base],
-                        output_shape=group.output_shape, input_shape=group.input_shape)
-    rank = getattr(layer, "lora_rank", "?")
-    adapter = Node("lora", f"{group.path}/lora", f"LoRA adapter (rank {rank})", parent=group,
-                   layer=layer, variables=lora, var_trainable=[bool(v.trainable) for v in lora])
-    group.layer, group.variables, group.var_trainable = None, [], []
-    group.children = [weights_leaf, adapter]
-    return group
-
-
-def _subtree(layer, parent: Node, is_new: bool) -> Node:
-    """A leaf for a layer that owns weights, else a group of its weighted sublayers."""
-    if any(_is_lora(v) for v in _own_variables(layer)):
-        return _lora_group(layer, parent)
-    subs = [s for s in getattr(layer, "_layers", []) if s.weights]
-    if not subs or _own_variables(layer):
-        return _leaf(layer, parent, is_new)
-    path = f"{parent.path}/{layer.name}" if parent.path else layer.name
-    group = Node(layer.name, path, "group", parent=parent, is_new=is_new)
-    for s in subs:
-        group.children.append(_subtree(s, group, is_new))
-    return group
-
-
-def _bert_encoder(layer, parent: Node) -> Node:
-    """transformer_layer_i → self-attention, its norm, feed-forward group, its norm."""
-    node = Node(layer.name, f"{parent.path}/{layer.name}" if parent.path else layer.name,
-                "transformer", parent=parent)
-    ff = None
-    for sub in layer._layers:
-        if not sub.weights:
-            continue
-        if sub.name.startswith("feedforward_") and "norm" not in sub.name:
-            if ff is None:
-                ff = Node("feedforward", f"{node.path}/feedforward", "group", parent=node)
-                node.children.append(ff)
-            ff.children.append(_subtree(sub, ff, False))
-        else:
-            node.children.append(_subtree(sub, node, False))
-    # Keras builds the feed-forward norm before the dense layers (pre-norm code path);
-    # people read an encoder as attention, its norm, feed-forward, its norm.
-    node.children.sort(key=lambda c: c.name == "feedforward_layer_norm")
-    return node

@@ -1,29 +1,63 @@
-"""Project files: a JSON record of a setup (model, weights, tree state, data,
-hyperparameters) that the app saves and ``desktop-ft train --project FILE`` replays."""
+"""Project files: a JSON record of a setup — model, weights, the layer tree's state, data,
+hyperparameters — that the window saves and opens and ``desktop-ft train --project FILE``
+replays. Both go through :func:`replay`, so a project means the same thing to each.
+
+Schema (version 1)::
+
+    {"desktop_ft_project": 1,
+     "job":  {TrainJob fields; "model": {ModelSpec fields}},
+     "peft": {"strategy": "lora" | "qlora", "lora_rank": N} | null,
+     "tree": {"<layer path>": [trainable flag per variable], ...} | null}
+
+Paths in the job (data, weights, preset) may be relative to the project file.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 from desktop_ft.core.errors import UserError
+from desktop_ft.core.observer import Observer
+from desktop_ft.core.training import TrainJob, peft_strategy_of, prepare, prepare_model
 
 PROJECT_VERSION = 1
 
 
-def save_project(path: str | os.PathLike, job_dict: dict, tree_states: dict | None) -> None:
+@dataclass
+class Project:
+    job: TrainJob
+    tree: dict | None = None          # per-leaf trainable flags, by path
+    peft: dict | None = None          # {"strategy": "lora"|"qlora", "lora_rank": N}
+
+    def to_dict(self) -> dict:
+        return {"desktop_ft_project": PROJECT_VERSION, "job": self.job.to_dict(),
+                "peft": self.peft, "tree": self.tree}
+
+
+def project_from_session(job: TrainJob, bundle=None) -> Project:
+    """What the window saves: its job, and the loaded model's tree and LoRA state."""
+    if bundle is None:
+        return Project(job)
+    strategy = peft_strategy_of(bundle)
+    peft = {"strategy": strategy, "lora_rank": bundle.peft()["lora_rank"]} if strategy \
+        else None
+    return Project(job, tree=bundle.tree.states(), peft=peft)
+
+
+def save_project(path: str | os.PathLike, project: Project) -> None:
     """Write atomically (a crash mid-write leaves the previous file intact)."""
     path = Path(path)
-    record = {"desktop_ft_project": PROJECT_VERSION, "job": job_dict, "tree": tree_states}
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(record, indent=2))
+    tmp.write_text(json.dumps(project.to_dict(), indent=2))
     os.replace(tmp, path)
 
 
-def load_project(path: str | os.PathLike) -> dict:
-    """Return ``{"job": {...}, "tree": {path: [flags]} | None}``; paths in the job are
-    resolved relative to the project file."""
+def load_project(path: str | os.PathLike) -> Project:
+    """Read and check a project file; paths in the job are resolved relative to it."""
     path = Path(path).expanduser()
     try:
         record = json.loads(path.read_text())
@@ -33,6 +67,9 @@ def load_project(path: str | os.PathLike) -> dict:
         raise UserError(f"{path} is not a desktop-ft project ({e}).") from None
     if not isinstance(record, dict) or "desktop_ft_project" not in record:
         raise UserError(f"{path} is not a desktop-ft project (no 'desktop_ft_project' key).")
+    if record["desktop_ft_project"] != PROJECT_VERSION:
+        raise UserError(f"{path} is a version {record['desktop_ft_project']} project; this "
+                        f"desktop-ft reads version {PROJECT_VERSION}.")
     job = dict(record.get("job") or {})
     for key in ("data", "val_data"):
         if job.get(key) and not os.path.isabs(job[key]):
@@ -40,7 +77,25 @@ def load_project(path: str | os.PathLike) -> dict:
     model = dict(job.get("model") or {})
     for key in ("weights", "preset"):
         value = model.get(key)
-        if value and (path.parent / value).exists() and not os.path.isabs(value):
+        if value and not os.path.isabs(value) and (path.parent / value).exists():
             model[key] = str((path.parent / value).resolve())
     job["model"] = model
-    return {"job": job, "tree": record.get("tree")}
+    peft = record.get("peft")
+    if peft is not None and peft.get("strategy") not in ("lora", "qlora"):
+        raise UserError(f"{path}: unknown peft strategy {peft.get('strategy')!r}.")
+    return Project(TrainJob.from_dict(job), tree=record.get("tree"), peft=peft)
+
+
+def replay(project: Project, observer: Observer | None = None,
+           stop: threading.Event | None = None, scan=None):
+    """Scan the project's data, load its model, redo LoRA/int8 and set the tree as saved.
+    Returns ``(bundle, scan)``, ready for ``fine_tune(job, bundle=…, scan=…)`` with
+    ``job.strategy=None``."""
+    bundle, scan = prepare(project.job, observer, stop, scan=scan)
+    if project.peft:
+        bundle = prepare_model(bundle, project.peft["strategy"],
+                               int(project.peft.get("lora_rank") or project.job.lora_rank),
+                               observer, stop)
+    if project.tree:
+        bundle.tree.set_states(project.tree)
+    return bundle, scan

@@ -99,7 +99,8 @@ def test_scan_command(image_folder, capsys):
 
 def test_project_file_replays_a_setup(image_folder, tmp_path, capsys):
     from desktop_ft.core.models import ModelSpec, load_model
-    from desktop_ft.core.project import save_project
+    from desktop_ft.core.project import Project, save_project
+    from desktop_ft.core.training import TrainJob
 
     tree = load_model(ModelSpec("vgg16", weights="none", image_size=32, num_classes=3)).tree
     tree.apply_strategy("head")
@@ -107,7 +108,7 @@ def test_project_file_replays_a_setup(image_folder, tmp_path, capsys):
     states = tree.states()
     job = {"model": {"family": "vgg16", "weights": "none", "image_size": 32},
            "data": str(image_folder), "epochs": 1, "batch_size": 8, "strategy": None}
-    save_project(tmp_path / "p.json", job, states)
+    save_project(tmp_path / "p.json", Project(TrainJob.from_dict(job), tree=states))
     assert main(["train", "--project", str(tmp_path / "p.json"), "--export",
                  str(tmp_path / "o"), "--json"]) == 0
     summary = last_json(capsys)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from desktop_ft.core import data
+from desktop_ft.core import data, datasets
 from desktop_ft.core.errors import UserError
 from tests.conftest import write_image_folder
 
@@ -45,7 +45,7 @@ def test_images_deeper_inside_class_folders_and_webp_gif(tmp_path):
         deep / "b.gif")
     scan = data.scan(root)
     assert scan.counts() == {"blue": 3, "red": 5}
-    img = data.load_image_rgb(str(deep / "b.gif"))
+    img = datasets.load_image_rgb(str(deep / "b.gif"))
     assert img.shape == (40, 40, 3) and img.dtype == np.uint8
 
 
@@ -152,9 +152,11 @@ def test_image_pipeline_matches_serving_preprocessing(image_folder):
     from desktop_ft.core.models.vgg16 import preprocess_uint8
 
     scan = data.scan(image_folder)
-    ds = data.image_dataset(scan.train, 3, 32, batch_size=4, shuffle=False, binary=False)
+    ds = datasets.image_dataset(scan.train, 3, batch_size=4, shuffle=False, binary=False,
+                                example_bytes=32 * 32 * 12,
+                                preprocess=lambda im: preprocess_uint8(im[None], 32)[0])
     x, y = next(iter(ds))
     assert x.shape == (4, 32, 32, 3) and y.shape == (4, 3)
-    first = data.load_image_rgb(scan.train.items[0])
+    first = datasets.load_image_rgb(scan.train.items[0])
     expected = preprocess_uint8(tf.constant(first[None]), 32)[0]
     np.testing.assert_array_equal(x[0].numpy(), expected.numpy())

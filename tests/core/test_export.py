@@ -12,7 +12,7 @@ import pytest
 from desktop_ft.core import export as export_mod
 from desktop_ft.core.errors import UserError
 from desktop_ft.core.models import ModelSpec
-from desktop_ft.core.train import TrainJob, fine_tune
+from desktop_ft.core.training import TrainJob, fine_tune
 
 FRESH_PROCESS = textwrap.dedent("""
     import json, sys, numpy as np, tensorflow as tf

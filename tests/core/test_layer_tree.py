@@ -5,7 +5,7 @@ import pytest
 
 from desktop_ft.core.errors import UserError
 from desktop_ft.core.layer_tree import OFF, ON, PARTIAL, TREE_STRATEGIES
-from desktop_ft.core.models import ModelSpec, load_model
+from desktop_ft.core.models import ModelSpec, load_model, with_num_classes
 
 
 @pytest.fixture(scope="module")
@@ -135,7 +135,7 @@ def test_states_survive_a_new_head(vgg):
     tree = vgg.tree
     tree.apply_strategy("partial", unfreeze_last=2)
     before = {p: f for p, f in tree.states().items() if not p.startswith("head")}
-    bigger = vgg.with_num_classes(5, ["a", "b", "c", "d", "e"])
+    bigger = with_num_classes(vgg, 5, ["a", "b", "c", "d", "e"])
     assert bigger.model.output_shape == (None, 5)
     after = {p: f for p, f in bigger.tree.states().items() if not p.startswith("head")}
     assert after == before

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from desktop_ft.core.errors import UserError
-from desktop_ft.core.models import ModelSpec, load_model
-from desktop_ft.core.models import vgg16 as vgg_mod
+from desktop_ft.core.models import ModelSpec, check_spec, load_model
+from desktop_ft.core.models.vgg16 import weights as vgg_mod
 from desktop_ft.core.observer import Observer
 
 
@@ -67,6 +67,11 @@ def test_imagenet_offline_gives_advice(monkeypatch, tmp_path):
     msg = str(e.value)
     assert "offline" in msg and "--weights none" in msg and "--weights FILE" in msg
     assert str(tmp_path / "models") in msg
+    # The window names its own controls, and the cause is kept for "Details".
+    assert "Weights → From file…" in e.value.window_message
+    assert "--weights" not in e.value.window_message
+    assert "Name or service not known" in e.value.details
+    assert isinstance(e.value.__cause__, urllib.error.URLError)
     assert not list((tmp_path / "models").glob("*.part"))   # no partial download left
 
 
@@ -112,14 +117,17 @@ def test_imagenet_download_progress_checksum_and_cancel(monkeypatch, tmp_path):
 
 
 def test_spec_validation():
-    with pytest.raises(UserError, match="needs --image-size 224"):
-        ModelSpec("vgg16", head="original", image_size=64)
+    with pytest.raises(UserError, match="needs --image-size 224") as e:
+        check_spec(ModelSpec("vgg16", head="original", image_size=64))
+    assert "224 px" in e.value.window_message and "--" not in e.value.window_message
     with pytest.raises(UserError, match="at least 32"):
-        ModelSpec("vgg16", image_size=16)
+        check_spec(ModelSpec("vgg16", image_size=16))
     with pytest.raises(UserError, match="needs --preset"):
-        ModelSpec("bert")
+        check_spec(ModelSpec("bert"))
     with pytest.raises(UserError, match="Unknown model"):
-        ModelSpec("resnet")
+        check_spec(ModelSpec("resnet"))
+    with pytest.raises(UserError, match="Unknown augmentation"):
+        load_model(ModelSpec("vgg16", image_size=32, augment=["blur"]))
 
 
 def test_bert_folder_checks(tmp_path):

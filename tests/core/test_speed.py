@@ -8,11 +8,12 @@ import sys
 import numpy as np
 import pytest
 
-from desktop_ft.core import speed
+from desktop_ft.core import runtime
+from desktop_ft.core.training import feature_cache
 from desktop_ft.core.errors import UserError
-from desktop_ft.core.models import ModelSpec, load_model
+from desktop_ft.core.models import ModelSpec, check_spec, load_model
 from desktop_ft.core.observer import Observer
-from desktop_ft.core.train import TrainJob, fine_tune
+from desktop_ft.core.training import TrainJob, fine_tune
 
 VGG = dict(family="vgg16", weights="none", image_size=32)
 
@@ -30,9 +31,9 @@ def test_cache_cut_follows_the_tree_and_full_equals_suffix_of_prefix(strategy, c
     bundle = load_model(ModelSpec(**VGG, num_classes=3))
     bundle.tree.apply_strategy(strategy, unfreeze_last=1)
     bundle.tree.apply_to_model()
-    plan = speed.plan_feature_cache(bundle, 10, 1 << 30)
+    plan = feature_cache.plan_feature_cache(bundle, 10, 1 << 30)
     assert plan.cut == cut
-    prefix, suffix = speed.split_model(bundle.model, plan.cut)
+    prefix, suffix = feature_cache.split_model(bundle, plan.cut)
     x = np.random.default_rng(0).normal(size=(3, 32, 32, 3)).astype("float32")
     np.testing.assert_allclose(np.asarray(suffix(prefix(x))), np.asarray(bundle.model(x)),
                                rtol=1e-5, atol=1e-6)
@@ -43,13 +44,13 @@ def test_cache_respects_budget_switch_and_unfrozen_start():
     bundle = load_model(ModelSpec(**VGG, num_classes=3))
     bundle.tree.apply_strategy("head")
     bundle.tree.apply_to_model()
-    plan = speed.plan_feature_cache(bundle, 10_000_000, 1 << 20)
+    plan = feature_cache.plan_feature_cache(bundle, 10_000_000, 1 << 20)
     assert plan.cut is None and "cache budget" in plan.reason
-    assert speed.plan_feature_cache(bundle, 10, 1 << 30, enabled=False).reason == \
+    assert feature_cache.plan_feature_cache(bundle, 10, 1 << 30, enabled=False).reason == \
         "feature cache turned off"
     bundle.tree.apply_strategy("full")
     bundle.tree.apply_to_model()
-    assert "block1_conv1 trains" in speed.plan_feature_cache(bundle, 10, 1 << 30).reason
+    assert "block1_conv1 trains" in feature_cache.plan_feature_cache(bundle, 10, 1 << 30).reason
 
 
 def test_cached_training_matches_normal_training_and_updates_the_full_model(image_folder):
@@ -92,17 +93,17 @@ def test_augmentation_lives_in_the_model_and_bypasses_the_cache(image_folder):
     b = np.asarray(result.bundle.model(x, training=False))
     np.testing.assert_array_equal(a, b)
     with pytest.raises(UserError, match="Unknown augmentation"):
-        ModelSpec(**VGG, augment=["blur"])
+        check_spec(ModelSpec(**VGG, augment=["blur"]))
 
 
 def test_precision_choice():
-    assert speed.resolve_precision("auto", [])[0] == "float32"
-    assert speed.resolve_precision("auto", [(8, 0)])[0] == "mixed_bfloat16"
-    assert speed.resolve_precision("auto", [(7, 5)])[0] == "mixed_float16"
-    assert speed.resolve_precision("auto", [(6, 1)])[0] == "float32"
-    assert speed.resolve_precision("float32", [(9, 0)])[0] == "float32"
+    assert runtime.resolve_precision("auto", [])[0] == "float32"
+    assert runtime.resolve_precision("auto", [(8, 0)])[0] == "mixed_bfloat16"
+    assert runtime.resolve_precision("auto", [(7, 5)])[0] == "mixed_float16"
+    assert runtime.resolve_precision("auto", [(6, 1)])[0] == "float32"
+    assert runtime.resolve_precision("float32", [(9, 0)])[0] == "float32"
     with pytest.raises(UserError, match="150"):
-        speed.resolve_precision("mixed_float16", [])
+        runtime.resolve_precision("mixed_float16", [])
 
 
 def test_mixed_bfloat16_trains_with_a_float32_output(image_folder):

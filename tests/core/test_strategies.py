@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 
 from desktop_ft.core import export as export_mod
-from desktop_ft.core import peft
+from desktop_ft.core.training import peft, prepare_strategy
 from desktop_ft.core.errors import UserError
 from desktop_ft.core.models import ModelSpec, load_model
 from desktop_ft.core.observer import Observer
-from desktop_ft.core.train import TrainJob, fine_tune, prepare
+from desktop_ft.core.training import TrainJob, fine_tune, prepare
 
 
 def snapshot(model):
@@ -34,7 +34,7 @@ def run(preset, data, strategy, **kw):
                    strategy=strategy, epochs=kw.pop("epochs", 1), batch_size=8,
                    lr=kw.pop("lr", 1e-2), **kw)
     bundle, scan = prepare(job)
-    bundle = peft.prepare_strategy(bundle, strategy, job.lora_rank)
+    bundle = prepare_strategy(bundle, strategy, lora_rank=job.lora_rank)
     before = snapshot(bundle.model)
     result = fine_tune(job, bundle=bundle, scan=scan)
     return result, before
@@ -85,7 +85,7 @@ def test_lora_moves_only_adapters_and_head(tiny_bert_preset, text_csv, tmp_path)
     x = bundle.model.preprocessor(texts)
     np.testing.assert_allclose(np.asarray(merged(x)), np.asarray(bundle.model(x)), atol=1e-5)
     # The adapter file alone restores what training learned.
-    fresh = peft.prepare_strategy(load_model(bundle.spec), "lora", 2)
+    fresh = prepare_strategy(load_model(bundle.spec), "lora", lora_rank=2)
     peft.load_adapters(fresh, out / "adapters.lora.h5")
     np.testing.assert_allclose(fresh.predict_proba(texts), bundle.predict_proba(texts),
                                atol=1e-5)
@@ -94,7 +94,7 @@ def test_lora_moves_only_adapters_and_head(tiny_bert_preset, text_csv, tmp_path)
 def test_qlora_int8_backbone_trains_adapters(tiny_bert_preset, text_csv, tmp_path):
     result, before = run(tiny_bert_preset, text_csv, "qlora", lora_rank=2)
     bundle = result.bundle
-    assert peft.peft_state(bundle) == {"lora_rank": 2, "quantized": "int8"}
+    assert bundle.peft() == {"lora_rank": 2, "quantized": "int8"}
     q = bundle.model.backbone.get_layer("transformer_layer_0")._self_attention_layer._query_dense
     assert "int8" in str(q._kernel.dtype)
     moved = changed(before, bundle.model)
@@ -132,14 +132,14 @@ def test_two_phase_head_first_then_lower_lr(image_folder):
 def test_vgg16_refuses_lora_with_reason():
     bundle = load_model(ModelSpec("vgg16", weights="none", image_size=32))
     with pytest.raises(UserError, match="no Dense layers"):
-        peft.prepare_strategy(bundle, "lora")
+        prepare_strategy(bundle, "lora")
 
 
 def test_switching_away_from_lora_reloads(tiny_bert_preset):
     bundle = load_model(ModelSpec("bert", preset=str(tiny_bert_preset), seq_len=16))
-    lora = peft.prepare_strategy(bundle, "lora", 2)
+    lora = prepare_strategy(bundle, "lora", lora_rank=2)
     assert peft.lora_layers(lora.model)
-    plain = peft.prepare_strategy(lora, "head")
+    plain = prepare_strategy(lora, "head")
     assert plain is not lora and not peft.lora_layers(plain.model)
     plain.tree.apply_strategy("head")
     plain.tree.apply_to_model()

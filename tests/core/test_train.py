@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 from desktop_ft.core.errors import UserError
-from desktop_ft.core.models import ModelSpec
+from desktop_ft.core.models import ModelSpec, load_model
 from desktop_ft.core.observer import Observer
-from desktop_ft.core.train import TrainJob, fine_tune, metrics_from_probs
+from desktop_ft.core.training import (TrainJob, fine_tune, metrics_from_probs,
+                                      resolve_learning_rate)
 
 VGG = ModelSpec("vgg16", weights="none", image_size=32)
 
@@ -42,7 +43,7 @@ def weights_by_layer(model):
 def test_frozen_layers_stay_identical_and_unfrozen_ones_move(image_folder):
     job = TrainJob(model=VGG, data=str(image_folder), strategy="partial", unfreeze_last=1,
                    patterns=[("freeze", "block5_conv1")], epochs=1, batch_size=8)
-    from desktop_ft.core.train import prepare
+    from desktop_ft.core.training import prepare
 
     bundle, scan = prepare(job)
     before = weights_by_layer(bundle.model)
@@ -111,10 +112,10 @@ def test_job_validation_and_defaults():
         TrainJob(epochs=0)
     with pytest.raises(UserError, match="optimizer"):
         TrainJob(optimizer="rmsprop")
-    assert TrainJob(strategy="head").learning_rate() == 1e-3
-    assert TrainJob(strategy="full").learning_rate() == 1e-4
     bert = TrainJob(model=ModelSpec("bert", preset="x"), strategy="partial")
-    assert bert.learning_rate() == 5e-5 and bert.optimizer_name() == "adamw"
+    assert bert.optimizer_name() == "adamw" and TrainJob().optimizer_name() == "adam"
+    with pytest.raises(UserError, match="Unknown strategy"):
+        TrainJob(strategy="everything")
     job = TrainJob(model=VGG, patterns=[("freeze", "a*")])
     assert TrainJob.from_dict(job.to_dict()) == job
 
@@ -122,7 +123,7 @@ def test_job_validation_and_defaults():
 def test_text_training_on_tiny_bert_csv(tiny_bert_preset, text_csv):
     job = TrainJob(model=ModelSpec("bert", preset=str(tiny_bert_preset), seq_len=16),
                    data=str(text_csv), strategy="full", epochs=2, batch_size=8, lr=1e-3)
-    from desktop_ft.core.train import prepare
+    from desktop_ft.core.training import prepare
 
     bundle, scan = prepare(job)
     emb = bundle.model.backbone.get_layer("token_embedding").get_weights()[0].copy()
@@ -130,6 +131,32 @@ def test_text_training_on_tiny_bert_csv(tiny_bert_preset, text_csv):
     assert result.epochs_run == 2 and result.classes == ["neg", "pos"]
     assert not np.array_equal(emb, bundle.model.backbone.get_layer("token_embedding")
                               .get_weights()[0])
+
+
+def test_default_learning_rate_follows_the_tree():
+    """Few trainable parameters take the larger rate whatever the strategy is called."""
+    bundle = load_model(ModelSpec("vgg16", weights="none", image_size=32, num_classes=3))
+    job = TrainJob(model=bundle.spec, strategy=None)
+    assert bundle.tree.strategy == "full"       # random weights: everything trains
+    assert resolve_learning_rate(job, bundle.tree)[0] == 1e-4
+    bundle.tree.apply_strategy("head")
+    assert resolve_learning_rate(job, bundle.tree)[0] == 1e-3
+    bundle.tree.set_trainable("block5", True)   # a third of VGG16
+    assert resolve_learning_rate(job, bundle.tree)[0] == 1e-4
+    two_phase = TrainJob(model=bundle.spec, strategy=None, two_phase=True, epochs=4)
+    assert resolve_learning_rate(two_phase, bundle.tree)[0] == 1e-3
+    explicit = TrainJob(model=bundle.spec, strategy=None, lr=0.5)
+    assert resolve_learning_rate(explicit, bundle.tree) == (0.5, "set by you")
+
+
+def test_pretrained_weights_load_with_only_the_head_trainable(tmp_path):
+    import keras
+
+    source = keras.applications.VGG16(include_top=False, weights=None, input_shape=(32, 32, 3))
+    path = tmp_path / "w.weights.h5"
+    source.save_weights(str(path))
+    bundle = load_model(ModelSpec("vgg16", weights=str(path), image_size=32, num_classes=3))
+    assert bundle.tree.strategy == "head" and bundle.tree.totals()[0] == 1539
 
 
 def test_metrics_from_probs():

@@ -1,5 +1,10 @@
-"""Model families. ``registry.load_model(spec)`` is the entry point."""
+"""Model families. ``load_model(spec)`` is the entry point; ``FAMILIES`` maps names to
+the :class:`Family` objects that describe them."""
 
-from desktop_ft.core.models.registry import FAMILIES, ModelBundle, ModelSpec, load_model
+from desktop_ft.core.models.base import Family, ModelBundle, ModelSpec, to_class_probs
+from desktop_ft.core.models.registry import (FAMILIES, check_spec, family_for_input,
+                                             get_family, load_model, with_num_classes)
 
-__all__ = ["FAMILIES", "ModelBundle", "ModelSpec", "load_model"]
+__all__ = ["FAMILIES", "Family", "ModelBundle", "ModelSpec", "check_spec",
+           "family_for_input", "get_family", "load_model", "to_class_probs",
+           "with_num_classes"]

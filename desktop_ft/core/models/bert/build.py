@@ -8,14 +8,7 @@ Sources (``spec.preset``):
       ``vocab.txt``), converted by keras-hub on load.
 
 Pickled PyTorch checkpoints (``pytorch_model.bin`` without safetensors) are refused:
-unpickling an untrusted file can run arbitrary code.
-
-Example:
-    >>> spec = ModelSpec("bert", preset="path/to/all-MiniLM-L6-v2", seq_len=64, num_classes=3)
-    >>> bundle = load_model(spec)
-    >>> bundle.predict_proba(["great film", "awful"]).shape
-    (2, 3)
-"""
+unpickling an untrusted file can run arbitrary code."""
 
 from __future__ import annotations
 
@@ -23,9 +16,9 @@ import json
 import threading
 from pathlib import Path
 
-from desktop_ft.core.errors import UserError
+from desktop_ft.core.errors import UserError, describe_exception
 from desktop_ft.core.observer import Observer
-from desktop_ft.core.models.registry import ModelBundle, ModelSpec, to_class_probs
+from desktop_ft.core.models.base import Family, ModelBundle, ModelSpec
 
 HEAD_LAYERS = {"classifier_dropout", "logits"}
 
@@ -72,7 +65,8 @@ def describe_source(preset: str) -> str:
                     "model.safetensors + vocab.txt).")
 
 
-def build(spec: ModelSpec, observer: Observer, stop: threading.Event | None = None) -> ModelBundle:
+def build(family: Family, spec: ModelSpec, observer: Observer,
+          stop: threading.Event | None = None) -> ModelBundle:
     import keras_hub
 
     kind = describe_source(spec.preset)
@@ -94,14 +88,19 @@ def build(spec: ModelSpec, observer: Observer, stop: threading.Event | None = No
         hint = (" keras-hub downloads presets on first use; without network access give a "
                 "local folder instead (a keras-hub preset or a Hugging Face BERT folder)."
                 if kind == "keras-hub preset" else "")
-        raise UserError(f"Could not load BERT from {spec.preset}: {type(e).__name__}: "
-                        f"{str(e).splitlines()[0] if str(e) else ''}.{hint}") from None
-    bundle = _classifier(backbone, preprocessor, spec)
+        why = describe_exception(e)
+        window_hint = (" keras-hub downloads presets on first use; without network access "
+                       "choose a local folder with \"Folder…\" (a keras-hub preset or a "
+                       "Hugging Face BERT folder)." if kind == "keras-hub preset" else "")
+        raise UserError(f"Could not load BERT from {spec.preset}: {why}.{hint}",
+                        window_message=f"Could not load BERT from {spec.preset}: {why}."
+                        f"{window_hint}", details=why) from e
+    bundle = classifier(family, backbone, preprocessor, spec)
     bundle.weights_source = f"{kind} {spec.preset}"
     return bundle
 
 
-def _classifier(backbone, preprocessor, spec: ModelSpec) -> ModelBundle:
+def classifier(family: Family, backbone, preprocessor, spec: ModelSpec) -> ModelBundle:
     import keras_hub
 
     binary = spec.num_classes == 2
@@ -110,24 +109,5 @@ def _classifier(backbone, preprocessor, spec: ModelSpec) -> ModelBundle:
         preprocessor=preprocessor, activation="sigmoid" if binary else "softmax",
         dropout=spec.dropout if spec.dropout else 0.1)
     return ModelBundle(spec=spec, model=model, new_layers=set(HEAD_LAYERS), weights_source="",
+                       family_impl=family,
                        parts={"backbone": backbone, "preprocessor": preprocessor})
-
-
-def rebuild_head(bundle: ModelBundle, spec: ModelSpec) -> ModelBundle:
-    new = _classifier(bundle.parts["backbone"], bundle.parts["preprocessor"], spec)
-    new.weights_source = bundle.weights_source
-    return new
-
-
-def predict_proba(bundle: ModelBundle, texts, batch_size: int = 32):
-    import numpy as np
-    import tensorflow as tf
-
-    model = bundle.model
-    outs = []
-    for i in range(0, len(texts), batch_size):
-        x = model.preprocessor(tf.constant(list(texts[i:i + batch_size])))
-        outs.append(np.asarray(model(x, training=False), dtype=np.float32))
-    out = np.concatenate(outs) if outs else np.zeros((0, 1 if bundle.binary else
-                                                        bundle.num_classes), np.float32)
-    return to_class_probs(out, bundle.binary)

@@ -1,0 +1,49 @@
+"""``desktop-ft``: the command line over ``desktop_ft.core`` — the same code paths as the
+window. No subcommand starts the desktop app. Errors print one line (no traceback unless
+``--debug``) and exit non-zero."""
+
+from __future__ import annotations
+
+import sys
+
+from desktop_ft.cli.parser import build_parser
+from desktop_ft.cli.printing import PrintingObserver
+
+__all__ = ["PrintingObserver", "build_parser", "main"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    from desktop_ft.core.runtime import quiet_tensorflow
+
+    quiet_tensorflow()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        from desktop_ft.gui.app import run_app
+
+        return run_app()
+    from desktop_ft.cli.commands import COMMANDS
+    from desktop_ft.core.errors import UserError
+
+    try:
+        if args.command != "scan" and not getattr(args, "distributed", False):
+            # (A multi-worker strategy must be created before TensorFlow initialises.)
+            from desktop_ft.core.runtime import configure
+
+            configure()
+        return COMMANDS[args.command](args)
+    except UserError as e:
+        if args.debug:
+            raise
+        print(f"desktop-ft: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("desktop-ft: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # anything unexpected: one line, --debug for the traceback
+        if args.debug:
+            raise
+        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        print(f"desktop-ft: error: {type(e).__name__}: {first} (run with --debug for the "
+              "traceback)", file=sys.stderr)
+        return 1

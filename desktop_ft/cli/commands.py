@@ -1,0 +1,227 @@
+"""The subcommands: each turns parsed arguments into calls on ``desktop_ft.core``."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+
+from desktop_ft.cli.printing import PrintingObserver, print_evaluation
+from desktop_ft.core.errors import UserError
+
+
+def _spec_from_args(args, base: dict | None = None):
+    from desktop_ft.core.models import ModelSpec, check_spec
+
+    d = dict(base or {})
+    for key, attr in (("family", "model"), ("weights", "weights"), ("image_size", "image_size"),
+                      ("head", "head"), ("preset", "preset"), ("seq_len", "seq_len"),
+                      ("precision", "precision")):
+        value = getattr(args, attr, None)
+        if value is not None:
+            d[key] = value
+    if getattr(args, "augment", None) is not None:
+        d["augment"] = [a.strip() for a in args.augment.split(",") if a.strip()]
+    if "num_classes" in vars(args) and args.num_classes is not None:
+        d["num_classes"] = args.num_classes
+    return check_spec(ModelSpec.from_dict(d))
+
+
+def cmd_layers(args) -> int:
+    from desktop_ft.core.models import load_model
+    from desktop_ft.core.training import prepare_strategy
+
+    spec = _spec_from_args(args)
+    out = sys.stderr if args.json else sys.stdout
+    observer = PrintingObserver(out)
+    bundle = load_model(spec, observer)
+    bundle = prepare_strategy(bundle, args.strategy or "auto",
+                              unfreeze_last=1 if args.unfreeze_last is None
+                              else args.unfreeze_last, lora_rank=args.lora_rank or 4,
+                              patterns=getattr(args, "patterns", None) or [],
+                              observer=observer)
+    tree = bundle.tree
+    tree.apply_to_model()
+    if args.json:
+        rows = [{"path": n.path, "name": n.name, "kind": n.kind, "state": n.state,
+                 "params": n.params, "trainable_params": n.trainable_params,
+                 "output_shape": n.output_shape} for n in tree.nodes()]
+        print(json.dumps({"nodes": rows, **tree.summary()}))
+    else:
+        print(tree.render())
+    return 0
+
+
+def cmd_scan(args) -> int:
+    from desktop_ft.core import data
+
+    scan = data.scan(args.data, args.kind, text_column=args.text_column,
+                     label_column=args.label_column)
+    if args.json:
+        print(json.dumps(scan.summary()))
+        return 0
+    s = scan.summary()
+    print(f"{scan.kind} dataset, {s['layout']}: {len(scan.classes)} classes")
+    for name, n in s["counts"].items():
+        print(f"  {name}: {n}")
+    for split in ("train", "val", "test"):
+        if split in s:
+            print(f"{split}: {s[split]} examples")
+    for item in s["skipped"]:
+        print(f"skipped {item['path']}: {item['reason']}")
+    for w in s["warnings"]:
+        print(f"warning: {w}")
+    return 0
+
+
+JOB_KEYS = ("data", "val_data", "val_split", "strategy", "unfreeze_last", "epochs",
+            "batch_size", "lr", "optimizer", "early_stopping", "class_weights", "seed",
+            "text_column", "label_column", "lora_rank", "phase1_epochs", "feature_cache",
+            "cache_budget_mb", "jit_compile")
+
+
+def _project_from_args(args):
+    """The job to run as a :class:`~desktop_ft.core.project.Project`: the project file's
+    (when given) with the command line's options on top."""
+    from desktop_ft.core.project import Project, load_project
+    from desktop_ft.core.training import TrainJob
+
+    project = load_project(args.project) if args.project else None
+    job_d = project.job.to_dict() if project else {}
+    job_d["model"] = _spec_from_args(args, job_d.get("model"))
+    for key in JOB_KEYS:
+        value = getattr(args, key, None)
+        if value is not None:
+            job_d[key] = value
+    if getattr(args, "patterns", None):
+        job_d["patterns"] = list(job_d.get("patterns", [])) + list(args.patterns)
+    keep_tree = project is not None and project.tree is not None and args.strategy is None
+    if keep_tree:
+        job_d["strategy"] = None   # the project's tree, exactly as saved
+    elif job_d.get("strategy") is None:
+        job_d["strategy"] = "auto"
+    if not job_d.get("data"):
+        raise UserError("train needs --data PATH (or a --project that names its data).")
+    job = TrainJob.from_dict(job_d)
+    if keep_tree:
+        return Project(job, tree=project.tree, peft=project.peft)
+    return Project(job)
+
+
+def cmd_train(args) -> int:
+    from desktop_ft.core import export, runtime
+    from desktop_ft.core.project import replay
+    from desktop_ft.core.training import fine_tune
+
+    project = _project_from_args(args)
+    job = project.job
+    if args.merge_lora and job.strategy != "lora":
+        raise UserError("--merge-lora goes with --strategy lora.")
+    if not args.export:
+        raise UserError("train needs --export OUT: the folder to write the trained model to.")
+    if args.distributed:
+        runtime.distribution_strategy(distributed=True)   # before any other TF work
+    out_stream = sys.stderr if args.json else sys.stdout
+    observer = PrintingObserver(out_stream)
+    stop = threading.Event()
+    _install_sigint(stop, out_stream)
+    if project.tree is not None:
+        bundle, scan = replay(project, observer, stop)
+        result = fine_tune(job, observer, stop, bundle=bundle, scan=scan)
+    else:
+        result = fine_tune(job, observer, stop)
+    summary = result.summary()
+    print_evaluation(result.evaluation, out_stream)
+    if args.distributed and not runtime.is_chief():
+        summary["export"] = None
+        print("Not the chief worker: the chief exports.", file=out_stream)
+        if args.json:
+            print(json.dumps(summary))
+        return 0
+    record = export.export_model(result.bundle, args.export, result.classes,
+                                 samples=result.parity_samples(), info=result.export_info(),
+                                 observer=observer, merge_lora=args.merge_lora)
+    summary["export"] = os.path.abspath(args.export)
+    summary["parity_max_abs_diff"] = record["parity_max_abs_diff"]
+    summary["epoch_seconds"] = [round(s, 3) for s in result.epoch_seconds]
+    if args.json:
+        print(json.dumps(summary))
+    return 0
+
+
+def _install_sigint(stop: threading.Event, stream) -> None:
+    """First Ctrl-C stops after the current batch (the model is still exported); the
+    second aborts."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def handler(signum, frame):
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        print("\nStopping after this batch… (Ctrl-C again to abort)", file=stream, flush=True)
+
+    signal.signal(signal.SIGINT, handler)
+
+
+def cmd_evaluate(args) -> int:
+    from desktop_ft.core import data
+    from desktop_ft.core.datasets import load_inputs
+    from desktop_ft.core.export import ExportedModel
+    from desktop_ft.core.training import metrics_from_probs
+
+    exported = ExportedModel(args.out)
+    scan = data.scan(args.data, exported.kind, classes=exported.labels,
+                     text_column=args.text_column, label_column=args.label_column)
+    items, labels = list(scan.train.items), list(scan.train.labels)
+    for split in (scan.val, scan.test):
+        if split is not None:
+            items += split.items
+            labels += split.labels
+    probs = exported.predict_proba(load_inputs(exported.kind, items))
+    ev = metrics_from_probs(labels, probs, exported.labels)
+    ev["split"] = "given"
+    ev["skipped"] = [{"path": p, "reason": r} for p, r in scan.skipped]
+    if args.json:
+        print(json.dumps(ev))
+    else:
+        for p, r in scan.skipped:
+            print(f"skipped {p}: {r}")
+        print_evaluation(ev, sys.stdout)
+    return 0
+
+
+def cmd_predict(args) -> int:
+    from desktop_ft.core.datasets import load_image_rgb
+    from desktop_ft.core.export import ExportedModel
+
+    exported = ExportedModel(args.out)
+    inputs = args.inputs
+    if exported.kind == "images":
+        decoded = []
+        for path in inputs:
+            try:
+                decoded.append(load_image_rgb(path))
+            except (OSError, ValueError) as e:
+                raise UserError(f"Cannot read image {path}: {e}") from None
+        probs = exported.predict_proba(decoded)
+    else:
+        probs = exported.predict_proba(list(inputs))
+    rows = []
+    for item, p in zip(inputs, probs):
+        best = int(p.argmax())
+        rows.append({"input": item, "label": exported.labels[best],
+                     "probs": {c: float(v) for c, v in zip(exported.labels, p)}})
+    if args.json:
+        print(json.dumps(rows))
+    else:
+        for row in rows:
+            probs_text = ", ".join(f"{c} {v:.3f}" for c, v in row["probs"].items())
+            print(f"{row['input']}: {row['label']}  ({probs_text})")
+    return 0
+
+
+COMMANDS = {"layers": cmd_layers, "scan": cmd_scan, "train": cmd_train,
+            "evaluate": cmd_evaluate, "predict": cmd_predict}

@@ -1,0 +1,161 @@
+"""The ``desktop-ft`` argument parser. Choice lists come from core, never typed again."""
+
+from __future__ import annotations
+
+import argparse
+
+from desktop_ft import __version__
+from desktop_ft.core.models import FAMILIES
+from desktop_ft.core.runtime import PRECISIONS
+from desktop_ft.core.training import JOB_STRATEGIES, OPTIMIZERS
+
+EPILOG = """examples:
+  desktop-ft layers --model vgg16 --weights none --image-size 32 --strategy partial
+  desktop-ft train --model vgg16 --weights imagenet --data photos/ --export out/
+  desktop-ft train --model bert --preset bert_tiny_en_uncased --data reviews.csv --export out/
+  desktop-ft evaluate out/ --data photos_test/
+  desktop-ft predict out/ cat.jpg dog.png
+"""
+
+
+class _Pattern(argparse.Action):
+    """--freeze/--unfreeze append (action, glob) to one list, keeping command-line order."""
+
+    def __call__(self, parser, namespace, value, option_string=None):
+        patterns = list(getattr(namespace, "patterns", None) or [])
+        patterns.append((self.const, value))
+        namespace.patterns = patterns
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number ≥ 1, got {value}")
+    return value
+
+
+def _add_model_args(p: argparse.ArgumentParser, for_training: bool) -> None:
+    g = p.add_argument_group("model")
+    g.add_argument("--model", choices=list(FAMILIES), default=None,
+                   help="model family (default: vgg16, or the project's)")
+    g.add_argument("--weights", default=None,
+                   help="VGG16 weights: imagenet, none, or a .h5/.weights.h5 file "
+                        "(default: imagenet)")
+    g.add_argument("--image-size", type=int, default=None, help="VGG16 input size (default 224)")
+    g.add_argument("--head", choices=["gap", "original"], default=None,
+                   help="VGG16 head: gap (GAP→Dropout→Dense) or original (keep fc1/fc2, "
+                        "replace predictions; 224 px)")
+    g.add_argument("--preset", default=None,
+                   help="BERT: keras-hub preset name, keras-hub preset folder or Hugging Face "
+                        "BERT folder")
+    g.add_argument("--seq-len", type=int, default=None, help="BERT sequence length (default 128)")
+    g.add_argument("--augment", default=None, metavar="LIST",
+                   help="VGG16 data augmentation inside the model, comma-separated: flip, "
+                        "rotation, zoom, contrast (default: none)")
+    g.add_argument("--precision", choices=PRECISIONS,
+                   default=None, help="auto: mixed precision on GPUs that support it, never "
+                   "float16 on CPU (default auto)")
+    s = p.add_argument_group("what trains")
+    s.add_argument("--strategy", choices=JOB_STRATEGIES, default=None,
+                   help="auto: only the new head on pretrained weights, everything on "
+                        "random ones; head: only the new head; partial: also the last N "
+                        "blocks/layers; full: everything; bitfit: biases + head; lora: "
+                        "low-rank adapters (BERT); qlora: int8 backbone + LoRA (BERT); "
+                        "two-phase: head first, then the partial layers at lr/10 "
+                        "(default: auto)")
+    s.add_argument("--lora-rank", type=_positive_int, default=None, metavar="N",
+                   help="rank of the LoRA adapters (default 4)")
+    s.add_argument("--unfreeze-last", type=int, default=None, metavar="N",
+                   help="blocks (VGG16) or transformer layers (BERT) the partial strategy "
+                        "unfreezes (default 1)")
+    s.add_argument("--unfreeze", action=_Pattern, const="unfreeze", metavar="GLOB",
+                   help="unfreeze layers whose path or name matches (repeatable, in order)")
+    s.add_argument("--freeze", action=_Pattern, const="freeze", metavar="GLOB",
+                   help="freeze layers whose path or name matches (repeatable, in order)")
+    if not for_training:
+        p.add_argument("--num-classes", type=int, default=2, help="head size to show (default 2)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="desktop-ft", description="Transfer learning and fine-tuning with Keras. "
+        "Without a command, opens the desktop app.", epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"desktop-ft {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("layers", help="print the layer tree with trainable state and counts")
+    _add_model_args(p, for_training=False)
+    p.add_argument("--json", action="store_true", help="print the tree as JSON")
+
+    p = sub.add_parser("scan", help="check a dataset: classes, counts, skipped files, warnings")
+    p.add_argument("data", help="image/text folder or CSV/TSV file")
+    p.add_argument("--kind", choices=["images", "text"], default=None)
+    p.add_argument("--text-column", default=None)
+    p.add_argument("--label-column", default=None)
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("train", help="fine-tune a model and export it",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--project", default=None, metavar="FILE",
+                   help="a project file saved by the app; other options override it")
+    _add_model_args(p, for_training=True)
+    d = p.add_argument_group("data")
+    d.add_argument("--data", default=None, help="image folder (one subfolder per class), text "
+                   "folder, or CSV/TSV")
+    d.add_argument("--val-data", default=None, help="explicit validation folder/file")
+    d.add_argument("--val-split", type=float, default=None,
+                   help="fraction held out for validation, stratified (default 0.2)")
+    d.add_argument("--text-column", default=None, help="CSV text column (default: text, "
+                   "sentence, review, …)")
+    d.add_argument("--label-column", default=None, help="CSV label column (default: label, "
+                   "class, …)")
+    t = p.add_argument_group("training")
+    t.add_argument("--epochs", type=_positive_int, default=None, help="default 10")
+    t.add_argument("--batch-size", type=_positive_int, default=None, help="default 32")
+    t.add_argument("--lr", type=float, default=None, help="learning rate (default: 1e-3 when "
+                   "few parameters train — a head, adapters, biases; else 1e-4 for VGG16, "
+                   "5e-5 for BERT)")
+    t.add_argument("--optimizer", choices=OPTIMIZERS, default=None,
+                   help="default: adam (VGG16), adamw (BERT)")
+    t.add_argument("--early-stopping", type=int, default=None, metavar="PATIENCE",
+                   help="stop after PATIENCE epochs without val_loss improvement and restore "
+                        "the best weights (default: off)")
+    t.add_argument("--class-weights", action="store_true", default=None,
+                   help="weight classes inversely to their frequency")
+    t.add_argument("--seed", type=int, default=None, help="default 0")
+    t.add_argument("--phase1-epochs", type=int, default=None, metavar="N",
+                   help="two-phase: epochs of phase 1 (default: until val_loss stops "
+                        "improving, at most half the epochs)")
+    f = p.add_argument_group("speed")
+    f.add_argument("--no-feature-cache", dest="feature_cache", action="store_false",
+                   default=None, help="do not train on cached features of the frozen prefix")
+    f.add_argument("--cache-budget", dest="cache_budget_mb", type=int, default=None,
+                   metavar="MB", help="memory for cached features (default 2048)")
+    f.add_argument("--jit", dest="jit_compile", action="store_true", default=None,
+                   help="compile with XLA")
+    f.add_argument("--distributed", action="store_true",
+                   help="multi-worker training from TF_CONFIG (the chief exports)")
+    p.add_argument("--merge-lora", action="store_true",
+                   help="lora: write model.keras with the adapters merged into the kernels")
+    p.add_argument("--export", required=False, metavar="OUT",
+                   help="export folder (SavedModel, model.keras, labels.json, export.json)")
+    p.add_argument("--json", action="store_true", help="end with one JSON line summarising")
+
+    p = sub.add_parser("evaluate", help="evaluate an export's SavedModel on labelled data")
+    p.add_argument("out", metavar="OUT", help="an export folder")
+    p.add_argument("--data", required=True)
+    p.add_argument("--text-column", default=None)
+    p.add_argument("--label-column", default=None)
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("predict", help="classify image files or sentences with an export")
+    p.add_argument("out", metavar="OUT", help="an export folder")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, or strings for a "
+                   "text model")
+    p.add_argument("--json", action="store_true")
+    return parser

@@ -1,0 +1,199 @@
+"""What every model family shares: the spec, the loaded bundle, and the Family interface.
+
+A *family* (``vgg16``, ``bert``) is one package under ``desktop_ft/core/models`` holding
+an object that implements :class:`Family`; ``registry.py`` maps names to them. Code
+outside ``core/models`` never asks which family it has: it calls the family's hooks
+(``bundle.family_impl``) or reads its attributes (``input_kind``, ``spec_fields`` …).
+See docs/ARCHITECTURE.md, "Adding a model family".
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import asdict, dataclass, field, fields
+
+from desktop_ft.core.errors import UserError
+from desktop_ft.core.observer import Observer
+
+
+@dataclass
+class ModelSpec:
+    """Everything needed to rebuild a model: the CLI flags, the window's model panel, a
+    project file. Fields a family does not use (see :attr:`Family.spec_fields`) are
+    ignored by it. Family-specific checks run in ``registry.check_spec``.
+
+    ``weights`` (VGG16) is ``imagenet``, ``none`` or a path to a ``.h5``/``.weights.h5``
+    file. ``preset`` (BERT) is a keras-hub preset name, a keras-hub preset folder or a
+    Hugging Face BERT folder.
+    """
+
+    family: str = "vgg16"
+    weights: str = "imagenet"
+    image_size: int = 224
+    head: str = "gap"
+    dropout: float = 0.2
+    preset: str | None = None
+    seq_len: int = 128
+    num_classes: int = 2
+    augment: list = field(default_factory=list)
+    precision: str = "auto"      # auto | float32 | mixed_float16 | mixed_bfloat16
+
+    def __post_init__(self):
+        self.family = str(self.family).lower()
+        self.augment = list(self.augment or [])
+        if self.num_classes < 2:
+            raise UserError("A classifier needs at least 2 classes.")
+        if not 0 <= self.dropout < 1:
+            raise UserError(f"Dropout must be in [0, 1), got {self.dropout}.")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelSpec":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+    def replace(self, **changes) -> "ModelSpec":
+        return ModelSpec.from_dict({**self.to_dict(), **changes})
+
+
+@dataclass
+class ModelBundle:
+    """A loaded model and what the app knows about it.
+
+    ``model`` is the Keras model that is trained. ``new_layers`` names the freshly
+    initialised layers (the head): the "head" strategy trains only these.
+    ``family_impl`` is the :class:`Family` that built it; ``parts`` holds its
+    family-specific pieces (the VGG16 base, the BERT backbone …) and the PEFT state.
+    """
+
+    spec: ModelSpec
+    model: object
+    new_layers: set[str]
+    weights_source: str
+    family_impl: "Family"
+    parts: dict = field(default_factory=dict)
+    classes: list[str] | None = None
+    tree: object = None
+
+    @property
+    def family(self) -> str:
+        return self.spec.family
+
+    @property
+    def input_kind(self) -> str:
+        return self.family_impl.input_kind
+
+    @property
+    def num_classes(self) -> int:
+        return self.spec.num_classes
+
+    @property
+    def binary(self) -> bool:
+        return self.spec.num_classes == 2
+
+    def predict_proba(self, inputs, batch_size: int = 32):
+        """Class probabilities ``[N, num_classes]`` in label order, from raw inputs
+        (``uint8 [H, W, 3]`` arrays of any size, or strings — see ``input_kind``)."""
+        return self.family_impl.predict_proba(self, inputs, batch_size)
+
+    def peft(self) -> dict:
+        """``{"lora_rank": int | None, "quantized": str | None}`` for this model."""
+        return self.parts.setdefault("peft", {"lora_rank": None, "quantized": None})
+
+
+class Family:
+    """The interface of a model family. Subclass it in ``core/models/<name>/``.
+
+    Attributes describe the family to the CLI and the window; methods are the hooks the
+    engine calls. Defaults here suit a family without PEFT or a feature cache.
+    """
+
+    name: str = ""
+    title: str = ""                     # shown in the model picker
+    input_kind: str = "images"          # "images" | "text": what the data must hold
+    spec_fields: tuple = ()             # ModelSpec fields this family uses
+    unit_name: str = "blocks"           # what "the last N …" counts
+    lora_unavailable: str | None = None  # why LoRA is not offered (None: it is)
+    finetune_lr: float = 1e-4           # default when many weights train
+    few_params_lr: float = 1e-3         # default when few weights train (head, adapters)
+    optimizer: str = "adam"
+
+    # ---------------------------------------------------------------- spec and build
+    def check_spec(self, spec: ModelSpec) -> None:
+        """Raise :class:`UserError` for settings this family cannot build."""
+
+    def uses_pretrained_weights(self, spec: ModelSpec) -> bool:
+        return True
+
+    def default_strategy(self, spec: ModelSpec) -> str:
+        """What trains right after loading: only the new head when the weights are
+        pretrained, everything when they are random."""
+        return "head" if self.uses_pretrained_weights(spec) else "full"
+
+    def build(self, spec: ModelSpec, observer: Observer,
+              stop: threading.Event | None) -> ModelBundle:
+        raise NotImplementedError
+
+    def rebuild_head(self, bundle: ModelBundle, spec: ModelSpec) -> ModelBundle:
+        """The same pretrained layers with a head for ``spec.num_classes``."""
+        raise NotImplementedError
+
+    def build_tree(self, bundle: ModelBundle):
+        """The :class:`~desktop_ft.core.layer_tree.LayerTree` over ``bundle.model``."""
+        raise NotImplementedError
+
+    # ---------------------------------------------------------------- data and inference
+    def make_dataset(self, bundle: ModelBundle, split, batch_size: int, *, shuffle: bool,
+                     seed: int = 0):
+        """A batched dataset of (model input, target) for ``fit``."""
+        raise NotImplementedError
+
+    def predict_proba(self, bundle: ModelBundle, inputs, batch_size: int = 32):
+        raise NotImplementedError
+
+    def chain_layers(self, model) -> list | None:
+        """The model's layers in order when it is a plain chain (the feature cache can
+        cut it anywhere); None when it is not."""
+        return None
+
+    # ---------------------------------------------------------------- PEFT
+    def add_lora(self, bundle: ModelBundle, rank: int) -> None:
+        raise UserError(self.lora_unavailable or "LoRA is not offered for this model.")
+
+    def quantize_int8(self, bundle: ModelBundle) -> None:
+        raise UserError(self.lora_unavailable or "int8 is not offered for this model.")
+
+    def merged_model(self, bundle: ModelBundle):
+        raise UserError("--merge-lora needs a model trained with the lora strategy.")
+
+    # ---------------------------------------------------------------- export
+    def serve_function(self, bundle: ModelBundle, outputs):
+        """A ``tf.function`` taking raw input (``outputs(raw_model_output)`` → dict)."""
+        raise NotImplementedError
+
+    def archive_extras(self, bundle: ModelBundle) -> list:
+        """Objects besides the model an ExportArchive must track (e.g. a tokenizer)."""
+        return []
+
+    def synthetic_inputs(self) -> list:
+        """Raw inputs, beside real ones, for checking an export against the app."""
+        return []
+
+    def export_fields(self, bundle: ModelBundle) -> dict:
+        """Family-specific entries for ``export.json`` (input size, head …)."""
+        return {}
+
+    def signature_input(self) -> str:
+        return ""
+
+
+def to_class_probs(out, binary: bool):
+    """A sigmoid unit ``[N, 1]`` → ``[N, 2]`` (1 − p, p); softmax output unchanged."""
+    import numpy as np
+
+    out = np.asarray(out, dtype=np.float32)
+    if binary:
+        return np.concatenate([1.0 - out, out], axis=-1)
+    return out

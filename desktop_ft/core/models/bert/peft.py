@@ -1,0 +1,48 @@
+"""LoRA and int8 on BERT (keras-hub): the one-way changes to a loaded model.
+
+``backbone.enable_lora(rank)`` freezes the backbone and adds adapters beside every query
+and value projection; ``backbone.quantize("int8")`` quantizes the dense kernels (the
+classifier's own ``quantize`` fails before its tokenizer has run, and would also freeze
+the head). A merged copy has the adapters folded into plain kernels.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+
+
+def add_lora(bundle, rank: int) -> None:
+    bundle.model.backbone.enable_lora(rank)
+
+
+def quantize_int8(bundle) -> None:
+    with warnings.catch_warnings():
+        # Keras warns for every layer without a quantized form (norms, dropout, …).
+        warnings.simplefilter("ignore", UserWarning)
+        bundle.model.backbone.quantize("int8")
+
+
+def merged_model(bundle):
+    """A copy without adapter layers: kernels = W + (A·B)·(alpha/rank), loadable by plain
+    Keras/keras-hub."""
+    import keras_hub
+
+    model = bundle.model
+    backbone = keras_hub.models.BertBackbone.from_config(model.backbone.get_config())
+    clone = keras_hub.models.BertTextClassifier(
+        backbone=backbone, num_classes=model.num_classes, preprocessor=model.preprocessor,
+        activation=model.activation, dropout=model.dropout)
+    fd, path = tempfile.mkstemp(suffix=".weights.h5")
+    os.close(fd)
+    try:
+        # Keras writes LoRA layers' kernels merged; the clone has plain kernels. (Its
+        # optimizer is not built, so Keras warns that it skips the optimizer's state.)
+        model.save_weights(path)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            clone.load_weights(path)
+    finally:
+        os.unlink(path)
+    return clone

@@ -1,0 +1,56 @@
+"""BERT's layer tree: ``embeddings``, ``transformer_layer_i`` → ``self_attention_layer``
+(query/key/value/attention_output), its norm, ``feedforward`` (intermediate/output dense),
+its norm; ``pooled_dense``; ``head``."""
+
+from __future__ import annotations
+
+from desktop_ft.core.layer_tree import LayerTree, Node, leaf_node, subtree_node
+
+
+def build_tree(bundle) -> LayerTree:
+    model = bundle.model
+    root = Node("model", "", "model")
+    emb = Node("embeddings", "embeddings", "group", parent=root)
+    root.children.append(emb)
+    units, extras = [], []
+    for layer in model.backbone.layers:
+        if not layer.weights:
+            continue
+        if layer.name.startswith("transformer_layer_"):
+            node = _encoder(layer, root)
+            units.append(node)
+            root.children.append(node)
+        elif "embedding" in layer.name:
+            emb.children.append(leaf_node(layer, emb, False))
+        else:
+            node = subtree_node(layer, root, False)
+            root.children.append(node)
+            if layer.name == "pooled_dense":
+                extras.append(node)   # "last N layers" also trains the pooler
+    head = Node("head", "head", "head", parent=root, is_new=True)
+    for layer in model.layers:
+        if layer.name in bundle.new_layers:
+            head.children.append(leaf_node(layer, head, True))
+    root.children.append(head)
+    return LayerTree(root, model, units, partial_extras=extras)
+
+
+def _encoder(layer, parent: Node) -> Node:
+    """transformer_layer_i → self-attention, its norm, feed-forward group, its norm."""
+    node = Node(layer.name, f"{parent.path}/{layer.name}" if parent.path else layer.name,
+                "transformer", parent=parent)
+    ff = None
+    for sub in layer._layers:
+        if not sub.weights:
+            continue
+        if sub.name.startswith("feedforward_") and "norm" not in sub.name:
+            if ff is None:
+                ff = Node("feedforward", f"{node.path}/feedforward", "group", parent=node)
+                node.children.append(ff)
+            ff.children.append(subtree_node(sub, ff, False))
+        else:
+            node.children.append(subtree_node(sub, node, False))
+    # Keras builds the feed-forward norm before the dense layers (pre-norm code path);
+    # people read an encoder as attention, its norm, feed-forward, its norm.
+    node.children.sort(key=lambda c: c.name == "feedforward_layer_norm")
+    return node

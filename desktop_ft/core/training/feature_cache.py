@@ -1,0 +1,129 @@
+"""The frozen-prefix feature cache.
+
+When the first layers of a chain-shaped model (VGG16) are frozen and deterministic, their
+output is computed once per dataset and only the suffix trains, on cached features. The
+suffix is rebuilt from the very same layer objects, so the full model (try-it, export)
+sees the trained weights: ``full(x) == suffix(prefix(x))``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+NONDETERMINISTIC = ("Dropout", "SpatialDropout", "GaussianNoise", "GaussianDropout",
+                    "AlphaDropout", "BatchNormalization")
+
+@dataclass
+class CachePlan:
+    cut: str | None          # name of the last cached layer
+    reason: str              # why (not) — shown to the user
+    feature_shape: tuple = ()
+    feature_bytes: int = 0
+
+
+def plan_feature_cache(bundle, n_examples: int, budget_bytes: int, enabled: bool = True,
+                       distributed: bool = False) -> CachePlan:
+    """Where to cut the model: after the last layer of the longest frozen, deterministic
+    prefix. ``cut`` is None when there is nothing to cache or it would not fit."""
+    if not enabled:
+        return CachePlan(None, "feature cache turned off")
+    chain = bundle.family_impl.chain_layers(bundle.model)
+    if chain is None:
+        return CachePlan(None, "feature cache applies to chain-shaped models (VGG16)")
+    if distributed:
+        return CachePlan(None, "feature cache is not used with several devices")
+    cut = None
+    stopper = ""
+    for layer in chain:
+        kind = type(layer).__name__
+        trains = layer.trainable and any(v.trainable for v in layer.weights)
+        if trains:
+            stopper = f"{layer.name} trains"
+            break
+        if layer.name.startswith("augment_") or kind.startswith("Random") or \
+                kind in NONDETERMINISTIC:
+            stopper = f"{layer.name} is random in training"
+            break
+        cut = layer
+    if cut is None:
+        return CachePlan(None, f"no frozen prefix to cache ({stopper})")
+    if cut is chain[-1]:
+        return CachePlan(None, "every layer is frozen")
+    shape = tuple(int(d) for d in cut.output.shape[1:])
+    per_example = 4
+    for d in shape:
+        per_example *= d
+    total = per_example * n_examples
+    if total > budget_bytes:
+        return CachePlan(None, f"features after {cut.name} would take "
+                               f"{total / 2**20:,.0f} MiB, over the {budget_bytes / 2**20:,.0f} "
+                               "MiB cache budget; training normally", shape, total)
+    return CachePlan(cut.name, f"features cached after {cut.name}", shape, total)
+
+
+def split_model(bundle, cut: str):
+    """(prefix, suffix) Keras models sharing the bundle's layer objects at ``cut``."""
+    import keras
+
+    model = bundle.model
+    layers = bundle.family_impl.chain_layers(model)
+    names = [l.name for l in layers]
+    i = names.index(cut)
+    # Re-apply the layer objects to fresh inputs (a layer's own .output may belong to
+    # another graph it was first called in, e.g. keras.applications' VGG16).
+    inp = keras.Input(shape=model.input.shape[1:], name="image")
+    x = inp
+    for layer in layers[:i + 1]:
+        x = layer(x)
+    prefix = keras.Model(inp, x, name="cached_prefix")
+    feats = keras.Input(shape=x.shape[1:], name="cached_features")
+    y = feats
+    for layer in layers[i + 1:]:
+        y = layer(y)
+    suffix = keras.Model(feats, y, name="trained_suffix")
+    return prefix, suffix
+
+
+def compute_features(prefix, dataset):
+    """Run ``prefix`` once over a batched (x, y) dataset → (features, targets) arrays."""
+    import numpy as np
+
+    feats, targets = [], []
+    for x, y in dataset:
+        feats.append(np.asarray(prefix(x, training=False)))
+        targets.append(np.asarray(y))
+    return np.concatenate(feats), np.concatenate(targets)
+
+
+def cached_datasets(bundle, cut: str, train_ds, val_ds, batch_size: int, seed: int):
+    """(suffix model, train features ds, val features ds or None, seconds spent)."""
+    import tensorflow as tf
+
+    t0 = time.perf_counter()
+    prefix, suffix = split_model(bundle, cut)
+    xs, ys = compute_features(prefix, train_ds)
+    train = tf.data.Dataset.from_tensor_slices((xs, ys)).shuffle(
+        len(xs), seed=seed, reshuffle_each_iteration=True).batch(batch_size)
+    val = None
+    if val_ds is not None:
+        vx, vy = compute_features(prefix, val_ds)
+        val = tf.data.Dataset.from_tensor_slices((vx, vy)).batch(batch_size)
+    return suffix, train.prefetch(2), val, time.perf_counter() - t0
+
+
+def log_entry(plan: CachePlan, phase: int, epoch_seconds: list, cache_seconds: float,
+              observer) -> dict:
+    """What ``export.json`` records about the cache in one phase (and a status line)."""
+    if not plan.cut:
+        return {"phase": phase, "cut": None, "reason": plan.reason}
+    epoch = sum(epoch_seconds) / len(epoch_seconds) if epoch_seconds else 0.0
+    # Without the cache each epoch would also run the frozen prefix forward over the same
+    # images — the one-time pass measured above.
+    factor = (epoch + cache_seconds) / epoch if epoch else 0.0
+    observer.on_status(f"{plan.reason}: {len(epoch_seconds)} epoch(s) ×{factor:.1f} faster "
+                       f"(estimated; features took {cache_seconds:.1f} s once).")
+    return {"phase": phase, "cut": plan.cut, "epochs": len(epoch_seconds),
+            "feature_seconds": round(cache_seconds, 3),
+            "feature_mib": round(plan.feature_bytes / 2**20, 2),
+            "estimated_speedup": round(factor, 1)}

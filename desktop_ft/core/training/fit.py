@@ -1,0 +1,285 @@
+"""Fine-tuning: ``fine_tune(job, observer, stop)`` — used by the CLI and the window alike.
+
+The observer gets plain floats per batch and per epoch; ``stop`` (a ``threading.Event``)
+ends training after the batch in flight, and the model stays usable for evaluation,
+try-it and export.
+
+Example:
+    >>> job = TrainJob(model=ModelSpec("vgg16", weights="none", image_size=32),
+    ...                data="shapes/", epochs=2, strategy="head")
+    >>> fine_tune(job).summary()["epochs_run"]
+    2
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+
+from desktop_ft.core import data as data_mod
+from desktop_ft.core import runtime
+from desktop_ft.core.datasets import load_inputs
+from desktop_ft.core.errors import UserError, describe_exception
+from desktop_ft.core.models import ModelBundle, get_family, load_model, with_num_classes
+from desktop_ft.core.observer import Observer
+from desktop_ft.core.training import feature_cache
+from desktop_ft.core.training.job import TrainJob, resolve_learning_rate
+from desktop_ft.core.training.results import TrainResult, metrics_from_probs
+from desktop_ft.core.training.strategy import prepare_strategy
+
+
+def _make_callback(observer: Observer, stop: threading.Event | None):
+    """Keras callback → observer, plus cooperative stop (built lazily: imports keras)."""
+    import keras
+
+    class Callback(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.epoch_seconds: list[float] = []
+            self.stopped_by_user = False
+            self.nan_at: tuple[int, int] | None = None
+            self._t0 = 0.0
+            self._epoch = 0
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._epoch = epoch
+            self._t0 = time.perf_counter()
+
+        def on_train_batch_end(self, batch, logs=None):
+            logs = _floats(logs)
+            observer.on_batch(self._epoch, batch, logs)
+            loss = logs.get("loss")
+            if loss is not None and not math.isfinite(loss):
+                self.nan_at = (self._epoch + 1, batch + 1)
+                self.model.stop_training = True
+            if stop is not None and stop.is_set():
+                # fit() checks this after the batch in flight and returns normally.
+                self.stopped_by_user = True
+                self.model.stop_training = True
+
+        def on_epoch_end(self, epoch, logs=None):
+            seconds = time.perf_counter() - self._t0
+            self.epoch_seconds.append(seconds)
+            observer.on_epoch(epoch, {**_floats(logs), "seconds": seconds})
+
+    return Callback()
+
+
+def _floats(logs) -> dict:
+    out = {}
+    for k, v in (logs or {}).items():
+        try:
+            out[k] = float(v)
+        except (TypeError, ValueError):
+            pass
+    return out
+
+
+def compile_model(bundle: ModelBundle, job: TrainJob, lr: float, model=None) -> None:
+    """Compile with a *new* optimizer instance.
+
+    ``trainable`` changes take effect only after compile(), and a built optimizer cannot
+    be reused with a different set of variables ("Unknown variable … can only be called
+    for the variables it was originally built with").
+    """
+    import keras
+
+    name = job.optimizer_name()
+    if name == "adamw":
+        opt = keras.optimizers.AdamW(learning_rate=lr, weight_decay=0.01)
+    elif name == "sgd":
+        opt = keras.optimizers.SGD(learning_rate=lr, momentum=0.9)
+    else:
+        opt = keras.optimizers.Adam(learning_rate=lr)
+    if runtime.mixed_precision_enabled() and "float16" in \
+            keras.mixed_precision.global_policy().name:
+        opt = keras.optimizers.LossScaleOptimizer(opt)
+    if bundle.binary:
+        loss = keras.losses.BinaryCrossentropy()
+        metric = keras.metrics.BinaryAccuracy(name="accuracy")
+    else:
+        loss = keras.losses.CategoricalCrossentropy()
+        metric = keras.metrics.CategoricalAccuracy(name="accuracy")
+    (model or bundle.model).compile(optimizer=opt, loss=loss, metrics=[metric],
+                                    jit_compile=job.jit_compile)
+
+
+def prepare(job: TrainJob, observer: Observer | None = None,
+            stop: threading.Event | None = None, bundle: ModelBundle | None = None,
+            scan: data_mod.DataScan | None = None) -> tuple[ModelBundle, data_mod.DataScan]:
+    """Scan the data and load (or adapt) the model so its head matches the classes."""
+    observer = observer or Observer()
+    expected = get_family(job.model.family).input_kind
+    if scan is None:
+        observer.on_status(f"Scanning {job.data}…")
+        scan = data_mod.scan(job.data, expected, text_column=job.text_column,
+                             label_column=job.label_column)
+        if job.val_data:
+            val = data_mod.scan(job.val_data, scan.kind, classes=scan.classes,
+                                text_column=job.text_column, label_column=job.label_column)
+            scan.val = val.train
+            scan.skipped += val.skipped
+    if scan.kind != expected:
+        raise UserError(f"{job.model.family.upper()} needs {expected} but {scan.root} holds "
+                        f"{scan.kind}.")
+    for path, reason in scan.skipped:
+        observer.on_status(f"Skipped {path}: {reason}")
+    for w in scan.warnings:
+        observer.on_status(f"Warning: {w}")
+    if bundle is None:
+        bundle = load_model(job.model.replace(num_classes=scan.num_classes), observer, stop)
+        bundle.classes = list(scan.classes)
+    else:
+        bundle = with_num_classes(bundle, scan.num_classes, list(scan.classes))
+    return bundle, scan
+
+
+def fine_tune(job: TrainJob, observer: Observer | None = None,
+              stop: threading.Event | None = None, *, bundle: ModelBundle | None = None,
+              scan: data_mod.DataScan | None = None) -> TrainResult:
+    """Fine-tune per ``job``. Pass ``bundle`` (and its edited tree, with
+    ``job.strategy=None``) to train a model that is already loaded, as the window does."""
+    runtime.configure()
+    import keras
+
+    observer = observer or Observer()
+    keras.utils.set_random_seed(job.seed)
+    bundle, scan = prepare(job, observer, stop, bundle, scan)
+    if job.strategy:
+        bundle = prepare_strategy(bundle, job.strategy, unfreeze_last=job.unfreeze_last,
+                                  lora_rank=job.lora_rank, patterns=job.patterns,
+                                  observer=observer, stop=stop)
+    elif job.patterns:
+        bundle.tree.apply_patterns(job.patterns)
+    tree = bundle.tree
+    trainable, frozen = tree.totals()
+    observer.on_status(f"Trainable: {trainable:,} of {trainable + frozen:,} parameters "
+                       f"(strategy: {tree.strategy}).")
+    if trainable == 0:
+        raise UserError("Every layer is frozen: nothing would train. Unfreeze at least the "
+                        "head.")
+    lr, why = resolve_learning_rate(job, tree)
+    observer.on_status(f"Learning rate {lr:g} ({why}).")
+
+    train_split, val_split = data_mod.split_validation(scan, job.val_split, job.seed)
+    if len(train_split) == 0:
+        raise UserError("No training examples left after the validation split.")
+    family = bundle.family_impl
+    train_ds = family.make_dataset(bundle, train_split, job.batch_size, shuffle=True,
+                                   seed=job.seed)
+    val_ds = family.make_dataset(bundle, val_split, job.batch_size, shuffle=False) \
+        if val_split is not None else None
+    steps = math.ceil(len(train_split) / job.batch_size)
+    cb = _make_callback(observer, stop)
+    weights = data_mod.class_weights(train_split, scan.num_classes) if job.class_weights else None
+    monitor = "val_loss" if val_ds is not None else "loss"
+    base_info = {"epochs": job.epochs, "steps_per_epoch": steps,
+                 "classes": list(scan.classes), "train_examples": len(train_split),
+                 "val_examples": len(val_split) if val_split else 0}
+
+    strategy = runtime.distribution_strategy()
+    distributed = runtime.is_distributed(strategy)
+    if distributed:
+        observer.on_status(f"Training on {runtime.describe_strategy(strategy)}.")
+    n_examples = len(train_split) + (len(val_split) if val_split else 0)
+    cache_log: list[dict] = []
+
+    def fit(first_epoch: int, last_epoch: int, lr: float, patience: int, phase: int):
+        tree.apply_to_model()
+        fit_model, fit_train, fit_val = bundle.model, train_ds, val_ds
+        plan = feature_cache.plan_feature_cache(bundle, n_examples, job.cache_budget_mb << 20,
+                                                job.feature_cache, distributed)
+        cache_seconds = 0.0
+        if plan.cut:
+            observer.on_status(f"Computing features up to {plan.cut} once "
+                               f"({plan.feature_bytes / 2**20:,.1f} MiB)…")
+            ordered = family.make_dataset(bundle, train_split, job.batch_size, shuffle=False)
+            fit_model, fit_train, fit_val, cache_seconds = feature_cache.cached_datasets(
+                bundle, plan.cut, ordered, val_ds, job.batch_size, job.seed)
+        elif family.chain_layers(bundle.model) is not None:
+            observer.on_status(f"Feature cache not used: {plan.reason}.")
+        with strategy.scope():
+            compile_model(bundle, job, lr, fit_model)
+        if runtime.is_multiworker(strategy):
+            runtime.prepare_model_for_multiworker(fit_model)
+        callbacks = [cb]
+        if patience:
+            callbacks.append(keras.callbacks.EarlyStopping(
+                monitor=monitor, patience=patience, restore_best_weights=True, verbose=0))
+        observer.on_train_begin({**base_info, "phase": phase, "first_epoch": first_epoch,
+                                 "learning_rate": lr})
+        n_before = len(cb.epoch_seconds)
+        try:
+            h = fit_model.fit(fit_train, validation_data=fit_val, epochs=last_epoch,
+                              initial_epoch=first_epoch, callbacks=callbacks,
+                              class_weight=weights, verbose=0,
+                              shuffle=False)  # the dataset shuffles itself
+        except Exception as e:  # resource exhaustion, bad data that slipped through
+            raise _training_error(e, job) from e
+        cache_log.append(feature_cache.log_entry(plan, phase, cb.epoch_seconds[n_before:],
+                                                 cache_seconds, observer))
+        return {k: [float(x) for x in v] for k, v in h.history.items()}
+
+    history: dict = {}
+    phase2_at = None
+    if not (stop is not None and stop.is_set()):
+        if job.two_phase:
+            chosen = tree.states()
+            strategy_name = "two-phase" if job.strategy == "two-phase" else \
+                f"two-phase ({tree.strategy})"
+            tree.apply_strategy("head")
+            observer.on_status("Phase 1: training the new head with the backbone frozen.")
+            p1_last = job.phase1_epochs or max(1, job.epochs // 2)
+            history = fit(0, p1_last, lr, 0 if job.phase1_epochs else 2, phase=1)
+            tree.set_states(chosen)
+            tree.strategy = strategy_name
+            if not (cb.stopped_by_user or cb.nan_at):
+                phase2_at = len(cb.epoch_seconds)
+                observer.on_status(f"Phase 2: fine-tuning the chosen layers at lr {lr / 10:g}.")
+                more = fit(phase2_at, job.epochs, lr / 10, job.early_stopping, phase=2)
+                history = {k: history.get(k, []) + more.get(k, []) for k in
+                           set(history) | set(more)}
+        else:
+            history = fit(0, job.epochs, lr, job.early_stopping, phase=1)
+    if cb.nan_at:
+        raise UserError(f"Training diverged: the loss became NaN/inf at epoch {cb.nan_at[0]}, "
+                        f"batch {cb.nan_at[1]}. Lower the learning rate (now {lr:g}) and try "
+                        "again.")
+    epochs_run = len(cb.epoch_seconds)
+    if cb.stopped_by_user:
+        reason = "stopped by user"
+    elif epochs_run < job.epochs:
+        reason = "early stopping"
+    else:
+        reason = "completed"
+    evaluation = None
+    eval_split = scan.test if scan.test is not None and len(scan.test) else val_split
+    if eval_split is not None and len(eval_split):
+        observer.on_status("Evaluating on held-out data…")
+        probs = bundle.predict_proba(load_inputs(bundle.input_kind, eval_split.items),
+                                     batch_size=job.batch_size)
+        evaluation = metrics_from_probs(eval_split.labels, probs, scan.classes)
+        evaluation["split"] = "test" if eval_split is scan.test else "val"
+    result = TrainResult(bundle=bundle, scan=scan, job=job, history=history,
+                         learning_rate=lr, phase2_epoch=phase2_at, feature_cache=cache_log,
+                         epochs_run=epochs_run, epoch_seconds=cb.epoch_seconds,
+                         stop_reason=reason, evaluation=evaluation,
+                         train_counts=dict(zip(scan.classes,
+                                               train_split.counts(scan.num_classes))),
+                         val_counts=dict(zip(scan.classes, val_split.counts(scan.num_classes)))
+                         if val_split else None)
+    observer.on_train_end(result.summary())
+    return result
+
+
+def _training_error(e: Exception, job: TrainJob) -> Exception:
+    if isinstance(e, UserError):
+        return e
+    why = describe_exception(e)
+    if "ResourceExhausted" in type(e).__name__ or "out of memory" in why.lower() or \
+            "OOM" in why:
+        return UserError(f"Out of memory while training at batch size {job.batch_size}. Use "
+                         f"a smaller batch size (e.g. {max(1, job.batch_size // 2)}) or image "
+                         "size, or freeze more layers.", details=why)
+    return UserError(f"Training failed: {why[:300]}", details=why)

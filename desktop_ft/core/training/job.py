@@ -1,0 +1,124 @@
+"""What to train, on what, and how: :class:`TrainJob`, and the default learning rate.
+
+The default learning rate follows what is trainable, not a strategy's name: when few
+weights train (a new head, adapters, biases) a larger step suits them; when many
+pretrained weights train, a small one keeps them from being wrecked. The window and the
+CLI both get it from :func:`resolve_learning_rate`.
+
+Example:
+    >>> job = TrainJob(model=ModelSpec("vgg16", weights="none", image_size=32),
+    ...                data="shapes/", epochs=2, strategy="head")
+    >>> job.to_dict()["epochs"]
+    2
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields
+
+from desktop_ft.core.errors import UserError
+from desktop_ft.core.models import ModelSpec, check_spec, get_family
+
+OPTIMIZERS = ("adam", "adamw", "sgd")
+# Strategies a job may name; "auto" is the family's default for its weights (only the
+# new head on pretrained weights, everything on random ones); None keeps the tree as is.
+JOB_STRATEGIES = ("auto", "head", "partial", "full", "bitfit", "lora", "qlora", "two-phase")
+# Below this fraction of the model's parameters, "few weights train".
+FEW_PARAMS_FRACTION = 0.05
+
+
+@dataclass
+class TrainJob:
+    """What to train, on what, and how. Serialisable (``to_dict``) for projects and runs."""
+
+    model: ModelSpec = field(default_factory=ModelSpec)
+    data: str = ""
+    val_data: str | None = None
+    val_split: float = 0.2
+    strategy: str | None = "auto"        # None: use the layer tree exactly as it is
+    unfreeze_last: int = 1
+    lora_rank: int = 4                   # lora / qlora
+    two_phase: bool = False              # head first, then the chosen layers at lr / 10
+    phase1_epochs: int = 0               # 0: phase 1 runs until val_loss stops improving
+    patterns: list = field(default_factory=list)   # [("freeze"|"unfreeze", glob), ...]
+    epochs: int = 10
+    batch_size: int = 32
+    lr: float | None = None              # None: resolve_learning_rate's default
+    optimizer: str | None = None         # None: the family's (adam / adamw)
+    early_stopping: int = 0              # patience in epochs; 0 = off
+    seed: int = 0
+    class_weights: bool = False
+    text_column: str | None = None
+    label_column: str | None = None
+    feature_cache: bool = True           # train on cached features of a frozen prefix
+    cache_budget_mb: int = 2048          # ... when they fit in this much memory
+    jit_compile: bool = False            # XLA
+
+    def __post_init__(self):
+        if isinstance(self.model, dict):
+            self.model = ModelSpec.from_dict(self.model)
+        check_spec(self.model)
+        self.patterns = [tuple(p) for p in self.patterns]
+        if self.strategy is not None and self.strategy not in JOB_STRATEGIES:
+            raise UserError(f"Unknown strategy '{self.strategy}'. Choose one of: "
+                            f"{', '.join(JOB_STRATEGIES)}.")
+        if self.epochs < 1:
+            raise UserError(f"--epochs must be at least 1, got {self.epochs}.")
+        if self.batch_size < 1:
+            raise UserError(f"--batch-size must be at least 1, got {self.batch_size}.")
+        if self.lr is not None and not (self.lr > 0 and math.isfinite(self.lr)):
+            raise UserError(f"--lr must be a positive number, got {self.lr}.")
+        if self.optimizer is not None and self.optimizer not in OPTIMIZERS:
+            raise UserError(f"Unknown optimizer '{self.optimizer}'. Choose one of: "
+                            f"{', '.join(OPTIMIZERS)}.")
+        if self.early_stopping < 0:
+            raise UserError("--early-stopping must be 0 (off) or a patience in epochs.")
+        if self.unfreeze_last < 0:
+            raise UserError("--unfreeze-last must be 0 or more.")
+        if self.lora_rank < 1:
+            raise UserError(f"--lora-rank must be at least 1, got {self.lora_rank}.")
+        if self.strategy == "two-phase":
+            self.two_phase = True
+        if self.phase1_epochs < 0 or (self.two_phase and self.phase1_epochs >= self.epochs):
+            raise UserError(f"--phase1-epochs must be below --epochs ({self.epochs}); got "
+                            f"{self.phase1_epochs}.")
+        if self.two_phase and self.epochs < 2:
+            raise UserError("Two-phase training needs at least 2 epochs.")
+        if self.two_phase and self.strategy in ("lora", "qlora"):
+            raise UserError("Two-phase training unfreezes pretrained layers; it does not "
+                            "combine with lora/qlora.")
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["patterns"] = [list(p) for p in self.patterns]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainJob":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+    def optimizer_name(self) -> str:
+        return self.optimizer or get_family(self.model.family).optimizer
+
+
+def resolve_learning_rate(job: TrainJob, tree) -> tuple[float, str]:
+    """(learning rate, why) for ``job`` with ``tree`` as it will train.
+
+    An explicit ``job.lr`` wins. Otherwise few trainable parameters (under
+    :data:`FEW_PARAMS_FRACTION` of the model) take the family's larger rate and many take
+    its fine-tuning rate. Two-phase starts with the head alone (the larger rate); its
+    phase 2 runs at a tenth of it.
+    """
+    if job.lr is not None:
+        return job.lr, "set by you"
+    family = get_family(job.model.family)
+    if job.two_phase:
+        return family.few_params_lr, "two-phase: the new head trains first"
+    trainable, frozen = tree.totals()
+    total = trainable + frozen
+    fraction = trainable / total if total else 1.0
+    if fraction < FEW_PARAMS_FRACTION:
+        return family.few_params_lr, f"few trainable parameters ({fraction:.1%})"
+    return family.finetune_lr, f"fine-tuning {fraction:.0%} of the parameters"

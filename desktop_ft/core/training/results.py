@@ -1,0 +1,94 @@
+"""What a training run produced: :class:`TrainResult`, and metrics from probabilities."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from desktop_ft.core.data import DataScan
+from desktop_ft.core.datasets import load_inputs
+from desktop_ft.core.models import ModelBundle
+from desktop_ft.core.training.job import TrainJob
+
+
+@dataclass
+class TrainResult:
+    bundle: ModelBundle
+    scan: DataScan
+    job: TrainJob
+    history: dict
+    epochs_run: int
+    epoch_seconds: list
+    stop_reason: str
+    evaluation: dict | None
+    train_counts: dict
+    val_counts: dict | None
+    learning_rate: float = 0.0
+    phase2_epoch: int | None = None
+    feature_cache: list = field(default_factory=list)
+
+    @property
+    def classes(self) -> list[str]:
+        return self.scan.classes
+
+    def export_info(self) -> dict:
+        """What ``export.json`` records about this training run."""
+        return {"metrics": self.evaluation, "epochs_run": self.epochs_run,
+                "stop_reason": self.stop_reason, "history": self.history,
+                "learning_rate": self.learning_rate,
+                "feature_cache": self.feature_cache, "train_job": self.job.to_dict()}
+
+    def parity_samples(self, n: int = 4) -> list:
+        """A few real training inputs for the export's parity check."""
+        return load_inputs(self.bundle.input_kind, self.scan.train.items[:n])
+
+    def summary(self) -> dict:
+        trainable, frozen = self.bundle.tree.totals()
+        per_epoch = []
+        for i in range(self.epochs_run):
+            row = {"epoch": i + 1, "seconds": round(self.epoch_seconds[i], 3)}
+            row.update({k: float(v[i]) for k, v in self.history.items() if i < len(v)})
+            per_epoch.append(row)
+        peft = self.bundle.peft()
+        return {
+            "model": self.bundle.family,
+            "weights": self.bundle.weights_source,
+            "classes": self.classes,
+            "strategy": self.bundle.tree.strategy,
+            "trainable_params": trainable,
+            "frozen_params": frozen,
+            "learning_rate": self.learning_rate,
+            "epochs_run": self.epochs_run,
+            "stop_reason": self.stop_reason,
+            "epochs": per_epoch,
+            "evaluation": self.evaluation,
+            "train_examples": self.train_counts,
+            "val_examples": self.val_counts,
+            "skipped": len(self.scan.skipped),
+            "phase2_epoch": self.phase2_epoch,
+            "feature_cache": self.feature_cache,
+            "lora_rank": peft.get("lora_rank"),
+            "quantized": peft.get("quantized"),
+        }
+
+
+def metrics_from_probs(labels: list[int], probs, classes: list[str]) -> dict:
+    """Accuracy, per-class accuracy and the confusion matrix (rows: true, cols: predicted)."""
+    import numpy as np
+
+    n = len(classes)
+    y = np.asarray(labels, dtype=np.int64)
+    pred = np.asarray(probs).argmax(axis=1) if len(y) else np.zeros(0, np.int64)
+    cm = np.zeros((n, n), dtype=np.int64)
+    for t, p in zip(y, pred):
+        cm[t, p] += 1
+    per_class = {}
+    for i, name in enumerate(classes):
+        total = int(cm[i].sum())
+        per_class[name] = float(cm[i, i] / total) if total else None
+    return {
+        "examples": int(len(y)),
+        "accuracy": float((pred == y).mean()) if len(y) else None,
+        "per_class_accuracy": per_class,
+        "confusion_matrix": cm.tolist(),
+        "classes": list(classes),
+    }

@@ -1,0 +1,80 @@
+"""Setting a loaded model up for a strategy — the one function the CLI, the window and
+project replay all use.
+
+Tree strategies (head, partial, full, bitfit, two-phase) only change trainable flags.
+LoRA and int8 + LoRA change the model (one way), so switching away from them, or to
+another rank, reloads it from its source first.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from desktop_ft.core.errors import UserError
+from desktop_ft.core.layer_tree import LayerTree
+from desktop_ft.core.models import ModelBundle, load_model
+from desktop_ft.core.observer import Observer
+
+PEFT_STRATEGIES = ("lora", "qlora")
+
+
+def prepare_strategy(bundle: ModelBundle, strategy: str, *, unfreeze_last: int = 1,
+                     lora_rank: int = 4, patterns=(), observer: Observer | None = None,
+                     stop: threading.Event | None = None) -> ModelBundle:
+    """Return a bundle set up for ``strategy`` (``auto``: the family's default for its
+    weights), with the tree set to it and ``patterns`` applied. The bundle may be a new
+    one when the model had to be reloaded."""
+    observer = observer or Observer()
+    if strategy == "auto":
+        strategy = bundle.family_impl.default_strategy(bundle.spec)
+    bundle = prepare_model(bundle, strategy, lora_rank, observer, stop)
+    bundle.tree.apply_strategy(strategy, unfreeze_last)
+    if patterns:
+        bundle.tree.apply_patterns(list(patterns))
+    return bundle
+
+
+def prepare_model(bundle: ModelBundle, strategy: str | None, lora_rank: int = 4,
+                  observer: Observer | None = None,
+                  stop: threading.Event | None = None) -> ModelBundle:
+    """Add or undo LoRA/int8 so the model can run ``strategy``; the tree is rebuilt when
+    the model changed (its states are then the model's own)."""
+    observer = observer or Observer()
+    state = bundle.peft()
+    wants_lora = strategy in PEFT_STRATEGIES
+    wants_int8 = strategy == "qlora"
+    if wants_lora and bundle.family_impl.lora_unavailable:
+        raise UserError(bundle.family_impl.lora_unavailable)
+    if wants_lora and lora_rank < 1:
+        raise UserError(f"--lora-rank must be at least 1, got {lora_rank}.")
+    needs_reload = (
+        (state["lora_rank"] is not None and (not wants_lora or state["lora_rank"] != lora_rank))
+        or (state["quantized"] and not wants_int8)
+        or (wants_int8 and not state["quantized"] and state["lora_rank"] is not None))
+    if needs_reload:
+        observer.on_status("Reloading the model to undo LoRA/quantization…")
+        classes = bundle.classes
+        bundle = load_model(bundle.spec, observer, stop)
+        bundle.classes = classes
+        state = bundle.peft()
+    if wants_int8 and not state["quantized"]:
+        observer.on_status("Quantizing the backbone to int8…")
+        bundle.family_impl.quantize_int8(bundle)
+        state["quantized"] = "int8"
+    if wants_lora and state["lora_rank"] is None:
+        observer.on_status(f"Adding LoRA adapters (rank {lora_rank}) to query and value…")
+        bundle.family_impl.add_lora(bundle, lora_rank)
+        state["lora_rank"] = lora_rank
+    if wants_lora or needs_reload or bundle.tree is None:
+        old_strategy = bundle.tree.strategy if bundle.tree is not None else "custom"
+        bundle.tree = LayerTree.from_bundle(bundle)
+        bundle.tree.strategy = old_strategy
+    return bundle
+
+
+def peft_strategy_of(bundle: ModelBundle) -> str | None:
+    """"lora", "qlora" or None: what ``prepare_model`` must redo to rebuild this model."""
+    state = bundle.peft()
+    if state["lora_rank"] is None:
+        return None
+    return "qlora" if state["quantized"] else "lora"
