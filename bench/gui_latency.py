@@ -29,10 +29,10 @@ def main() -> int:
     ap.add_argument("--size", type=int, default=64)
     args = ap.parse_args()
     import numpy as np
+    from _images import make_images
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from _images import make_images
     from desktop_ft.gui import MainWindow
 
     app = QApplication([])

@@ -19,7 +19,6 @@ from __future__ import annotations
 import csv
 import io
 import os
-import random
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +33,10 @@ LABEL_COLUMN_CANDIDATES = ("label", "class", "category", "target", "sentiment", 
 VAL_FOLDER_NAMES = ("val", "validation", "valid")
 TINY_CLASS = 5          # fewer examples than this in a class: warn
 IMBALANCE_RATIO = 5.0   # largest / smallest class above this: warn
+
+
+class ScanCancelled(UserError):
+    pass
 
 
 @dataclass
@@ -82,32 +85,27 @@ class DataScan:
 
     def summary(self) -> dict:
         """A JSON-friendly description (used by the CLI and the GUI's data panel)."""
-        out = {
-            "kind": self.kind,
-            "root": self.root,
-            "layout": self.layout,
-            "classes": self.classes,
-            "counts": self.counts(),
-            "train": len(self.train),
-            "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
-            "warnings": list(self.warnings),
-        }
-        if self.val is not None:
-            out["val"] = len(self.val)
-        if self.test is not None:
-            out["test"] = len(self.test)
+        out = {"kind": self.kind, "root": self.root, "layout": self.layout,
+               "classes": self.classes, "counts": self.counts(), "train": len(self.train),
+               "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
+               "warnings": list(self.warnings)}
+        out.update({name: len(split) for name, split in (("val", self.val),
+                                                          ("test", self.test))
+                    if split is not None})
         return out
 
 
 # --------------------------------------------------------------------------- scanning
 
 def scan(path: str | os.PathLike, kind: str | None = None, *, text_column: str | None = None,
-         label_column: str | None = None, classes: list[str] | None = None) -> DataScan:
+         label_column: str | None = None, classes: list[str] | None = None,
+         stop=None) -> DataScan:
     """Scan ``path`` (a folder or a CSV/TSV file) and return a :class:`DataScan`.
 
     ``kind`` forces ``"images"`` or ``"text"``; by default it is guessed from the files.
     ``classes`` fixes the class order (e.g. a trained model's labels) — then the data may
-    hold a subset of them but no others.
+    hold a subset of them but no others. Setting ``stop`` (a ``threading.Event``) ends a
+    long scan early with :class:`ScanCancelled`.
     """
     p = Path(path).expanduser()
     if not p.exists():
@@ -126,7 +124,7 @@ def scan(path: str | os.PathLike, kind: str | None = None, *, text_column: str |
     split_dirs = _find_split_folders(p)
     if split_dirs:
         train_dir, val_dir, test_dir = split_dirs
-        train = scan(train_dir, kind, classes=classes)
+        train = scan(train_dir, kind, classes=classes, stop=stop)
         known = classes or train.classes
         result = DataScan(train.kind, str(p), train.classes, train.train,
                           skipped=list(train.skipped), warnings=list(train.warnings),
@@ -134,11 +132,11 @@ def scan(path: str | os.PathLike, kind: str | None = None, *, text_column: str |
         for name, d in (("val", val_dir), ("test", test_dir)):
             if d is None:
                 continue
-            sub = _scan_class_folders(d, train.kind, known, allow_subset=True)
+            sub = _scan_class_folders(d, train.kind, known, True, stop)
             setattr(result, name, sub.train)
             result.skipped += sub.skipped
         return result
-    return _scan_class_folders(p, kind, classes, allow_subset=classes is not None)
+    return _scan_class_folders(p, kind, classes, classes is not None, stop)
 
 
 def _find_split_folders(root: Path):
@@ -163,7 +161,7 @@ def _files_under(folder: Path) -> list[Path]:
 
 
 def _scan_class_folders(root: Path, kind: str | None, classes: list[str] | None,
-                        allow_subset: bool) -> DataScan:
+                        allow_subset: bool, stop=None) -> DataScan:
     dirs = _class_dirs(root)
     loose = [f for f in root.iterdir() if f.is_file() and not f.name.startswith(".")]
     if not dirs:
@@ -189,6 +187,8 @@ def _scan_class_folders(root: Path, kind: str | None, classes: list[str] | None,
     items, labels = [], []
     check = _check_image if kind == "images" else _read_text
     for name, paths in files.items():
+        if stop is not None and stop.is_set():
+            raise ScanCancelled(f"Scanning {root} was cancelled.")
         label = classes.index(name)
         wanted = []
         for f in paths:
@@ -362,44 +362,3 @@ def _warnings(scan_: DataScan) -> list[str]:
         out.append(f"Classes are imbalanced: '{big}' has {counts[big]} examples, '{small}' "
                    f"{counts[small]}. Consider class weights (--class-weights).")
     return out
-
-
-# --------------------------------------------------------------------------- splitting
-
-def split_validation(scan_: DataScan, val_split: float,
-                     seed: int = 0) -> tuple[Split, Split | None]:
-    """Return (train, val). Uses ``scan_.val`` when the data had one, else a stratified split.
-
-    Each class keeps at least one training example; a class with a single example gives
-    none to validation.
-    """
-    if scan_.val is not None and len(scan_.val):
-        return scan_.train, scan_.val
-    if not val_split or val_split <= 0:
-        return scan_.train, None
-    if not 0 < val_split < 1:
-        raise UserError(f"--val-split must be between 0 and 1, got {val_split}.")
-    rng = random.Random(seed)
-    by_class: dict[int, list[int]] = {}
-    for i, y in enumerate(scan_.train.labels):
-        by_class.setdefault(y, []).append(i)
-    train_idx, val_idx = [], []
-    for y, idx in sorted(by_class.items()):
-        idx = idx[:]
-        rng.shuffle(idx)
-        n_val = int(round(len(idx) * val_split))
-        n_val = min(max(n_val, 1 if len(idx) > 1 else 0), len(idx) - 1)
-        val_idx += idx[:n_val]
-        train_idx += idx[n_val:]
-    train_idx.sort()
-    val_idx.sort()
-    items, labels = scan_.train.items, scan_.train.labels
-    return (Split([items[i] for i in train_idx], [labels[i] for i in train_idx]),
-            Split([items[i] for i in val_idx], [labels[i] for i in val_idx]) if val_idx else None)
-
-
-def class_weights(split: Split, num_classes: int) -> dict[int, float]:
-    """Balanced class weights, n_samples / (n_classes * n_class)."""
-    counts = split.counts(num_classes)
-    total = sum(counts)
-    return {i: (total / (num_classes * c) if c else 0.0) for i, c in enumerate(counts)}

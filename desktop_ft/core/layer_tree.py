@@ -25,8 +25,19 @@ import fnmatch
 from typing import Callable, Iterator
 
 from desktop_ft.core.errors import UserError
-from desktop_ft.core.tree_nodes import (OFF, ON, PARTIAL, Node, can_train, flags_for, is_bias,
-                                         is_lora, leaf_node, size_of, subtree_node)
+from desktop_ft.core.tree_nodes import (
+    OFF,
+    ON,
+    PARTIAL,
+    Node,
+    can_train,
+    flags_for,
+    is_bias,
+    is_lora,
+    leaf_node,
+    size_of,
+    subtree_node,
+)
 
 __all__ = ["OFF", "ON", "PARTIAL", "LayerTree", "Node", "STRATEGIES", "STRATEGY_HELP",
            "TREE_STRATEGIES", "leaf_node", "subtree_node"]

@@ -60,8 +60,8 @@ def configure() -> None:
         return
     quiet_tensorflow()
     with _native_stderr_silenced():
-        import tensorflow as tf
         import keras  # noqa: F401
+        import tensorflow as tf
 
         gpus = tf.config.list_physical_devices("GPU")
     for gpu in gpus:

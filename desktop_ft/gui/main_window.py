@@ -10,20 +10,40 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer, QUrl, Slot
 from PySide6.QtGui import QAction, QDesktopServices, QIcon, QImage, QKeySequence, QPixmap
-from PySide6.QtWidgets import (QAbstractItemView, QApplication, QCheckBox, QComboBox,
-                               QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout,
-                               QHeaderView, QLabel, QLineEdit, QListWidget, QMainWindow,
-                               QProgressBar, QSizePolicy,
-                               QPushButton, QSpinBox, QSplitter, QStackedWidget, QTableWidget,
-                               QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QApplication,
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QMainWindow,
+    QProgressBar,
+    QPushButton,
+    QSizePolicy,
+    QSpinBox,
+    QSplitter,
+    QStackedWidget,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from desktop_ft.core.errors import UserError
 from desktop_ft.core.layer_tree import STRATEGY_HELP
 from desktop_ft.gui.plots import TrainingPlots
 from desktop_ft.gui.qt_layer_tree import LayerTreeView, QtLayerTreeModel
 from desktop_ft.gui.qt_workers import QtObserver, Worker
-from desktop_ft.gui.widgets import (ConfusionMatrixView, ErrorBanner, ImageDropLabel,
-                                    ProbabilityBars)
+from desktop_ft.gui.widgets import ConfusionMatrixView, ErrorBanner, ImageDropLabel, ProbabilityBars
 
 BERT_PRESETS = ["bert_tiny_en_uncased", "bert_small_en_uncased", "bert_base_en_uncased",
                 "all_minilm_l6_v2_en"]

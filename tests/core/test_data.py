@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from desktop_ft.core import data, datasets
+from desktop_ft.core import data, datasets, splits
 from desktop_ft.core.errors import UserError
 from tests.conftest import write_image_folder
 
@@ -80,16 +80,16 @@ def test_train_val_test_layout(tmp_path):
     scan = data.scan(tmp_path)
     assert scan.layout == "train/val/test folders"
     assert (len(scan.train), len(scan.val), len(scan.test)) == (12, 4, 6)
-    train, val = data.split_validation(scan, 0.5)
+    train, val = splits.split_validation(scan, 0.5)
     assert val is scan.val   # an explicit validation folder wins over --val-split
 
 
 def test_stratified_split_keeps_class_balance(image_folder):
     scan = data.scan(image_folder)
-    train, val = data.split_validation(scan, 0.25, seed=3)
+    train, val = splits.split_validation(scan, 0.25, seed=3)
     assert val.counts(3) == [2, 2, 2] and train.counts(3) == [6, 6, 6]
     assert not set(train.items) & set(val.items)
-    again_train, _ = data.split_validation(scan, 0.25, seed=3)
+    again_train, _ = splits.split_validation(scan, 0.25, seed=3)
     assert again_train.items == train.items
 
 
@@ -99,7 +99,7 @@ def test_imbalance_and_tiny_class_warnings(tmp_path):
     scan = data.scan(tmp_path / "d")
     text = " ".join(scan.warnings)
     assert "only 3 example" in text and "imbalanced" in text
-    weights = data.class_weights(scan.train, 2)
+    weights = splits.class_weights(scan.train, 2)
     assert weights[0] > weights[1]   # blue (index 0) is the rare class
 
 

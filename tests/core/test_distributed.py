@@ -40,7 +40,7 @@ def test_two_workers_on_localhost(image_folder, tmp_path):
         for p in procs:
             if p.poll() is None:
                 p.kill()
-    for rc, out, err in outputs:
+    for rc, _out, err in outputs:
         assert rc == 0, err[-3000:]
     chief = json.loads(outputs[0][1].strip().splitlines()[-1])
     other = json.loads(outputs[1][1].strip().splitlines()[-1])

@@ -9,11 +9,10 @@ import numpy as np
 import pytest
 
 from desktop_ft.core import runtime
-from desktop_ft.core.training import feature_cache
 from desktop_ft.core.errors import UserError
 from desktop_ft.core.models import ModelSpec, check_spec, load_model
 from desktop_ft.core.observer import Observer
-from desktop_ft.core.training import TrainJob, fine_tune
+from desktop_ft.core.training import TrainJob, feature_cache, fine_tune
 
 VGG = dict(family="vgg16", weights="none", image_size=32)
 

@@ -7,11 +7,10 @@ import numpy as np
 import pytest
 
 from desktop_ft.core import export as export_mod
-from desktop_ft.core.training import peft, prepare_strategy
 from desktop_ft.core.errors import UserError
 from desktop_ft.core.models import ModelSpec, load_model
 from desktop_ft.core.observer import Observer
-from desktop_ft.core.training import TrainJob, fine_tune, prepare
+from desktop_ft.core.training import TrainJob, fine_tune, peft, prepare, prepare_strategy
 
 
 def snapshot(model):

@@ -9,8 +9,7 @@ import pytest
 from desktop_ft.core.errors import UserError
 from desktop_ft.core.models import ModelSpec, load_model
 from desktop_ft.core.observer import Observer
-from desktop_ft.core.training import (TrainJob, fine_tune, metrics_from_probs,
-                                      resolve_learning_rate)
+from desktop_ft.core.training import TrainJob, fine_tune, metrics_from_probs, resolve_learning_rate
 
 VGG = ModelSpec("vgg16", weights="none", image_size=32)
 

@@ -5,8 +5,8 @@ import json
 import threading
 
 import numpy as np
-from PySide6.QtCore import Qt
 from PIL import Image
+from PySide6.QtCore import Qt
 
 from tests.conftest import write_image_folder
 from tests.gui.conftest import drop_path

@@ -2,8 +2,14 @@
 the :class:`Family` objects that describe them."""
 
 from desktop_ft.core.models.base import Family, ModelBundle, ModelSpec, to_class_probs
-from desktop_ft.core.models.registry import (FAMILIES, check_spec, family_for_input,
-                                             get_family, load_model, with_num_classes)
+from desktop_ft.core.models.registry import (
+                                             FAMILIES,
+                                             check_spec,
+                                             family_for_input,
+                                             get_family,
+                                             load_model,
+                                             with_num_classes,
+)
 
 __all__ = ["FAMILIES", "Family", "ModelBundle", "ModelSpec", "check_spec",
            "family_for_input", "get_family", "load_model", "to_class_probs",

@@ -5,11 +5,10 @@ LoRA models share (:mod:`.peft`)."""
 
 from desktop_ft.core.training.fit import compile_model, fine_tune, prepare
 from desktop_ft.core.training.job import (JOB_STRATEGIES, OPTIMIZERS, TrainJob,
-                                          resolve_learning_rate)
+                                          default_learning_rate, resolve_learning_rate)
 from desktop_ft.core.training.results import TrainResult, metrics_from_probs
-from desktop_ft.core.training.strategy import (peft_strategy_of, prepare_model,
-                                               prepare_strategy)
+from desktop_ft.core.training.strategy import peft_strategy_of, prepare_model, prepare_strategy
 
 __all__ = ["JOB_STRATEGIES", "OPTIMIZERS", "TrainJob", "TrainResult", "compile_model",
-           "fine_tune", "metrics_from_probs", "peft_strategy_of", "prepare", "prepare_model",
-           "prepare_strategy", "resolve_learning_rate"]
+           "default_learning_rate", "fine_tune", "metrics_from_probs", "peft_strategy_of",
+           "prepare", "prepare_model", "prepare_strategy", "resolve_learning_rate"]

@@ -18,7 +18,7 @@ import threading
 import time
 
 from desktop_ft.core import data as data_mod
-from desktop_ft.core import runtime
+from desktop_ft.core import runtime, splits
 from desktop_ft.core.datasets import load_inputs
 from desktop_ft.core.errors import UserError, describe_exception
 from desktop_ft.core.models import ModelBundle, get_family, load_model, with_num_classes
@@ -162,7 +162,7 @@ def fine_tune(job: TrainJob, observer: Observer | None = None,
     lr, why = resolve_learning_rate(job, tree)
     observer.on_status(f"Learning rate {lr:g} ({why}).")
 
-    train_split, val_split = data_mod.split_validation(scan, job.val_split, job.seed)
+    train_split, val_split = splits.split_validation(scan, job.val_split, job.seed)
     if len(train_split) == 0:
         raise UserError("No training examples left after the validation split.")
     family = bundle.family_impl
@@ -172,7 +172,7 @@ def fine_tune(job: TrainJob, observer: Observer | None = None,
         if val_split is not None else None
     steps = math.ceil(len(train_split) / job.batch_size)
     cb = _make_callback(observer, stop)
-    weights = data_mod.class_weights(train_split, scan.num_classes) if job.class_weights else None
+    weights = splits.class_weights(train_split, scan.num_classes) if job.class_weights else None
     monitor = "val_loss" if val_ds is not None else "loss"
     base_info = {"epochs": job.epochs, "steps_per_epoch": steps,
                  "classes": list(scan.classes), "train_examples": len(train_split),

@@ -104,17 +104,19 @@ class TrainJob:
 
 
 def resolve_learning_rate(job: TrainJob, tree) -> tuple[float, str]:
-    """(learning rate, why) for ``job`` with ``tree`` as it will train.
-
-    An explicit ``job.lr`` wins. Otherwise few trainable parameters (under
-    :data:`FEW_PARAMS_FRACTION` of the model) take the family's larger rate and many take
-    its fine-tuning rate. Two-phase starts with the head alone (the larger rate); its
-    phase 2 runs at a tenth of it.
-    """
+    """(learning rate, why) for ``job`` with ``tree`` as it will train: an explicit
+    ``job.lr`` wins, else :func:`default_learning_rate`."""
     if job.lr is not None:
         return job.lr, "set by you"
-    family = get_family(job.model.family)
-    if job.two_phase:
+    return default_learning_rate(job.model.family, tree, job.two_phase)
+
+
+def default_learning_rate(family_name: str, tree, two_phase: bool = False) -> tuple[float, str]:
+    """(rate, why): few trainable parameters (under :data:`FEW_PARAMS_FRACTION` of the
+    model) take the family's larger rate, many its fine-tuning rate. Two-phase starts
+    with the head alone (the larger rate); its phase 2 runs at a tenth of it."""
+    family = get_family(family_name)
+    if two_phase:
         return family.few_params_lr, "two-phase: the new head trains first"
     trainable, frozen = tree.totals()
     total = trainable + frozen

@@ -17,8 +17,8 @@ import threading
 from pathlib import Path
 
 from desktop_ft.core.errors import UserError, describe_exception
-from desktop_ft.core.observer import Observer
 from desktop_ft.core.models.base import Family, ModelBundle, ModelSpec
+from desktop_ft.core.observer import Observer
 
 HEAD_LAYERS = {"classifier_dropout", "logits"}
 
