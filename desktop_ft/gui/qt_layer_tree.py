@@ -1,28 +1,39 @@
-"""A ``QAbstractItemModel`` over the core :class:`LayerTree`, and its view."""
+"""A ``QAbstractItemModel`` over the core :class:`LayerTree`, and its view.
+
+Thread rule: a Qt model may only be touched from the thread it lives in. The core tree
+can change in a worker (two-phase training switches it between phases), so its change
+callback only emits :attr:`QtLayerTreeModel.treeChanged`; the queued connection delivers
+that to :meth:`QtLayerTreeModel._on_tree_changed` in the GUI thread, which repaints.
+``thread_violations`` counts any repaint attempted from another thread (tests assert 0).
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QAbstractItemModel, QModelIndex, Qt, Signal
+from PySide6.QtCore import QAbstractItemModel, QModelIndex, Qt, QThread, Signal, Slot
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QTreeView
 
 from desktop_ft.core.layer_tree import OFF, ON, LayerTree, Node
 
-COLUMNS = ("Layer", "Type", "Output shape", "Parameters", "Trainable")
-TRAINABLE_COL = 4
+COLUMNS = ("Layer (tick to train)", "Type", "Output shape", "Parameters", "Trainable")
+CHECK_COL = 0          # the checkbox sits next to the layer's name
+TRAINABLE_COL = 4      # trainable parameter count
 _CHECK = {ON: Qt.CheckState.Checked, OFF: Qt.CheckState.Unchecked}
 
 
 class QtLayerTreeModel(QAbstractItemModel):
-    """Rows are tree nodes; the Trainable column is a tri-state checkbox (a group shows
-    partial when only some of its layers train; checking it cascades)."""
+    """Rows are tree nodes; each name has a tri-state checkbox (a group shows partial
+    when only some of its layers train; checking it cascades)."""
 
     totalsChanged = Signal(int, int)   # trainable, frozen
+    treeChanged = Signal()             # emitted from any thread; handled in the GUI thread
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self._tree: LayerTree | None = None
         self._read_only = False
+        self.thread_violations = 0
+        self.treeChanged.connect(self._on_tree_changed, Qt.ConnectionType.QueuedConnection)
 
     # ------------------------------------------------------------- wiring
     @property
@@ -34,8 +45,14 @@ class QtLayerTreeModel(QAbstractItemModel):
         self._tree = tree
         self.endResetModel()
         if tree is not None:
-            tree.subscribe(self._on_tree_changed)
+            tree.subscribe(self._tree_callback)
         self._emit_totals()
+
+    def _tree_callback(self, nodes) -> None:
+        if QThread.currentThread() is self.thread():
+            self._refresh_all()          # an edit in the window: repaint now
+        else:
+            self.treeChanged.emit()      # a worker's edit: queued to the GUI thread
 
     def set_read_only(self, value: bool) -> None:
         """While training, the tree cannot be edited."""
@@ -46,10 +63,14 @@ class QtLayerTreeModel(QAbstractItemModel):
     def read_only(self) -> bool:
         return self._read_only
 
-    def _on_tree_changed(self, nodes) -> None:
+    @Slot()
+    def _on_tree_changed(self) -> None:
         self._refresh_all()
 
     def _refresh_all(self) -> None:
+        if QThread.currentThread() is not self.thread():
+            self.thread_violations += 1
+            return
         if self._tree is None:
             return
         for node in self._tree.nodes():
@@ -110,7 +131,7 @@ class QtLayerTreeModel(QAbstractItemModel):
         if not index.isValid():
             return Qt.ItemFlag.NoItemFlags
         f = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
-        if index.column() == TRAINABLE_COL and not self._read_only:
+        if index.column() == CHECK_COL and not self._read_only:
             f |= Qt.ItemFlag.ItemIsUserCheckable
         return f
 
@@ -130,12 +151,10 @@ class QtLayerTreeModel(QAbstractItemModel):
             if col == 3:
                 return f"{node.params:,}"
             if col == TRAINABLE_COL:
-                if node.state == "partial":
-                    return f"{node.trainable_params:,}"
-                return ""
-        if role == Qt.ItemDataRole.CheckStateRole and col == TRAINABLE_COL:
+                return f"{node.trainable_params:,}" if node.trainable_params else ""
+        if role == Qt.ItemDataRole.CheckStateRole and col == CHECK_COL:
             return _CHECK.get(node.state, Qt.CheckState.PartiallyChecked)
-        if role == Qt.ItemDataRole.TextAlignmentRole and col == 3:
+        if role == Qt.ItemDataRole.TextAlignmentRole and col in (3, TRAINABLE_COL):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ToolTipRole:
             lines = [f"{node.path}", f"type: {node.kind}"]
@@ -152,7 +171,7 @@ class QtLayerTreeModel(QAbstractItemModel):
     def setData(self, index, value, role=Qt.ItemDataRole.EditRole):
         node = self.node(index)
         if (node is None or role != Qt.ItemDataRole.CheckStateRole
-                or index.column() != TRAINABLE_COL or self._read_only):
+                or index.column() != CHECK_COL or self._read_only):
             return False
         state = Qt.CheckState(value) if not isinstance(value, Qt.CheckState) else value
         self._tree.set_trainable(node, state == Qt.CheckState.Checked)
@@ -187,9 +206,11 @@ class LayerTreeView(QTreeView):
 
     def setModel(self, model) -> None:
         super().setModel(model)
+        # Every column as wide as its contents (names are never elided); a narrow panel
+        # scrolls sideways instead.
         header = self.header()
-        header.setStretchLastSection(True)
-        for col in range(len(COLUMNS) - 1):
+        header.setStretchLastSection(False)
+        for col in range(len(COLUMNS)):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
 
     def keyPressEvent(self, event) -> None:

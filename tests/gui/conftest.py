@@ -1,7 +1,10 @@
-"""GUI fixtures: an isolated QSettings/cache, and a main window that is closed (and its
-workers awaited) after each test."""
+"""GUI fixtures: an isolated QSettings/cache, and a main window that is closed (its
+workers stopped and awaited) after each test."""
 
 import pytest
+from PySide6.QtCore import Qt
+
+LONG = 180_000
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -17,6 +20,12 @@ def isolated_settings(tmp_path_factory):
     os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("cache"))
 
 
+def close_window(qtbot, w):
+    w.close()
+    qtbot.waitUntil(lambda: not w.isVisible(), timeout=30_000)
+    assert w.controller.tasks.running() == 0, "workers still running after close"
+
+
 @pytest.fixture
 def window(qtbot):
     from desktop_ft.gui import MainWindow
@@ -24,15 +33,14 @@ def window(qtbot):
     w = MainWindow()
     qtbot.addWidget(w)
     w.show()
-    qtbot.waitUntil(lambda: w.device != "", timeout=120_000)
+    qtbot.waitUntil(lambda: w.controller.device != "", timeout=120_000)
     yield w
-    w.close()
-    assert w.busy_workers == 0, "workers still running after close"
+    close_window(qtbot, w)
 
 
 def drop_path(widget, path):
     """Send a real QDropEvent carrying a file URL, as a file manager would."""
-    from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+    from PySide6.QtCore import QMimeData, QPointF, QUrl
     from PySide6.QtGui import QDragEnterEvent, QDropEvent
     from PySide6.QtWidgets import QApplication
 
@@ -47,3 +55,39 @@ def drop_path(widget, path):
                       Qt.KeyboardModifier.NoModifier)
     QApplication.sendEvent(widget, drop)
     return drop
+
+
+def click(qtbot, button):
+    assert button.isEnabled(), f"{button.objectName()} is disabled"
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+
+
+def load_model(qtbot, w, **spec):
+    """Set the model panel and press Load, as a user does; wait for the model."""
+    w.model_panel.set_spec({**w.model_panel.spec(), **spec})
+    before = w.controller.bundle
+    click(qtbot, w.model_panel.load_button)
+    qtbot.waitUntil(lambda: w.controller.bundle is not before and not w.controller.loading,
+                    timeout=LONG)
+    return w.controller.bundle
+
+
+def load_tiny_vgg(qtbot, w, size=32):
+    return load_model(qtbot, w, family="vgg16", weights="none", image_size=size)
+
+
+def load_tiny_vgg_with_data(qtbot, w, folder):
+    """A tiny VGG16 whose head has been rebuilt for the dropped folder's 3 classes."""
+    load_tiny_vgg(qtbot, w)
+    drop_path(w, folder)
+    qtbot.waitUntil(lambda: w.controller.scan is not None and
+                    w.controller.bundle.num_classes == 3, timeout=LONG)
+
+
+def train_and_wait(qtbot, w, **options):
+    w.train_panel.set_options({**w.train_panel.options(), **options})
+    before = w.controller.result
+    click(qtbot, w.train_panel.train_button)
+    qtbot.waitUntil(lambda: w.controller.result is not before and not w.controller.training,
+                    timeout=LONG)
+    return w.controller.result

@@ -115,6 +115,8 @@ class Family:
     input_kind: str = "images"          # "images" | "text": what the data must hold
     spec_fields: tuple = ()             # ModelSpec fields this family uses
     unit_name: str = "blocks"           # what "the last N …" counts
+    augmentations: tuple = ()           # names ModelSpec.augment accepts
+    presets: tuple = ()                 # well-known names for ModelSpec.preset
     lora_unavailable: str | None = None  # why LoRA is not offered (None: it is)
     finetune_lr: float = 1e-4           # default when many weights train
     few_params_lr: float = 1e-3         # default when few weights train (head, adapters)

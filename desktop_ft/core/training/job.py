@@ -24,7 +24,7 @@ OPTIMIZERS = ("adam", "adamw", "sgd")
 # Strategies a job may name; "auto" is the family's default for its weights (only the
 # new head on pretrained weights, everything on random ones); None keeps the tree as is.
 JOB_STRATEGIES = ("auto", "head", "partial", "full", "bitfit", "lora", "qlora", "two-phase")
-# Below this fraction of the model's parameters, "few weights train".
+# Below this share of the pretrained weights changing, "few weights train".
 FEW_PARAMS_FRACTION = 0.05
 
 
@@ -112,15 +112,16 @@ def resolve_learning_rate(job: TrainJob, tree) -> tuple[float, str]:
 
 
 def default_learning_rate(family_name: str, tree, two_phase: bool = False) -> tuple[float, str]:
-    """(rate, why): few trainable parameters (under :data:`FEW_PARAMS_FRACTION` of the
-    model) take the family's larger rate, many its fine-tuning rate. Two-phase starts
-    with the head alone (the larger rate); its phase 2 runs at a tenth of it."""
+    """(rate, why), read off the tree: when few pretrained weights change (under
+    :data:`FEW_PARAMS_FRACTION` — a new head, LoRA adapters, biases) the family's larger
+    rate; when many do, its fine-tuning rate. Two-phase starts with the head alone (the
+    larger rate); its phase 2 runs at a tenth of it."""
     family = get_family(family_name)
     if two_phase:
         return family.few_params_lr, "two-phase: the new head trains first"
-    trainable, frozen = tree.totals()
-    total = trainable + frozen
-    fraction = trainable / total if total else 1.0
+    fraction = tree.pretrained_fraction_trainable()
     if fraction < FEW_PARAMS_FRACTION:
-        return family.few_params_lr, f"few trainable parameters ({fraction:.1%})"
-    return family.finetune_lr, f"fine-tuning {fraction:.0%} of the parameters"
+        return family.few_params_lr, (f"{fraction:.1%} of the pretrained weights change: "
+                                      "a new head, adapters or biases take larger steps")
+    return family.finetune_lr, (f"{fraction:.0%} of the pretrained weights change: small "
+                                "steps keep what they learned")

@@ -26,6 +26,7 @@ class Vgg16Family(Family):
     input_kind = "images"
     spec_fields = ("weights", "image_size", "head", "augment")
     unit_name = "blocks"
+    augmentations = build_mod.AUGMENTATIONS
     lora_unavailable = NO_LORA
     finetune_lr = 1e-4
     few_params_lr = 1e-3

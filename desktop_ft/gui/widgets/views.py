@@ -1,58 +1,10 @@
-"""Small widgets: error banner, probability bars, confusion matrix, drop area."""
+"""Result views: probability bars, the confusion matrix, an image drop area."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPixmap
-from PySide6.QtWidgets import (
-    QFrame,
-    QGridLayout,
-    QHBoxLayout,
-    QLabel,
-    QProgressBar,
-    QPushButton,
-    QSizePolicy,
-    QVBoxLayout,
-    QWidget,
-)
-
-
-class ErrorBanner(QFrame):
-    """A dismissable message strip at the top of the window — non-modal, so a worker's
-    error never blocks the app."""
-
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self.setObjectName("errorBanner")
-        self.is_note = False
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(8, 4, 4, 4)
-        self.label = QLabel()
-        self.label.setWordWrap(True)
-        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        close = QPushButton("Dismiss")
-        close.clicked.connect(self.hide)
-        layout.addWidget(self.label, 1)
-        layout.addWidget(close)
-        self.hide()
-
-    def show_message(self, text: str, note: bool = False) -> None:
-        """An error (red) or, with ``note=True``, an informational note (amber)."""
-        self.is_note = note
-        bg, border, fg = ("#fff4d6", "#e0c070", "#6b4e00") if note else \
-            ("#fde8e8", "#e0a0a0", "#8a1c1c")
-        self.setStyleSheet(f"#errorBanner {{ background: {bg}; border: 1px solid {border}; "
-                           f"border-radius: 4px; }} QLabel {{ color: {fg}; }}")
-        self.label.setText(text)
-        self.show()
-
-    def hide_error(self) -> None:
-        """Hide the banner unless it shows a note the user has not dismissed."""
-        if not self.is_note:
-            self.hide()
-
-    def text(self) -> str:
-        return self.label.text() if self.isVisible() else ""
+from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QProgressBar, QSizePolicy, QWidget
 
 
 class ProbabilityBars(QWidget):
@@ -126,16 +78,39 @@ def confusion_image(matrix, classes: list[str], cell: int = 44) -> QImage:
 
 
 class ConfusionMatrixView(QLabel):
+    """The matrix scaled to the space it is given: it never asks for more, so the plots
+    beside it keep theirs."""
+
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setObjectName("confusionMatrix")
         self.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+        self.setMinimumSize(120, 120)
         self.matrix = None
+        self._image: QImage | None = None
 
     def set_matrix(self, matrix, classes) -> None:
         self.matrix = matrix
-        self.setPixmap(QPixmap.fromImage(confusion_image(matrix, classes)))
+        self._image = confusion_image(matrix, classes)
+        self._rescale()
+
+    def clear(self) -> None:
+        super().clear()
+        self.matrix, self._image = None, None
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._rescale()
+
+    def _rescale(self) -> None:
+        if self._image is None:
+            return
+        pix = QPixmap.fromImage(self._image)
+        if pix.width() > self.width() or pix.height() > self.height():
+            pix = pix.scaled(self.width(), self.height(), Qt.AspectRatioMode.KeepAspectRatio,
+                             Qt.TransformationMode.SmoothTransformation)
+        self.setPixmap(pix)
 
 
 class ImageDropLabel(QLabel):
@@ -161,11 +136,3 @@ class ImageDropLabel(QLabel):
         if urls:
             self.fileDropped.emit(urls[0])
             event.acceptProposedAction()
-
-
-def vbox(*widgets, margins=0) -> QVBoxLayout:
-    layout = QVBoxLayout()
-    layout.setContentsMargins(margins, margins, margins, margins)
-    for w in widgets:
-        layout.addWidget(w)
-    return layout

@@ -1,0 +1,316 @@
+"""The session: what is loaded, scanned and trained, and the operations on it.
+
+:class:`SessionController` owns the state (``bundle``, ``scan``, ``result``) and says
+when it changes through signals; panels never talk to each other, the main window wires
+them to it. Every slow operation runs in a worker (:mod:`desktop_ft.gui.tasks`) whose
+result comes back to a slot here, in the GUI thread.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal, Slot
+
+from desktop_ft.core.errors import UserError
+from desktop_ft.core.models import check_spec, family_for_input, get_family
+from desktop_ft.core.sample_data import default_location
+from desktop_ft.gui import jobs
+from desktop_ft.gui.tasks import QtObserver, TaskRunner
+
+
+class SessionController(QObject):
+    bundleChanged = Signal(object)        # ModelBundle or None
+    scanChanged = Signal(object, object)  # DataScan, samples per class
+    loadingChanged = Signal(bool)
+    trainingChanged = Signal(bool)
+    resultReady = Signal(object)          # TrainResult
+    predicted = Signal(object, object)    # labels, probabilities
+    exported = Signal(object)             # export.json record
+    exportFailed = Signal()
+    projectOpened = Signal(object)        # Project: the panels show its settings
+    familyWanted = Signal(str)            # data dropped that another family takes
+    error = Signal(str, str)              # message, details
+    note = Signal(str)
+    status = Signal(str)
+    deviceReady = Signal(str)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.bundle = None
+        self.scan = None
+        self.result = None
+        self.last_export: dict | None = None
+        self.device = ""
+        self.training = False
+        self.loading = False
+        self.observer = QtObserver(self)
+        self.observer.status.connect(self.status)
+        self.tasks = TaskRunner(self)
+        self.tasks.error.connect(self.error)
+        self._train_stop = threading.Event()
+        self._load_stop = threading.Event()
+
+    # ------------------------------------------------------------------ start-up
+    def start(self) -> None:
+        """Import TensorFlow in a worker (after the window is shown)."""
+        self.tasks.run("warm-up", jobs.warm_up, on_done=self._on_device)
+
+    @Slot(object)
+    def _on_device(self, description: str) -> None:
+        self.device = description
+        self.deviceReady.emit(description)
+
+    @property
+    def sample_mode(self) -> bool:
+        """The built-in sample is loaded: only then may ImageNet fall back to none."""
+        return self.scan is not None and \
+            Path(self.scan.root).resolve() == default_location().resolve()
+
+    def _refuse_while_training(self, what: str) -> bool:
+        if self.training:
+            self.error.emit(f"Training is running; stop it before {what}.", "")
+        return self.training
+
+    # ------------------------------------------------------------------ model
+    def load_model(self, spec: dict) -> None:
+        if self._refuse_while_training("loading another model") or self.loading:
+            return
+        try:
+            spec = check_spec({**spec, "num_classes": self.scan.num_classes if self._scan_fits(
+                spec) else 2}).to_dict()
+        except UserError as e:
+            self.error.emit(e.window_message, e.details or "")
+            return
+        self._set_loading(True)
+        self._load_stop = threading.Event()
+        self.tasks.run("load-model", jobs.load_model, spec, self.observer, self._load_stop,
+                       self.sample_mode, stop=self._load_stop, on_done=self._on_loaded,
+                       on_error=self._on_load_error)
+
+    def cancel_load(self) -> None:
+        self._load_stop.set()
+
+    def _scan_fits(self, spec: dict) -> bool:
+        return self.scan is not None and \
+            self.scan.kind == get_family(spec.get("family", "vgg16")).input_kind
+
+    def _set_loading(self, loading: bool) -> None:
+        self.loading = loading
+        self.loadingChanged.emit(loading)
+
+    @Slot(object)
+    def _on_loaded(self, loaded) -> None:
+        bundle, note = loaded
+        self._set_loading(False)
+        if note:
+            self.note.emit(note)
+        if self.scan is not None and self._scan_fits(bundle.spec.to_dict()):
+            bundle.classes = list(self.scan.classes)
+        self._set_bundle(bundle)
+        self.status.emit(f"Loaded {bundle.family.upper()} — weights: {bundle.weights_source}")
+
+    @Slot(str, str)
+    def _on_load_error(self, message: str, details: str) -> None:
+        self._set_loading(False)
+        self.error.emit(message, details)
+
+    def _set_bundle(self, bundle) -> None:
+        self.bundle = bundle
+        self.bundleChanged.emit(bundle)
+
+    def apply_strategy(self, key: str, unfreeze_last: int, lora_rank: int) -> None:
+        """Tree strategies apply at once; LoRA/int8 (or leaving them) change the model in a
+        worker."""
+        if self.bundle is None:
+            self.error.emit("Load a model first (left, 'Load model').", "")
+            return
+        if self._refuse_while_training("changing the strategy"):
+            return
+        one_way = key in ("lora", "qlora") or any(self.bundle.peft().values())
+        if not one_way:
+            try:
+                self.bundle.tree.apply_strategy(key, unfreeze_last)
+            except UserError as e:
+                self.error.emit(e.window_message, e.details or "")
+            return
+        if self.bundle.family_impl.lora_unavailable and key in ("lora", "qlora"):
+            self.error.emit(self.bundle.family_impl.lora_unavailable, "")
+            return
+        self.status.emit("Preparing the model…")
+        self.tasks.run("strategy", jobs.prepare_strategy, self.bundle, key, unfreeze_last,
+                       lora_rank, self.observer, threading.Event(), on_done=self._on_prepared)
+
+    @Slot(object)
+    def _on_prepared(self, bundle) -> None:
+        self._set_bundle(bundle)
+
+    # ------------------------------------------------------------------ data
+    def open_data(self, path: str) -> None:
+        if self._refuse_while_training("changing the data"):
+            return
+        self.status.emit(f"Scanning {path}…")
+        self.tasks.run("scan", jobs.scan_data, path, stop := threading.Event(), stop=stop,
+                       on_done=self._on_scanned)
+
+    def use_sample(self) -> None:
+        self.tasks.run("sample-data", jobs.sample_dataset, on_done=self._on_sample_ready)
+
+    @Slot(object)
+    def _on_sample_ready(self, path: str) -> None:
+        self.open_data(path)
+
+    @Slot(object)
+    def _on_scanned(self, scanned) -> None:
+        scan, samples = scanned
+        self.scan = scan
+        self.scanChanged.emit(scan, samples)
+        self.status.emit(f"{scan.kind.capitalize()}: {len(scan.classes)} classes, "
+                         f"{sum(scan.counts().values())} examples, {len(scan.skipped)} "
+                         "skipped.")
+        if self.bundle is None:
+            self.familyWanted.emit(family_for_input(scan.kind).name)
+        elif self.bundle.input_kind != scan.kind:
+            wanted = family_for_input(scan.kind)
+            self.error.emit(f"This data holds {scan.kind}, but the loaded model is "
+                            f"{self.bundle.family_impl.title}. Choose {wanted.title} and "
+                            "load it to train.", "")
+        elif self.bundle.num_classes != scan.num_classes or \
+                self.bundle.classes != scan.classes:
+            self.tasks.run("new-head", jobs.with_classes, self.bundle, scan,
+                           on_done=self._on_prepared)
+
+    # ------------------------------------------------------------------ training
+    def train(self, job: dict) -> None:
+        """``job``: TrainJob fields (``strategy`` None: the tree as the user left it)."""
+        if self.training:
+            return
+        if self.scan is None:
+            self.error.emit("Drop a data folder on the window (or use the sample dataset) "
+                            "before training.", "")
+            return
+        if self.bundle is not None:
+            job["model"] = self.bundle.spec.to_dict()
+        job["model"] = {**job["model"], "num_classes": self.scan.num_classes}
+        try:
+            from desktop_ft.core.training import TrainJob
+
+            job = TrainJob.from_dict({**job, "data": self.scan.root,
+                                      "strategy": None}).to_dict()
+        except UserError as e:
+            self.error.emit(e.window_message, e.details or "")
+            return
+        self._train_stop = threading.Event()
+        self._set_training(True)
+        self.tasks.run("train", jobs.fine_tune, job, self.observer, self._train_stop,
+                       self.bundle, self.scan, self.sample_mode, stop=self._train_stop,
+                       on_done=self._on_trained, on_error=self._on_train_error, busy=False)
+
+    def stop(self) -> None:
+        self._train_stop.set()
+
+    def _set_training(self, training: bool) -> None:
+        self.training = training
+        self.trainingChanged.emit(training)
+
+    @Slot(object)
+    def _on_trained(self, outcome) -> None:
+        result, note = outcome
+        if note:
+            self.note.emit(note)
+        self.result = result
+        if result.bundle is not self.bundle:
+            self._set_bundle(result.bundle)
+        self._set_training(False)
+        self.resultReady.emit(result)
+        self.status.emit(f"Training {result.stop_reason} — {result.epochs_run} epoch(s).")
+
+    @Slot(str, str)
+    def _on_train_error(self, message: str, details: str) -> None:
+        self._set_training(False)
+        self.error.emit(message, details)
+
+    # ------------------------------------------------------------------ try it and export
+    def _trained(self, what: str) -> bool:
+        if self._refuse_while_training(what):
+            return False
+        if self.bundle is None or self.result is None:
+            self.error.emit("Train a model first.", "")
+            return False
+        return True
+
+    def predict(self, item: str, kind: str) -> None:
+        if not self._trained("trying the model"):
+            return
+        if self.bundle.input_kind != kind:
+            self.error.emit(f"The model takes {self.bundle.input_kind}, not {kind}.", "")
+            return
+        self.tasks.run("predict", jobs.predict, self.bundle, item, on_done=self._on_predicted)
+
+    @Slot(object)
+    def _on_predicted(self, probs) -> None:
+        labels = self.bundle.classes or [str(i) for i in range(len(probs))]
+        self.predicted.emit(labels, probs)
+
+    def export(self, path: str) -> bool:
+        if not self._trained("exporting"):
+            return False
+        self.tasks.run("export", jobs.export, self.bundle, path, self.result, self.observer,
+                       on_done=self._on_exported, on_error=self._on_export_error)
+        return True
+
+    @Slot(object)
+    def _on_exported(self, record: dict) -> None:
+        self.last_export = record
+        self.exported.emit(record)
+
+    @Slot(str, str)
+    def _on_export_error(self, message: str, details: str) -> None:
+        self.exportFailed.emit()
+        self.error.emit(message, details)
+
+    # ------------------------------------------------------------------ projects
+    def save_project(self, path: str, job: dict) -> None:
+        from desktop_ft.core.project import project_from_session, save_project
+        from desktop_ft.core.training import TrainJob
+
+        try:
+            job = TrainJob.from_dict({**job, "data": self.scan.root if self.scan else "",
+                                      "strategy": None})
+            save_project(path, project_from_session(job, self.bundle))
+        except (UserError, OSError) as e:
+            self.error.emit(f"Could not save the project: {e}", "")
+            return
+        self.status.emit(f"Project saved to {path}")
+
+    def open_project(self, path: str) -> None:
+        from desktop_ft.core.project import load_project
+
+        if self._refuse_while_training("opening a project"):
+            return
+        try:
+            project = load_project(path)
+        except UserError as e:
+            self.error.emit(e.window_message, e.details or "")
+            return
+        self.projectOpened.emit(project)
+        self._set_loading(True)
+        self.tasks.run("open-project", jobs.replay_project, project, self.observer,
+                       threading.Event(), on_done=self._on_project_replayed,
+                       on_error=self._on_load_error)
+
+    @Slot(object)
+    def _on_project_replayed(self, replayed) -> None:
+        bundle, scan, samples = replayed
+        self._set_loading(False)
+        self.scan = scan
+        self.scanChanged.emit(scan, samples)
+        self._set_bundle(bundle)
+
+    # ------------------------------------------------------------------ shutdown
+    def shut_down(self) -> None:
+        """Ask every task to stop (training after its batch, a scan between files)."""
+        self._train_stop.set()
+        self._load_stop.set()
+        self.tasks.cancel_all()

@@ -1,0 +1,119 @@
+"""The functions the window's workers run. Plain functions over core: they may use
+TensorFlow and Qt's QImage (safe off the GUI thread), never widgets."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QImage
+
+from desktop_ft.core.errors import UserError
+
+THUMBS_PER_CLASS = 4
+
+
+def warm_up() -> str:
+    from desktop_ft.core import runtime
+
+    runtime.configure()
+    return runtime.device_description()
+
+
+def load_model(spec: dict, observer, stop, allow_fallback: bool):
+    """(bundle, note). With ``allow_fallback`` (the built-in sample only), unreachable
+    ImageNet weights fall back to random ones with a note, so Train works offline."""
+    from desktop_ft.core.models import ModelSpec, get_family, load_model
+
+    spec = ModelSpec.from_dict(spec)
+    try:
+        return load_model(spec, observer, stop), ""
+    except UserError as e:
+        if not (allow_fallback and spec.weights == "imagenet" and not stop.is_set()):
+            raise
+        note = (f"ImageNet weights are not available ({str(e).split('. ')[0]}). Using "
+                "weights None (random initialisation) so you can train the sample dataset "
+                "now; choose ImageNet or a weights file later for real transfer learning.")
+        spec.weights = "none"
+        get_family(spec.family).check_spec(spec)
+        return load_model(spec, observer, stop), note
+
+
+def scan_data(path: str, stop):
+    """(scan, thumbnails or sample texts per class)."""
+    from desktop_ft.core import data
+
+    scan = data.scan(path, stop=stop)
+    return scan, samples_of(scan)
+
+
+def samples_of(scan) -> dict:
+    out = {}
+    for y, name in enumerate(scan.classes):
+        items = [it for it, lbl in zip(scan.train.items, scan.train.labels) if lbl == y]
+        picked = items[:THUMBS_PER_CLASS]
+        out[name] = [thumbnail(p) for p in picked] if scan.kind == "images" else \
+            [t[:80] for t in picked]
+    return out
+
+
+def thumbnail(path: str) -> QImage:
+    img = QImage(path)
+    if img.isNull():
+        return img
+    return img.scaled(48, 48, Qt.AspectRatioMode.KeepAspectRatio,
+                      Qt.TransformationMode.SmoothTransformation)
+
+
+def sample_dataset() -> str:
+    from desktop_ft.core.sample_data import make_sample_dataset
+
+    return str(make_sample_dataset())
+
+
+def prepare_strategy(bundle, key: str, unfreeze_last: int, lora_rank: int, observer, stop):
+    from desktop_ft.core.training import prepare_strategy
+
+    return prepare_strategy(bundle, key, unfreeze_last=unfreeze_last, lora_rank=lora_rank,
+                            observer=observer, stop=stop)
+
+
+def with_classes(bundle, scan):
+    from desktop_ft.core.models import with_num_classes
+
+    return with_num_classes(bundle, scan.num_classes, list(scan.classes))
+
+
+def fine_tune(job: dict, observer, stop, bundle, scan, allow_fallback: bool):
+    """Train the loaded model — or load it first, in this same worker, when none is."""
+    from desktop_ft.core.training import TrainJob, fine_tune
+
+    note = ""
+    if bundle is None:
+        bundle, note = load_model(job["model"], observer, stop, allow_fallback)
+        job = {**job, "model": bundle.spec.to_dict()}
+    return fine_tune(TrainJob.from_dict(job), observer, stop, bundle=bundle, scan=scan), note
+
+
+def predict(bundle, item):
+    from desktop_ft.core.datasets import load_inputs
+
+    try:
+        x = load_inputs(bundle.input_kind, [item])
+    except (OSError, ValueError) as e:
+        raise UserError(f"Cannot read {item} as an image ({e}).") from None
+    return bundle.predict_proba(x)[0].tolist()
+
+
+def export(bundle, out: str, result, observer):
+    from desktop_ft.core.export import export_model
+
+    return export_model(bundle, out, bundle.classes, samples=result.parity_samples(),
+                        info=result.export_info(), observer=observer)
+
+
+def replay_project(project, observer, stop):
+    """(bundle, scan, samples) for a project: its data scanned, its model loaded and set
+    up as saved."""
+    from desktop_ft.core.project import replay
+
+    bundle, scan = replay(project, observer, stop)
+    return bundle, scan, samples_of(scan)

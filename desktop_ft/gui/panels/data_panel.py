@@ -1,0 +1,167 @@
+"""The data panel: a welcome page until data is chosen, then its classes with counts and
+thumbnails (or sample texts), warnings, skipped files and the validation split."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import (QAbstractItemView, QDoubleSpinBox, QFileDialog, QHBoxLayout,
+                               QHeaderView, QLabel, QListWidget, QPushButton, QStackedWidget,
+                               QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+
+from desktop_ft.gui.settings import AppSettings
+
+WELCOME = (
+    "<h2>Welcome to desktop_ft</h2>"
+    "<p>Teach a pretrained network <b>your</b> categories in three steps:</p>"
+    "<ol><li><b>Drop a folder</b> here with one subfolder per class (cats/, dogs/ …)"
+    " — or a CSV of texts and labels for BERT.</li>"
+    "<li>Pick a model on the left and tick the layers that should train.</li>"
+    "<li>Press <b>Train</b>, watch the curves, try the result and export it.</li></ol>"
+    "<p>No data at hand? Use the built-in sample: coloured shapes in three classes.</p>")
+
+
+class DataPanel(QWidget):
+    """``show_scan(scan, thumbs)``; ``dataChosen(path)`` when the user picks data with a
+    dialog; ``sampleRequested`` for the built-in sample; ``val_split()``."""
+
+    dataChosen = Signal(str)
+    sampleRequested = Signal()
+
+    def __init__(self, settings: AppSettings, parent=None):
+        super().__init__(parent)
+        self.setObjectName("dataPanel")
+        self._settings = settings
+        layout = QVBoxLayout(self)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self._build_welcome())
+        self.stack.addWidget(self._build_details())
+        layout.addWidget(self.stack)
+
+    def _build_welcome(self) -> QWidget:
+        page = QWidget(objectName="welcomePage")
+        layout = QVBoxLayout(page)
+        layout.addStretch(1)
+        text = QLabel(WELCOME, objectName="welcome")
+        text.setWordWrap(True)
+        layout.addWidget(text)
+        row = QHBoxLayout()
+        self.sample_button = QPushButton("Use the sample dataset", objectName="sampleButton")
+        self.sample_button.clicked.connect(self.sampleRequested)
+        folder = QPushButton("Open folder…")
+        folder.clicked.connect(self.choose_folder)
+        table = QPushButton("Open CSV…")
+        table.clicked.connect(self.choose_table)
+        for b in (self.sample_button, folder, table):
+            row.addWidget(b)
+        row.addStretch(1)
+        layout.addLayout(row)
+        layout.addStretch(2)
+        return page
+
+    def _build_details(self) -> QWidget:
+        page = QWidget(objectName="dataDetails")
+        layout = QVBoxLayout(page)
+        self.title = QLabel(objectName="dataTitle")
+        self.title.setWordWrap(True)
+        layout.addWidget(self.title)
+        self.class_table = QTableWidget(0, 3, objectName="classTable")
+        self.class_table.setHorizontalHeaderLabels(["Class", "Examples", "Samples"])
+        self.class_table.horizontalHeader().setSectionResizeMode(
+            2, QHeaderView.ResizeMode.Stretch)
+        self.class_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.class_table.verticalHeader().setDefaultSectionSize(54)
+        layout.addWidget(self.class_table, 3)
+        self.warnings = QLabel(objectName="dataWarnings")
+        self.warnings.setWordWrap(True)
+        self.warnings.setStyleSheet("color: #8a5a00;")
+        layout.addWidget(self.warnings)
+        layout.addWidget(QLabel("Skipped files:"))
+        self.skipped = QListWidget(objectName="skippedList")
+        layout.addWidget(self.skipped, 1)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Validation split"))
+        self.val_split_box = QDoubleSpinBox(objectName="valSplit", minimum=0.0, maximum=0.5,
+                                            singleStep=0.05, value=0.2)
+        row.addWidget(self.val_split_box)
+        row.addStretch(1)
+        other = QPushButton("Open other data…")
+        other.clicked.connect(self.choose_folder)
+        row.addWidget(other)
+        layout.addLayout(row)
+        return page
+
+    def bind(self, controller) -> None:
+        self.dataChosen.connect(controller.open_data)
+        controller.scanChanged.connect(self.show_scan)
+        controller.projectOpened.connect(self._on_project)
+
+    @Slot(object)
+    def _on_project(self, project) -> None:
+        self.set_val_split(project.job.val_split)
+
+    # ------------------------------------------------------------------ public API
+    def val_split(self) -> float:
+        return self.val_split_box.value()
+
+    def set_val_split(self, value: float) -> None:
+        self.val_split_box.setValue(float(value))
+
+    def showing_welcome(self) -> bool:
+        return self.stack.currentIndex() == 0
+
+    @Slot(object, object)
+    def show_scan(self, scan, thumbs: dict) -> None:
+        self.stack.setCurrentIndex(1)
+        self.title.setText(f"<b>{scan.root}</b> — {scan.kind}, {scan.layout}")
+        counts = scan.counts()
+        self.class_table.setRowCount(len(scan.classes))
+        for row, name in enumerate(scan.classes):
+            self.class_table.setItem(row, 0, QTableWidgetItem(name))
+            count = QTableWidgetItem(str(counts[name]))
+            count.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            self.class_table.setItem(row, 1, count)
+            samples = thumbs.get(name, [])
+            self.class_table.removeCellWidget(row, 2)
+            if samples and not isinstance(samples[0], str):
+                strip = QWidget()
+                strip_layout = QHBoxLayout(strip)
+                strip_layout.setContentsMargins(2, 2, 2, 2)
+                for img in samples:
+                    label = QLabel()
+                    if not img.isNull():
+                        label.setPixmap(QPixmap.fromImage(img))
+                    strip_layout.addWidget(label)
+                strip_layout.addStretch(1)
+                self.class_table.setCellWidget(row, 2, strip)
+                self.class_table.setItem(row, 2, QTableWidgetItem(""))
+            else:
+                self.class_table.setItem(row, 2, QTableWidgetItem(" · ".join(samples)))
+        self.skipped.clear()
+        for path, reason in scan.skipped:
+            self.skipped.addItem(f"{path} — {reason}")
+        if not scan.skipped:
+            self.skipped.addItem("(none)")
+        self.warnings.setText("\n".join(f"⚠ {w}" for w in scan.warnings))
+        own_val = scan.val is not None
+        self.val_split_box.setEnabled(not own_val)
+        self.val_split_box.setToolTip("This data has its own validation folder." if own_val
+                                      else "")
+
+    # ------------------------------------------------------------------ dialogs
+    @Slot()
+    def choose_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Data folder (one subfolder per class)",
+                                                self._settings.last_dir("data"))
+        if path:
+            self._settings.remember_dir("data", path)
+            self.dataChosen.emit(path)
+
+    @Slot()
+    def choose_table(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Texts and labels",
+                                              self._settings.last_dir("data"),
+                                              "Tables (*.csv *.tsv)")
+        if path:
+            self._settings.remember_dir("data", path)
+            self.dataChosen.emit(path)

@@ -1,0 +1,249 @@
+"""The model panel: which network, its weights or preset, input size, precision."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Signal, Slot
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QGroupBox,
+                               QHBoxLayout, QProgressBar, QPushButton, QSpinBox, QWidget)
+
+from desktop_ft.core.models import FAMILIES, ModelSpec, get_family
+from desktop_ft.gui.settings import AppSettings
+
+WEIGHTS = (("imagenet", "ImageNet (downloads once)"), ("file", "From file…"),
+           ("none", "None (random initialisation)"))
+PRECISIONS = (("auto", "Auto (mixed on capable GPUs)"), ("float32", "float32"),
+              ("mixed_bfloat16", "mixed bfloat16"), ("mixed_float16", "mixed float16 (GPU only)"))
+
+
+def _select(combo: QComboBox, data) -> None:
+    index = combo.findData(data)
+    if index >= 0:
+        combo.setCurrentIndex(index)
+
+
+class ModelPanel(QGroupBox):
+    """``spec()`` / ``set_spec()`` as a ModelSpec dict; ``loadRequested(spec)`` when the
+    user presses Load; ``familyChanged(name)`` when the network changes."""
+
+    loadRequested = Signal(dict)
+    cancelRequested = Signal()
+    familyChanged = Signal(str)
+    changed = Signal()
+
+    def __init__(self, settings: AppSettings, parent=None):
+        super().__init__("Model", parent)
+        self.setObjectName("modelPanel")
+        self._settings = settings
+        self._weights_file: str | None = None
+        self._loaded: dict | None = None
+        form = self._form = QFormLayout(self)
+        self.family_picker = QComboBox(objectName="modelPicker")
+        for name, family in FAMILIES.items():
+            self.family_picker.addItem(family.title, name)
+        form.addRow("Network", self.family_picker)
+        self.weights = QComboBox(objectName="weightsPicker")
+        for key, text in WEIGHTS:
+            self.weights.addItem(text, key)
+        self.weights.activated.connect(self._on_weights_chosen)
+        self.image_size = QSpinBox(objectName="imageSize", minimum=32, maximum=512,
+                                   singleStep=16, value=224, suffix=" px")
+        self.head = QComboBox(objectName="headPicker")
+        self.head.addItem("New GAP head (any size)", "gap")
+        self.head.addItem("Keep fc1/fc2, replace output (224 px)", "original")
+        self.head.currentIndexChanged.connect(self._on_head_changed)
+        self.preset = QComboBox(objectName="presetPicker", editable=True)
+        self.preset.addItems([p for f in FAMILIES.values() for p in f.presets])
+        browse = QPushButton("Folder…", objectName="presetBrowse")
+        browse.clicked.connect(self._on_browse_preset)
+        preset_row = QWidget()
+        row = QHBoxLayout(preset_row)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.preset, 1)
+        row.addWidget(browse)
+        self.seq_len = QSpinBox(objectName="seqLen", minimum=8, maximum=512, value=128)
+        augment_row = QWidget()
+        row = QHBoxLayout(augment_row)
+        row.setContentsMargins(0, 0, 0, 0)
+        self.augment = {}
+        for name in dict.fromkeys(a for f in FAMILIES.values() for a in f.augmentations):
+            box = QCheckBox(name, objectName=f"augment_{name}")
+            box.setToolTip("Random during training only (inside the model); turns off the "
+                           "feature cache.")
+            row.addWidget(box)
+            self.augment[name] = box
+        row.addStretch(1)
+        # One row per ModelSpec field; a family shows the rows of its spec_fields.
+        self._rows = {"weights": ("Weights", self.weights),
+                      "image_size": ("Image size", self.image_size),
+                      "head": ("Head", self.head), "augment": ("Augmentation", augment_row),
+                      "preset": ("Preset or folder", preset_row),
+                      "seq_len": ("Sequence length", self.seq_len)}
+        for label, widget in self._rows.values():
+            form.addRow(label, widget)
+        self.precision = QComboBox(objectName="precisionPicker")
+        for key, text in PRECISIONS:
+            self.precision.addItem(text, key)
+        form.addRow("Precision", self.precision)
+        self.load_button = QPushButton("Load model", objectName="loadButton")
+        self.load_button.clicked.connect(self._on_load_clicked)
+        self.progress = QProgressBar(objectName="downloadProgress")
+        self.progress.hide()
+        self.cancel_button = QPushButton("Cancel", objectName="cancelLoad")
+        self.cancel_button.hide()
+        self.cancel_button.clicked.connect(self.cancelRequested)
+        row = QHBoxLayout()
+        row.addWidget(self.load_button)
+        row.addWidget(self.progress, 1)
+        row.addWidget(self.cancel_button)
+        form.addRow(row)
+        self.family_picker.currentIndexChanged.connect(self._on_family_changed)
+        for signal in (self.weights.currentIndexChanged, self.image_size.valueChanged,
+                       self.head.currentIndexChanged, self.preset.currentTextChanged,
+                       self.seq_len.valueChanged, self.precision.currentIndexChanged,
+                       *(b.toggled for b in self.augment.values())):
+            signal.connect(self._on_changed)
+        self._on_family_changed()
+
+    def bind(self, controller) -> None:
+        """Wire to the session: Load/Cancel go to it; loads and data update the panel."""
+        self.loadRequested.connect(controller.load_model)
+        self.cancelRequested.connect(controller.cancel_load)
+        controller.familyWanted.connect(self.set_family)
+        controller.loadingChanged.connect(self.set_loading)
+        controller.observer.progress.connect(self.set_download_progress)
+        controller.bundleChanged.connect(self._on_bundle)
+        controller.projectOpened.connect(self._on_project)
+
+    @Slot(object)
+    def _on_bundle(self, bundle) -> None:
+        if bundle is not None:   # show what was loaded (e.g. a fallback to weights none)
+            spec = bundle.spec.to_dict()
+            self.set_spec(spec)
+            self.set_loaded(spec)
+
+    @Slot(object)
+    def _on_project(self, project) -> None:
+        self.set_spec(project.job.model.to_dict())
+
+    # ------------------------------------------------------------------ public API
+    def family(self) -> str:
+        return self.family_picker.currentData()
+
+    @Slot(str)
+    def set_family(self, name: str) -> None:
+        _select(self.family_picker, name)
+
+    def spec(self) -> dict:
+        """The panel's settings as a ModelSpec dict (``num_classes`` left at 2)."""
+        weights = self.weights.currentData()
+        if weights == "file":
+            weights = self._weights_file or "none"
+        return ModelSpec(family=self.family(), weights=weights,
+                         image_size=self.image_size.value(), head=self.head.currentData(),
+                         preset=self.preset.currentText().strip() or None,
+                         seq_len=self.seq_len.value(), precision=self.precision.currentData(),
+                         augment=[n for n, b in self.augment.items() if b.isChecked()]
+                         if "augment" in get_family(self.family()).spec_fields else []
+                         ).to_dict()
+
+    def set_spec(self, spec: dict) -> None:
+        self.set_family(spec.get("family", self.family()))
+        weights = spec.get("weights") or "imagenet"
+        if weights in ("imagenet", "none"):
+            _select(self.weights, weights)
+        else:
+            self.set_weights_file(weights)
+        self.image_size.setValue(int(spec.get("image_size", 224)))
+        _select(self.head, spec.get("head", "gap"))
+        if spec.get("preset"):
+            self.preset.setCurrentText(spec["preset"])
+        self.seq_len.setValue(int(spec.get("seq_len", 128)))
+        _select(self.precision, spec.get("precision", "auto"))
+        for name, box in self.augment.items():
+            box.setChecked(name in (spec.get("augment") or []))
+
+    def set_weights_file(self, path: str) -> None:
+        self._weights_file = path
+        self.weights.setItemText(self.weights.findData("file"), f"File: {Path(path).name}")
+        _select(self.weights, "file")
+
+    def set_loaded(self, spec: dict | None) -> None:
+        """What is loaded now: the Load button says when the panel no longer matches."""
+        self._loaded = spec
+        self._on_changed()
+
+    def settings_differ(self) -> bool:
+        if self._loaded is None:
+            return False
+        wanted = self.spec()
+        keys = ("family", "precision") + get_family(wanted["family"]).spec_fields
+        return any(wanted.get(k) != self._loaded.get(k) for k in keys)
+
+    @Slot(bool)
+    def set_loading(self, loading: bool) -> None:
+        self.progress.setRange(0, 0)
+        self.progress.setVisible(loading)
+        self.cancel_button.setVisible(loading)
+        self.load_button.setEnabled(not loading)
+
+    @Slot(float, float, str)
+    def set_download_progress(self, done: float, total: float, what: str) -> None:
+        if total > 0:
+            self.progress.setRange(0, 1000)
+            self.progress.setValue(int(1000 * done / total))
+            self.progress.setFormat(f"{what} %p%")
+
+    # ------------------------------------------------------------------ slots
+    @Slot()
+    def _on_load_clicked(self) -> None:
+        self.loadRequested.emit(self.spec())
+
+    @Slot()
+    def _on_family_changed(self, *_) -> None:
+        fields = get_family(self.family()).spec_fields
+        for key, (_, widget) in self._rows.items():
+            self._form.setRowVisible(widget, key in fields)
+        self.familyChanged.emit(self.family())
+        self._on_changed()
+
+    @Slot()
+    def _on_changed(self, *_) -> None:
+        differ = self.settings_differ()
+        self.load_button.setText("Load model — settings changed" if differ else "Load model")
+        self.load_button.setToolTip("Training uses the loaded model; press to load it with "
+                                    "the settings above." if differ else "")
+        font = self.load_button.font()
+        font.setBold(differ)
+        self.load_button.setFont(font)
+        self.changed.emit()
+
+    @Slot(int)
+    def _on_weights_chosen(self, index: int) -> None:
+        if self.weights.itemData(index) != "file":
+            return
+        path, _ = QFileDialog.getOpenFileName(self, "VGG16 weights file",
+                                              self._settings.last_dir("weights"),
+                                              "Keras weights (*.h5 *.weights.h5)")
+        if path:
+            self._settings.remember_dir("weights", path)
+            self.set_weights_file(path)
+        elif not self._weights_file:
+            _select(self.weights, "none")
+
+    @Slot()
+    def _on_head_changed(self, *_) -> None:
+        original = self.head.currentData() == "original"
+        if original:
+            self.image_size.setValue(224)
+        self.image_size.setEnabled(not original)
+
+    @Slot()
+    def _on_browse_preset(self) -> None:
+        path = QFileDialog.getExistingDirectory(
+            self, "keras-hub preset or Hugging Face BERT folder",
+            self._settings.last_dir("preset"))
+        if path:
+            self._settings.remember_dir("preset", path)
+            self.preset.setCurrentText(path)

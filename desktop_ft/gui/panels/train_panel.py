@@ -1,0 +1,245 @@
+"""The train panel: options, Train/Stop, progress with ETA, live curves, and the results
+(per-class accuracy and the confusion matrix) in a pane of their own beside the curves."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QHBoxLayout, QHeaderView, QLabel,
+                               QLineEdit, QProgressBar, QPushButton, QSizePolicy, QSpinBox,
+                               QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+
+from desktop_ft.core.errors import UserError
+from desktop_ft.core.layer_tree import STRATEGY_HELP
+from desktop_ft.core.progress import Progress, format_seconds
+from desktop_ft.core.training import default_learning_rate
+from desktop_ft.gui.widgets import ConfusionMatrixView, TrainingPlots
+
+
+class TrainPanel(QWidget):
+    """``options()`` / ``set_options()`` (TrainJob fields); ``trainRequested`` /
+    ``stopRequested``; the observer's signals go to ``on_train_begin``, ``on_batch`` and
+    ``on_epoch``; ``show_result(result)`` after a run."""
+
+    trainRequested = Signal()
+    stopRequested = Signal()
+    optionsChanged = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("trainPanel")
+        layout = QVBoxLayout(self)
+        controls = QHBoxLayout()
+        self.epochs = QSpinBox(objectName="epochs", minimum=1, maximum=1000, value=10)
+        self.batch_size = QSpinBox(objectName="batchSize", minimum=1, maximum=1024, value=32)
+        self.lr = QLineEdit(objectName="learningRate", placeholderText="auto")
+        self.lr.setFixedWidth(80)
+        self.auto_lr = QLabel("", objectName="autoLearningRate")
+        self.auto_lr.setStyleSheet("color: #555;")
+        self.early = QSpinBox(objectName="earlyStopping", minimum=0, maximum=100)
+        self.early.setSpecialValueText("off")
+        for label, w in (("Epochs", self.epochs), ("Batch", self.batch_size),
+                         ("Learning rate", self.lr)):
+            controls.addWidget(QLabel(label))
+            controls.addWidget(w)
+        controls.addWidget(self.auto_lr)
+        controls.addWidget(QLabel("Early stopping"))
+        controls.addWidget(self.early)
+        controls.addStretch(1)
+        self.train_button = QPushButton("Train", objectName="trainButton")
+        self.train_button.clicked.connect(self.trainRequested)
+        self.stop_button = QPushButton("Stop", objectName="stopButton", enabled=False)
+        self.stop_button.clicked.connect(self._on_stop_clicked)
+        controls.addWidget(self.train_button)
+        controls.addWidget(self.stop_button)
+        layout.addLayout(controls)
+        options = QHBoxLayout()
+        self.two_phase = QCheckBox("Two-phase", objectName="twoPhase")
+        self.two_phase.setToolTip(STRATEGY_HELP["two-phase"])
+        self.phase1_epochs = QSpinBox(objectName="phase1Epochs", minimum=0, maximum=999,
+                                      prefix="phase 1: ")
+        self.phase1_epochs.setSpecialValueText("auto")
+        self.phase1_epochs.setToolTip("Epochs of phase 1 (head only); auto: until the "
+                                      "validation loss stops improving")
+        self.feature_cache = QCheckBox("Feature cache", objectName="featureCache", checked=True)
+        self.feature_cache.setToolTip("Compute the frozen first layers' output once and train "
+                                      "only the rest on it (VGG16; much faster)")
+        self.jit = QCheckBox("XLA", objectName="jitCompile")
+        self.jit.setToolTip("Compile the training step with XLA")
+        for w in (self.two_phase, self.phase1_epochs, self.feature_cache, self.jit):
+            options.addWidget(w)
+        options.addStretch(1)
+        layout.addLayout(options)
+        self.progress = QProgressBar(objectName="progressBar", minimum=0, maximum=100)
+        layout.addWidget(self.progress)
+        self.progress_label = QLabel("Not trained yet.", objectName="progressLabel")
+        # The label's size must not follow its text: a re-layout on every batch would
+        # repaint the plots too.
+        self.progress_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        layout.addWidget(self.progress_label)
+        self.plots = TrainingPlots()
+        self.plots.setMinimumHeight(260)
+        self.per_class = QTableWidget(0, 2, objectName="perClassAccuracy")
+        self.per_class.setHorizontalHeaderLabels(["Class", "Accuracy"])
+        self.per_class.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.per_class.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.confusion = ConfusionMatrixView()
+        results = QWidget(objectName="resultsPane")
+        results.setMinimumWidth(240)
+        column = QVBoxLayout(results)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.per_class, 2)
+        column.addWidget(self.confusion, 3)
+        # Curves on the left, results on the right: neither squeezes the other.
+        self.splitter = QSplitter(Qt.Orientation.Horizontal, objectName="trainSplitter")
+        self.splitter.addWidget(self.plots)
+        self.splitter.addWidget(results)
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+        layout.addWidget(self.splitter, 1)
+        self._progress = Progress()
+        self._training = False
+        self._controller = None
+        for signal in (self.two_phase.toggled, self.lr.textChanged):
+            signal.connect(self.optionsChanged)
+
+    def bind(self, controller) -> None:
+        self._controller = controller
+        self.stopRequested.connect(controller.stop)
+        controller.trainingChanged.connect(self.set_training)
+        controller.resultReady.connect(self.show_result)
+        controller.bundleChanged.connect(self.refresh_auto_learning_rate)
+        self.optionsChanged.connect(self.refresh_auto_learning_rate)
+        controller.observer.trainBegan.connect(self.on_train_begin)
+        controller.observer.batchEnded.connect(self.on_batch)
+        controller.observer.epochEnded.connect(self.on_epoch)
+        controller.projectOpened.connect(self._on_project)
+
+    @Slot(object)
+    def _on_project(self, project) -> None:
+        self.set_options(project.job.to_dict())
+
+    # ------------------------------------------------------------------ public API
+    def options(self) -> dict:
+        """TrainJob fields set here. Raises UserError for a learning rate that is not a
+        number."""
+        text = self.lr.text().strip()
+        lr = None
+        if text:
+            try:
+                lr = float(text)
+            except ValueError:
+                raise UserError(f"Learning rate '{text}' is not a number (e.g. 0.001), or "
+                                "leave it empty for the automatic rate.") from None
+        return {"epochs": self.epochs.value(), "batch_size": self.batch_size.value(),
+                "lr": lr, "early_stopping": self.early.value(),
+                "two_phase": self.two_phase.isChecked(),
+                "phase1_epochs": self.phase1_epochs.value(),
+                "feature_cache": self.feature_cache.isChecked(),
+                "jit_compile": self.jit.isChecked()}
+
+    def set_options(self, job: dict) -> None:
+        self.epochs.setValue(int(job.get("epochs", 10)))
+        self.batch_size.setValue(int(job.get("batch_size", 32)))
+        self.lr.setText("" if job.get("lr") is None else str(job["lr"]))
+        self.early.setValue(int(job.get("early_stopping", 0)))
+        self.two_phase.setChecked(bool(job.get("two_phase", False)))
+        self.phase1_epochs.setValue(int(job.get("phase1_epochs", 0)))
+        self.feature_cache.setChecked(bool(job.get("feature_cache", True)))
+        self.jit.setChecked(bool(job.get("jit_compile", False)))
+
+    def set_two_phase(self, on: bool) -> None:
+        self.two_phase.setChecked(on)
+
+    @Slot()
+    def refresh_auto_learning_rate(self, *_) -> None:
+        """Show what "auto" means for the model as it stands: the rate training will use
+        when the field is empty (the same function the CLI uses)."""
+        bundle = self._controller.bundle if self._controller is not None else None
+        if bundle is None or bundle.tree is None:
+            self.auto_lr.setText("")
+            return
+        rate, why = default_learning_rate(bundle.family, bundle.tree,
+                                          self.two_phase.isChecked())
+        self.auto_lr.setText(f"auto = {rate:g}")
+        self.auto_lr.setToolTip(f"Used when the field is empty: {why}.")
+
+    def auto_learning_rate(self) -> str:
+        return self.auto_lr.text()
+
+    def set_can_train(self, can: bool) -> None:
+        self.train_button.setEnabled(can and not self._training)
+
+    @Slot(bool)
+    def set_training(self, training: bool) -> None:
+        self._training = training
+        self.train_button.setEnabled(not training)
+        self.stop_button.setEnabled(training)
+        if training:
+            self.plots.reset()
+            self.progress.setValue(0)
+            self.progress_label.setText("Preparing…")
+            self.per_class.setRowCount(0)
+            self.confusion.clear()
+        else:
+            self.plots.flush()
+
+    def show_failure(self) -> None:
+        self.progress_label.setText("Training failed.")
+
+    @Slot(object)
+    def show_result(self, result) -> None:
+        if result.stop_reason != "stopped by user":
+            self.progress.setValue(100)
+        last = {k: v[-1] for k, v in result.history.items() if v}
+        metrics = "  ".join(f"{k} {v:.4f}" for k, v in last.items())
+        self.progress_label.setText(f"{result.stop_reason.capitalize()} after "
+                                    f"{result.epochs_run} epoch(s) at learning rate "
+                                    f"{result.learning_rate:g}. {metrics}")
+        ev = result.evaluation
+        if not ev:
+            return
+        self.per_class.setHorizontalHeaderLabels(["Class", f"{ev['split']} acc."])
+        self.per_class.setRowCount(len(ev["classes"]))
+        for row, name in enumerate(ev["classes"]):
+            acc = ev["per_class_accuracy"][name]
+            self.per_class.setItem(row, 0, QTableWidgetItem(name))
+            self.per_class.setItem(row, 1, QTableWidgetItem("n/a" if acc is None
+                                                            else f"{acc:.1%}"))
+        self.confusion.set_matrix(ev["confusion_matrix"], ev["classes"])
+        width = self.splitter.width()
+        if self.splitter.sizes()[1] < width // 3:   # make room for the results once
+            self.splitter.setSizes([width * 3 // 5, width * 2 // 5])
+
+    # ------------------------------------------------------------------ observer slots
+    @Slot(object)
+    def on_train_begin(self, info: dict) -> None:
+        self._progress.begin(info)
+        if info.get("phase", 1) == 1:
+            self.plots.reset(self._progress.steps, self._progress.epochs)
+        else:
+            self.plots.mark_phase(info["first_epoch"],
+                                  f"phase {info['phase']} (lr {info['learning_rate']:g})")
+
+    @Slot(int, int, object)
+    def on_batch(self, epoch: int, batch: int, logs: dict) -> None:
+        if "loss" in logs:
+            self.plots.add_batch(epoch, batch, logs["loss"])
+        p = self._progress
+        p.batch(epoch, batch)
+        pct = int(100 * p.fraction())
+        if pct != self.progress.value():
+            self.progress.setValue(pct)
+        self.progress_label.setText(f"Epoch {epoch + 1}/{p.epochs} · batch {batch + 1}/"
+                                    f"{p.steps} · loss {logs.get('loss', 0):.4f} · "
+                                    f"ETA {format_seconds(p.eta_seconds())}")
+
+    @Slot(int, object)
+    def on_epoch(self, epoch: int, logs: dict) -> None:
+        self.plots.add_epoch(epoch, logs)
+
+    @Slot()
+    def _on_stop_clicked(self) -> None:
+        self.progress_label.setText("Stopping after this batch…")
+        self.stop_button.setEnabled(False)
+        self.stopRequested.emit()

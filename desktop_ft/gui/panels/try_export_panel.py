@@ -1,0 +1,175 @@
+"""Try it (an image or a sentence through the in-memory model) and Export."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, QUrl, Signal, Slot
+from PySide6.QtGui import QDesktopServices, QPixmap
+from PySide6.QtWidgets import (QFileDialog, QGroupBox, QHBoxLayout, QLabel, QLineEdit,
+                               QPushButton, QVBoxLayout, QWidget)
+
+from desktop_ft.gui.settings import AppSettings
+from desktop_ft.gui.widgets import ImageDropLabel, ProbabilityBars
+
+IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.webp)"
+
+
+class TryExportPanel(QWidget):
+    """``set_input_kind(kind)``; ``imageChosen(path)`` / ``sentenceEntered(text)`` to try
+    the model; ``show_probabilities``; ``exportRequested(folder)``; ``show_export``."""
+
+    imageChosen = Signal(str)
+    sentenceEntered = Signal(str)
+    exportRequested = Signal(str)
+
+    def __init__(self, settings: AppSettings, parent=None):
+        super().__init__(parent)
+        self._settings = settings
+        self._export_dir: str | None = None
+        self._controller = None
+        layout = QVBoxLayout(self)
+        box = QGroupBox("Try it", objectName="tryItPanel")
+        row = QHBoxLayout(box)
+        left = QVBoxLayout()
+        self.image = ImageDropLabel("Drop an image here")
+        self.image.setObjectName("tryImage")
+        self.image.fileDropped.connect(self.try_image)
+        self.choose = QPushButton("Choose image…", objectName="tryChoose")
+        self.choose.clicked.connect(self._on_choose_image)
+        self.text = QLineEdit(objectName="tryText",
+                              placeholderText="Type a sentence and press Enter")
+        self.text.returnPressed.connect(self._on_return)
+        for w in (self.image, self.choose, self.text):
+            left.addWidget(w)
+        row.addLayout(left)
+        right = QVBoxLayout()
+        self.result = QLabel("Train a model, then drop an image or type a sentence.",
+                             objectName="tryResult")
+        self.bars = ProbabilityBars()
+        self.bars.setObjectName("probabilityBars")
+        right.addWidget(self.result)
+        right.addWidget(self.bars)
+        right.addStretch(1)
+        row.addLayout(right, 1)
+        layout.addWidget(box, 1)
+        ebox = QGroupBox("Export", objectName="exportPanel")
+        el = QVBoxLayout(ebox)
+        el.addWidget(QLabel("Writes a TensorFlow SavedModel that takes raw images (any size) "
+                            "or raw strings, plus model.keras, labels.json and export.json."))
+        buttons = QHBoxLayout()
+        self.export_button = QPushButton("Export…", objectName="exportButton", enabled=False)
+        self.export_button.clicked.connect(self.choose_export_folder)
+        self.open_button = QPushButton("Open folder", objectName="openExportFolder",
+                                       enabled=False)
+        self.open_button.clicked.connect(self._on_open_folder)
+        buttons.addWidget(self.export_button)
+        buttons.addWidget(self.open_button)
+        buttons.addStretch(1)
+        el.addLayout(buttons)
+        self.export_label = QLabel("", objectName="exportResult")
+        self.export_label.setWordWrap(True)
+        self.export_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        el.addWidget(self.export_label)
+        layout.addWidget(ebox)
+        self.set_input_kind("images")
+
+    def bind(self, controller) -> None:
+        self._controller = controller
+        self.imageChosen.connect(self._on_image)
+        self.sentenceEntered.connect(self._on_sentence)
+        self.exportRequested.connect(self.export_to)
+        controller.predicted.connect(self.show_probabilities)
+        controller.exported.connect(self.show_export)
+        controller.exportFailed.connect(self.show_export_failed)
+        controller.resultReady.connect(self.show_ready)
+        controller.bundleChanged.connect(self._on_bundle)
+
+    @Slot(str)
+    def export_to(self, path: str) -> None:
+        if self._controller.export(path):
+            self.show_exporting(path)
+
+    @Slot(str)
+    def _on_image(self, path: str) -> None:
+        self._controller.predict(path, "images")
+
+    @Slot(str)
+    def _on_sentence(self, text: str) -> None:
+        self._controller.predict(text, "text")
+
+    @Slot(object)
+    def _on_bundle(self, bundle) -> None:
+        if bundle is not None:
+            self.set_input_kind(bundle.input_kind)
+
+    # ------------------------------------------------------------------ public API
+    def set_input_kind(self, kind: str) -> None:
+        images = kind == "images"
+        self.image.setVisible(images)
+        self.choose.setVisible(images)
+        self.text.setVisible(not images)
+
+    def set_export_enabled(self, enabled: bool) -> None:
+        self.export_button.setEnabled(enabled)
+
+    @Slot(str)
+    def try_image(self, path: str) -> None:
+        pix = QPixmap(path)
+        if not pix.isNull():
+            self.image.setPixmap(pix.scaled(200, 200, Qt.AspectRatioMode.KeepAspectRatio,
+                                            Qt.TransformationMode.SmoothTransformation))
+        self.imageChosen.emit(path)
+
+    @Slot(object, object)
+    def show_probabilities(self, labels: list[str], probs: list[float]) -> None:
+        self.bars.set_probabilities(labels, probs)
+        best = max(range(len(probs)), key=lambda i: probs[i])
+        self.result.setText(f"<b>{labels[best]}</b> ({probs[best]:.1%})")
+
+    @Slot()
+    def show_ready(self, *_) -> None:
+        self.result.setText("Drop an image or type a sentence to try the model.")
+
+    def show_exporting(self, path: str) -> None:
+        self.export_label.setText(f"Exporting to {path}…")
+        self.export_button.setEnabled(False)
+
+    @Slot(object)
+    def show_export(self, record: dict) -> None:
+        self._export_dir = record["path"]
+        self.export_label.setText(
+            f"Exported to <b>{record['path']}</b><br>SavedModel parity with the app: max "
+            f"|Δ| = {record['parity_max_abs_diff']:.2e} on {record['parity_samples']} inputs."
+            f" SavedModel {record['saved_model_bytes'] / 1e6:.1f} MB.")
+        self.open_button.setEnabled(True)
+
+    @Slot()
+    def show_export_failed(self) -> None:
+        self.export_label.setText("Export failed; any previous export is unchanged.")
+
+    # ------------------------------------------------------------------ slots
+    @Slot()
+    def choose_export_folder(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export to folder",
+                                              f"{self._settings.last_dir('export')}/my_model",
+                                              "Export folder (*)")
+        if path:
+            self._settings.remember_dir("export", str(path).rsplit("/", 1)[0])
+            self.exportRequested.emit(path)
+
+    @Slot()
+    def _on_choose_image(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Image to classify",
+                                              self._settings.last_dir("try"), IMAGE_FILTER)
+        if path:
+            self._settings.remember_dir("try", path)
+            self.try_image(path)
+
+    @Slot()
+    def _on_return(self) -> None:
+        if self.text.text().strip():
+            self.sentenceEntered.emit(self.text.text())
+
+    @Slot()
+    def _on_open_folder(self) -> None:
+        if self._export_dir:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(self._export_dir))

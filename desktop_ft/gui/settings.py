@@ -1,0 +1,43 @@
+"""What the window remembers between sessions: recent data, the last folder used for each
+kind of file dialog, the window's geometry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QSettings
+
+MAX_RECENT = 8
+# Each kind of file dialog remembers its own folder.
+DIALOG_KINDS = ("data", "weights", "preset", "project", "export", "try")
+
+
+class AppSettings:
+    def __init__(self, settings: QSettings | None = None):
+        self._s = settings or QSettings("desktop_ft", "desktop-ft")
+
+    def recent_data(self) -> list[str]:
+        recent = self._s.value("data/recent", []) or []
+        return [recent] if isinstance(recent, str) else list(recent)
+
+    def remember_data(self, path: str) -> None:
+        recent = [path] + [p for p in self.recent_data() if p != path]
+        self._s.setValue("data/recent", recent[:MAX_RECENT])
+        self.remember_dir("data", str(Path(path).parent))
+
+    def last_dir(self, kind: str) -> str:
+        """The folder a ``kind`` dialog last opened in (the home folder at first)."""
+        value = self._s.value(f"dialogs/{kind}", "")
+        return value if value and Path(value).is_dir() else str(Path.home())
+
+    def remember_dir(self, kind: str, path: str) -> None:
+        p = Path(path)
+        self._s.setValue(f"dialogs/{kind}", str(p if p.is_dir() else p.parent))
+
+    def restore_geometry(self, window) -> None:
+        geometry = self._s.value("window/geometry")
+        if geometry is not None:
+            window.restoreGeometry(geometry)
+
+    def save_geometry(self, window) -> None:
+        self._s.setValue("window/geometry", window.saveGeometry())
