@@ -16,7 +16,7 @@ Example:
     >>> tree.apply_strategy("partial", unfreeze_last=1)
     >>> tree.apply_patterns([("unfreeze", "block4_conv3")])
     >>> tree.totals()
-    (7081475, 7635264)
+    (9440771, 5275456)
 """
 
 from __future__ import annotations

@@ -25,6 +25,7 @@ class SessionController(QObject):
     scanChanged = Signal(object, object)  # DataScan, samples per class
     loadingChanged = Signal(bool)
     trainingChanged = Signal(bool)
+    trainingFailed = Signal()
     resultReady = Signal(object)          # TrainResult
     predicted = Signal(object, object)    # labels, probabilities
     exported = Signal(object)             # export.json record
@@ -229,6 +230,7 @@ class SessionController(QObject):
     @Slot(str, str)
     def _on_train_error(self, message: str, details: str) -> None:
         self._set_training(False)
+        self.trainingFailed.emit()
         self.error.emit(message, details)
 
     # ------------------------------------------------------------------ try it and export

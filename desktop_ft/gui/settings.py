@@ -8,8 +8,6 @@ from pathlib import Path
 from PySide6.QtCore import QSettings
 
 MAX_RECENT = 8
-# Each kind of file dialog remembers its own folder.
-DIALOG_KINDS = ("data", "weights", "preset", "project", "export", "try")
 
 
 class AppSettings:
@@ -26,7 +24,8 @@ class AppSettings:
         self.remember_dir("data", str(Path(path).parent))
 
     def last_dir(self, kind: str) -> str:
-        """The folder a ``kind`` dialog last opened in (the home folder at first)."""
+        """The folder a ``kind`` dialog last opened in (the home folder at first). Each
+        kind of file — data, weights, preset, project, export, try — has its own."""
         value = self._s.value(f"dialogs/{kind}", "")
         return value if value and Path(value).is_dir() else str(Path.home())
 

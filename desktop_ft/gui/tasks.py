@@ -138,18 +138,6 @@ class TaskRunner(QObject):
         _live.pop(worker, None)
         self.busyChanged.emit(self.busy_count)
 
-    def wait(self, timeout_s: float) -> bool:
-        """Process events until every worker of this runner finished (or the timeout)."""
-        from PySide6.QtWidgets import QApplication
-
-        deadline = time.monotonic() + timeout_s
-        while self._mine and time.monotonic() < deadline:
-            QApplication.processEvents()
-            for w in list(self._mine):
-                w.wait(20)
-        QApplication.processEvents()
-        return not self._mine
-
 
 # A test runner sets this False: it must keep its own exit status.
 HARD_EXIT_AFTER_WAIT = True

@@ -91,3 +91,15 @@ def train_and_wait(qtbot, w, **options):
     qtbot.waitUntil(lambda: w.controller.result is not before and not w.controller.training,
                     timeout=LONG)
     return w.controller.result
+
+
+def lora_bert_with_data(qtbot, w, preset, data, rank=2):
+    """Drop text data, load the tiny BERT and press LoRA; wait for the adapters."""
+    c = w.controller
+    drop_path(w, data)
+    qtbot.waitUntil(lambda: c.scan is not None, timeout=LONG)
+    load_model(qtbot, w, family="bert", preset=str(preset), seq_len=16)
+    w.layers_panel.lora_rank.setValue(rank)
+    click(qtbot, w.layers_panel.buttons["lora"])
+    qtbot.waitUntil(lambda: c.bundle.tree.has_lora and c.tasks.running() == 0, timeout=LONG)
+    return c.bundle

@@ -7,8 +7,8 @@ import numpy as np
 from PIL import Image
 from PySide6.QtCore import Qt
 
-from tests.gui.conftest import (LONG, click, drop_path, load_model, load_tiny_vgg,
-                                load_tiny_vgg_with_data, train_and_wait)
+from tests.gui.conftest import (LONG, click, drop_path, load_tiny_vgg, load_tiny_vgg_with_data,
+                                lora_bert_with_data, train_and_wait)
 
 
 def test_window_basics(window):
@@ -140,13 +140,8 @@ def test_window_and_cli_use_the_same_default_rate(qtbot, window, tiny_bert_prese
                                                   tmp_path, capsys):
     """LoRA in the window once trained at the full-fine-tuning rate and learned nothing;
     the window and the CLI now take the rate from the same function."""
-    w, c = window, window.controller
-    drop_path(w, text_csv)
-    qtbot.waitUntil(lambda: c.scan is not None, timeout=LONG)
-    load_model(qtbot, w, family="bert", preset=str(tiny_bert_preset), seq_len=16)
-    w.layers_panel.lora_rank.setValue(2)
-    click(qtbot, w.layers_panel.buttons["lora"])
-    qtbot.waitUntil(lambda: c.bundle.tree.has_lora and c.tasks.running() == 0, timeout=LONG)
+    w = window
+    lora_bert_with_data(qtbot, w, tiny_bert_preset, text_csv)
     assert w.train_panel.auto_learning_rate() == "auto = 0.001"
     result = train_and_wait(qtbot, w, epochs=1, batch_size=8)
 

@@ -7,7 +7,7 @@ from PySide6.QtCore import Qt
 
 from tests.conftest import write_image_folder
 from tests.gui.conftest import (LONG, click, drop_path, load_model, load_tiny_vgg,
-                                load_tiny_vgg_with_data, train_and_wait)
+                                load_tiny_vgg_with_data, lora_bert_with_data, train_and_wait)
 
 
 def test_model_panel_spec_round_trip_and_changed_marker(qtbot, window, tmp_path):
@@ -115,6 +115,7 @@ def test_train_failure_is_shown(qtbot, window, image_folder, monkeypatch):
     click(qtbot, w.train_panel.train_button)
     qtbot.waitUntil(lambda: not w.controller.training and w.banner.isVisible(), timeout=LONG)
     assert "diverged" in w.banner.text()
+    assert w.train_panel.progress_label.text() == "Training failed."
     assert w.train_panel.train_button.isEnabled()
     assert not w.layers_panel.tree_model.read_only
 
@@ -218,12 +219,7 @@ def test_lora_project_replays_in_window_and_cli(qtbot, window, tiny_bert_preset,
                                                 tmp_path, capsys):
     """One replay for both: the window's project with LoRA trains the same in the CLI."""
     w, c = window, window.controller
-    drop_path(w, text_csv)
-    qtbot.waitUntil(lambda: c.scan is not None, timeout=LONG)
-    load_model(qtbot, w, family="bert", preset=str(tiny_bert_preset), seq_len=16)
-    w.layers_panel.lora_rank.setValue(2)
-    click(qtbot, w.layers_panel.buttons["lora"])
-    qtbot.waitUntil(lambda: c.bundle.tree.has_lora and c.tasks.running() == 0, timeout=LONG)
+    lora_bert_with_data(qtbot, w, tiny_bert_preset, text_csv)
     trainable = c.bundle.tree.totals()[0]
     w.train_panel.set_options({**w.train_panel.options(), "epochs": 1, "batch_size": 8})
     path = tmp_path / "lora.json"

@@ -94,9 +94,6 @@ class LayersPanel(QGroupBox):
         self.tree_model.set_read_only(busy)
         self._update_buttons()
 
-    def set_summary(self, text: str) -> None:
-        self.summary.setText(text)
-
     def options(self) -> dict:
         return {"unfreeze_last": self.unfreeze_last.value(),
                 "lora_rank": self.lora_rank.value()}

@@ -30,7 +30,6 @@ class ModelPanel(QGroupBox):
     loadRequested = Signal(dict)
     cancelRequested = Signal()
     familyChanged = Signal(str)
-    changed = Signal()
 
     def __init__(self, settings: AppSettings, parent=None):
         super().__init__("Model", parent)
@@ -158,7 +157,7 @@ class ModelPanel(QGroupBox):
         self.image_size.setValue(int(spec.get("image_size", 224)))
         _select(self.head, spec.get("head", "gap"))
         if spec.get("preset"):
-            self.preset.setCurrentText(spec["preset"])
+            self.preset.setCurrentText(str(spec["preset"]))
         self.seq_len.setValue(int(spec.get("seq_len", 128)))
         _select(self.precision, spec.get("precision", "auto"))
         for name, box in self.augment.items():
@@ -217,7 +216,6 @@ class ModelPanel(QGroupBox):
         font = self.load_button.font()
         font.setBold(differ)
         self.load_button.setFont(font)
-        self.changed.emit()
 
     @Slot(int)
     def _on_weights_chosen(self, index: int) -> None:

@@ -108,6 +108,7 @@ class TrainPanel(QWidget):
         self.stopRequested.connect(controller.stop)
         controller.trainingChanged.connect(self.set_training)
         controller.resultReady.connect(self.show_result)
+        controller.trainingFailed.connect(self.show_failure)
         controller.bundleChanged.connect(self.refresh_auto_learning_rate)
         self.optionsChanged.connect(self.refresh_auto_learning_rate)
         controller.observer.trainBegan.connect(self.on_train_begin)
@@ -184,6 +185,7 @@ class TrainPanel(QWidget):
         else:
             self.plots.flush()
 
+    @Slot()
     def show_failure(self) -> None:
         self.progress_label.setText("Training failed.")
 
