@@ -1,7 +1,8 @@
 """Model families. ``load_model(spec)`` is the entry point; ``FAMILIES`` maps names to
 the :class:`Family` objects that describe them."""
 
-from desktop_ft.core.models.base import Family, ModelBundle, ModelSpec, to_class_probs
+from desktop_ft.core.models.base import (Family, ModelBundle, ModelSpec, split_chain,
+                                         to_class_probs)
 from desktop_ft.core.models.registry import (
                                              FAMILIES,
                                              check_spec,
@@ -12,5 +13,5 @@ from desktop_ft.core.models.registry import (
 )
 
 __all__ = ["FAMILIES", "Family", "ModelBundle", "ModelSpec", "check_spec",
-           "family_for_input", "get_family", "load_model", "to_class_probs",
+           "family_for_input", "get_family", "load_model", "split_chain", "to_class_probs",
            "with_num_classes"]

@@ -160,6 +160,12 @@ class Family:
         cut it anywhere); None when it is not."""
         return None
 
+    def explain(self, bundle: ModelBundle, inputs) -> list[dict]:
+        """Why the model decided as it did, per raw input: ``{"probs": [...]}`` plus, for
+        images, ``heatmap`` (2-D, non-negative, the image's size) and ``layer``; for text,
+        ``tokens`` and ``scores``."""
+        raise UserError("Explanations are not offered for this model.")
+
     # ---------------------------------------------------------------- PEFT
     def add_lora(self, bundle: ModelBundle, rank: int) -> None:
         raise UserError(self.lora_unavailable or "LoRA is not offered for this model.")
@@ -199,3 +205,27 @@ def to_class_probs(out, binary: bool):
     if binary:
         return np.concatenate([1.0 - out, out], axis=-1)
     return out
+
+
+def split_chain(bundle: ModelBundle, cut: str):
+    """(prefix, suffix) Keras models sharing a chain-shaped model's layer objects at the
+    layer named ``cut``: ``full(x) == suffix(prefix(x))``. Used by the feature cache and
+    by Grad-CAM."""
+    import keras
+
+    model = bundle.model
+    layers = bundle.family_impl.chain_layers(model)
+    names = [layer.name for layer in layers]
+    i = names.index(cut)
+    # Re-apply the layer objects to fresh inputs (a layer's own .output may belong to
+    # another graph it was first called in, e.g. keras.applications' VGG16).
+    inp = keras.Input(shape=model.input.shape[1:], name="image")
+    x = inp
+    for layer in layers[:i + 1]:
+        x = layer(x)
+    prefix = keras.Model(inp, x, name="prefix")
+    feats = keras.Input(shape=x.shape[1:], name="features")
+    y = feats
+    for layer in layers[i + 1:]:
+        y = layer(y)
+    return prefix, keras.Model(feats, y, name="suffix")

@@ -11,6 +11,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from desktop_ft.core.models import split_chain
+
 NONDETERMINISTIC = ("Dropout", "SpatialDropout", "GaussianNoise", "GaussianDropout",
                     "AlphaDropout", "BatchNormalization")
 
@@ -64,25 +66,7 @@ def plan_feature_cache(bundle, n_examples: int, budget_bytes: int, enabled: bool
 
 def split_model(bundle, cut: str):
     """(prefix, suffix) Keras models sharing the bundle's layer objects at ``cut``."""
-    import keras
-
-    model = bundle.model
-    layers = bundle.family_impl.chain_layers(model)
-    names = [l.name for l in layers]
-    i = names.index(cut)
-    # Re-apply the layer objects to fresh inputs (a layer's own .output may belong to
-    # another graph it was first called in, e.g. keras.applications' VGG16).
-    inp = keras.Input(shape=model.input.shape[1:], name="image")
-    x = inp
-    for layer in layers[:i + 1]:
-        x = layer(x)
-    prefix = keras.Model(inp, x, name="cached_prefix")
-    feats = keras.Input(shape=x.shape[1:], name="cached_features")
-    y = feats
-    for layer in layers[i + 1:]:
-        y = layer(y)
-    suffix = keras.Model(feats, y, name="trained_suffix")
-    return prefix, suffix
+    return split_chain(bundle, cut)
 
 
 def compute_features(prefix, dataset):

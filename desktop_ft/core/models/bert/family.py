@@ -73,6 +73,11 @@ class BertFamily(Family):
             np.zeros((0, 1 if bundle.binary else bundle.num_classes), np.float32)
         return to_class_probs(out, bundle.binary)
 
+    def explain(self, bundle: ModelBundle, texts) -> list[dict]:
+        from desktop_ft.core.models.bert.explain import token_importance
+
+        return token_importance(bundle, texts)
+
     def add_lora(self, bundle: ModelBundle, rank: int) -> None:
         peft_mod.add_lora(bundle, rank)
 

@@ -66,6 +66,11 @@ class Vgg16Family(Family):
     def chain_layers(self, model) -> list:
         return tree_mod.chain_layers(model)
 
+    def explain(self, bundle: ModelBundle, images) -> list[dict]:
+        from desktop_ft.core.models.vgg16.explain import grad_cam
+
+        return grad_cam(bundle, images)
+
     def make_dataset(self, bundle, split, batch_size, *, shuffle, seed=0):
         size = bundle.spec.image_size
         return datasets.image_dataset(
