@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import threading
+from pathlib import Path
 
 from desktop_ft.cli.printing import PrintingObserver, print_evaluation
 from desktop_ft.core.errors import UserError
@@ -184,29 +185,33 @@ def cmd_evaluate(args) -> int:
     ev = metrics_from_probs(labels, probs, exported.labels)
     ev["split"] = "given"
     ev["skipped"] = [{"path": p, "reason": r} for p, r in scan.skipped]
+    if args.report:
+        from desktop_ft.core.explain import mistakes
+        from desktop_ft.core.report import write_report
+
+        wrong = mistakes(items, labels, probs, exported.labels)
+        ev["report"] = str(write_report(args.report, evaluation=ev, mistakes=wrong,
+                                        kind=exported.kind, meta=exported.meta,
+                                        data=str(args.data),
+                                        title=f"desktop-ft report — {Path(args.out).name}"))
     if args.json:
         print(json.dumps(ev))
     else:
         for p, r in scan.skipped:
             print(f"skipped {p}: {r}")
         print_evaluation(ev, sys.stdout)
+        if args.report:
+            print(f"Report written to {ev['report']}")
     return 0
 
 
 def cmd_predict(args) -> int:
-    from desktop_ft.core.datasets import load_image_rgb
     from desktop_ft.core.export import ExportedModel
 
     exported = ExportedModel(args.out)
     inputs = args.inputs
     if exported.kind == "images":
-        decoded = []
-        for path in inputs:
-            try:
-                decoded.append(load_image_rgb(path))
-            except (OSError, ValueError) as e:
-                raise UserError(f"Cannot read image {path}: {e}") from None
-        probs = exported.predict_proba(decoded)
+        probs = exported.predict_proba(_read_images(inputs))
     else:
         probs = exported.predict_proba(list(inputs))
     rows = []
@@ -223,5 +228,70 @@ def cmd_predict(args) -> int:
     return 0
 
 
+def _read_images(paths: list[str]) -> list:
+    from desktop_ft.core.datasets import load_image_rgb
+
+    decoded = []
+    for path in paths:
+        try:
+            decoded.append(load_image_rgb(path))
+        except (OSError, ValueError) as e:
+            raise UserError(f"Cannot read image {path}: {e}") from None
+    return decoded
+
+
+def cmd_explain(args) -> int:
+    from desktop_ft.core import explain as ex
+
+    bundle = ex.load_export_bundle(args.out)
+    images = bundle.input_kind == "images"
+    inputs = _read_images(args.inputs) if images else list(args.inputs)
+    explained = ex.explain(bundle, inputs)
+    classes = bundle.classes
+    rows = []
+    for item, e in zip(args.inputs, explained):
+        best = max(range(len(e["probs"])), key=e["probs"].__getitem__)
+        row = {"input": item, "label": classes[best],
+               "probs": dict(zip(classes, e["probs"]))}
+        if images:
+            row.update(heatmap=[[round(float(v), 4) for v in r] for r in e["heatmap"]],
+                       layer=e["layer"])
+        else:
+            row.update(tokens=e["tokens"], scores=[round(s, 4) for s in e["scores"]])
+        rows.append(row)
+    written = []
+    if args.write:
+        target = Path(args.write)
+        if images:
+            for k, (raw, e) in enumerate(zip(inputs, explained)):
+                path = target if k == 0 else \
+                    target.with_name(f"{target.stem}_{k + 1}{target.suffix or '.png'}")
+                ex.write_png(path, ex.overlay(raw, e["heatmap"], args.opacity))
+                written.append(str(path))
+        else:
+            ex.write_text_html(target, explained, inputs, classes)
+            written.append(str(target))
+    if args.json:
+        print(json.dumps(rows))
+        return 0
+    for row, e in zip(rows, explained):
+        print(f"{row['input']}: {row['label']} ({row['probs'][row['label']]:.1%})")
+        if images:
+            print(f"  heatmap from {e['layer']}; strongest at row/column "
+                  f"{_peak(e['heatmap'])} of {e['heatmap'].shape[0]}×{e['heatmap'].shape[1]}")
+        else:
+            ranked = sorted(ex.words(e["tokens"], e["scores"]), key=lambda w: -w[1])[:5]
+            print("  most important: " + ", ".join(f"{w} {s:.2f}" for w, s in ranked))
+    for path in written:
+        print(f"Wrote {path}")
+    return 0
+
+
+def _peak(heatmap) -> tuple[int, int]:
+    import numpy as np
+
+    return tuple(int(i) for i in np.unravel_index(int(np.argmax(heatmap)), heatmap.shape))
+
+
 COMMANDS = {"layers": cmd_layers, "scan": cmd_scan, "train": cmd_train,
-            "evaluate": cmd_evaluate, "predict": cmd_predict}
+            "evaluate": cmd_evaluate, "predict": cmd_predict, "explain": cmd_explain}

@@ -151,7 +151,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True)
     p.add_argument("--text-column", default=None)
     p.add_argument("--label-column", default=None)
+    p.add_argument("--report", default=None, metavar="FILE.html",
+                   help="also write a self-contained HTML report (curves, per-class "
+                        "accuracy, confusion matrix, top mistakes, parity)")
     p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("explain", help="show what an export's model looks at: Grad-CAM "
+                       "heatmaps for images, word importance for text")
+    p.add_argument("out", metavar="OUT", help="an export folder")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, or strings for a "
+                   "text model")
+    p.add_argument("--out", dest="write", default=None, metavar="FILE.png|FILE.html",
+                   help="write the heatmap over the image (one PNG per image: FILE.png, "
+                        "FILE_2.png, …) or the highlighted texts (HTML)")
+    p.add_argument("--opacity", type=float, default=0.5, help="heatmap opacity (0–1)")
+    p.add_argument("--json", action="store_true",
+                   help="end with one JSON line: a list with one object per input")
 
     p = sub.add_parser("predict", help="classify image files or sentences with an export")
     p.add_argument("out", metavar="OUT", help="an export folder")

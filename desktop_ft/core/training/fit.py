@@ -253,7 +253,7 @@ def fine_tune(job: TrainJob, observer: Observer | None = None,
         reason = "early stopping"
     else:
         reason = "completed"
-    evaluation = None
+    evaluation, probs = None, []
     eval_split = scan.test if scan.test is not None and len(scan.test) else val_split
     if eval_split is not None and len(eval_split):
         observer.on_status("Evaluating on held-out data…")
@@ -261,10 +261,14 @@ def fine_tune(job: TrainJob, observer: Observer | None = None,
                                      batch_size=job.batch_size)
         evaluation = metrics_from_probs(eval_split.labels, probs, scan.classes)
         evaluation["split"] = "test" if eval_split is scan.test else "val"
+        probs = probs.tolist()
     result = TrainResult(bundle=bundle, scan=scan, job=job, history=history,
                          learning_rate=lr, phase2_epoch=phase2_at, feature_cache=cache_log,
                          epochs_run=epochs_run, epoch_seconds=cb.epoch_seconds,
                          stop_reason=reason, evaluation=evaluation,
+                         eval_items=list(eval_split.items) if evaluation else [],
+                         eval_labels=list(eval_split.labels) if evaluation else [],
+                         eval_probs=probs,
                          train_counts=dict(zip(scan.classes,
                                                train_split.counts(scan.num_classes))),
                          val_counts=dict(zip(scan.classes, val_split.counts(scan.num_classes)))

@@ -25,6 +25,11 @@ class TrainResult:
     learning_rate: float = 0.0
     phase2_epoch: int | None = None
     feature_cache: list = field(default_factory=list)
+    # The held-out examples behind ``evaluation``: raw items (paths or texts), true
+    # labels and the model's probabilities — for the mistakes view and the report.
+    eval_items: list = field(default_factory=list)
+    eval_labels: list = field(default_factory=list)
+    eval_probs: list = field(default_factory=list)
 
     @property
     def classes(self) -> list[str]:

@@ -2,7 +2,8 @@
 
 The classifier's forward pass is replayed layer by layer (the same layer objects, LoRA
 and int8 included) so the token embeddings can be watched; a token's score is
-|Σ_h ∂log p(class)/∂e_h · e_h| over its embedding e, normalised to a maximum of 1.
+|Σ_h ∂z/∂e_h · e_h| over its embedding e, where z is the predicted class's logit,
+normalised to a maximum of 1.
 Special tokens and padding are left out.
 """
 
@@ -18,7 +19,12 @@ def _forward(model, token_embeddings, segment_ids, padding_mask):
     for layer in backbone.transformer_layers:
         x = layer(x, padding_mask=padding_mask, training=False)
     pooled = backbone.pooled_dense(x[:, backbone.cls_token_index, :])
-    return model.get_layer("logits")(pooled)
+    # The logits before the output activation, which saturates for confident predictions.
+    output = model.get_layer("logits")
+    import tensorflow as tf
+
+    pooled = tf.cast(pooled, output.kernel.dtype)
+    return tf.cast(tf.matmul(pooled, output.kernel) + output.bias, tf.float32)
 
 
 def token_importance(bundle, texts) -> list[dict]:
@@ -36,11 +42,11 @@ def token_importance(bundle, texts) -> list[dict]:
         with tf.GradientTape() as tape:
             emb = model.backbone.token_embedding(ids)
             tape.watch(emb)
-            raw = tf.cast(_forward(model, emb, x["segment_ids"], x["padding_mask"]),
-                          tf.float32)
-            probs = tf.concat([1.0 - raw, raw], axis=-1) if bundle.binary else raw
-            c = int(tf.argmax(probs[0]))
-            score = tf.math.log(probs[0, c] + 1e-9)
+            logits = _forward(model, emb, x["segment_ids"], x["padding_mask"])
+            if bundle.binary:   # one sigmoid unit: the logit of class 1, its negation for 0
+                logits = tf.concat([-logits, logits], axis=-1)
+            c = int(tf.argmax(logits[0]))
+            score = logits[0, c]
         grads = tape.gradient(score, emb)
         relevance = np.abs(np.asarray(tf.reduce_sum(grads * emb, axis=-1))[0])
         mask = np.asarray(x["padding_mask"])[0].astype(bool)
@@ -53,5 +59,5 @@ def token_importance(bundle, texts) -> list[dict]:
         peak = max(scores) if scores else 0.0
         out.append({"tokens": tokens,
                     "scores": [s / peak if peak > 0 else 0.0 for s in scores],
-                    "probs": np.asarray(probs[0], dtype=np.float32).tolist()})
+                    "probs": [float(p) for p in bundle.predict_proba([text])[0]]})
     return out

@@ -2,8 +2,10 @@
 
 The feature map is taken from the last convolution whose output is still at least
 :data:`MIN_CAM_SIZE` pixels across — block5_conv3 (14×14) at 224 px; a finer block for
-small images, where block 5 is 2×2 and cannot localize anything. The gradient of the
-predicted class's log-probability weights the feature channels (Selvaraju et al., 2017).
+small images, where block 5 is 2×2 and cannot localize anything (measured in
+tests/core/test_explain.py). The gradient of the predicted class's *logit* (before the
+output activation, which saturates for confident predictions) weights the feature
+channels (Selvaraju et al., 2017).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 from desktop_ft.core.models.base import split_chain
 from desktop_ft.core.models.vgg16.build import preprocess_uint8
 
-MIN_CAM_SIZE = 7
+MIN_CAM_SIZE = 14
 
 
 def cam_layer(chain: list) -> str:
@@ -26,8 +28,11 @@ def grad_cam(bundle, images) -> list[dict]:
     import numpy as np
     import tensorflow as tf
 
-    name = cam_layer(bundle.family_impl.chain_layers(bundle.model))
-    prefix, suffix = split_chain(bundle, name)
+    chain = bundle.family_impl.chain_layers(bundle.model)
+    name = cam_layer(chain)
+    prefix, _ = split_chain(bundle, name)
+    rest = chain[[layer.name for layer in chain].index(name) + 1:]
+    output = rest.pop()     # the Dense whose activation gives the probabilities
     out = []
     for img in images:
         img = np.asarray(img, dtype=np.uint8)
@@ -35,16 +40,22 @@ def grad_cam(bundle, images) -> list[dict]:
                           training=False)
         with tf.GradientTape() as tape:
             tape.watch(features)
-            raw = tf.cast(suffix(features, training=False), tf.float32)
-            probs = tf.concat([1.0 - raw, raw], axis=-1) if bundle.binary else raw
-            c = int(tf.argmax(probs[0]))
-            score = tf.math.log(probs[0, c] + 1e-9)
+            y = features
+            for layer in rest:
+                y = layer(y, training=False)
+            y = tf.cast(y, output.kernel.dtype)
+            logits = tf.cast(tf.matmul(y, output.kernel) + output.bias, tf.float32)
+            if bundle.binary:   # one sigmoid unit: the logit of class 1, its negation for 0
+                logits = tf.concat([-logits, logits], axis=-1)
+            c = int(tf.argmax(logits[0]))
+            score = logits[0, c]
         grads = tape.gradient(score, features)
         weights = tf.reduce_mean(grads, axis=(1, 2))
         cam = tf.nn.relu(tf.reduce_sum(features * weights[:, None, None, :], axis=-1))[0]
         cam = tf.image.resize(cam[..., None], img.shape[:2], method="bilinear")[..., 0]
         cam = np.asarray(cam, dtype=np.float32)
         peak = float(cam.max())
+        probs = bundle.predict_proba([img])[0]
         out.append({"heatmap": cam / peak if peak > 0 else cam, "layer": name,
-                    "probs": np.asarray(probs[0], dtype=np.float32).tolist()})
+                    "probs": [float(p) for p in probs]})
     return out
