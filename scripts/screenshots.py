@@ -6,7 +6,7 @@ Without a display it re-runs itself under Xvfb (Debian: apt-get install xvfb
 libxcb-cursor0), i.e. xvfb-run -a -s "-screen 0 1400x900x24" python scripts/screenshots.py.
 
 States: the empty first screen, a model loaded with its layer tree, training with live
-curves, and the result with a confusion matrix. Uses the built-in sample dataset and
+curves, the result with a confusion matrix, the mistakes list, and Try it with Grad-CAM. Uses the built-in sample dataset and
 weights=none, so it runs offline.
 """
 
@@ -77,9 +77,15 @@ def main(out_dir: str = "docs") -> int:
     shot("03-training.png")
     wait(lambda: not c.training)
     shot("04-result.png")
+    panel = w.train_panel
+    panel.results.setCurrentWidget(panel.mistakes)
+    shot("06-mistakes.png")
+    panel.results.setCurrentIndex(0)
     sample = next((Path(c.scan.root) / "triangle").glob("*.png"))
     w.open_path(str(sample))
     wait(lambda: len(w.try_panel.bars.values) == 3)
+    w.try_panel.explain_toggle.setChecked(True)
+    wait(lambda: w.try_panel.overlay_shown)
     shot("05-try-it.png")
     QTimer.singleShot(0, w.close)
     app.processEvents()

@@ -27,7 +27,10 @@ class SessionController(QObject):
     trainingChanged = Signal(bool)
     trainingFailed = Signal()
     resultReady = Signal(object)          # TrainResult
+    mistakesReady = Signal(object)        # wrong held-out predictions, most confident first
     predicted = Signal(object, object)    # labels, probabilities
+    explained = Signal(object)            # {"item", "probs", "explanation", "image"}
+    reportWritten = Signal(str)
     exported = Signal(object)             # export.json record
     exportFailed = Signal()
     projectOpened = Signal(object)        # Project: the panels show its settings
@@ -42,7 +45,10 @@ class SessionController(QObject):
         self.bundle = None
         self.scan = None
         self.result = None
+        self.mistakes: list[dict] = []
         self.last_export: dict | None = None
+        self.explain_enabled = False
+        self._last_try: tuple[str, str] | None = None
         self.device = ""
         self.training = False
         self.loading = False
@@ -217,14 +223,15 @@ class SessionController(QObject):
 
     @Slot(object)
     def _on_trained(self, outcome) -> None:
-        result, note = outcome
+        result, note, mistakes = outcome
         if note:
             self.note.emit(note)
-        self.result = result
+        self.result, self.mistakes = result, mistakes
         if result.bundle is not self.bundle:
             self._set_bundle(result.bundle)
         self._set_training(False)
         self.resultReady.emit(result)
+        self.mistakesReady.emit(mistakes)
         self.status.emit(f"Training {result.stop_reason} — {result.epochs_run} epoch(s).")
 
     @Slot(str, str)
@@ -248,12 +255,37 @@ class SessionController(QObject):
         if self.bundle.input_kind != kind:
             self.error.emit(f"The model takes {self.bundle.input_kind}, not {kind}.", "")
             return
-        self.tasks.run("predict", jobs.predict, self.bundle, item, on_done=self._on_predicted)
+        self._last_try = (item, kind)
+        self.tasks.run("predict", jobs.predict, self.bundle, item, self.explain_enabled,
+                       on_done=self._on_predicted)
+
+    def set_explain(self, on: bool) -> None:
+        """Explain each try (a Grad-CAM heatmap or word importance); turning it on
+        explains the last input tried."""
+        self.explain_enabled = on
+        if on and self._last_try is not None and self.result is not None and \
+                not self.training:
+            self.predict(*self._last_try)
 
     @Slot(object)
-    def _on_predicted(self, probs) -> None:
+    def _on_predicted(self, outcome) -> None:
+        probs = outcome["probs"]
         labels = self.bundle.classes or [str(i) for i in range(len(probs))]
         self.predicted.emit(labels, probs)
+        if outcome["explanation"] is not None:
+            self.explained.emit(outcome)
+
+    def save_report(self, path: str) -> None:
+        if not self._trained("writing a report"):
+            return
+        self.tasks.run("report", jobs.write_report, path, self.result, self.mistakes,
+                       self.last_export, self.scan.root if self.scan else "",
+                       on_done=self._on_report)
+
+    @Slot(object)
+    def _on_report(self, path: str) -> None:
+        self.reportWritten.emit(path)
+        self.status.emit(f"Report written to {path}")
 
     def export(self, path: str) -> bool:
         if not self._trained("exporting"):

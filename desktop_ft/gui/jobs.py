@@ -83,24 +83,56 @@ def with_classes(bundle, scan):
 
 
 def fine_tune(job: dict, observer, stop, bundle, scan, allow_fallback: bool):
-    """Train the loaded model — or load it first, in this same worker, when none is."""
+    """(result, note, mistakes): train the loaded model — or load it first, in this same
+    worker, when none is — and list the held-out examples it got wrong."""
     from desktop_ft.core.training import TrainJob, fine_tune
 
     note = ""
     if bundle is None:
         bundle, note = load_model(job["model"], observer, stop, allow_fallback)
         job = {**job, "model": bundle.spec.to_dict()}
-    return fine_tune(TrainJob.from_dict(job), observer, stop, bundle=bundle, scan=scan), note
+    result = fine_tune(TrainJob.from_dict(job), observer, stop, bundle=bundle, scan=scan)
+    return result, note, mistakes_of(result)
 
 
-def predict(bundle, item):
+def mistakes_of(result) -> list[dict]:
+    """The wrong held-out predictions, most confident first, with thumbnails (images)."""
+    from desktop_ft.core.explain import mistakes
+
+    wrong = mistakes(result.eval_items, result.eval_labels, result.eval_probs,
+                     result.classes)
+    if result.bundle.input_kind == "images":
+        for m in wrong:
+            m["thumbnail"] = thumbnail(m["item"])
+    return wrong
+
+
+def predict(bundle, item, explain: bool):
+    """``{"item", "probs", "explanation", "image"}`` — the explanation (a heatmap or word
+    scores) only when asked for; ``image`` is the decoded image (for the overlay)."""
     from desktop_ft.core.datasets import load_inputs
+    from desktop_ft.core.explain import explain as explain_inputs
 
     try:
         x = load_inputs(bundle.input_kind, [item])
     except (OSError, ValueError) as e:
         raise UserError(f"Cannot read {item} as an image ({e}).") from None
-    return bundle.predict_proba(x)[0].tolist()
+    outcome = {"item": item, "probs": bundle.predict_proba(x)[0].tolist(),
+               "explanation": None, "image": x[0] if bundle.input_kind == "images" else None}
+    if explain:
+        outcome["explanation"] = explain_inputs(bundle, x)[0]
+    return outcome
+
+
+def write_report(path: str, result, mistakes: list[dict], export_record: dict | None,
+                 data: str) -> str:
+    from desktop_ft.core.report import write_report
+
+    meta = {**result.summary(), "history": result.history, **(export_record or {})}
+    plain = [{k: v for k, v in m.items() if k != "thumbnail"} for m in mistakes]
+    return str(write_report(path, evaluation=result.evaluation or {}, mistakes=plain,
+                            kind=result.bundle.input_kind, meta=meta, data=data,
+                            title=f"desktop-ft report — {result.bundle.family_impl.title}"))
 
 
 def export(bundle, out: str, result, observer):

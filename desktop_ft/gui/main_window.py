@@ -10,8 +10,8 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtGui import QIcon
-from PySide6.QtWidgets import (QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar,
-                               QSplitter, QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QLabel, QMainWindow, QProgressBar, QSplitter, QTabWidget,
+                               QVBoxLayout, QWidget)
 
 from desktop_ft.core.data import IMAGE_EXTENSIONS, TABLE_EXTENSIONS
 from desktop_ft.core.errors import UserError
@@ -50,13 +50,14 @@ class MainWindow(QMainWindow):
                       self.try_panel):
             panel.bind(c)
         self._compose()
-        self.actions_ = build_menus(self)
+        self.actions_ = build_menus(self)     # File, Train, View, Help (menus.py)
         self._close_deadline: float | None = None
         self.layers_panel.strategyRequested.connect(self._on_strategy_requested)
         self.layers_panel.totalsChanged.connect(self.train_panel.refresh_auto_learning_rate)
         self.data_panel.sampleRequested.connect(self.use_sample)
         self.train_panel.trainRequested.connect(self.train)
         self.try_panel.imageChosen.connect(self._show_try_tab)
+        self.train_panel.exampleActivated.connect(self._on_example)
         c.scanChanged.connect(self._on_scan)
         for signal in (c.loadingChanged, c.trainingChanged, c.resultReady, c.bundleChanged,
                        c.scanChanged, c.tasks.busyChanged):
@@ -142,44 +143,14 @@ class MainWindow(QMainWindow):
         except UserError as e:
             self.show_error(e.window_message)
 
-    @Slot()
-    def choose_project_to_open(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open project",
-                                              self.settings.last_dir("project"),
-                                              "Projects (*.json)")
-        if path:
-            self.settings.remember_dir("project", path)
-            self.controller.open_project(path)
-
-    @Slot()
-    def choose_project_to_save(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(
-            self, "Save project", f"{self.settings.last_dir('project')}/project.dftproj.json",
-            "Projects (*.json)")
-        if path:
-            self.settings.remember_dir("project", path)
-            self.save_project(path)
-
-    @Slot()
-    def fill_recent_menu(self) -> None:
-        self.recent_menu.clear()
-        for path in self.settings.recent_data():
-            action = self.recent_menu.addAction(path)
-            action.setData(path)
-            action.triggered.connect(self._on_recent)
-
-    @Slot()
-    def _on_recent(self) -> None:
-        self.open_path(self.sender().data())
-
-    @Slot()
-    def show_about(self) -> None:
-        from desktop_ft import __version__
-
-        QMessageBox.about(self, "About desktop_ft",
-                          f"<b>desktop_ft {__version__}</b><p>Transfer learning and "
-                          "fine-tuning with Keras: VGG16 for images, BERT for text.</p>"
-                          f"<p>Compute: {self.controller.device or 'starting…'}</p>")
+    @Slot(str)
+    def _on_example(self, item: str) -> None:
+        """A mistake clicked: open it in Try it."""
+        if self.controller.bundle is not None and self.controller.bundle.input_kind == "text":
+            self.tabs.setCurrentIndex(TRY_TAB)
+            self.try_panel.try_text(item)
+        else:
+            self.try_panel.try_image(item)
 
     # ------------------------------------------------------------------ controller events
     @Slot(str, int, int)
@@ -219,6 +190,7 @@ class MainWindow(QMainWindow):
         self.actions_["train"].setEnabled(not c.training)
         self.actions_["stop"].setEnabled(c.training)
         self.actions_["export"].setEnabled(trained)
+        self.actions_["report"].setEnabled(trained)
         self.try_panel.set_export_enabled(trained)
 
     # ------------------------------------------------------------------ drop and close

@@ -1,13 +1,74 @@
-"""The main window's menu bar."""
+"""The main window's menu bar, and the handlers of menu items that open a file dialog."""
 
 from __future__ import annotations
 
+from PySide6.QtCore import QObject, Slot
 from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+
+class MenuActions(QObject):
+    """Slots for File → Recent data, Open/Save project, Save report, and Help → About."""
+
+    def __init__(self, window):
+        super().__init__(window)
+        self.w = window
+
+    @Slot()
+    def fill_recent_menu(self) -> None:
+        menu = self.w.recent_menu
+        menu.clear()
+        for path in self.w.settings.recent_data():
+            action = menu.addAction(path)
+            action.setData(path)
+            action.triggered.connect(self._on_recent)
+
+    @Slot()
+    def _on_recent(self) -> None:
+        self.w.open_path(self.sender().data())
+
+    def _file(self, save: bool, title: str, kind: str, name: str, filters: str) -> str:
+        settings = self.w.settings
+        start = f"{settings.last_dir(kind)}/{name}" if save else settings.last_dir(kind)
+        dialog = QFileDialog.getSaveFileName if save else QFileDialog.getOpenFileName
+        path, _ = dialog(self.w, title, start, filters)
+        if path:
+            settings.remember_dir(kind, path)
+        return path
+
+    @Slot()
+    def open_project(self) -> None:
+        path = self._file(False, "Open project", "project", "", "Projects (*.json)")
+        if path:
+            self.w.controller.open_project(path)
+
+    @Slot()
+    def save_project(self) -> None:
+        path = self._file(True, "Save project", "project", "project.dftproj.json",
+                          "Projects (*.json)")
+        if path:
+            self.w.save_project(path)
+
+    @Slot()
+    def save_report(self) -> None:
+        path = self._file(True, "Save report", "report", "report.html", "HTML (*.html)")
+        if path:
+            self.w.controller.save_report(path)
+
+    @Slot()
+    def about(self) -> None:
+        from desktop_ft import __version__
+
+        QMessageBox.about(self.w, "About desktop_ft",
+                          f"<b>desktop_ft {__version__}</b><p>Transfer learning and "
+                          "fine-tuning with Keras: VGG16 for images, BERT for text.</p>"
+                          f"<p>Compute: {self.w.controller.device or 'starting…'}</p>")
 
 
 def build_menus(window) -> dict[str, QAction]:
     """Add File, Train, View and Help; return the actions whose state changes."""
     bar = window.menuBar()
+    handlers = MenuActions(window)
 
     def action(menu, text, slot, shortcut=None, name=None):
         a = QAction(text, window, objectName=name or "")
@@ -23,14 +84,14 @@ def build_menus(window) -> dict[str, QAction]:
            "actionOpenData")
     action(file_menu, "Open CSV/TSV…", data.choose_table)
     window.recent_menu = file_menu.addMenu("Recent data")
-    window.recent_menu.aboutToShow.connect(window.fill_recent_menu)
+    window.recent_menu.aboutToShow.connect(handlers.fill_recent_menu)
     action(file_menu, "Use the sample dataset", window.use_sample)
     file_menu.addSeparator()
-    action(file_menu, "Open project…", window.choose_project_to_open, "Ctrl+Shift+O")
-    action(file_menu, "Save project…", window.choose_project_to_save,
-           QKeySequence.StandardKey.Save)
+    action(file_menu, "Open project…", handlers.open_project, "Ctrl+Shift+O")
+    action(file_menu, "Save project…", handlers.save_project, QKeySequence.StandardKey.Save)
     file_menu.addSeparator()
     export = action(file_menu, "Export…", tryit.choose_export_folder, "Ctrl+E", "actionExport")
+    report = action(file_menu, "Save report…", handlers.save_report, "Ctrl+R", "actionReport")
     file_menu.addSeparator()
     action(file_menu, "Quit", window.close, QKeySequence.StandardKey.Quit)
     train_menu = bar.addMenu("&Train")
@@ -39,5 +100,5 @@ def build_menus(window) -> dict[str, QAction]:
     view = bar.addMenu("&View")
     action(view, "Expand all layers", layers.tree_view.expandAll)
     action(view, "Collapse all layers", layers.tree_view.collapseAll)
-    action(bar.addMenu("&Help"), "About desktop_ft", window.show_about)
-    return {"export": export, "train": train, "stop": stop}
+    action(bar.addMenu("&Help"), "About desktop_ft", handlers.about)
+    return {"export": export, "report": report, "train": train, "stop": stop}

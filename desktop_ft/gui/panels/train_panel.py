@@ -6,13 +6,14 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QHBoxLayout, QHeaderView, QLabel,
                                QLineEdit, QProgressBar, QPushButton, QSizePolicy, QSpinBox,
-                               QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+                               QSplitter, QTableWidget, QTableWidgetItem, QTabWidget,
+                               QVBoxLayout, QWidget)
 
 from desktop_ft.core.errors import UserError
 from desktop_ft.core.layer_tree import STRATEGY_HELP
 from desktop_ft.core.progress import Progress, format_seconds
 from desktop_ft.core.training import default_learning_rate
-from desktop_ft.gui.widgets import ConfusionMatrixView, TrainingPlots
+from desktop_ft.gui.widgets import ConfusionMatrixView, MistakesView, TrainingPlots
 
 
 class TrainPanel(QWidget):
@@ -22,6 +23,7 @@ class TrainPanel(QWidget):
 
     trainRequested = Signal()
     stopRequested = Signal()
+    exampleActivated = Signal(str)     # a mistake clicked: try it
     optionsChanged = Signal()
 
     def __init__(self, parent=None):
@@ -83,12 +85,20 @@ class TrainPanel(QWidget):
         self.per_class.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.per_class.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.confusion = ConfusionMatrixView()
-        results = QWidget(objectName="resultsPane")
-        results.setMinimumWidth(240)
-        column = QVBoxLayout(results)
+        self.confusion.cellClicked.connect(self._on_cell_clicked)
+        self.confusion.setToolTip("Click a cell to see its examples under Mistakes")
+        summary = QWidget()
+        column = QVBoxLayout(summary)
         column.setContentsMargins(0, 0, 0, 0)
         column.addWidget(self.per_class, 2)
         column.addWidget(self.confusion, 3)
+        self.mistakes = MistakesView()
+        self.mistakes.exampleActivated.connect(self.exampleActivated)
+        results = QTabWidget(objectName="resultsPane")
+        results.setMinimumWidth(240)
+        results.addTab(summary, "Per class")
+        results.addTab(self.mistakes, "Mistakes")
+        self.results = results
         # Curves on the left, results on the right: neither squeezes the other.
         self.splitter = QSplitter(Qt.Orientation.Horizontal, objectName="trainSplitter")
         self.splitter.addWidget(self.plots)
@@ -100,6 +110,7 @@ class TrainPanel(QWidget):
         self._progress = Progress()
         self._training = False
         self._controller = None
+        self._classes: list[str] = []
         for signal in (self.two_phase.toggled, self.lr.textChanged):
             signal.connect(self.optionsChanged)
 
@@ -109,6 +120,7 @@ class TrainPanel(QWidget):
         controller.trainingChanged.connect(self.set_training)
         controller.resultReady.connect(self.show_result)
         controller.trainingFailed.connect(self.show_failure)
+        controller.mistakesReady.connect(self.mistakes.set_mistakes)
         controller.bundleChanged.connect(self.refresh_auto_learning_rate)
         self.optionsChanged.connect(self.refresh_auto_learning_rate)
         controller.observer.trainBegan.connect(self.on_train_begin)
@@ -182,6 +194,8 @@ class TrainPanel(QWidget):
             self.progress_label.setText("Preparing…")
             self.per_class.setRowCount(0)
             self.confusion.clear()
+            self.mistakes.set_mistakes([])
+            self.results.setCurrentIndex(0)
         else:
             self.plots.flush()
 
@@ -208,6 +222,7 @@ class TrainPanel(QWidget):
             self.per_class.setItem(row, 0, QTableWidgetItem(name))
             self.per_class.setItem(row, 1, QTableWidgetItem("n/a" if acc is None
                                                             else f"{acc:.1%}"))
+        self._classes = list(ev["classes"])
         self.confusion.set_matrix(ev["confusion_matrix"], ev["classes"])
         width = self.splitter.width()
         if self.splitter.sizes()[1] < width // 3:   # make room for the results once
@@ -239,6 +254,13 @@ class TrainPanel(QWidget):
     @Slot(int, object)
     def on_epoch(self, epoch: int, logs: dict) -> None:
         self.plots.add_epoch(epoch, logs)
+
+    @Slot(int, int)
+    def _on_cell_clicked(self, row: int, col: int) -> None:
+        classes = self._classes
+        if row < len(classes) and col < len(classes):
+            self.mistakes.filter_cell(classes[row], classes[col])
+            self.results.setCurrentWidget(self.mistakes)
 
     @Slot()
     def _on_stop_clicked(self) -> None:

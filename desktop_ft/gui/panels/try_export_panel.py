@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, QUrl, Signal, Slot
-from PySide6.QtGui import QDesktopServices, QPixmap
-from PySide6.QtWidgets import (QFileDialog, QGroupBox, QHBoxLayout, QLabel, QLineEdit,
-                               QPushButton, QVBoxLayout, QWidget)
+from PySide6.QtGui import QDesktopServices, QImage, QPixmap
+from PySide6.QtWidgets import (QCheckBox, QFileDialog, QGroupBox, QHBoxLayout, QLabel,
+                               QLineEdit, QPushButton, QSlider, QVBoxLayout, QWidget)
 
 from desktop_ft.gui.settings import AppSettings
 from desktop_ft.gui.widgets import ImageDropLabel, ProbabilityBars
@@ -26,6 +26,8 @@ class TryExportPanel(QWidget):
         self._settings = settings
         self._export_dir: str | None = None
         self._controller = None
+        self._overlay_source = None
+        self.overlay_shown = False
         layout = QVBoxLayout(self)
         box = QGroupBox("Try it", objectName="tryItPanel")
         row = QHBoxLayout(box)
@@ -38,16 +40,31 @@ class TryExportPanel(QWidget):
         self.text = QLineEdit(objectName="tryText",
                               placeholderText="Type a sentence and press Enter")
         self.text.returnPressed.connect(self._on_return)
+        self.explain_toggle = QCheckBox("Show why", objectName="explainToggle")
+        self.explain_toggle.setToolTip("Images: a Grad-CAM heatmap of what raised the "
+                                       "predicted class. Text: each word's importance.")
+        self.opacity = QSlider(Qt.Orientation.Horizontal, objectName="explainOpacity",
+                               minimum=0, maximum=100, value=50)
+        self.opacity.setToolTip("Heatmap opacity")
+        self.opacity.valueChanged.connect(self._redraw_overlay)
+        explain_row = QHBoxLayout()
+        explain_row.addWidget(self.explain_toggle)
+        explain_row.addWidget(self.opacity, 1)
         for w in (self.image, self.choose, self.text):
             left.addWidget(w)
+        left.addLayout(explain_row)
         row.addLayout(left)
         right = QVBoxLayout()
         self.result = QLabel("Train a model, then drop an image or type a sentence.",
                              objectName="tryResult")
         self.bars = ProbabilityBars()
         self.bars.setObjectName("probabilityBars")
+        self.highlights = QLabel("", objectName="tokenHighlights")
+        self.highlights.setWordWrap(True)
+        self.highlights.setTextFormat(Qt.TextFormat.RichText)
         right.addWidget(self.result)
         right.addWidget(self.bars)
+        right.addWidget(self.highlights)
         right.addStretch(1)
         row.addLayout(right, 1)
         layout.addWidget(box, 1)
@@ -82,6 +99,8 @@ class TryExportPanel(QWidget):
         controller.exportFailed.connect(self.show_export_failed)
         controller.resultReady.connect(self.show_ready)
         controller.bundleChanged.connect(self._on_bundle)
+        controller.explained.connect(self.show_explanation)
+        self.explain_toggle.toggled.connect(controller.set_explain)
 
     @Slot(str)
     def export_to(self, path: str) -> None:
@@ -107,12 +126,44 @@ class TryExportPanel(QWidget):
         self.image.setVisible(images)
         self.choose.setVisible(images)
         self.text.setVisible(not images)
+        self.opacity.setVisible(images)
+        self.explain_toggle.setText("Show why (Grad-CAM)" if images else
+                                    "Show why (word importance)")
+
+    @Slot(object)
+    def show_explanation(self, outcome: dict) -> None:
+        """A heatmap over the image (blended here, at the slider's opacity) or the text
+        with its words highlighted."""
+        e = outcome["explanation"]
+        if "heatmap" in e:
+            self._overlay_source = (outcome["image"], e["heatmap"])
+            self._redraw_overlay()
+        else:
+            from desktop_ft.core.explain import highlighted_html
+
+            self.highlights.setText(highlighted_html(e["tokens"], e["scores"]))
+
+    @Slot()
+    def _redraw_overlay(self, *_) -> None:
+        if self._overlay_source is None or not self.explain_toggle.isChecked():
+            return
+        from desktop_ft.core.explain import overlay
+
+        image, heatmap = self._overlay_source
+        blended = overlay(image, heatmap, self.opacity.value() / 100)
+        h, w, _ = blended.shape
+        qimage = QImage(blended.tobytes(), w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+        self.image.setPixmap(QPixmap.fromImage(qimage).scaled(
+            200, 200, Qt.AspectRatioMode.KeepAspectRatio,
+            Qt.TransformationMode.SmoothTransformation))
+        self.overlay_shown = True
 
     def set_export_enabled(self, enabled: bool) -> None:
         self.export_button.setEnabled(enabled)
 
     @Slot(str)
     def try_image(self, path: str) -> None:
+        self._overlay_source, self.overlay_shown = None, False
         pix = QPixmap(path)
         if not pix.isNull():
             self.image.setPixmap(pix.scaled(200, 200, Qt.AspectRatioMode.KeepAspectRatio,
@@ -164,10 +215,15 @@ class TryExportPanel(QWidget):
             self._settings.remember_dir("try", path)
             self.try_image(path)
 
+    def try_text(self, text: str) -> None:
+        self.text.setText(text)
+        self.highlights.setText("")
+        if text.strip():
+            self.sentenceEntered.emit(text)
+
     @Slot()
     def _on_return(self) -> None:
-        if self.text.text().strip():
-            self.sentenceEntered.emit(self.text.text())
+        self.try_text(self.text.text())
 
     @Slot()
     def _on_open_folder(self) -> None:

@@ -39,10 +39,13 @@ class ProbabilityBars(QWidget):
             self._rows.append((label, bar))
 
 
-def confusion_image(matrix, classes: list[str], cell: int = 44) -> QImage:
+CM_MARGIN, CM_CELL = 90, 44
+
+
+def confusion_image(matrix, classes: list[str], cell: int = CM_CELL) -> QImage:
     """The confusion matrix drawn as an image: rows true, columns predicted."""
     n = len(classes)
-    margin = 90
+    margin = CM_MARGIN
     img = QImage(margin + n * cell + 10, margin + n * cell + 10, QImage.Format.Format_RGB32)
     img.fill(QColor("white"))
     p = QPainter(img)
@@ -79,7 +82,9 @@ def confusion_image(matrix, classes: list[str], cell: int = 44) -> QImage:
 
 class ConfusionMatrixView(QLabel):
     """The matrix scaled to the space it is given: it never asks for more, so the plots
-    beside it keep theirs."""
+    beside it keep theirs. Clicking a cell emits ``cellClicked(true_row, predicted_col)``."""
+
+    cellClicked = Signal(int, int)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -102,6 +107,33 @@ class ConfusionMatrixView(QLabel):
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         self._rescale()
+
+    def cell_at(self, x: float, y: float) -> tuple[int, int] | None:
+        """The (row, column) under a point of this widget, if any."""
+        pix = self.pixmap()
+        if self._image is None or pix is None or pix.isNull():
+            return None
+        scale = pix.width() / self._image.width()
+        ox = (self.width() - pix.width()) / 2
+        oy = (self.height() - pix.height()) / 2
+        col = int(((x - ox) / scale - CM_MARGIN) // CM_CELL)
+        row = int(((y - oy) / scale - CM_MARGIN) // CM_CELL)
+        n = len(self.matrix)
+        return (row, col) if 0 <= row < n and 0 <= col < n else None
+
+    def cell_center(self, row: int, col: int) -> tuple[float, float]:
+        pix = self.pixmap()
+        scale = pix.width() / self._image.width()
+        ox = (self.width() - pix.width()) / 2
+        oy = (self.height() - pix.height()) / 2
+        return (ox + (CM_MARGIN + (col + 0.5) * CM_CELL) * scale,
+                oy + (CM_MARGIN + (row + 0.5) * CM_CELL) * scale)
+
+    def mousePressEvent(self, event) -> None:
+        cell = self.cell_at(event.position().x(), event.position().y())
+        if cell is not None:
+            self.cellClicked.emit(*cell)
+        super().mousePressEvent(event)
 
     def _rescale(self) -> None:
         if self._image is None:
