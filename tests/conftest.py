@@ -45,6 +45,12 @@ def write_image_folder(root, classes=("red", "green", "blue"), per_class=8, seed
     return root
 
 
+@pytest.fixture(scope="session", autouse=True)
+def isolated_runs(tmp_path_factory):
+    """Training runs record run folders: keep the tests' out of the user's data folder."""
+    os.environ["DESKTOP_FT_RUNS"] = str(tmp_path_factory.mktemp("runs"))
+
+
 @pytest.fixture(scope="session")
 def image_folder(tmp_path_factory):
     """3 classes × 8 images of varying sizes, png and jpg."""

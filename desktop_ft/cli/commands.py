@@ -112,7 +112,9 @@ def _project_from_args(args):
 
 
 def cmd_train(args) -> int:
-    from desktop_ft.core import export, runtime
+    if args.resume:
+        return _resume(args)
+    from desktop_ft.core import runtime
     from desktop_ft.core.project import replay
     from desktop_ft.core.training import fine_tune
 
@@ -121,7 +123,8 @@ def cmd_train(args) -> int:
     if args.merge_lora and job.strategy != "lora":
         raise UserError("--merge-lora goes with --strategy lora.")
     if not args.export:
-        raise UserError("train needs --export OUT: the folder to write the trained model to.")
+        raise UserError("train needs --export OUT: the folder to write the trained model to "
+                        "(or --resume RUN_DIR to continue a run).")
     if args.distributed:
         runtime.distribution_strategy(distributed=True)   # before any other TF work
     out_stream = sys.stderr if args.json else sys.stdout
@@ -130,25 +133,104 @@ def cmd_train(args) -> int:
     _install_sigint(stop, out_stream)
     if project.tree is not None:
         bundle, scan = replay(project, observer, stop)
-        result = fine_tune(job, observer, stop, bundle=bundle, scan=scan)
+        result = fine_tune(job, observer, stop, bundle=bundle, scan=scan,
+                           run_dir=args.run_dir)
     else:
-        result = fine_tune(job, observer, stop)
-    summary = result.summary()
-    print_evaluation(result.evaluation, out_stream)
+        result = fine_tune(job, observer, stop, run_dir=args.run_dir)
     if args.distributed and not runtime.is_chief():
+        summary = result.summary()
         summary["export"] = None
         print("Not the chief worker: the chief exports.", file=out_stream)
         if args.json:
             print(json.dumps(summary))
         return 0
-    record = export.export_model(result.bundle, args.export, result.classes,
-                                 samples=result.parity_samples(), info=result.export_info(),
-                                 observer=observer, merge_lora=args.merge_lora)
-    summary["export"] = os.path.abspath(args.export)
-    summary["parity_max_abs_diff"] = record["parity_max_abs_diff"]
+    return _finish(args, result, observer, out_stream)
+
+
+def _finish(args, result, observer, out_stream) -> int:
+    """Print the evaluation, export, and end with the JSON summary."""
+    from desktop_ft.core import export
+
+    summary = result.summary()
+    print_evaluation(result.evaluation, out_stream)
+    if args.export:
+        record = export.export_model(result.bundle, args.export, result.classes,
+                                     samples=result.parity_samples(),
+                                     info=result.export_info(), observer=observer,
+                                     merge_lora=args.merge_lora)
+        summary["export"] = os.path.abspath(args.export)
+        summary["parity_max_abs_diff"] = record["parity_max_abs_diff"]
     summary["epoch_seconds"] = [round(s, 3) for s in result.epoch_seconds]
     if args.json:
         print(json.dumps(summary))
+    return 0
+
+
+def _resume(args) -> int:
+    from desktop_ft.core.training.resume import resume_run
+
+    out_stream = sys.stderr if args.json else sys.stdout
+    observer = PrintingObserver(out_stream)
+    stop = threading.Event()
+    _install_sigint(stop, out_stream)
+    result = resume_run(args.resume, observer, stop)
+    return _finish(args, result, observer, out_stream)
+
+
+def cmd_export(args) -> int:
+    from desktop_ft.core import export
+    from desktop_ft.core.datasets import load_inputs
+    from desktop_ft.core.training.resume import bundle_from_run
+    from desktop_ft.core.training.runs import Run
+
+    out_stream = sys.stderr if args.json else sys.stdout
+    observer = PrintingObserver(out_stream)
+    run = Run.open(args.src)
+    which = "best" if args.best else "last"
+    bundle = bundle_from_run(run, which, observer)
+    state = run.load_state(which)
+    train = run.record["split"]["train"]
+    samples = load_inputs(bundle.input_kind, train["items"][:4]) if train else []
+    record = export.export_model(
+        bundle, args.out, bundle.classes, samples=samples, observer=observer,
+        merge_lora=args.merge_lora,
+        info={"run": str(run.path), "checkpoint": which, "epoch": state["epoch"],
+              "history": run.record["history"], "train_job": run.record["job"]})
+    run.record.setdefault("exports", []).append(record["path"])
+    run.save()
+    summary = {"export": record["path"], "run": str(run.path), "checkpoint": which,
+               "epoch": state["epoch"], "parity_max_abs_diff": record["parity_max_abs_diff"]}
+    print(f"Exported epoch {state['epoch']} ({which}) of {run.path.name} to "
+          f"{record['path']}.", file=out_stream)
+    if args.json:
+        print(json.dumps(summary))
+    return 0
+
+
+def cmd_runs(args) -> int:
+    from desktop_ft.core.training.runs import default_runs_dir, delete_run, list_runs
+
+    root = Path(args.run_dir).expanduser() if args.run_dir else default_runs_dir()
+    if args.delete:
+        for name in args.delete:
+            path = Path(name) if Path(name).is_dir() else root / name
+            delete_run(path)
+            print(f"Deleted {path}")
+        return 0
+    runs = list_runs(root)
+    if args.json:
+        print(json.dumps(runs))
+        return 0
+    if not runs:
+        print(f"No runs in {root}.")
+        return 0
+    print(f"Runs in {root}:")
+    for r in runs:
+        best = r["best"] or {}
+        metric = f"best {best['monitor']} {best['value']:.4f} (epoch {best['epoch']})" \
+            if best else "no checkpoint yet"
+        print(f"  {r['name']:<32} {r['status']:<12} {r['epochs_done']}/{r['epochs']} epochs  "
+              f"{metric}  {r['bytes'] / 1e6:.1f} MB")
     return 0
 
 
@@ -294,4 +376,5 @@ def _peak(heatmap) -> tuple[int, int]:
 
 
 COMMANDS = {"layers": cmd_layers, "scan": cmd_scan, "train": cmd_train,
-            "evaluate": cmd_evaluate, "predict": cmd_predict, "explain": cmd_explain}
+            "export": cmd_export, "runs": cmd_runs, "evaluate": cmd_evaluate,
+            "predict": cmd_predict, "explain": cmd_explain}

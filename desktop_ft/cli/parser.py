@@ -140,11 +140,34 @@ def build_parser() -> argparse.ArgumentParser:
                    help="compile with XLA")
     f.add_argument("--distributed", action="store_true",
                    help="multi-worker training from TF_CONFIG (the chief exports)")
+    r = p.add_argument_group("runs")
+    r.add_argument("--run-dir", default=None, metavar="DIR",
+                   help="where the run folder goes (checkpoint after every epoch; default: "
+                        "the user's data folder, see `desktop-ft runs`)")
+    r.add_argument("--resume", default=None, metavar="RUN_DIR",
+                   help="continue an interrupted run at its next epoch (same data split, "
+                        "optimizer state and history)")
     p.add_argument("--merge-lora", action="store_true",
                    help="lora: write model.keras with the adapters merged into the kernels")
     p.add_argument("--export", required=False, metavar="OUT",
                    help="export folder (SavedModel, model.keras, labels.json, export.json)")
     p.add_argument("--json", action="store_true", help="end with one JSON line summarising")
+
+    p = sub.add_parser("export", help="export a run's checkpoint without retraining")
+    p.add_argument("src", metavar="RUN_DIR", help="a run folder (see `desktop-ft runs`)")
+    p.add_argument("out", metavar="OUT", help="the export folder to write")
+    p.add_argument("--best", action="store_true",
+                   help="the best epoch's checkpoint (by validation loss) instead of the last")
+    p.add_argument("--merge-lora", action="store_true")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("runs", help="list training runs (status, epochs, best metric, disk "
+                       "use), or delete them")
+    p.add_argument("--run-dir", default=None, metavar="DIR", help="where to look (default: "
+                   "the user's data folder)")
+    p.add_argument("--delete", nargs="+", default=None, metavar="RUN",
+                   help="delete these runs (folder paths or names)")
+    p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("evaluate", help="evaluate an export's SavedModel on labelled data")
     p.add_argument("out", metavar="OUT", help="an export folder")

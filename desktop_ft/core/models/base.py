@@ -148,8 +148,10 @@ class Family:
 
     # ---------------------------------------------------------------- data and inference
     def make_dataset(self, bundle: ModelBundle, split, batch_size: int, *, shuffle: bool,
-                     seed: int = 0):
-        """A batched dataset of (model input, target) for ``fit``."""
+                     seed: int = 0, epochs: tuple[int, int] | None = None):
+        """A batched dataset of (model input, target) for ``fit``; with ``epochs`` and
+        ``shuffle``, one stream of those epochs' batches, each epoch's order fixed by
+        (seed, epoch) (``datasets.epoch_batches``)."""
         raise NotImplementedError
 
     def predict_proba(self, bundle: ModelBundle, inputs, batch_size: int = 32):

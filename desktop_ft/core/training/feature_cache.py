@@ -80,20 +80,24 @@ def compute_features(prefix, dataset):
     return np.concatenate(feats), np.concatenate(targets)
 
 
-def cached_datasets(bundle, cut: str, train_ds, val_ds, batch_size: int, seed: int):
-    """(suffix model, train features ds, val features ds or None, seconds spent)."""
+def cached_datasets(bundle, cut: str, train_ds, val_ds, batch_size: int, seed: int,
+                    epochs: tuple[int, int]):
+    """(suffix model, train features ds for ``epochs``, val features ds or None, seconds
+    spent). The training batches come in the same per-epoch orders as uncached ones."""
     import tensorflow as tf
+
+    from desktop_ft.core.datasets import epoch_batches
 
     t0 = time.perf_counter()
     prefix, suffix = split_model(bundle, cut)
     xs, ys = compute_features(prefix, train_ds)
-    train = tf.data.Dataset.from_tensor_slices((xs, ys)).shuffle(
-        len(xs), seed=seed, reshuffle_each_iteration=True).batch(batch_size)
+    examples = tf.data.Dataset.from_tensor_slices((xs, ys))
+    train = epoch_batches(examples, len(xs), batch_size, seed, epochs)
     val = None
     if val_ds is not None:
         vx, vy = compute_features(prefix, val_ds)
         val = tf.data.Dataset.from_tensor_slices((vx, vy)).batch(batch_size)
-    return suffix, train.prefetch(2), val, time.perf_counter() - t0
+    return suffix, train, val, time.perf_counter() - t0
 
 
 def log_entry(plan: CachePlan, phase: int, epoch_seconds: list, cache_seconds: float,

@@ -26,6 +26,8 @@ from desktop_ft.core.observer import Observer
 from desktop_ft.core.training import feature_cache
 from desktop_ft.core.training.job import TrainJob, resolve_learning_rate
 from desktop_ft.core.training.results import TrainResult, metrics_from_probs
+from desktop_ft.core.training.runs import (Run, checkpoint_callback, restore_seed_states,
+                                           split_record)
 from desktop_ft.core.training.strategy import prepare_strategy
 
 
@@ -37,6 +39,7 @@ def _make_callback(observer: Observer, stop: threading.Event | None):
         def __init__(self):
             super().__init__()
             self.epoch_seconds: list[float] = []
+            self.history: dict[str, list[float]] = {}
             self.stopped_by_user = False
             self.nan_at: tuple[int, int] | None = None
             self._t0 = 0.0
@@ -61,6 +64,8 @@ def _make_callback(observer: Observer, stop: threading.Event | None):
         def on_epoch_end(self, epoch, logs=None):
             seconds = time.perf_counter() - self._t0
             self.epoch_seconds.append(seconds)
+            for k, v in _floats(logs).items():
+                self.history.setdefault(k, []).append(v)
             observer.on_epoch(epoch, {**_floats(logs), "seconds": seconds})
 
     return Callback()
@@ -137,9 +142,14 @@ def prepare(job: TrainJob, observer: Observer | None = None,
 
 def fine_tune(job: TrainJob, observer: Observer | None = None,
               stop: threading.Event | None = None, *, bundle: ModelBundle | None = None,
-              scan: data_mod.DataScan | None = None) -> TrainResult:
+              scan: data_mod.DataScan | None = None, run_dir=None, record_run: bool = True,
+              resume: Run | None = None) -> TrainResult:
     """Fine-tune per ``job``. Pass ``bundle`` (and its edited tree, with
-    ``job.strategy=None``) to train a model that is already loaded, as the window does."""
+    ``job.strategy=None``) to train a model that is already loaded, as the window does.
+
+    The run is recorded in a run folder under ``run_dir`` (default: the user's data
+    folder) with a checkpoint after every epoch; ``resume`` continues such a run
+    (:func:`desktop_ft.core.training.resume.resume_run` sets it up)."""
     runtime.configure()
     import keras
 
@@ -165,9 +175,40 @@ def fine_tune(job: TrainJob, observer: Observer | None = None,
     train_split, val_split = splits.split_validation(scan, job.val_split, job.seed)
     if len(train_split) == 0:
         raise UserError("No training examples left after the validation split.")
-    family = bundle.family_impl
-    train_ds = family.make_dataset(bundle, train_split, job.batch_size, shuffle=True,
-                                   seed=job.seed)
+    run = resume
+    if run is None and record_run:
+        run = Run.create(run_dir, job=job.to_dict(), family=bundle.family,
+                         classes=scan.classes, tree=tree.states(), peft=_peft_record(bundle),
+                         split=split_record(train_split, val_split))
+        observer.on_status(f"Run folder: {run.path}")
+    try:
+        result = _train(job, observer, stop, bundle, scan, train_split, val_split, lr, run)
+    except BaseException as e:
+        if run is not None and not isinstance(e, KeyboardInterrupt):
+            run.mark("failed", str(e)[:500])
+        raise
+    if run is not None:
+        run.record["phase2_epoch"] = result.phase2_epoch
+        run.mark("finished" if result.stop_reason != "stopped by user" else "interrupted")
+        result.run_path = str(run.path)
+    observer.on_train_end(result.summary())
+    return result
+
+
+def _peft_record(bundle) -> dict | None:
+    from desktop_ft.core.training.strategy import peft_strategy_of
+
+    strategy = peft_strategy_of(bundle)
+    return {"strategy": strategy, "lora_rank": bundle.peft()["lora_rank"]} if strategy \
+        else None
+
+
+def _train(job, observer, stop, bundle, scan, train_split, val_split, lr, run):
+    import keras
+
+    tree, family = bundle.tree, bundle.family_impl
+    start = run.record["epochs_done"] if run is not None else 0
+    resuming = start > 0
     val_ds = family.make_dataset(bundle, val_split, job.batch_size, shuffle=False) \
         if val_split is not None else None
     steps = math.ceil(len(train_split) / job.batch_size)
@@ -177,17 +218,18 @@ def fine_tune(job: TrainJob, observer: Observer | None = None,
     base_info = {"epochs": job.epochs, "steps_per_epoch": steps,
                  "classes": list(scan.classes), "train_examples": len(train_split),
                  "val_examples": len(val_split) if val_split else 0}
-
     strategy = runtime.distribution_strategy()
     distributed = runtime.is_distributed(strategy)
     if distributed:
         observer.on_status(f"Training on {runtime.describe_strategy(strategy)}.")
     n_examples = len(train_split) + (len(val_split) if val_split else 0)
     cache_log: list[dict] = []
+    history: dict = {k: list(v) for k, v in (run.record["history"] if run else {}).items()}
+    callbacks_extra = [checkpoint_callback(run, bundle, monitor, history)] if run else []
 
     def fit(first_epoch: int, last_epoch: int, lr: float, patience: int, phase: int):
         tree.apply_to_model()
-        fit_model, fit_train, fit_val = bundle.model, train_ds, val_ds
+        fit_model, fit_val = bundle.model, val_ds
         plan = feature_cache.plan_feature_cache(bundle, n_examples, job.cache_budget_mb << 20,
                                                 job.feature_cache, distributed)
         cache_seconds = 0.0
@@ -196,14 +238,20 @@ def fine_tune(job: TrainJob, observer: Observer | None = None,
                                f"({plan.feature_bytes / 2**20:,.1f} MiB)…")
             ordered = family.make_dataset(bundle, train_split, job.batch_size, shuffle=False)
             fit_model, fit_train, fit_val, cache_seconds = feature_cache.cached_datasets(
-                bundle, plan.cut, ordered, val_ds, job.batch_size, job.seed)
-        elif family.chain_layers(bundle.model) is not None:
-            observer.on_status(f"Feature cache not used: {plan.reason}.")
+                bundle, plan.cut, ordered, val_ds, job.batch_size, job.seed,
+                (first_epoch, last_epoch))
+        else:
+            fit_train = family.make_dataset(bundle, train_split, job.batch_size, shuffle=True,
+                                            seed=job.seed, epochs=(first_epoch, last_epoch))
+            if family.chain_layers(bundle.model) is not None:
+                observer.on_status(f"Feature cache not used: {plan.reason}.")
         with strategy.scope():
             compile_model(bundle, job, lr, fit_model)
         if runtime.is_multiworker(strategy):
             runtime.prepare_model_for_multiworker(fit_model)
-        callbacks = [cb]
+        if resuming and first_epoch == start:
+            _restore_training_state(run, fit_model, bundle, observer)
+        callbacks = [cb, *callbacks_extra]
         if patience:
             callbacks.append(keras.callbacks.EarlyStopping(
                 monitor=monitor, patience=patience, restore_best_weights=True, verbose=0))
@@ -211,42 +259,47 @@ def fine_tune(job: TrainJob, observer: Observer | None = None,
                                  "learning_rate": lr})
         n_before = len(cb.epoch_seconds)
         try:
-            h = fit_model.fit(fit_train, validation_data=fit_val, epochs=last_epoch,
-                              initial_epoch=first_epoch, callbacks=callbacks,
-                              class_weight=weights, verbose=0,
-                              shuffle=False)  # the dataset shuffles itself
+            fit_model.fit(fit_train, validation_data=fit_val, epochs=last_epoch,
+                          initial_epoch=first_epoch, steps_per_epoch=steps,
+                          callbacks=callbacks, class_weight=weights, verbose=0,
+                          shuffle=False)  # the dataset shuffles itself, per epoch
         except Exception as e:  # resource exhaustion, bad data that slipped through
             raise _training_error(e, job) from e
         cache_log.append(feature_cache.log_entry(plan, phase, cb.epoch_seconds[n_before:],
                                                  cache_seconds, observer))
-        return {k: [float(x) for x in v] for k, v in h.history.items()}
 
-    history: dict = {}
-    phase2_at = None
+    phase2_at = run.record.get("phase2_epoch") if run is not None else None
     if not (stop is not None and stop.is_set()):
         if job.two_phase:
             chosen = tree.states()
             strategy_name = "two-phase" if job.strategy == "two-phase" else \
                 f"two-phase ({tree.strategy})"
-            tree.apply_strategy("head")
-            observer.on_status("Phase 1: training the new head with the backbone frozen.")
             p1_last = job.phase1_epochs or max(1, job.epochs // 2)
-            history = fit(0, p1_last, lr, 0 if job.phase1_epochs else 2, phase=1)
+            if phase2_at is None and start < p1_last:
+                tree.apply_strategy("head")
+                observer.on_status("Phase 1: training the new head with the backbone frozen.")
+                fit(start, p1_last, lr, 0 if job.phase1_epochs else 2, phase=1)
             tree.set_states(chosen)
             tree.strategy = strategy_name
             if not (cb.stopped_by_user or cb.nan_at):
-                phase2_at = len(cb.epoch_seconds)
+                phase2_at = phase2_at if phase2_at is not None else start + len(cb.epoch_seconds)
+                if run is not None:
+                    run.record["phase2_epoch"] = phase2_at
                 observer.on_status(f"Phase 2: fine-tuning the chosen layers at lr {lr / 10:g}.")
-                more = fit(phase2_at, job.epochs, lr / 10, job.early_stopping, phase=2)
-                history = {k: history.get(k, []) + more.get(k, []) for k in
-                           set(history) | set(more)}
+                fit(max(phase2_at, start), job.epochs, lr / 10, job.early_stopping, phase=2)
         else:
-            history = fit(0, job.epochs, lr, job.early_stopping, phase=1)
+            fit(start, job.epochs, lr, job.early_stopping, phase=1)
+    if not run:
+        history = cb.history
     if cb.nan_at:
+        kept = ""
+        if run is not None and run.record["epochs_done"]:
+            run.load_weights(bundle.model)
+            kept = f" The weights of epoch {run.record['epochs_done']} were restored."
         raise UserError(f"Training diverged: the loss became NaN/inf at epoch {cb.nan_at[0]}, "
                         f"batch {cb.nan_at[1]}. Lower the learning rate (now {lr:g}) and try "
-                        "again.")
-    epochs_run = len(cb.epoch_seconds)
+                        f"again.{kept}")
+    epochs_run = start + len(cb.epoch_seconds)
     if cb.stopped_by_user:
         reason = "stopped by user"
     elif epochs_run < job.epochs:
@@ -262,19 +315,28 @@ def fine_tune(job: TrainJob, observer: Observer | None = None,
         evaluation = metrics_from_probs(eval_split.labels, probs, scan.classes)
         evaluation["split"] = "test" if eval_split is scan.test else "val"
         probs = probs.tolist()
-    result = TrainResult(bundle=bundle, scan=scan, job=job, history=history,
-                         learning_rate=lr, phase2_epoch=phase2_at, feature_cache=cache_log,
-                         epochs_run=epochs_run, epoch_seconds=cb.epoch_seconds,
-                         stop_reason=reason, evaluation=evaluation,
-                         eval_items=list(eval_split.items) if evaluation else [],
-                         eval_labels=list(eval_split.labels) if evaluation else [],
-                         eval_probs=probs,
-                         train_counts=dict(zip(scan.classes,
-                                               train_split.counts(scan.num_classes))),
-                         val_counts=dict(zip(scan.classes, val_split.counts(scan.num_classes)))
-                         if val_split else None)
-    observer.on_train_end(result.summary())
-    return result
+    seconds = list(run.record.get("epoch_seconds", [])) if run else list(cb.epoch_seconds)
+    return TrainResult(bundle=bundle, scan=scan, job=job, history=history,
+                       learning_rate=lr, phase2_epoch=phase2_at, feature_cache=cache_log,
+                       epochs_run=epochs_run, epoch_seconds=seconds,
+                       resumed_from=start if resuming else None,
+                       stop_reason=reason, evaluation=evaluation,
+                       eval_items=list(eval_split.items) if evaluation else [],
+                       eval_labels=list(eval_split.labels) if evaluation else [],
+                       eval_probs=probs,
+                       train_counts=dict(zip(scan.classes,
+                                             train_split.counts(scan.num_classes))),
+                       val_counts=dict(zip(scan.classes, val_split.counts(scan.num_classes)))
+                       if val_split else None)
+
+
+def _restore_training_state(run: Run, fit_model, bundle, observer) -> None:
+    """A resumed run: the optimizer's moments and the random generators as they were."""
+    state = run.load_state()
+    if not run.load_optimizer(fit_model.optimizer, fit_model.trainable_variables):
+        observer.on_status("The optimizer's saved state does not fit this model; it "
+                           "starts afresh.")
+    restore_seed_states(bundle.model, state.get("seed_states", []))
 
 
 def _training_error(e: Exception, job: TrainJob) -> Exception:

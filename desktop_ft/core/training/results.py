@@ -23,6 +23,8 @@ class TrainResult:
     train_counts: dict
     val_counts: dict | None
     learning_rate: float = 0.0
+    resumed_from: int | None = None      # epochs done before a resume
+    run_path: str | None = None
     phase2_epoch: int | None = None
     feature_cache: list = field(default_factory=list)
     # The held-out examples behind ``evaluation``: raw items (paths or texts), true
@@ -39,7 +41,7 @@ class TrainResult:
         """What ``export.json`` records about this training run."""
         return {"metrics": self.evaluation, "epochs_run": self.epochs_run,
                 "stop_reason": self.stop_reason, "history": self.history,
-                "learning_rate": self.learning_rate,
+                "learning_rate": self.learning_rate, "run": self.run_path,
                 "feature_cache": self.feature_cache, "train_job": self.job.to_dict()}
 
     def parity_samples(self, n: int = 4) -> list:
@@ -50,7 +52,9 @@ class TrainResult:
         trainable, frozen = self.bundle.tree.totals()
         per_epoch = []
         for i in range(self.epochs_run):
-            row = {"epoch": i + 1, "seconds": round(self.epoch_seconds[i], 3)}
+            row = {"epoch": i + 1}
+            if i < len(self.epoch_seconds):
+                row["seconds"] = round(self.epoch_seconds[i], 3)
             row.update({k: float(v[i]) for k, v in self.history.items() if i < len(v)})
             per_epoch.append(row)
         peft = self.bundle.peft()
@@ -63,6 +67,8 @@ class TrainResult:
             "frozen_params": frozen,
             "learning_rate": self.learning_rate,
             "epochs_run": self.epochs_run,
+            "resumed_from": self.resumed_from,
+            "run": self.run_path,
             "stop_reason": self.stop_reason,
             "epochs": per_epoch,
             "evaluation": self.evaluation,

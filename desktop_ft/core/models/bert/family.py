@@ -55,7 +55,7 @@ class BertFamily(Family):
     def build_tree(self, bundle: ModelBundle):
         return tree_mod.build_tree(bundle)
 
-    def make_dataset(self, bundle, split, batch_size, *, shuffle, seed=0):
+    def make_dataset(self, bundle, split, batch_size, *, shuffle, seed=0, epochs=None):
         # keras-hub tasks map their preprocessor (the tokenizer) over the dataset in fit.
         return datasets.text_dataset(split, bundle.num_classes, batch_size, shuffle=shuffle,
                                  seed=seed, binary=bundle.binary)

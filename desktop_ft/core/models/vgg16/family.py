@@ -71,11 +71,11 @@ class Vgg16Family(Family):
 
         return grad_cam(bundle, images)
 
-    def make_dataset(self, bundle, split, batch_size, *, shuffle, seed=0):
+    def make_dataset(self, bundle, split, batch_size, *, shuffle, seed=0, epochs=None):
         size = bundle.spec.image_size
         return datasets.image_dataset(
             split, bundle.num_classes, batch_size, shuffle=shuffle, seed=seed,
-            binary=bundle.binary, example_bytes=size * size * 3 * 4,
+            binary=bundle.binary, example_bytes=size * size * 3 * 4, epochs=epochs,
             preprocess=lambda img: build_mod.preprocess_uint8(img[None], size)[0])
 
     def predict_proba(self, bundle: ModelBundle, images, batch_size: int = 32):

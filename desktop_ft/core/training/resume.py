@@ -1,0 +1,90 @@
+"""Continuing a run folder: the model rebuilt as it was (LoRA/int8, tree states, the
+checkpoint's weights), the same split, then :func:`fine_tune` from the next epoch with
+the optimizer's state and the random generators restored."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+from desktop_ft.core.data import DataScan, Split
+from desktop_ft.core.errors import UserError
+from desktop_ft.core.models import get_family, load_model
+from desktop_ft.core.observer import Observer
+from desktop_ft.core.training.fit import fine_tune
+from desktop_ft.core.training.job import TrainJob
+from desktop_ft.core.training.runs import Run
+from desktop_ft.core.training.strategy import prepare_model
+
+
+def bundle_from_run(run: Run, which: str = "last", observer: Observer | None = None,
+                    stop: threading.Event | None = None):
+    """The run's model with a checkpoint's weights (``last`` or ``best``)."""
+    job = TrainJob.from_dict(run.record["job"])
+    classes = run.record["classes"]
+    bundle = load_model(job.model.replace(num_classes=len(classes)), observer, stop)
+    bundle.classes = list(classes)
+    peft = run.record.get("peft")
+    if peft:
+        bundle = prepare_model(bundle, peft["strategy"], int(peft["lora_rank"]), observer, stop)
+    bundle.tree.set_states(run.record["tree"])
+    run.load_weights(bundle.model, which)
+    return bundle
+
+
+def run_scan(run: Run, observer: Observer) -> DataScan:
+    """The run's recorded split; examples whose files have gone are skipped and listed."""
+    job = TrainJob.from_dict(run.record["job"])
+    kind = get_family(job.model.family).input_kind
+    skipped = []
+
+    def split(part):
+        if not part:
+            return None
+        items, labels = [], []
+        for item, label in zip(part["items"], part["labels"]):
+            if kind == "images" and not os.path.isfile(item):
+                skipped.append((item, "missing since the run started"))
+                continue
+            items.append(item)
+            labels.append(label)
+        return Split(items, labels)
+
+    scan = DataScan(kind, job.data, list(run.record["classes"]),
+                    split(run.record["split"]["train"]), val=split(run.record["split"]["val"]),
+                    layout="the run's split")
+    scan.skipped = skipped
+    for path, reason in skipped:
+        observer.on_status(f"Skipped {path}: {reason}")
+    return scan
+
+
+def resume_run(path: str | os.PathLike, observer: Observer | None = None,
+               stop: threading.Event | None = None):
+    """Continue an interrupted run at its next epoch; returns the TrainResult."""
+    observer = observer or Observer()
+    run = Run.open(Path(path))
+    status = run.status
+    if status == "running":
+        raise UserError(f"{run.path} is still training in another process.")
+    done, total = run.record["epochs_done"], run.record["job"]["epochs"]
+    if status == "finished" and done >= total:
+        raise UserError(f"{run.path} finished all {total} epochs; export it with "
+                        f"desktop-ft export {run.path} OUT.")
+    observer.on_status(f"Resuming {run.path.name} after epoch {done} of {total}.")
+    bundle = bundle_from_run(run, "last", observer, stop) if done else None
+    scan = run_scan(run, observer)
+    run.record.update(status="running", pid=os.getpid())
+    run.save()
+    job = TrainJob.from_dict({**run.record["job"], "strategy": None if done else
+                              run.record["job"]["strategy"]})
+    if bundle is None:     # killed before the first checkpoint: start again, same folder
+        bundle = load_model(job.model.replace(num_classes=scan.num_classes), observer, stop)
+        bundle.classes = list(scan.classes)
+        if run.record.get("peft"):
+            bundle = prepare_model(bundle, run.record["peft"]["strategy"],
+                                   int(run.record["peft"]["lora_rank"]), observer, stop)
+        bundle.tree.set_states(run.record["tree"])
+        job = TrainJob.from_dict({**job.to_dict(), "strategy": None})
+    return fine_tune(job, observer, stop, bundle=bundle, scan=scan, resume=run)

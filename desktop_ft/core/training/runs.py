@@ -1,0 +1,287 @@
+"""Run folders: every training run records what it trains and, after every epoch, an
+atomic checkpoint — so a crash, a kill or a full disk at export time loses at most the
+epoch in flight, and a run can be exported again without retraining.
+
+Layout of ``RUN/``::
+
+    run.json                 the job, tree states, PEFT, classes, the split, the history,
+                             status (running / finished / interrupted / failed), best epoch
+    checkpoints/last/        weights.weights.h5, optimizer.npz, state.json
+    checkpoints/best/        the same, for the best epoch by the monitored metric
+
+Each checkpoint folder is written beside its target and swapped in with ``os.replace``;
+``run.json`` is written to a temporary file and renamed. Runs live in the user's data
+folder (``platformdirs``) unless ``--run-dir`` says otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import time
+import uuid
+import warnings
+from pathlib import Path
+
+from desktop_ft.core.errors import UserError
+
+RUN_VERSION = 1
+
+
+def default_runs_dir() -> Path:
+    import platformdirs
+
+    return Path(os.environ.get("DESKTOP_FT_RUNS") or
+                Path(platformdirs.user_data_dir("desktop_ft", appauthor=False)) / "runs")
+
+
+def _write_json(path: Path, record: dict) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:6]}")
+    tmp.write_text(json.dumps(record, indent=1))
+    os.replace(tmp, path)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Run:
+    """One run folder. Create with :meth:`create`, open with :meth:`open`."""
+
+    def __init__(self, path: Path, record: dict):
+        self.path = Path(path)
+        self.record = record
+
+    # ------------------------------------------------------------------ create / open
+    @classmethod
+    def create(cls, root: str | os.PathLike | None, *, job: dict, family: str,
+               classes: list[str], split: dict, tree: dict, peft: dict | None) -> "Run":
+        root = Path(root).expanduser() if root else default_runs_dir()
+        name = f"{time.strftime('%Y%m%d-%H%M%S')}-{family}"
+        path = root / name
+        n = 1
+        while path.exists():
+            n += 1
+            path = root / f"{name}-{n}"
+        try:
+            (path / "checkpoints").mkdir(parents=True)
+        except OSError as e:
+            raise UserError(f"Cannot create the run folder {path}: {e.strerror or e}. "
+                            "Choose another with --run-dir.") from e
+        record = {"desktop_ft_run": RUN_VERSION, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                  "status": "running", "pid": os.getpid(), "host": socket.gethostname(),
+                  "model": family, "job": job, "classes": list(classes), "split": split,
+                  "tree": tree, "peft": peft, "epochs_done": 0, "history": {},
+                  "best": None, "error": None, "exports": []}
+        run = cls(path, record)
+        run.save()
+        return run
+
+    @classmethod
+    def open(cls, path: str | os.PathLike) -> "Run":
+        path = Path(path).expanduser()
+        try:
+            record = json.loads((path / "run.json").read_text())
+        except FileNotFoundError:
+            raise UserError(f"{path} is not a desktop-ft run folder (no run.json).") from None
+        except (OSError, ValueError) as e:
+            raise UserError(f"{path}/run.json cannot be read ({e}).") from None
+        if record.get("desktop_ft_run") != RUN_VERSION:
+            raise UserError(f"{path} is a run of another desktop-ft version.")
+        return cls(path, record)
+
+    def save(self) -> None:
+        _write_json(self.path / "run.json", self.record)
+
+    # ------------------------------------------------------------------ state
+    @property
+    def status(self) -> str:
+        """finished / failed / interrupted, or running while its process lives."""
+        status = self.record["status"]
+        if status == "running" and (self.record.get("host") != socket.gethostname()
+                                    or not _pid_alive(int(self.record.get("pid", 0)))):
+            return "interrupted"
+        return status
+
+    def mark(self, status: str, error: str | None = None) -> None:
+        self.record["status"] = status
+        self.record["error"] = error
+        self.save()
+
+    def checkpoint_dir(self, which: str = "last") -> Path:
+        path = self.path / "checkpoints" / which
+        if not (path / "weights.weights.h5").is_file():
+            if which == "best" and (self.path / "checkpoints" / "last").is_dir():
+                return self.checkpoint_dir("last")
+            raise UserError(f"{self.path} has no {which} checkpoint yet: the run ended "
+                            "before its first epoch finished.")
+        return path
+
+    def summary(self) -> dict:
+        best = self.record.get("best") or {}
+        job = self.record["job"]
+        return {"path": str(self.path), "name": self.path.name,
+                "status": self.status, "model": self.record["model"],
+                "created": self.record["created"], "epochs_done": self.record["epochs_done"],
+                "epochs": job.get("epochs"), "best": best,
+                "data": job.get("data"), "bytes": disk_usage(self.path),
+                "error": self.record.get("error")}
+
+    # ------------------------------------------------------------------ checkpoints
+    def save_checkpoint(self, which: str, model, optimizer, epoch: int,
+                        seed_states: list) -> None:
+        """Write ``checkpoints/<which>/`` atomically: weights, optimizer state, epoch and
+        the random generators' states."""
+        import numpy as np
+
+        target = self.path / "checkpoints" / which
+        tmp = target.parent / f".{which}.tmp-{uuid.uuid4().hex[:6]}"
+        tmp.mkdir()
+        try:
+            model.save_weights(str(tmp / "weights.weights.h5"))
+            if optimizer is not None:
+                np.savez(tmp / "optimizer.npz",
+                         *[np.asarray(v) for v in optimizer.variables])
+            (tmp / "state.json").write_text(json.dumps(
+                {"epoch": epoch, "seed_states": seed_states}))
+            old = None
+            if target.exists():
+                old = target.parent / f".{which}.old-{uuid.uuid4().hex[:6]}"
+                os.replace(target, old)
+            os.replace(tmp, target)
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+    def load_weights(self, model, which: str = "last") -> dict:
+        """Load a checkpoint's weights into ``model``; return its state.json."""
+        folder = self.checkpoint_dir(which)
+        with warnings.catch_warnings():
+            # The file also holds the optimizer's state, restored separately.
+            warnings.simplefilter("ignore", UserWarning)
+            model.load_weights(str(folder / "weights.weights.h5"))
+        return json.loads((folder / "state.json").read_text())
+
+    def load_state(self, which: str = "last") -> dict:
+        return json.loads((self.checkpoint_dir(which) / "state.json").read_text())
+
+    def load_optimizer(self, optimizer, variables, which: str = "last") -> bool:
+        """Build ``optimizer`` for ``variables`` and restore its saved state; False when
+        the saved state does not fit (e.g. other variables train now)."""
+        import numpy as np
+
+        path = self.checkpoint_dir(which) / "optimizer.npz"
+        if not path.is_file():
+            return False
+        with np.load(path) as saved:
+            values = [saved[f"arr_{i}"] for i in range(len(saved.files))]
+        optimizer.build(variables)
+        if len(values) != len(optimizer.variables) or any(
+                tuple(v.shape) != tuple(a.shape) for v, a in zip(optimizer.variables, values)):
+            return False
+        for v, a in zip(optimizer.variables, values):
+            v.assign(a)
+        return True
+
+
+def disk_usage(path: Path) -> int:
+    return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file())
+
+
+def list_runs(root: str | os.PathLike | None = None) -> list[dict]:
+    """Summaries of the runs under ``root`` (default: the user's runs folder), newest
+    first; folders that are not runs are skipped."""
+    root = Path(root).expanduser() if root else default_runs_dir()
+    out = []
+    if root.is_dir():
+        for child in sorted(root.iterdir(), reverse=True):
+            if (child / "run.json").is_file():
+                try:
+                    out.append(Run.open(child).summary())
+                except UserError:
+                    continue
+    return out
+
+
+def delete_run(path: str | os.PathLike) -> None:
+    run = Run.open(path)    # refuses folders that are not runs
+    if run.status == "running":
+        raise UserError(f"{run.path} is still training; stop it first.")
+    shutil.rmtree(run.path)
+
+
+def seed_states(model) -> list:
+    """The states of the random generators inside ``model`` (dropout, augmentation), so
+    a resumed run draws the same random numbers as one that never stopped."""
+    import numpy as np
+
+    return [np.asarray(g.state).tolist() for g in _seed_generators(model)]
+
+
+def restore_seed_states(model, states: list) -> None:
+    generators = _seed_generators(model)
+    if len(generators) == len(states):
+        for g, s in zip(generators, states):
+            g.state.assign(s)
+
+
+def _seed_generators(model) -> list:
+    found = []
+    for layer in model._flatten_layers(include_self=True):
+        for g in getattr(layer, "_seed_generators", []) or []:
+            if all(g is not f for f in found):
+                found.append(g)
+    return found
+
+
+def split_record(train, val) -> dict:
+    """The split as run.json keeps it (paths or texts, and labels), so a resumed run
+    trains on exactly the same examples."""
+    def part(split):
+        return {"items": list(split.items), "labels": list(split.labels)} if split else None
+    return {"train": part(train), "val": part(val)}
+
+
+def checkpoint_callback(run: Run, bundle, monitor: str, history: dict):
+    """A Keras callback that, after every epoch, appends to the run's history and writes
+    its ``last`` checkpoint (and ``best``, when ``monitor`` improved) atomically."""
+    import math
+    import time as _time
+
+    import keras
+
+    class Checkpoint(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self._t0 = _time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs = {k: float(v) for k, v in (logs or {}).items()
+                    if isinstance(v, (int, float)) or hasattr(v, "__float__")}
+            for k, v in logs.items():
+                history.setdefault(k, []).append(v)
+            states = seed_states(bundle.model)
+            optimizer = getattr(self.model, "optimizer", None)
+            run.save_checkpoint("last", bundle.model, optimizer, epoch + 1, states)
+            value = logs.get(monitor)
+            best = run.record.get("best")
+            if value is not None and math.isfinite(value) and (
+                    best is None or value < best["value"]):
+                run.save_checkpoint("best", bundle.model, optimizer, epoch + 1, states)
+                run.record["best"] = {"epoch": epoch + 1, "monitor": monitor, "value": value,
+                                      "val_accuracy": logs.get("val_accuracy")}
+            run.record["epochs_done"] = epoch + 1
+            run.record["history"] = history
+            run.record.setdefault("epoch_seconds", []).append(_time.perf_counter() - self._t0)
+            run.save()
+
+    return Checkpoint()
