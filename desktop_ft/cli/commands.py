@@ -157,9 +157,12 @@ def _finish(args, result, observer, out_stream) -> int:
         record = export.export_model(result.bundle, args.export, result.classes,
                                      samples=result.parity_samples(),
                                      info=result.export_info(), observer=observer,
-                                     merge_lora=args.merge_lora)
+                                     merge_lora=args.merge_lora, formats=args.formats,
+                                     representative=result.parity_samples(64),
+                                     validation=result.validation_inputs())
         summary["export"] = os.path.abspath(args.export)
         summary["parity_max_abs_diff"] = record["parity_max_abs_diff"]
+        summary["formats"] = record["formats"]
     summary["epoch_seconds"] = [round(s, 3) for s in result.epoch_seconds]
     if args.json:
         print(json.dumps(summary))
@@ -179,29 +182,22 @@ def _resume(args) -> int:
 
 def cmd_export(args) -> int:
     from desktop_ft.core import export
-    from desktop_ft.core.datasets import load_inputs
-    from desktop_ft.core.training.resume import bundle_from_run
-    from desktop_ft.core.training.runs import Run
+    from desktop_ft.core.reexport import source_for_reexport
 
     out_stream = sys.stderr if args.json else sys.stdout
     observer = PrintingObserver(out_stream)
-    run = Run.open(args.src)
-    which = "best" if args.best else "last"
-    bundle = bundle_from_run(run, which, observer)
-    state = run.load_state(which)
-    train = run.record["split"]["train"]
-    samples = load_inputs(bundle.input_kind, train["items"][:4]) if train else []
-    record = export.export_model(
-        bundle, args.out, bundle.classes, samples=samples, observer=observer,
-        merge_lora=args.merge_lora,
-        info={"run": str(run.path), "checkpoint": which, "epoch": state["epoch"],
-              "history": run.record["history"], "train_job": run.record["job"]})
-    run.record.setdefault("exports", []).append(record["path"])
-    run.save()
-    summary = {"export": record["path"], "run": str(run.path), "checkpoint": which,
-               "epoch": state["epoch"], "parity_max_abs_diff": record["parity_max_abs_diff"]}
-    print(f"Exported epoch {state['epoch']} ({which}) of {run.path.name} to "
-          f"{record['path']}.", file=out_stream)
+    src = source_for_reexport(args.src, best=args.best, observer=observer)
+    record = export.export_model(src.bundle, args.out, src.bundle.classes,
+                                 samples=src.samples, info=src.info, observer=observer,
+                                 merge_lora=args.merge_lora, formats=args.formats,
+                                 representative=src.representative,
+                                 validation=src.validation)
+    src.after_export(record)
+    summary = {"export": record["path"], "source": str(src.path), **src.summary,
+               "parity_max_abs_diff": record["parity_max_abs_diff"],
+               "formats": record["formats"]}
+    print(f"Exported {src.description} to {record['path']}: {export.parity_line(record)}.",
+          file=out_stream)
     if args.json:
         print(json.dumps(summary))
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from desktop_ft import __version__
+from desktop_ft.core.export_formats import DEFAULT_FORMATS, FORMATS
 from desktop_ft.core.models import FAMILIES
 from desktop_ft.core.runtime import PRECISIONS
 from desktop_ft.core.training import JOB_STRATEGIES, OPTIMIZERS
@@ -149,16 +150,24 @@ def build_parser() -> argparse.ArgumentParser:
                         "optimizer state and history)")
     p.add_argument("--merge-lora", action="store_true",
                    help="lora: write model.keras with the adapters merged into the kernels")
+    p.add_argument("--formats", default=None, metavar="LIST",
+                   help=f"comma-separated, from {','.join(FORMATS)} (default "
+                        f"{','.join(DEFAULT_FORMATS)}); litert also writes model_int8.tflite")
     p.add_argument("--export", required=False, metavar="OUT",
                    help="export folder (SavedModel, model.keras, labels.json, export.json)")
     p.add_argument("--json", action="store_true", help="end with one JSON line summarising")
 
-    p = sub.add_parser("export", help="export a run's checkpoint without retraining")
-    p.add_argument("src", metavar="RUN_DIR", help="a run folder (see `desktop-ft runs`)")
+    p = sub.add_parser("export", help="export again without retraining, from a run's "
+                       "checkpoint or an earlier export, in other formats")
+    p.add_argument("src", metavar="SRC", help="a run folder (see `desktop-ft runs`) or an "
+                   "export folder")
     p.add_argument("out", metavar="OUT", help="the export folder to write")
     p.add_argument("--best", action="store_true",
                    help="the best epoch's checkpoint (by validation loss) instead of the last")
     p.add_argument("--merge-lora", action="store_true")
+    p.add_argument("--formats", default=None, metavar="LIST",
+                   help=f"comma-separated, from {','.join(FORMATS)} (default "
+                        f"{','.join(DEFAULT_FORMATS)})")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("runs", help="list training runs (status, epochs, best metric, disk "

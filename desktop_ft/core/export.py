@@ -28,6 +28,8 @@ import uuid
 from pathlib import Path
 
 from desktop_ft.core.errors import UserError
+from desktop_ft.core.export_formats import parse_formats, write_formats
+from desktop_ft.core.model_card import model_card
 from desktop_ft.core.observer import Observer
 from desktop_ft.core.training import peft
 
@@ -62,6 +64,12 @@ def write_saved_model(bundle, path: Path, labels: list[str]) -> None:
     for extra in bundle.family_impl.archive_extras(bundle):
         archive.track(extra)
     archive.add_endpoint("serve", _serve_function(bundle, labels))
+    # Keras 3.15's archive would store every weight twice: once as the Keras variable
+    # tracked by track(), once as the tf.Variable the endpoint captures (write_out tracks
+    # those itself). Keep only the captured ones: the SavedModel's variables are then the
+    # size of model.keras's weights, and the endpoint restores exactly what it uses.
+    for attr in ("variables", "trainable_variables", "non_trainable_variables"):
+        setattr(archive._tf_trackable, attr, [])
     archive.write_out(str(path), verbose=False)
 
 
@@ -73,15 +81,21 @@ def parity_samples(bundle, samples: list | None = None) -> list:
 
 def export_model(bundle, out: str | os.PathLike, labels: list[str], *,
                  samples: list | None = None, info: dict | None = None,
-                 observer: Observer | None = None, merge_lora: bool = False) -> dict:
+                 observer: Observer | None = None, merge_lora: bool = False,
+                 formats=None, representative: list | None = None,
+                 validation: tuple | None = None) -> dict:
     """Write ``OUT/`` atomically; return the ``export.json`` contents plus ``path``.
 
+    ``formats``: any of ``saved_model, keras, onnx, litert`` (default the first two);
+    ``labels.json``, ``export.json`` and the model card ``README.md`` are always written.
     ``samples`` are raw inputs (uint8 images or strings) used to measure parity between
-    the in-memory Keras model and the reloaded SavedModel. A failure leaves a previous
-    export at ``out`` untouched. A LoRA model also gets ``adapters.lora.h5`` (the
-    adapters and head alone); with ``merge_lora`` its ``model.keras`` has the adapters
-    merged into the kernels (no LoRA layers), checked against the app's model.
+    the in-memory Keras model and each format. ``representative`` (raw training inputs)
+    calibrates the int8 LiteRT model; ``validation`` (raw inputs, labels) measures its
+    accuracy. A failure leaves a previous export at ``out`` untouched. A LoRA model also
+    gets ``adapters.lora.h5`` (the adapters and head alone); with ``merge_lora`` its
+    ``model.keras`` has the adapters merged into the kernels (no LoRA layers).
     """
+    formats = parse_formats(formats)
     observer = observer or Observer()
     out = Path(out).expanduser().resolve()
     if out.exists() and not out.is_dir():
@@ -96,13 +110,13 @@ def export_model(bundle, out: str | os.PathLike, labels: list[str], *,
     tmp.mkdir()
     try:
         t0 = time.perf_counter()
-        observer.on_status("Writing SavedModel…")
-        write_saved_model(bundle, tmp / "saved_model", labels)
+        if "saved_model" in formats:
+            observer.on_status("Writing SavedModel…")
+            write_saved_model(bundle, tmp / "saved_model", labels)
         state = bundle.peft()
         checks = parity_samples(bundle, samples)
         extra: dict = {"lora_rank": state["lora_rank"], "quantized": state["quantized"],
                        "lora_merged": False}
-        observer.on_status("Writing model.keras…")
         if merge_lora:
             merged = peft.merged_model(bundle)
             merged.save(str(tmp / "model.keras"))
@@ -111,14 +125,19 @@ def export_model(bundle, out: str | os.PathLike, labels: list[str], *,
             diff = np.abs(_predict_with(merged, bundle, checks) - bundle.predict_proba(checks))
             extra["lora_merged"] = True
             extra["merged_parity_max_abs_diff"] = float(diff.max())
-        else:
-            bundle.model.save(str(tmp / "model.keras"))
+        elif "keras" in formats:
+            observer.on_status("Writing model.keras…")
+            save_keras_without_optimizer(bundle.model, tmp / "model.keras")
         if state["lora_rank"] is not None:
             extra["adapter_bytes"] = peft.save_adapters(bundle, tmp / "adapters.lora.h5")
         extra["weights_bytes"], extra["weights_bytes_float32"] = peft.weights_bytes(bundle.model)
         (tmp / "labels.json").write_text(json.dumps(list(labels), indent=2))
-        observer.on_status("Checking the SavedModel against the Keras model…")
-        parity = measure_parity(bundle, tmp, checks)
+        parity = {"max_abs_diff": None, "samples": len(checks)}
+        if "saved_model" in formats:
+            observer.on_status("Checking the SavedModel against the Keras model…")
+            parity = measure_parity(bundle, tmp, checks)
+        extra["formats"] = write_formats(bundle, tmp, formats, checks, representative,
+                                         validation, observer)
         trainable, frozen = bundle.tree.totals()
         record = {
             "format_version": FORMAT_VERSION,
@@ -137,8 +156,13 @@ def export_model(bundle, out: str | os.PathLike, labels: list[str], *,
                               if leaf.variables and leaf.state == "off"],
             "parity_max_abs_diff": parity["max_abs_diff"],
             "parity_samples": parity["samples"],
-            "saved_model_bytes": _dir_size(tmp / "saved_model"),
-            "keras_bytes": (tmp / "model.keras").stat().st_size,
+            "formats_written": [f for f in formats if f in ("saved_model", "keras")
+                                or f in extra["formats"]] + (["keras"] if merge_lora and
+                                                             "keras" not in formats else []),
+            "saved_model_bytes": _dir_size(tmp / "saved_model")
+            if (tmp / "saved_model").exists() else None,
+            "keras_bytes": (tmp / "model.keras").stat().st_size
+            if (tmp / "model.keras").exists() else None,
             "export_seconds": None,
             **extra,
             "signature": {
@@ -151,6 +175,7 @@ def export_model(bundle, out: str | os.PathLike, labels: list[str], *,
         }
         record["export_seconds"] = round(time.perf_counter() - t0, 2)
         (tmp / "export.json").write_text(json.dumps(record, indent=2))
+        (tmp / "README.md").write_text(model_card(record), encoding="utf-8")
         _replace_dir(tmp, out)
     except BaseException as e:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -159,8 +184,31 @@ def export_model(bundle, out: str | os.PathLike, labels: list[str], *,
         kept = f"the previous export in {out} is unchanged" if out.exists() else \
             "nothing was written"
         raise UserError(f"Export failed ({type(e).__name__}: {str(e)[:300]}); {kept}.") from e
-    observer.on_status(f"Exported to {out} (parity {parity['max_abs_diff']:.2e}).")
+    observer.on_status(f"Exported to {out}: " + parity_line(record) + ".")
     return {**record, "path": str(out)}
+
+
+def parity_line(record: dict) -> str:
+    """"SavedModel 1.2e-08, ONNX 3.0e-08, …" — max |app − format| per format."""
+    parts = []
+    if record.get("parity_max_abs_diff") is not None:
+        parts.append(f"SavedModel {record['parity_max_abs_diff']:.1e}")
+    names = {"onnx": "ONNX", "litert": "LiteRT", "litert_int8": "LiteRT int8"}
+    for key, name in names.items():
+        if key in record.get("formats", {}):
+            parts.append(f"{name} {record['formats'][key]['parity_max_abs_diff']:.1e}")
+    return "parity " + ", ".join(parts) if parts else "no format to check"
+
+
+def save_keras_without_optimizer(model, path: Path) -> None:
+    """``model.keras`` for inference: the weights once, without the optimizer's state
+    (which would double or triple the file after fine-tuning)."""
+    optimizer = getattr(model, "optimizer", None)
+    model.optimizer = None
+    try:
+        model.save(str(path))
+    finally:
+        model.optimizer = optimizer
 
 
 def _predict_with(model, bundle, inputs):

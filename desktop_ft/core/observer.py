@@ -17,7 +17,9 @@ class Observer:
         """Progress of a non-training task (download, scan, export), ``total`` may be 0."""
 
     def on_train_begin(self, info: dict) -> None:
-        """``info`` has ``epochs``, ``steps_per_epoch``, ``phase`` and ``classes``."""
+        """``info`` has ``epochs``, ``steps_per_epoch``, ``phase``, ``first_epoch``,
+        ``learning_rate``, ``classes``, and for a resumed run ``history_before`` (the
+        per-epoch metrics of the epochs already done)."""
 
     def on_batch(self, epoch: int, batch: int, logs: dict) -> None:
         """After each training batch; ``logs`` maps metric names to floats."""

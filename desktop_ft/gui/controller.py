@@ -33,6 +33,7 @@ class SessionController(QObject):
     reportWritten = Signal(str)
     exported = Signal(object)             # export.json record
     exportFailed = Signal()
+    exportFailedWithRun = Signal(str, str)   # run folder, export folder: offer a retry
     projectOpened = Signal(object)        # Project: the panels show its settings
     familyWanted = Signal(str)            # data dropped that another family takes
     error = Signal(str, str)              # message, details
@@ -48,6 +49,7 @@ class SessionController(QObject):
         self.mistakes: list[dict] = []
         self.last_export: dict | None = None
         self.explain_enabled = False
+        self._export_target: str | None = None
         self._last_try: tuple[str, str] | None = None
         self.device = ""
         self.training = False
@@ -221,9 +223,22 @@ class SessionController(QObject):
         self.training = training
         self.trainingChanged.emit(training)
 
+    def resume_run(self, path: str) -> None:
+        """Continue an interrupted run folder (its data split, model and state)."""
+        if self.training or self._refuse_while_training("resuming a run"):
+            return
+        self._train_stop = threading.Event()
+        self._set_training(True)
+        self.tasks.run("resume", jobs.resume, path, self.observer, self._train_stop,
+                       stop=self._train_stop, on_done=self._on_trained,
+                       on_error=self._on_train_error, busy=False)
+
     @Slot(object)
     def _on_trained(self, outcome) -> None:
-        result, note, mistakes = outcome
+        result, note, mistakes, *samples = outcome
+        if samples:       # a resumed run brings its own data
+            self.scan = result.scan
+            self.scanChanged.emit(result.scan, samples[0])
         if note:
             self.note.emit(note)
         self.result, self.mistakes = result, mistakes
@@ -287,11 +302,15 @@ class SessionController(QObject):
         self.reportWritten.emit(path)
         self.status.emit(f"Report written to {path}")
 
-    def export(self, path: str) -> bool:
+    def export(self, path: str, formats: list[str] | None = None) -> bool:
         if not self._trained("exporting"):
             return False
+        if formats is not None and not formats:
+            self.error.emit("Choose at least one export format.", "")
+            return False
+        self._export_target = path
         self.tasks.run("export", jobs.export, self.bundle, path, self.result, self.observer,
-                       on_done=self._on_exported, on_error=self._on_export_error)
+                       formats, on_done=self._on_exported, on_error=self._on_export_error)
         return True
 
     @Slot(object)
@@ -303,6 +322,15 @@ class SessionController(QObject):
     def _on_export_error(self, message: str, details: str) -> None:
         self.exportFailed.emit()
         self.error.emit(message, details)
+        run = getattr(self.result, "run_path", None)
+        if run and self._export_target:
+            self.exportFailedWithRun.emit(run, self._export_target)
+
+    def export_run(self, run_path: str, out: str, formats: list[str] | None = None) -> None:
+        """Export a run folder's last checkpoint (no retraining)."""
+        self._export_target = out
+        self.tasks.run("export-run", jobs.export_run, run_path, out, self.observer, formats,
+                       on_done=self._on_exported, on_error=self._on_export_error)
 
     # ------------------------------------------------------------------ projects
     def save_project(self, path: str, job: dict) -> None:

@@ -66,6 +66,7 @@ class MainWindow(QMainWindow):
         c.note.connect(self._on_note)
         c.status.connect(self._on_status)
         c.deviceReady.connect(self._on_device)
+        c.exportFailedWithRun.connect(self._offer_export_from_run)
         self.settings.restore_geometry(self)
         self._update_enabled()
         # TensorFlow is imported in a worker after the window is shown.
@@ -181,6 +182,30 @@ class MainWindow(QMainWindow):
     @Slot(str)
     def _on_device(self, description: str) -> None:
         self.device_label.setText(f"Compute: {description}")
+        from desktop_ft.gui.runs_dialog import interrupted_run
+
+        run = interrupted_run()
+        if run is not None and not self.banner.isVisible():
+            self.banner.show_message(
+                f"A training run was interrupted after epoch {run['epochs_done']} of "
+                f"{run['epochs']}: {run['name']}.", note=True,
+                action=("Resume", lambda: self.controller.resume_run(run["path"])))
+
+    @Slot(str, str)
+    def _offer_export_from_run(self, run: str, out: str) -> None:
+        self.banner.show_message(
+            f"{self.banner.label.text()} The trained weights are safe in the run folder.",
+            self.banner.details_text(), action=("Export again from the run",
+                                                lambda: self.controller.export_run(run, out)))
+
+    def open_runs_dialog(self):
+        from desktop_ft.gui.runs_dialog import RunsDialog
+
+        dialog = RunsDialog(self.settings, self)
+        dialog.resumeRequested.connect(self.controller.resume_run)
+        dialog.exportRequested.connect(self.controller.export_run)
+        dialog.show()
+        return dialog
 
     def _update_enabled(self, *_) -> None:
         c = self.controller

@@ -56,6 +56,10 @@ class MenuActions(QObject):
             self.w.controller.save_report(path)
 
     @Slot()
+    def show_runs(self) -> None:
+        self.w.open_runs_dialog()
+
+    @Slot()
     def about(self) -> None:
         from desktop_ft import __version__
 
@@ -92,6 +96,7 @@ def build_menus(window) -> dict[str, QAction]:
     file_menu.addSeparator()
     export = action(file_menu, "Export…", tryit.choose_export_folder, "Ctrl+E", "actionExport")
     report = action(file_menu, "Save report…", handlers.save_report, "Ctrl+R", "actionReport")
+    action(file_menu, "Runs…", handlers.show_runs, "Ctrl+Shift+R", "actionRuns")
     file_menu.addSeparator()
     action(file_menu, "Quit", window.close, QKeySequence.StandardKey.Quit)
     train_menu = bar.addMenu("&Train")

@@ -89,7 +89,7 @@ def keyword_data(tmp_path_factory):
     filler = ["this", "is", "a", "the", "fine", "nice", "sad", "poor"]
     for label, key in (("pos", "love"), ("neg", "hate")):
         (root / label).mkdir()
-        for i in range(40):
+        for i in range(60):
             words = list(rng.choice(filler, size=6))
             words.insert(int(rng.integers(0, 7)), key)
             (root / label / f"{i}.txt").write_text(" ".join(words))
@@ -98,9 +98,9 @@ def keyword_data(tmp_path_factory):
 
 def test_the_deciding_word_gets_the_top_score(tiny_bert_preset, keyword_data):
     job = TrainJob(model=ModelSpec("bert", preset=str(tiny_bert_preset), seq_len=16),
-                   data=str(keyword_data), strategy="full", epochs=15, batch_size=8, lr=3e-3)
+                   data=str(keyword_data), strategy="full", epochs=20, batch_size=8, lr=3e-3)
     result = fine_tune(job)
-    assert result.history["val_accuracy"][-1] >= 0.9
+    assert result.history["val_accuracy"][-1] >= 0.95
     texts = ["the sad love is a nice", "a hate this fine poor the", "this is love",
              "nice poor hate"]
     for text, e in zip(texts, ex.explain(result.bundle, texts)):

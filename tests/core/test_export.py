@@ -56,8 +56,9 @@ def test_image_export_contract_and_parity_in_fresh_process(trained_vgg, tmp_path
                rng.integers(0, 256, (97, 150, 3), dtype=np.uint8)]
     record = export_mod.export_model(trained_vgg.bundle, out, trained_vgg.classes,
                                      samples=samples, info={"metrics": {"accuracy": 0.5}})
-    assert sorted(p.name for p in out.iterdir()) == ["export.json", "labels.json",
-                                                     "model.keras", "saved_model"]
+    assert sorted(p.name for p in out.iterdir()) == ["README.md", "export.json",
+                                                     "labels.json", "model.keras",
+                                                     "saved_model"]
     assert json.loads((out / "labels.json").read_text()) == ["blue", "green", "red"]
     saved = json.loads((out / "export.json").read_text())
     assert saved == {k: v for k, v in record.items() if k != "path"}

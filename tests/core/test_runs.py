@@ -117,4 +117,4 @@ def test_runs_list_export_again_and_delete(image_folder, tmp_path, capsys):
     assert main(["runs", "--run-dir", str(runs), "--delete", run.name]) == 0
     assert not run.exists()
     assert main(["export", str(tmp_path / "nowhere"), str(tmp_path / "x")]) == 1
-    assert "not a desktop-ft run folder" in capsys.readouterr().err
+    assert "neither a desktop-ft run folder" in capsys.readouterr().err

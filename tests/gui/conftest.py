@@ -20,6 +20,12 @@ def isolated_settings(tmp_path_factory):
     os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("cache"))
 
 
+@pytest.fixture(autouse=True)
+def own_runs_folder(tmp_path, monkeypatch):
+    """Each GUI test starts with no runs (the window offers to resume interrupted ones)."""
+    monkeypatch.setenv("DESKTOP_FT_RUNS", str(tmp_path / "runs"))
+
+
 def close_window(qtbot, w):
     w.close()
     qtbot.waitUntil(lambda: not w.isVisible(), timeout=30_000)

@@ -86,9 +86,12 @@ def test_end_to_end_load_click_drop_train_stop_export(qtbot, window, image_folde
 
     # Export, then reload the SavedModel and compare with the app's model.
     out = tmp_path / "export"
+    w.try_panel.format_boxes["onnx"].setChecked(True)     # the Export dialog's choices
     w.try_panel.exportRequested.emit(str(out))
     qtbot.waitUntil(lambda: c.last_export is not None, timeout=LONG)
-    assert "parity" in w.try_panel.export_label.text()
+    label = w.try_panel.export_label.text()
+    assert "SavedModel" in label and "ONNX" in label and (out / "model.onnx").exists()
+    assert c.last_export["formats"]["onnx"]["parity_max_abs_diff"] < 1e-5
     assert w.try_panel.open_button.isEnabled()
     assert json.loads((out / "labels.json").read_text()) == ["blue", "green", "red"]
     from desktop_ft.core.datasets import load_image_rgb

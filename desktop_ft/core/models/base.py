@@ -198,6 +198,25 @@ class Family:
     def signature_input(self) -> str:
         return ""
 
+    def raw_input_model(self, bundle: ModelBundle):
+        """A Keras model for ONNX/LiteRT: the family's raw input (preprocessing inside,
+        at fixed size) → ``probs`` ``[N, num_classes]``."""
+        raise UserError("ONNX and LiteRT exports are not offered for this model.")
+
+    def format_inputs(self, bundle: ModelBundle, raw_inputs) -> dict:
+        """Raw inputs → the inputs of :meth:`raw_input_model`, by name."""
+        raise NotImplementedError
+
+    def write_tokenizer(self, bundle: ModelBundle, path) -> bool:
+        """Write the tokenizer beside ONNX/LiteRT files when they need one; True if so."""
+        return False
+
+
+def probs_from_output(keras, raw, binary: bool):
+    """Inside a Keras graph: a sigmoid unit → (1 − p, p); softmax output unchanged."""
+    raw = keras.ops.cast(raw, "float32")
+    return keras.ops.concatenate([1.0 - raw, raw], axis=-1) if binary else raw
+
 
 def to_class_probs(out, binary: bool):
     """A sigmoid unit ``[N, 1]`` → ``[N, 2]`` (1 − p, p); softmax output unchanged."""

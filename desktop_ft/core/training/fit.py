@@ -256,7 +256,10 @@ def _train(job, observer, stop, bundle, scan, train_split, val_split, lr, run):
             callbacks.append(keras.callbacks.EarlyStopping(
                 monitor=monitor, patience=patience, restore_best_weights=True, verbose=0))
         observer.on_train_begin({**base_info, "phase": phase, "first_epoch": first_epoch,
-                                 "learning_rate": lr})
+                                 "learning_rate": lr,
+                                 # A resumed run: the epochs before, for the plots.
+                                 "history_before": {k: list(v) for k, v in history.items()}
+                                 if resuming and first_epoch == start else {}})
         n_before = len(cb.epoch_seconds)
         try:
             fit_model.fit(fit_train, validation_data=fit_val, epochs=last_epoch,

@@ -45,8 +45,16 @@ class TrainResult:
                 "feature_cache": self.feature_cache, "train_job": self.job.to_dict()}
 
     def parity_samples(self, n: int = 4) -> list:
-        """A few real training inputs for the export's parity check."""
+        """A few real training inputs for the export's parity check (and, more of them,
+        to calibrate an int8 export)."""
         return load_inputs(self.bundle.input_kind, self.scan.train.items[:n])
+
+    def validation_inputs(self, n: int = 200) -> tuple[list, list] | None:
+        """(raw inputs, labels) of the held-out examples, to measure an int8 export."""
+        if not self.eval_items:
+            return None
+        return (load_inputs(self.bundle.input_kind, self.eval_items[:n]),
+                list(self.eval_labels[:n]))
 
     def summary(self) -> dict:
         trainable, frozen = self.bundle.tree.totals()

@@ -265,6 +265,10 @@ def checkpoint_callback(run: Run, bundle, monitor: str, history: dict):
             self._t0 = _time.perf_counter()
 
         def on_epoch_end(self, epoch, logs=None):
+            if self.model.stop_training:
+                # Stopped mid-epoch (Stop, a NaN loss): a partial epoch is not a
+                # checkpoint; a resumed run redoes it from its first batch.
+                return
             logs = {k: float(v) for k, v in (logs or {}).items()
                     if isinstance(v, (int, float)) or hasattr(v, "__float__")}
             for k, v in logs.items():

@@ -234,6 +234,10 @@ class TrainPanel(QWidget):
         self._progress.begin(info)
         if info.get("phase", 1) == 1:
             self.plots.reset(self._progress.steps, self._progress.epochs)
+            before = info.get("history_before") or {}
+            for epoch in range(len(next(iter(before.values()), []))):
+                self.plots.add_epoch(epoch, {k: v[epoch] for k, v in before.items()
+                                             if epoch < len(v)})
         else:
             self.plots.mark_phase(info["first_epoch"],
                                   f"phase {info['phase']} (lr {info['learning_rate']:g})")

@@ -7,10 +7,20 @@ from PySide6.QtGui import QDesktopServices, QImage, QPixmap
 from PySide6.QtWidgets import (QCheckBox, QFileDialog, QGroupBox, QHBoxLayout, QLabel,
                                QLineEdit, QPushButton, QSlider, QVBoxLayout, QWidget)
 
+from desktop_ft.core.export_formats import DEFAULT_FORMATS
 from desktop_ft.gui.settings import AppSettings
 from desktop_ft.gui.widgets import ImageDropLabel, ProbabilityBars
 
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.webp)"
+FORMAT_CHOICES = (
+    ("saved_model", "SavedModel", "TensorFlow SavedModel: raw images of any size or raw "
+     "strings (TF Serving, tf.saved_model.load)"),
+    ("keras", "Keras", "model.keras, for keras.saving.load_model"),
+    ("onnx", "ONNX", "model.onnx for onnxruntime (C#, C++, JavaScript…); text models also "
+     "get tokenizer.json"),
+    ("litert", "LiteRT", "model.tflite and an int8 model_int8.tflite for phones and edge "
+     "boards"),
+)
 
 
 class TryExportPanel(QWidget):
@@ -70,8 +80,19 @@ class TryExportPanel(QWidget):
         layout.addWidget(box, 1)
         ebox = QGroupBox("Export", objectName="exportPanel")
         el = QVBoxLayout(ebox)
-        el.addWidget(QLabel("Writes a TensorFlow SavedModel that takes raw images (any size) "
-                            "or raw strings, plus model.keras, labels.json and export.json."))
+        el.addWidget(QLabel("Every format takes raw input and returns class probabilities; "
+                            "labels.json, export.json and a model card (README.md) always "
+                            "come with them."))
+        choices = QHBoxLayout()
+        self.format_boxes = {}
+        for key, text, tip in FORMAT_CHOICES:
+            box = QCheckBox(text, objectName=f"format_{key}",
+                            checked=key in DEFAULT_FORMATS)
+            box.setToolTip(tip)
+            choices.addWidget(box)
+            self.format_boxes[key] = box
+        choices.addStretch(1)
+        el.addLayout(choices)
         buttons = QHBoxLayout()
         self.export_button = QPushButton("Export…", objectName="exportButton", enabled=False)
         self.export_button.clicked.connect(self.choose_export_folder)
@@ -102,9 +123,12 @@ class TryExportPanel(QWidget):
         controller.explained.connect(self.show_explanation)
         self.explain_toggle.toggled.connect(controller.set_explain)
 
+    def formats(self) -> list[str]:
+        return [key for key, box in self.format_boxes.items() if box.isChecked()]
+
     @Slot(str)
     def export_to(self, path: str) -> None:
-        if self._controller.export(path):
+        if self._controller.export(path, self.formats()):
             self.show_exporting(path)
 
     @Slot(str)
@@ -186,11 +210,13 @@ class TryExportPanel(QWidget):
 
     @Slot(object)
     def show_export(self, record: dict) -> None:
+        from desktop_ft.core.export import parity_line
+
         self._export_dir = record["path"]
+        files = ", ".join(record.get("formats_written", []))
         self.export_label.setText(
-            f"Exported to <b>{record['path']}</b><br>SavedModel parity with the app: max "
-            f"|Δ| = {record['parity_max_abs_diff']:.2e} on {record['parity_samples']} inputs."
-            f" SavedModel {record['saved_model_bytes'] / 1e6:.1f} MB.")
+            f"Exported to <b>{record['path']}</b> ({files})<br>Max |Δ| between the app and "
+            f"each format, run by its own runtime: {parity_line(record)[len('parity '):]}.")
         self.open_button.setEnabled(True)
 
     @Slot()

@@ -24,10 +24,15 @@ class ErrorBanner(QFrame):
         self.details_button.setObjectName("bannerDetails")
         self.details_button.setCheckable(True)
         self.details_button.toggled.connect(self._on_details_toggled)
+        self.action_button = QPushButton("", objectName="bannerAction")
+        self.action_button.clicked.connect(self._on_action)
+        self.action_button.hide()
+        self._action = None
         close = QPushButton("Dismiss")
         close.setObjectName("bannerDismiss")
         close.clicked.connect(self.hide)
         row.addWidget(self.label, 1)
+        row.addWidget(self.action_button)
         row.addWidget(self.details_button)
         row.addWidget(close)
         outer.addLayout(row)
@@ -39,8 +44,10 @@ class ErrorBanner(QFrame):
         outer.addWidget(self.details)
         self.hide()
 
-    def show_message(self, text: str, details: str = "", note: bool = False) -> None:
-        """An error (red) or, with ``note=True``, an informational note (amber)."""
+    def show_message(self, text: str, details: str = "", note: bool = False,
+                     action: tuple | None = None) -> None:
+        """An error (red) or, with ``note=True``, an informational note (amber);
+        ``action`` = (button text, callable) offers one thing to do about it."""
         self.is_note = note
         bg, border, fg = ("#fff4d6", "#e0c070", "#6b4e00") if note else \
             ("#fde8e8", "#e0a0a0", "#8a1c1c")
@@ -50,7 +57,16 @@ class ErrorBanner(QFrame):
         self.details.setPlainText(details)
         self.details_button.setChecked(False)
         self.details_button.setVisible(bool(details))
+        self._action = action[1] if action else None
+        self.action_button.setText(action[0] if action else "")
+        self.action_button.setVisible(action is not None)
         self.show()
+
+    def _on_action(self) -> None:
+        action, self._action = self._action, None
+        self.hide()
+        if action is not None:
+            action()
 
     def hide_error(self) -> None:
         """Hide the banner unless it shows a note the user has not dismissed."""

@@ -112,5 +112,21 @@ class BertFamily(Family):
     def signature_input(self) -> str:
         return "string [N]"
 
+    def raw_input_model(self, bundle: ModelBundle):
+        from desktop_ft.core.models.bert import formats
+
+        return formats.raw_input_model(bundle)
+
+    def format_inputs(self, bundle: ModelBundle, raw_inputs) -> dict:
+        from desktop_ft.core.models.bert import formats
+
+        return formats.format_inputs(bundle, raw_inputs)
+
+    def write_tokenizer(self, bundle: ModelBundle, path) -> bool:
+        from desktop_ft.core.models.bert import formats
+
+        formats.write_tokenizer_json(bundle, path)
+        return True
+
 
 FAMILY = BertFamily()

@@ -118,5 +118,15 @@ class Vgg16Family(Family):
     def signature_input(self) -> str:
         return "uint8 [N, H, W, 3], any H and W"
 
+    def raw_input_model(self, bundle: ModelBundle):
+        from desktop_ft.core.models.vgg16 import formats
+
+        return formats.raw_input_model(bundle)
+
+    def format_inputs(self, bundle: ModelBundle, raw_inputs) -> dict:
+        from desktop_ft.core.models.vgg16 import formats
+
+        return formats.format_inputs(bundle, raw_inputs)
+
 
 FAMILY = Vgg16Family()

@@ -1,0 +1,173 @@
+"""Export formats beyond the SavedModel: ONNX and LiteRT (float and int8), each taking
+raw input with the preprocessing inside and returning class probabilities named
+``probs``; and, for text, the tokenizer as a Hugging Face ``tokenizer.json``.
+
+* Images: ``uint8 [N, S, S, 3]`` at the model's image size (ONNX: any N; LiteRT: N = 1,
+  resizable with ``resize_tensor_input``) → ``probs`` float32 ``[N, num_classes]``.
+* Text: ``token_ids`` and ``padding_mask`` int32 ``[N, L]`` at the model's sequence
+  length → ``probs``; ``tokenizer.json`` turns strings into those ids with the same
+  vocabulary, lowercasing and special tokens as the app.
+
+Parity is measured in a fresh process with the runtime a user would use (onnxruntime,
+the LiteRT interpreter): :mod:`desktop_ft.core.format_check`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from desktop_ft.core.errors import UserError
+
+FORMATS = ("saved_model", "keras", "onnx", "litert")
+DEFAULT_FORMATS = ("saved_model", "keras")
+
+
+def parse_formats(text: str | list | tuple | None) -> tuple[str, ...]:
+    if text is None:
+        return DEFAULT_FORMATS
+    names = [f.strip().lower() for f in (text.split(",") if isinstance(text, str) else text)
+             if f.strip()]
+    unknown = [f for f in names if f not in FORMATS]
+    if unknown or not names:
+        raise UserError(f"Unknown export format {', '.join(unknown) or '(none)'}. Choose "
+                        f"from: {', '.join(FORMATS)}.")
+    return tuple(dict.fromkeys(names))
+
+
+def write_onnx(wrapper, path: Path) -> None:
+    """Keras's ONNX export (tf2onnx), with the output renamed ``probs``."""
+    import onnx
+
+    with tempfile.TemporaryDirectory() as tmp:
+        raw = Path(tmp) / "model.onnx"
+        wrapper.export(str(raw), format="onnx", verbose=False)
+        model = onnx.load(str(raw))
+    old = model.graph.output[0].name
+    for node in model.graph.node:
+        node.output[:] = ["probs" if o == old else o for o in node.output]
+    model.graph.output[0].name = "probs"
+    onnx.save(model, str(path))
+
+
+def write_litert(wrapper, path: Path, representative: list | None = None) -> None:
+    """A LiteRT (TFLite) flatbuffer with one signature (``serving_default``: named
+    inputs → ``probs``); with ``representative`` inputs (dicts by input name), post-
+    training int8 quantization of weights and activations (the input and output types
+    stay uint8/int32 and float32)."""
+    import keras
+    import tensorflow as tf
+
+    names = [t.name.split(":")[0] for t in wrapper.inputs]
+    specs = [tf.TensorSpec([1, *t.shape[1:]], t.dtype, name=n)
+             for t, n in zip(wrapper.inputs, names)]
+
+    def serve(*xs):
+        return {"probs": wrapper(list(xs) if len(xs) > 1 else xs[0], training=False)}
+
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = keras.export.ExportArchive()
+        archive.track(wrapper)
+        archive.add_endpoint("serving_default", serve, input_signature=specs)
+        archive.write_out(tmp, verbose=False)
+        converter = tf.lite.TFLiteConverter.from_saved_model(tmp)
+        if representative is not None:
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+
+            def samples():
+                for feed in representative:
+                    yield {name: feed[name] for name in names}
+            converter.representative_dataset = samples
+        path.write_bytes(converter.convert())
+
+
+def tokenizer_matches(bundle, path: Path, texts: list[str]) -> bool:
+    """Whether tokenizer.json gives the app's token ids and padding mask for ``texts``."""
+    import numpy as np
+    from tokenizers import Tokenizer
+
+    x = bundle.family_impl.format_inputs(bundle, texts)
+    ids, mask = x["token_ids"], x["padding_mask"]
+    tok = Tokenizer.from_file(str(path))
+    encoded = tok.encode_batch(list(texts))
+    return bool(np.array_equal(np.array([e.ids for e in encoded]), ids) and
+                np.array_equal(np.array([e.attention_mask for e in encoded]), mask))
+
+
+def check_in_fresh_process(fmt: str, path: Path, inputs: dict) -> "object":
+    """Probabilities from ``path`` computed by onnxruntime or the LiteRT interpreter in a
+    new Python process (no TensorFlow, no Keras imported there)."""
+    import numpy as np
+
+    with tempfile.TemporaryDirectory() as tmp:
+        npz = Path(tmp) / "inputs.npz"
+        np.savez(npz, **inputs)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("KERAS")}
+        proc = subprocess.run([sys.executable, "-m", "desktop_ft.core.format_check", fmt,
+                               str(path), str(npz)], capture_output=True, text=True,
+                              timeout=600, env=env)
+    if proc.returncode != 0:
+        raise UserError(f"The exported {fmt} model could not be run by its runtime: "
+                        f"{proc.stderr.strip().splitlines()[-1] if proc.stderr else ''}",
+                        details=proc.stderr[-3000:])
+    return np.array(json.loads(proc.stdout.strip().splitlines()[-1]), np.float32)
+
+
+def write_formats(bundle, folder: Path, formats: tuple, checks: list,
+                  representative: list | None = None, validation: tuple | None = None,
+                  observer=None) -> dict:
+    """Write the ONNX / LiteRT files (and ``tokenizer.json`` for text) asked for into
+    ``folder``; return what ``export.json`` records about each: file, bytes, parity
+    (max |app − runtime| in a fresh process on ``checks``), and for int8 LiteRT the
+    accuracy on ``validation`` (raw inputs, labels) beside the float model's."""
+    import numpy as np
+
+    wanted = [f for f in formats if f in ("onnx", "litert")]
+    if not wanted:
+        return {}
+    say = observer.on_status if observer is not None else (lambda _m: None)
+    family = bundle.family_impl
+    wrapper = family.raw_input_model(bundle)
+    x = family.format_inputs(bundle, checks)
+    app = bundle.predict_proba(list(x["images"]) if bundle.input_kind == "images"
+                               else checks)
+    out: dict = {}
+    if family.write_tokenizer(bundle, folder / "tokenizer.json"):
+        out["tokenizer"] = {"file": "tokenizer.json",
+                            "matches_app": tokenizer_matches(bundle, folder / "tokenizer.json",
+                                                             checks)}
+
+    def record(fmt: str, name: str, runtime: str) -> dict:
+        probs = check_in_fresh_process(runtime, folder / name, x)
+        return {"file": name, "bytes": (folder / name).stat().st_size,
+                "parity_max_abs_diff": float(np.max(np.abs(probs - app)))}
+
+    if "onnx" in wanted:
+        say("Writing model.onnx…")
+        write_onnx(wrapper, folder / "model.onnx")
+        out["onnx"] = record("onnx", "model.onnx", "onnx")
+    if "litert" in wanted:
+        say("Writing model.tflite…")
+        write_litert(wrapper, folder / "model.tflite")
+        out["litert"] = record("litert", "model.tflite", "litert")
+        reps = representative or checks
+        feeds = family.format_inputs(bundle, reps)
+        say(f"Writing model_int8.tflite (calibrated on {len(reps)} training inputs)…")
+        write_litert(wrapper, folder / "model_int8.tflite",
+                     representative=[{k: v[i:i + 1] for k, v in feeds.items()}
+                                     for i in range(len(reps))])
+        out["litert_int8"] = record("litert", "model_int8.tflite", "litert")
+        if validation is not None and len(validation[0]):
+            vx = family.format_inputs(bundle, validation[0])
+            labels = np.asarray(validation[1])
+            float_probs = check_in_fresh_process("litert", folder / "model.tflite", vx)
+            int8_probs = check_in_fresh_process("litert", folder / "model_int8.tflite", vx)
+            out["litert_int8"]["accuracy"] = float((int8_probs.argmax(1) == labels).mean())
+            out["litert_int8"]["float_accuracy"] = float(
+                (float_probs.argmax(1) == labels).mean())
+            out["litert_int8"]["validation_examples"] = int(len(labels))
+    return out

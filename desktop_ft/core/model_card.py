@@ -1,0 +1,110 @@
+"""``OUT/README.md``: the model card — what was trained, on what, how well, how exactly
+each format matches the app, and how to load each one."""
+
+from __future__ import annotations
+
+SNIPPETS = {
+    "saved_model": """```python
+import tensorflow as tf{text_import}
+serve = tf.saved_model.load("OUT/saved_model").signatures["serving_default"]
+out = serve({input_name}={example})
+print(out["label"].numpy(), out["probs"].numpy())
+```
+TF Serving: mount `OUT/saved_model` as version 1 of a model, e.g.
+`docker run -p 8501:8501 -v "$PWD/OUT/saved_model:/models/m/1" -e MODEL_NAME=m \\
+tensorflow/serving`""",
+    "keras": """```python
+import keras{keras_hub}
+model = keras.saving.load_model("OUT/model.keras")   # safe_mode=True by default
+```""",
+    "onnx": """```python
+import onnxruntime as ort, numpy as np
+session = ort.InferenceSession("OUT/model.onnx")
+probs = session.run(["probs"], {onnx_feed})[0]
+```""",
+    "litert": """```python
+from ai_edge_litert.interpreter import Interpreter
+runner = Interpreter(model_path="OUT/model.tflite").get_signature_runner()
+probs = runner({litert_feed})["probs"]      # one example at a time
+```
+`model_int8.tflite` takes the same input (int8 weights and activations inside).""",
+}
+
+
+def _metrics(metrics: dict | None) -> str:
+    if not metrics or "confusion_matrix" not in metrics or not metrics.get("examples"):
+        return "No held-out data was evaluated.\n"
+    lines = [f"Accuracy on {metrics['examples']} {metrics.get('split', 'held-out')} "
+             f"examples: **{metrics['accuracy']:.2%}**\n", "| class | accuracy |", "|---|---:|"]
+    for name, acc in metrics["per_class_accuracy"].items():
+        lines.append(f"| {name} | {'n/a' if acc is None else f'{acc:.1%}'} |")
+    classes = metrics["classes"]
+    lines += ["", "Confusion matrix (rows: true, columns: predicted):", "",
+              "| | " + " | ".join(classes) + " |", "|---" * (len(classes) + 1) + "|"]
+    for name, row in zip(classes, metrics["confusion_matrix"]):
+        lines.append(f"| **{name}** | " + " | ".join(str(v) for v in row) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def model_card(record: dict) -> str:
+    images = record["input"] == "images"
+    formats = record.get("formats_written", [])
+    fmt = record.get("formats", {})
+    size = record.get("image_size")
+    seq = record.get("sequence_length")
+    values = {
+        "text_import": "" if images else "\nimport tensorflow_text  # the tokenizer's ops",
+        "input_name": "images" if images else "texts",
+        "example": "tf.zeros([1, 300, 200, 3], tf.uint8)" if images
+        else 'tf.constant(["a sentence to classify"])',
+        "keras_hub": "" if images else "\nimport keras_hub  # registers the BERT classes",
+        "onnx_feed": f'{{"images": np.zeros((1, {size}, {size}, 3), np.uint8)}}' if images
+        else '{"token_ids": ids, "padding_mask": mask}  # from tokenizer.json',
+        "litert_feed": f"images=np.zeros((1, {size}, {size}, 3), np.uint8)" if images
+        else "token_ids=ids[:1], padding_mask=mask[:1]",
+    }
+    parity = [f"| SavedModel | {record['parity_max_abs_diff']:.2e} |"] \
+        if "saved_model" in formats and record.get("parity_max_abs_diff") is not None else []
+    for key, label in (("onnx", "ONNX (onnxruntime)"), ("litert", "LiteRT"),
+                       ("litert_int8", "LiteRT int8")):
+        if key in fmt:
+            parity.append(f"| {label} | {fmt[key]['parity_max_abs_diff']:.2e} |")
+    int8 = fmt.get("litert_int8", {})
+    int8_line = (f"\nint8 LiteRT: {int8['bytes'] / 1e6:.1f} MB, accuracy {int8['accuracy']:.2%} "
+                 f"on {int8['validation_examples']} validation examples (float: "
+                 f"{int8['float_accuracy']:.2%}).\n") if "accuracy" in int8 else ""
+    text_note = ("" if images else
+                 f"\nText formats other than the SavedModel take `token_ids` and "
+                 f"`padding_mask` (int32 `[N, {seq}]`). `tokenizer.json` (Hugging Face "
+                 "`tokenizers`) makes them from strings with the model's own vocabulary:\n"
+                 "```python\nfrom tokenizers import Tokenizer\nimport numpy as np\n"
+                 "tok = Tokenizer.from_file(\"OUT/tokenizer.json\")\n"
+                 "enc = tok.encode_batch([\"a sentence\"])\n"
+                 "ids = np.array([e.ids for e in enc], np.int32)\n"
+                 "mask = np.array([e.attention_mask for e in enc], np.int32)\n```\n")
+    counts = record.get("train_examples") or {}
+    data_line = ", ".join(f"{c}: {n}" for c, n in counts.items()) if counts else ""
+    sections = [
+        f"# {record['model'].upper()} classifier — exported by desktop-ft\n",
+        f"* **Model:** {record['model']}, head `{record.get('head')}`, output "
+        f"{record['output_activation']}",
+        f"* **Weights:** {record['weights']}",
+        f"* **Backend:** {record.get('backend', 'tensorflow')}",
+        f"* **Classes:** {', '.join(record['classes'])}"
+        + (f" (training examples — {data_line})" if data_line else ""),
+        f"* **Strategy:** {record['strategy']} — {record['trainable_params']:,} trainable, "
+        f"{record['frozen_params']:,} frozen parameters",
+        f"* **Input:** {'uint8 images' if images else 'text'}"
+        + (f", {size}×{size} px inside the model" if images else f", {seq} tokens"),
+        (f"* **Run:** `{record['run']}`" if record.get("run") else ""),
+        "\n## Metrics\n", _metrics(record.get("metrics")),
+        "## Parity with the app\n",
+        "Max |app − format| over real training inputs and synthetic ones, each format run "
+        "by its own runtime in a fresh process:\n",
+        "| format | max abs diff |", "|---|---:|", *parity, int8_line,
+        "## Loading\n", text_note,
+    ]
+    for name in formats:
+        if name in SNIPPETS:
+            sections.append(f"### {name}\n\n" + SNIPPETS[name].format(**values) + "\n")
+    return "\n".join(s for s in sections if s is not None) + "\n"

@@ -1,0 +1,40 @@
+"""VGG16 for ONNX and LiteRT: raw uint8 images in, probabilities out."""
+
+from __future__ import annotations
+
+from desktop_ft.core.models.base import probs_from_output
+from desktop_ft.core.models.vgg16.build import CAFFE_MEAN_BGR
+
+
+def raw_input_model(bundle):
+    """A Keras model: raw ``uint8 [N, S, S, 3]`` → ``probs``, VGG16 preprocessing inside
+    (RGB→BGR, ImageNet mean subtracted — what the app does after resizing)."""
+    import keras
+    import numpy as np
+
+    size = bundle.spec.image_size
+    mean = np.array(CAFFE_MEAN_BGR, np.float32)
+    inp = keras.Input((size, size, 3), dtype="uint8", name="images")
+    x = keras.layers.Lambda(lambda t: keras.ops.flip(keras.ops.cast(t, "float32"), axis=-1)
+                            - mean, name="preprocess")(inp)
+    out = keras.layers.Lambda(lambda t: probs_from_output(keras, t, bundle.binary),
+                              name="probs")(
+        bundle.model(x, training=False))
+    wrapper = keras.Model(inp, out, name="raw_images_to_probs")
+    wrapper(np.zeros((1, size, size, 3), np.uint8))
+    return wrapper
+
+
+def format_inputs(bundle, raw_inputs) -> dict:
+    """Raw images of any size → ``{"images": uint8 [N, S, S, 3]}``, resized as the app
+    resizes them."""
+    import numpy as np
+    import tensorflow as tf
+
+    size = bundle.spec.image_size
+    out = []
+    for img in raw_inputs:
+        x = tf.image.resize(tf.cast(np.asarray(img)[None], tf.float32), (size, size),
+                            method="bilinear", antialias=False)
+        out.append(np.asarray(tf.cast(tf.round(tf.clip_by_value(x, 0, 255)), tf.uint8)))
+    return {"images": np.concatenate(out)}

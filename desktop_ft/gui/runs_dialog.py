@@ -1,0 +1,144 @@
+"""File → Runs…: the training runs in the user's runs folder, with Resume, Export… and
+Delete — the same list as ``desktop-ft runs``."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Signal, Slot
+from PySide6.QtWidgets import (QAbstractItemView, QDialog, QFileDialog, QHBoxLayout,
+                               QHeaderView, QLabel, QMessageBox, QPushButton, QTableWidget,
+                               QTableWidgetItem, QVBoxLayout)
+
+COLUMNS = ("Run", "Status", "Epochs", "Best validation", "Data", "Size")
+
+
+class RunsDialog(QDialog):
+    """``resumeRequested(path)`` and ``exportRequested(run_path, out)`` go to the
+    controller; deleting happens here (after a confirmation)."""
+
+    resumeRequested = Signal(str)
+    exportRequested = Signal(str, str)
+
+    def __init__(self, settings, parent=None):
+        super().__init__(parent)
+        self.setObjectName("runsDialog")
+        self.setWindowTitle("Training runs")
+        self.resize(900, 420)
+        self._settings = settings
+        layout = QVBoxLayout(self)
+        self.where = QLabel(objectName="runsFolder")
+        layout.addWidget(self.where)
+        self.table = QTableWidget(0, len(COLUMNS), objectName="runsTable")
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.horizontalHeader().setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
+        self.table.itemSelectionChanged.connect(self._update_buttons)
+        layout.addWidget(self.table, 1)
+        row = QHBoxLayout()
+        self.resume_button = QPushButton("Resume", objectName="runsResume")
+        self.export_button = QPushButton("Export…", objectName="runsExport")
+        self.delete_button = QPushButton("Delete", objectName="runsDelete")
+        close = QPushButton("Close")
+        self.resume_button.clicked.connect(self._on_resume)
+        self.export_button.clicked.connect(self._on_export)
+        self.delete_button.clicked.connect(self._on_delete)
+        close.clicked.connect(self.accept)
+        for b in (self.resume_button, self.export_button, self.delete_button):
+            row.addWidget(b)
+        row.addStretch(1)
+        row.addWidget(close)
+        layout.addLayout(row)
+        self.runs: list[dict] = []
+        self.refresh()
+
+    def refresh(self) -> None:
+        from desktop_ft.core.training.runs import default_runs_dir, list_runs
+
+        self.where.setText(f"Runs in {default_runs_dir()}")
+        self.runs = list_runs()
+        self.table.setRowCount(len(self.runs))
+        for i, r in enumerate(self.runs):
+            best = r["best"] or {}
+            values = (r["name"], r["status"], f"{r['epochs_done']} / {r['epochs']}",
+                      f"{best['monitor']} {best['value']:.4f} (epoch {best['epoch']})"
+                      if best else "—", r["data"] or "", f"{r['bytes'] / 1e6:.1f} MB")
+            for j, text in enumerate(values):
+                item = QTableWidgetItem(text)
+                if j == 1 and r.get("error"):
+                    item.setToolTip(r["error"])
+                self.table.setItem(i, j, item)
+        if self.runs:
+            self.table.selectRow(0)
+        self._update_buttons()
+
+    def selected(self) -> dict | None:
+        rows = self.table.selectionModel().selectedRows()
+        return self.runs[rows[0].row()] if rows else None
+
+    def select(self, name: str) -> None:
+        for i, r in enumerate(self.runs):
+            if r["name"] == name:
+                self.table.selectRow(i)
+
+    @Slot()
+    def _update_buttons(self) -> None:
+        run = self.selected()
+        self.resume_button.setEnabled(run is not None and run["status"] in
+                                      ("interrupted", "failed")
+                                      and run["epochs_done"] < (run["epochs"] or 0))
+        self.export_button.setEnabled(run is not None and run["epochs_done"] > 0)
+        self.delete_button.setEnabled(run is not None and run["status"] != "running")
+
+    @Slot()
+    def _on_resume(self) -> None:
+        run = self.selected()
+        if run is not None:
+            self.resumeRequested.emit(run["path"])
+            self.accept()
+
+    @Slot()
+    def _on_export(self) -> None:
+        run = self.selected()
+        if run is None:
+            return
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export the run to folder", f"{self._settings.last_dir('export')}/"
+            f"{run['name']}", "Export folder (*)")
+        if path:
+            self._settings.remember_dir("export", path)
+            self.exportRequested.emit(run["path"], path)
+
+    @Slot()
+    def _on_delete(self, confirm: bool = True) -> None:
+        from desktop_ft.core.errors import UserError
+        from desktop_ft.core.training.runs import delete_run
+
+        run = self.selected()
+        if run is None:
+            return
+        if confirm and QMessageBox.question(
+                self, "Delete run", f"Delete {run['name']} and its checkpoints "
+                f"({run['bytes'] / 1e6:.1f} MB)?") != QMessageBox.StandardButton.Yes:
+            return
+        try:
+            delete_run(run["path"])
+        except UserError as e:
+            QMessageBox.warning(self, "Delete run", str(e))
+        self.refresh()
+
+    def delete_selected_without_asking(self) -> None:
+        self._on_delete(confirm=False)
+
+
+def interrupted_run() -> dict | None:
+    """The newest interrupted run that has epochs left, if any (offered on start)."""
+    from desktop_ft.core.training.runs import list_runs
+
+    for r in list_runs():
+        if r["status"] == "interrupted" and r["epochs_done"] < (r["epochs"] or 0):
+            return r
+    return None
+
+
+__all__ = ["RunsDialog", "interrupted_run"]
