@@ -254,6 +254,26 @@ def _check_image(path: Path) -> tuple[bool, str]:
         return False, f"undecodable image ({type(e).__name__}: {e})"
 
 
+def decode_text(data: bytes) -> tuple[str | None, str]:
+    """(text, encoding): UTF-8 (with or without BOM) first, else the encoding
+    charset-normalizer settles on (Excel on Windows writes cp1252); (None, "") when it
+    cannot tell."""
+    try:
+        return data.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    # Windows' Western code page first — what Excel writes, and the guess that short
+    # texts otherwise get wrong (café read as cp1006) — unless the text makes no sense
+    # in it; then whatever charset-normalizer finds most coherent.
+    western = from_bytes(data, cp_isolation=["cp1252"]).best()
+    best = western if western is not None and western.chaos < 0.2 else from_bytes(data).best()
+    if best is None:
+        return None, ""
+    return str(best), best.encoding
+
+
 def _read_text(path: Path) -> tuple[bool, str]:
     try:
         raw = path.read_bytes()
@@ -261,10 +281,9 @@ def _read_text(path: Path) -> tuple[bool, str]:
         return False, f"unreadable ({e.strerror or e})"
     if not raw:
         return False, "zero bytes"
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return False, "undecodable text (not UTF-8)"
+    text, _ = decode_text(raw)
+    if text is None:
+        return False, "undecodable text (neither UTF-8 nor a recognisable encoding)"
     text = text.strip()
     if not text:
         return False, "empty text (only whitespace)"
@@ -274,9 +293,13 @@ def _read_text(path: Path) -> tuple[bool, str]:
 def _scan_table(path: Path, text_column: str | None, label_column: str | None,
                 classes: list[str] | None) -> DataScan:
     try:
-        raw = path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise UserError(f"{path} is not UTF-8 text; save the table as UTF-8 CSV.") from None
+        data = path.read_bytes()
+    except OSError as e:
+        raise UserError(f"{path} cannot be read ({e.strerror or e}).") from None
+    raw, encoding = decode_text(data)
+    if raw is None:
+        raise UserError(f"{path} is not text in an encoding that can be recognised; save the "
+                        "table as UTF-8 CSV.")
     if not raw.strip():
         raise UserError(f"{path} is empty. Expected a table with a header row, e.g. text,label.")
     delimiter = "\t" if path.suffix.lower() == ".tsv" else _sniff_delimiter(raw)
@@ -318,6 +341,8 @@ def _scan_table(path: Path, text_column: str | None, label_column: str | None,
                       layout=f"table (text column '{header[t_idx]}', label column "
                              f"'{header[l_idx]}')")
     result.warnings = _warnings(result)
+    if encoding not in ("utf-8", "ascii"):
+        result.warnings.insert(0, f"{path.name} is not UTF-8; it was read as {encoding}.")
     return result
 
 

@@ -7,7 +7,12 @@ import sys
 
 def run_app(argv: list[str] | None = None) -> int:
     from desktop_ft.core.runtime import quiet_tensorflow
+    from desktop_ft.gui.platform_check import window_problem
 
+    problem = window_problem()
+    if problem is not None:      # Qt would abort with its own message
+        print(f"desktop-ft: {problem}", file=sys.stderr)
+        return 1
     quiet_tensorflow()
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication

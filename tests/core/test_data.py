@@ -112,9 +112,28 @@ def test_text_folder_and_undecodable_files(text_folder, tmp_path):
     root = tmp_path / "t"
     shutil.copytree(text_folder, root)
     (root / "pos" / "latin1.txt").write_bytes("caf\xe9 bad".encode("latin-1"))
+    (root / "pos" / "binary.txt").write_bytes(bytes(range(256)) * 3)
     (root / "pos" / "empty.txt").write_bytes(b"")
-    reasons = dict((p.rsplit("/", 1)[-1], r) for p, r in data.scan(root).skipped)
-    assert reasons == {"latin1.txt": "undecodable text (not UTF-8)", "empty.txt": "zero bytes"}
+    scan = data.scan(root)
+    reasons = dict((p.rsplit("/", 1)[-1], r) for p, r in scan.skipped)
+    assert reasons == {"binary.txt": "undecodable text (neither UTF-8 nor a recognisable "
+                                     "encoding)", "empty.txt": "zero bytes"}
+    assert "café bad" in scan.train.items          # not UTF-8, read as Windows-1252
+
+
+@pytest.mark.parametrize("encoding,text", [
+    ("cp1252", "un café très agréable, “vraiment”"),
+    ("cp1251", "привет мир, хороший фильм, очень хорошо"),
+    ("utf-16", "naïve façade, déjà vu"),
+])
+def test_tables_in_other_encodings_are_read_and_named(tmp_path, encoding, text):
+    """Excel on Windows saves CSV as cp1252: read it, and say which encoding was used."""
+    path = tmp_path / "t.csv"
+    rows = [f"\"{text} {i}\",{'a' if i % 2 else 'b'}" for i in range(6)]
+    path.write_bytes(("text,label\n" + "\n".join(rows) + "\n").encode(encoding))
+    scan = data.scan(path)
+    assert scan.train.items[0] == f"{text} 0"
+    assert "not UTF-8; it was read as" in scan.warnings[0]
 
 
 def test_csv_and_tsv_columns(text_csv, tmp_path):

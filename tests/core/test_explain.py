@@ -83,15 +83,16 @@ def test_the_finer_block_localizes_better_than_the_last(object_model, monkeypatc
 
 @pytest.fixture(scope="module")
 def keyword_data(tmp_path_factory):
-    """One word decides the label; the others are shared filler."""
+    """One word decides the label: "love" somewhere makes it pos; the rest is filler
+    shared by both classes (neg texts have one more filler word instead)."""
     root = tmp_path_factory.mktemp("keyword")
     rng = np.random.default_rng(0)
-    filler = ["this", "is", "a", "the", "fine", "nice", "sad", "poor"]
-    for label, key in (("pos", "love"), ("neg", "hate")):
+    filler = ["this", "is", "a", "the", "fine", "nice", "sad", "poor", "hate"]
+    for label, key in (("pos", "love"), ("neg", None)):
         (root / label).mkdir()
         for i in range(60):
             words = list(rng.choice(filler, size=6))
-            words.insert(int(rng.integers(0, 7)), key)
+            words.insert(int(rng.integers(0, 7)), key or str(rng.choice(filler)))
             (root / label / f"{i}.txt").write_text(" ".join(words))
     return root
 
@@ -101,13 +102,14 @@ def test_the_deciding_word_gets_the_top_score(tiny_bert_preset, keyword_data):
                    data=str(keyword_data), strategy="full", epochs=20, batch_size=8, lr=3e-3)
     result = fine_tune(job)
     assert result.history["val_accuracy"][-1] >= 0.95
-    texts = ["the sad love is a nice", "a hate this fine poor the", "this is love",
-             "nice poor hate"]
+    texts = ["the sad love is a nice", "a hate this love poor the", "this is love",
+             "nice poor love", "is the love fine", "love a hate is this"]
     for text, e in zip(texts, ex.explain(result.bundle, texts)):
         assert e["tokens"] == text.split()
-        top = e["tokens"][int(np.argmax(e["scores"]))]
-        assert top in ("love", "hate") and top in text, (text, e["scores"])
+        assert e["probs"][result.classes.index("pos")] > 0.5, text
         assert max(e["scores"]) == 1.0 and min(e["scores"]) >= 0
+        top = e["tokens"][int(np.argmax(e["scores"]))]
+        assert top == "love", (text, e["scores"])
 
 
 def test_mistakes_are_the_wrong_ones_most_confident_first():
