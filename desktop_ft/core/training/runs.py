@@ -66,16 +66,19 @@ class Run:
                classes: list[str], split: dict, tree: dict, peft: dict | None) -> "Run":
         root = Path(root).expanduser() if root else default_runs_dir()
         name = f"{time.strftime('%Y%m%d-%H%M%S')}-{family}"
-        path = root / name
-        n = 1
-        while path.exists():
-            n += 1
-            path = root / f"{name}-{n}"
-        try:
-            (path / "checkpoints").mkdir(parents=True)
-        except OSError as e:
-            raise UserError(f"Cannot create the run folder {path}: {e.strerror or e}. "
-                            "Choose another with --run-dir.") from e
+        path, n = root / name, 1
+        while True:     # several processes may start a run in the same second
+            try:
+                root.mkdir(parents=True, exist_ok=True)
+                path.mkdir()
+                break
+            except FileExistsError:
+                n += 1
+                path = root / f"{name}-{n}"
+            except OSError as e:
+                raise UserError(f"Cannot create the run folder {path}: {e.strerror or e}. "
+                                "Choose another with --run-dir.") from e
+        (path / "checkpoints").mkdir()
         record = {"desktop_ft_run": RUN_VERSION, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
                   "status": "running", "pid": os.getpid(), "host": socket.gethostname(),
                   "model": family, "job": job, "classes": list(classes), "split": split,
