@@ -27,7 +27,7 @@ import time
 import uuid
 from pathlib import Path
 
-from desktop_ft.core.errors import UserError
+from desktop_ft.core.errors import UserError, describe_exception
 from desktop_ft.core.export_formats import parse_formats, write_formats
 from desktop_ft.core.model_card import model_card
 from desktop_ft.core.observer import Observer
@@ -106,6 +106,10 @@ def export_model(bundle, out: str | os.PathLike, labels: list[str], *,
     if len(labels) != bundle.num_classes:
         raise UserError(f"{len(labels)} labels for a model with {bundle.num_classes} outputs.")
     out.parent.mkdir(parents=True, exist_ok=True)
+    needed = estimate_export_bytes(bundle, formats)
+    free = shutil.disk_usage(out.parent).free
+    if free < needed:
+        raise UserError(disk_full_message(out.parent, needed, free, out))
     tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
     try:
@@ -183,9 +187,44 @@ def export_model(bundle, out: str | os.PathLike, labels: list[str], *,
             raise
         kept = f"the previous export in {out} is unchanged" if out.exists() else \
             "nothing was written"
-        raise UserError(f"Export failed ({type(e).__name__}: {str(e)[:300]}); {kept}.") from e
+        if _is_disk_full(e):
+            raise UserError(disk_full_message(out.parent, needed,
+                                              shutil.disk_usage(out.parent).free, out),
+                            details=describe_exception(e)) from e
+        raise UserError(f"Export failed ({describe_exception(e)[:300]}); {kept}.",
+                        details=describe_exception(e)) from e
     observer.on_status(f"Exported to {out}: " + parity_line(record) + ".")
     return {**record, "path": str(out)}
+
+
+def estimate_export_bytes(bundle, formats) -> int:
+    """Room an export needs (its temporary folder lives beside the target): the weights
+    once per format that holds them, plus a margin."""
+    _, float32 = peft.weights_bytes(bundle.model)
+    copies = sum(1 for f in ("saved_model", "keras", "onnx") if f in formats)
+    copies += 1.5 if "litert" in formats else 0     # float + int8 flatbuffers
+    return int(float32 * max(copies, 0.1) * 1.1) + (1 << 20)
+
+
+def _is_disk_full(e: BaseException) -> bool:
+    import errno
+
+    while e is not None:
+        if isinstance(e, OSError) and e.errno == errno.ENOSPC:
+            return True
+        text = f"{type(e).__name__} {e}"
+        if "No space left" in text or ("ResourceExhausted" in text and "SaveV2" in text):
+            return True
+        e = e.__cause__ or e.__context__
+    return False
+
+
+def disk_full_message(folder: Path, needed: int, free: int, out: Path) -> str:
+    kept = f"the previous export in {out} is unchanged" if out.exists() else \
+        "nothing was written"
+    return (f"Not enough disk space in {folder}: the export needs about "
+            f"{needed / 1e6:,.0f} MB and {free / 1e6:,.0f} MB are free; {kept}. Free some "
+            "space or export to another disk.")
 
 
 def parity_line(record: dict) -> str:

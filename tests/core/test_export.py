@@ -141,3 +141,43 @@ def test_real_minilm_text_export_parity(minilm_folder, text_csv, tmp_path):
     record = export_mod.export_model(result.bundle, tmp_path / "o", result.classes)
     assert record["parity_max_abs_diff"] < 1e-5
     assert record["trainable_params"] == 385
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real 30 MB file system (tmpfs), so a full disk is not simulated."""
+    import os
+
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=30m", "tmpfs",
+                                            str(mount)]).returncode != 0:
+        pytest.skip("needs root to mount a small tmpfs")
+    yield mount
+    subprocess.run(["umount", str(mount)])
+
+
+def test_full_disk_is_one_clear_line_and_keeps_the_previous_export(trained_vgg, small_disk):
+    out = small_disk / "out"
+    out.mkdir()
+    (out / "export.json").write_text("{}")            # a previous export
+    with pytest.raises(UserError) as e:
+        export_mod.export_model(trained_vgg.bundle, out, trained_vgg.classes)
+    msg = str(e.value)
+    assert msg.startswith(f"Not enough disk space in {small_disk}")
+    assert "MB are free" in msg and "previous export" in msg and "\n" not in msg
+    assert "SaveV2" not in msg and "ResourceExhausted" not in msg
+    assert sorted(p.name for p in small_disk.iterdir()) == ["out"]      # no leftovers
+    assert (out / "export.json").read_text() == "{}"
+    # The estimate can be wrong: a write that runs out of space says the same.
+    import shutil
+
+    real = shutil.disk_usage
+    export_mod.shutil.disk_usage = lambda p: real(p)._replace(free=1 << 40)
+    try:
+        with pytest.raises(UserError, match="Not enough disk space"):
+            export_mod.export_model(trained_vgg.bundle, out, trained_vgg.classes)
+    finally:
+        export_mod.shutil.disk_usage = real
+    assert sorted(p.name for p in small_disk.iterdir()) == ["out"]
+    assert (out / "export.json").read_text() == "{}"

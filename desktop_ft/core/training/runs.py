@@ -16,6 +16,7 @@ folder (``platformdirs``) unless ``--run-dir`` says otherwise.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -162,8 +163,15 @@ class Run:
             os.replace(tmp, target)
             if old is not None:
                 shutil.rmtree(old, ignore_errors=True)
-        except BaseException:
+        except BaseException as e:
             shutil.rmtree(tmp, ignore_errors=True)
+            if isinstance(e, OSError) and e.errno == errno.ENOSPC or \
+                    "No space left" in str(e):
+                free = shutil.disk_usage(self.path).free
+                raise UserError(f"Not enough disk space in {self.path} for epoch {epoch}'s "
+                                f"checkpoint ({free / 1e6:,.0f} MB free); the previous "
+                                "checkpoint is intact and the run can be resumed once there "
+                                "is room.", details=str(e)) from e
             raise
 
     def load_weights(self, model, which: str = "last") -> dict:
