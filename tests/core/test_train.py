@@ -164,3 +164,19 @@ def test_metrics_from_probs():
     assert ev["accuracy"] == pytest.approx(2 / 3)
     assert ev["confusion_matrix"] == [[1, 0], [1, 1]]
     assert ev["per_class_accuracy"] == {"a": 1.0, "b": 0.5}
+
+
+def test_absurd_settings_are_refused_before_starting(image_folder, capsys):
+    from desktop_ft.cli import main
+    from desktop_ft.core.training.job import check_memory
+
+    t0 = __import__("time").monotonic()
+    assert main(["train", "--model", "vgg16", "--weights", "none", "--image-size", "100000",
+                 "--data", str(image_folder), "--export", "nowhere"]) == 1
+    err = capsys.readouterr().err
+    assert "GiB to train, more than this machine's" in err and "lower the image size" in err
+    assert __import__("time").monotonic() - t0 < 10
+    job = TrainJob(model=ModelSpec("vgg16", weights="none", image_size=224), batch_size=64)
+    with pytest.raises(UserError, match="try batch size 26"):
+        check_memory(job, total_bytes=2 << 30)
+    check_memory(job, total_bytes=64 << 30)   # fits: no error

@@ -157,6 +157,11 @@ class Family:
     def predict_proba(self, bundle: ModelBundle, inputs, batch_size: int = 32):
         raise NotImplementedError
 
+    def training_bytes_per_example(self, spec: ModelSpec) -> int:
+        """A rough upper estimate of the memory one training example takes (activations
+        and their gradients), to refuse settings that cannot fit before starting."""
+        return 0
+
     def chain_layers(self, model) -> list | None:
         """The model's layers in order when it is a plain chain (the feature cache can
         cut it anywhere); None when it is not."""

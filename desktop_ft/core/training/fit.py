@@ -24,7 +24,7 @@ from desktop_ft.core.errors import UserError, describe_exception
 from desktop_ft.core.models import ModelBundle, get_family, load_model, with_num_classes
 from desktop_ft.core.observer import Observer
 from desktop_ft.core.training import feature_cache
-from desktop_ft.core.training.job import TrainJob, resolve_learning_rate
+from desktop_ft.core.training.job import TrainJob, check_memory, resolve_learning_rate
 from desktop_ft.core.training.results import TrainResult, metrics_from_probs
 from desktop_ft.core.training.runs import (Run, checkpoint_callback, restore_seed_states,
                                            split_record)
@@ -154,6 +154,7 @@ def fine_tune(job: TrainJob, observer: Observer | None = None,
     import keras
 
     observer = observer or Observer()
+    check_memory(job)
     keras.utils.set_random_seed(job.seed)
     bundle, scan = prepare(job, observer, stop, bundle, scan)
     if job.strategy:
@@ -348,7 +349,8 @@ def _training_error(e: Exception, job: TrainJob) -> Exception:
     why = describe_exception(e)
     if "ResourceExhausted" in type(e).__name__ or "out of memory" in why.lower() or \
             "OOM" in why:
-        return UserError(f"Out of memory while training at batch size {job.batch_size}. Use "
-                         f"a smaller batch size (e.g. {max(1, job.batch_size // 2)}) or image "
-                         "size, or freeze more layers.", details=why)
+        size = f", image size {job.model.image_size}" if "image_size" in \
+            get_family(job.model.family).spec_fields else ""
+        return UserError(f"Out of memory at batch size {job.batch_size}{size}: try batch size "
+                         f"{max(1, job.batch_size // 2)} (or freeze more layers).", details=why)
     return UserError(f"Training failed: {why[:300]}", details=why)

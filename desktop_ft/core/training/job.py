@@ -103,6 +103,27 @@ class TrainJob:
         return self.optimizer or get_family(self.model.family).optimizer
 
 
+def check_memory(job: TrainJob, total_bytes: int | None = None) -> None:
+    """Refuse, before anything is built, a batch that cannot fit in this machine's memory
+    (e.g. --image-size 100000), with the numbers and what to change."""
+    import os
+
+    if total_bytes is None:
+        try:
+            total_bytes = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        except (ValueError, OSError, AttributeError):
+            return
+    need = get_family(job.model.family).training_bytes_per_example(job.model) * job.batch_size
+    if need > total_bytes:
+        per = need / job.batch_size
+        fits = int(total_bytes // per) if per else 0
+        advice = f"try batch size {max(1, fits)}" if fits >= 1 else \
+            "lower the image size or sequence length"
+        raise UserError(f"A batch of {job.batch_size} needs about {need / 2**30:,.1f} GiB to "
+                        f"train, more than this machine's {total_bytes / 2**30:,.1f} GiB of "
+                        f"memory: {advice}.")
+
+
 def resolve_learning_rate(job: TrainJob, tree) -> tuple[float, str]:
     """(learning rate, why) for ``job`` with ``tree`` as it will train: an explicit
     ``job.lr`` wins, else :func:`default_learning_rate`."""

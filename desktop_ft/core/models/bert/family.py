@@ -43,6 +43,12 @@ class BertFamily(Family):
         if spec.augment:
             raise UserError("Data augmentation is offered for images (VGG16) only.")
 
+    def training_bytes_per_example(self, spec: ModelSpec) -> int:
+        # Attention scores (heads × L²) and hidden states (L × 4·hidden) per layer, for a
+        # BERT-base-sized model (12 layers, 12 heads, hidden 768), ×4 bytes, ×2 gradients.
+        length = spec.seq_len
+        return int(12 * (12 * length ** 2 + length * 4 * 768) * 4 * 2)
+
     def build(self, spec, observer, stop=None) -> ModelBundle:
         return build_mod.build(self, spec, observer, stop)
 

@@ -52,6 +52,11 @@ class Vgg16Family(Family):
     def uses_pretrained_weights(self, spec: ModelSpec) -> bool:
         return (spec.weights or "none").lower() not in ("none", "")
 
+    def training_bytes_per_example(self, spec: ModelSpec) -> int:
+        # Conv outputs per pixel of input: 2×64 + 2×128/4 + 3×256/16 + 3×512/64 + 3×512/256
+        # ≈ 200 floats; ×4 bytes, ×2 for their gradients.
+        return int(spec.image_size ** 2 * 200 * 4 * 2)
+
     def build(self, spec, observer, stop=None) -> ModelBundle:
         return build_mod.build(self, spec, observer, stop)
 
