@@ -10,6 +10,7 @@ See docs/ARCHITECTURE.md, "Adding a model family".
 from __future__ import annotations
 
 import threading
+from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field, fields
 
 from desktop_ft.core.errors import UserError
@@ -103,11 +104,12 @@ class ModelBundle:
         return self.parts.setdefault("peft", {"lora_rank": None, "quantized": None})
 
 
-class Family:
+class Family(ABC):
     """The interface of a model family. Subclass it in ``core/models/<name>/``.
 
     Attributes describe the family to the CLI and the window; methods are the hooks the
-    engine calls. Defaults here suit a family without PEFT or a feature cache.
+    engine calls. The abstract ones every family implements; the others have defaults
+    that suit a family without PEFT, a feature cache or ONNX/LiteRT exports.
     """
 
     name: str = ""
@@ -124,7 +126,9 @@ class Family:
 
     # ---------------------------------------------------------------- spec and build
     def check_spec(self, spec: ModelSpec) -> None:
-        """Raise :class:`UserError` for settings this family cannot build."""
+        """Raise :class:`UserError` for settings this family cannot build (by default
+        every setting is buildable)."""
+        return None
 
     def uses_pretrained_weights(self, spec: ModelSpec) -> bool:
         return True
@@ -134,28 +138,30 @@ class Family:
         pretrained, everything when they are random."""
         return "head" if self.uses_pretrained_weights(spec) else "full"
 
+    @abstractmethod
     def build(self, spec: ModelSpec, observer: Observer,
               stop: threading.Event | None) -> ModelBundle:
-        raise NotImplementedError
+        """Build the model ``spec`` describes, its head sized for ``spec.num_classes``."""
 
+    @abstractmethod
     def rebuild_head(self, bundle: ModelBundle, spec: ModelSpec) -> ModelBundle:
         """The same pretrained layers with a head for ``spec.num_classes``."""
-        raise NotImplementedError
 
+    @abstractmethod
     def build_tree(self, bundle: ModelBundle):
         """The :class:`~desktop_ft.core.layer_tree.LayerTree` over ``bundle.model``."""
-        raise NotImplementedError
 
     # ---------------------------------------------------------------- data and inference
+    @abstractmethod
     def make_dataset(self, bundle: ModelBundle, split, batch_size: int, *, shuffle: bool,
                      seed: int = 0, epochs: tuple[int, int] | None = None):
         """A batched dataset of (model input, target) for ``fit``; with ``epochs`` and
         ``shuffle``, one stream of those epochs' batches, each epoch's order fixed by
         (seed, epoch) (``datasets.epoch_batches``)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def predict_proba(self, bundle: ModelBundle, inputs, batch_size: int = 32):
-        raise NotImplementedError
+        """Class probabilities ``[N, num_classes]`` from raw inputs."""
 
     def training_bytes_per_example(self, spec: ModelSpec) -> int:
         """A rough upper estimate of the memory one training example takes (activations
@@ -184,9 +190,9 @@ class Family:
         raise UserError("--merge-lora needs a model trained with the lora strategy.")
 
     # ---------------------------------------------------------------- export
+    @abstractmethod
     def serve_function(self, bundle: ModelBundle, outputs):
         """A ``tf.function`` taking raw input (``outputs(raw_model_output)`` → dict)."""
-        raise NotImplementedError
 
     def archive_extras(self, bundle: ModelBundle) -> list:
         """Objects besides the model an ExportArchive must track (e.g. a tokenizer)."""
@@ -210,7 +216,7 @@ class Family:
 
     def format_inputs(self, bundle: ModelBundle, raw_inputs) -> dict:
         """Raw inputs → the inputs of :meth:`raw_input_model`, by name."""
-        raise NotImplementedError
+        raise UserError("ONNX and LiteRT exports are not offered for this model.")
 
     def write_tokenizer(self, bundle: ModelBundle, path) -> bool:
         """Write the tokenizer beside ONNX/LiteRT files when they need one; True if so."""
