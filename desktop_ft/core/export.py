@@ -228,7 +228,12 @@ def disk_full_message(folder: Path, needed: int, free: int, out: Path) -> str:
 
 
 def parity_line(record: dict) -> str:
-    """"SavedModel 1.2e-08, ONNX 3.0e-08, …" — max |app − format| per format."""
+    """"parity SavedModel 1.2e-08, ONNX 3.0e-08, …" — max |app − format| per format."""
+    parts = parity_parts(record)
+    return "parity " + ", ".join(parts) if parts else "no format to check (Keras only)"
+
+
+def parity_parts(record: dict) -> list[str]:
     parts = []
     if record.get("parity_max_abs_diff") is not None:
         parts.append(f"SavedModel {record['parity_max_abs_diff']:.1e}")
@@ -236,7 +241,7 @@ def parity_line(record: dict) -> str:
     for key, name in names.items():
         if key in record.get("formats", {}):
             parts.append(f"{name} {record['formats'][key]['parity_max_abs_diff']:.1e}")
-    return "parity " + ", ".join(parts) if parts else "no format to check"
+    return parts
 
 
 def save_keras_without_optimizer(model, path: Path) -> None:
@@ -290,6 +295,11 @@ class ExportedModel:
         folder = Path(folder).expanduser()
         sm = folder / "saved_model"
         if not sm.is_dir():
+            if (folder / "export.json").is_file():
+                raise UserError(f"{folder} has no SavedModel (it was exported without "
+                                "saved_model); evaluate and predict run the SavedModel. Add "
+                                f"it with: desktop-ft export {folder} OUT --formats "
+                                "saved_model,keras")
             raise UserError(f"{folder} is not a desktop-ft export (no saved_model/ inside).")
         meta = {}
         if (folder / "export.json").exists():

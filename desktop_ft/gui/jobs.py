@@ -117,10 +117,13 @@ def predict(bundle, item, explain: bool):
         x = load_inputs(bundle.input_kind, [item])
     except (OSError, ValueError) as e:
         raise UserError(f"Cannot read {item} as an image ({e}).") from None
-    outcome = {"item": item, "probs": bundle.predict_proba(x)[0].tolist(),
-               "explanation": None, "image": x[0] if bundle.input_kind == "images" else None}
-    if explain:
+    outcome = {"item": item, "explanation": None,
+               "image": x[0] if bundle.input_kind == "images" else None}
+    if explain:   # the explanation carries the probabilities: one pass, not two
         outcome["explanation"] = explain_inputs(bundle, x)[0]
+        outcome["probs"] = list(outcome["explanation"]["probs"])
+    else:
+        outcome["probs"] = bundle.predict_proba(x)[0].tolist()
     return outcome
 
 

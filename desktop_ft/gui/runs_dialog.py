@@ -42,7 +42,7 @@ class RunsDialog(QDialog):
         close = QPushButton("Close")
         self.resume_button.clicked.connect(self._on_resume)
         self.export_button.clicked.connect(self._on_export)
-        self.delete_button.clicked.connect(self._on_delete)
+        self.delete_button.clicked.connect(self._on_delete_clicked)
         close.clicked.connect(self.accept)
         for b in (self.resume_button, self.export_button, self.delete_button):
             row.addWidget(b)
@@ -85,7 +85,7 @@ class RunsDialog(QDialog):
     def _update_buttons(self) -> None:
         run = self.selected()
         self.resume_button.setEnabled(run is not None and run["status"] in
-                                      ("interrupted", "failed")
+                                      ("interrupted", "stopped", "failed")
                                       and run["epochs_done"] < (run["epochs"] or 0))
         self.export_button.setEnabled(run is not None and run["epochs_done"] > 0)
         self.delete_button.setEnabled(run is not None and run["status"] != "running")
@@ -110,7 +110,10 @@ class RunsDialog(QDialog):
             self.exportRequested.emit(run["path"], path)
 
     @Slot()
-    def _on_delete(self, confirm: bool = True) -> None:
+    def _on_delete_clicked(self) -> None:
+        self._delete(confirm=True)
+
+    def _delete(self, confirm: bool) -> None:
         from desktop_ft.core.errors import UserError
         from desktop_ft.core.training.runs import delete_run
 
@@ -128,14 +131,15 @@ class RunsDialog(QDialog):
         self.refresh()
 
     def delete_selected_without_asking(self) -> None:
-        self._on_delete(confirm=False)
+        self._delete(confirm=False)
 
 
 def interrupted_run() -> dict | None:
-    """The newest interrupted run that has epochs left, if any (offered on start)."""
+    """The newest interrupted (killed, crashed) run that has epochs left, if any — offered
+    on start. Reads only run.json files: it runs on the GUI thread."""
     from desktop_ft.core.training.runs import list_runs
 
-    for r in list_runs():
+    for r in list_runs(sizes=False):
         if r["status"] == "interrupted" and r["epochs_done"] < (r["epochs"] or 0):
             return r
     return None

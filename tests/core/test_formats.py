@@ -79,8 +79,20 @@ def test_image_formats_parity_int8_size_and_card(trained_images, tmp_path):
     assert record["keras_bytes"] < 1.1 * record["weights_bytes_float32"]
     card = (out / "README.md").read_text()
     for part in ("## Metrics", "## Parity with the app", "onnxruntime", "Interpreter",
-                 "tf.saved_model.load", "keras.saving.load_model", "LiteRT int8"):
+                 "tf.saved_model.load", "keras.saving.load_model", "LiteRT int8",
+                 "training examples — blue: ", "| **blue** |"):
         assert part in card, part
+
+
+def test_keras_only_export_says_what_it_lacks(trained_images, tmp_path, capsys):
+    from desktop_ft.core.export import parity_line
+
+    r = trained_images
+    out = tmp_path / "keras_only"
+    record = export_model(r.bundle, out, r.classes, formats="keras")
+    assert parity_line(record) == "no format to check (Keras only)"
+    assert main(["evaluate", str(out), "--data", str(tmp_path)]) == 1
+    assert "has no SavedModel" in capsys.readouterr().err
 
 
 def test_text_formats_and_tokenizer(tiny_bert_preset, text_csv, tmp_path):

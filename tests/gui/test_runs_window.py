@@ -1,7 +1,11 @@
 """File → Runs…: a run stopped in the window is listed, resumed to the end, exported
 again and deleted; on start the window offers to resume an interrupted run."""
 
+import json
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 from tests.gui.conftest import LONG, click, close_window, load_tiny_vgg_with_data
 
@@ -20,7 +24,7 @@ def test_runs_dialog_resume_export_delete_and_offer(qtbot, window, image_folder,
 
     dialog = w.open_runs_dialog()
     assert dialog.table.rowCount() == 1
-    assert dialog.table.item(0, 1).text() == "interrupted"
+    assert dialog.table.item(0, 1).text() == "stopped"
     assert dialog.resume_button.isEnabled()
     click(qtbot, dialog.resume_button)
     qtbot.waitUntil(lambda: c.result is not stopped and not c.training, timeout=LONG)
@@ -46,16 +50,23 @@ def test_start_offers_to_resume_an_interrupted_run(qtbot, image_folder):
     from desktop_ft.core.training import TrainJob, fine_tune
     from desktop_ft.gui import MainWindow
 
-    # A run that stops after its first epoch (as if the machine had gone down).
+    # A run that ends after its first epoch as if the machine had gone down: its status
+    # still says running, for a process that no longer exists.
     stop = threading.Event()
 
     class StopAfterOneEpoch(Observer):
         def on_epoch(self, epoch, logs):
             stop.set()
 
-    fine_tune(TrainJob(model=ModelSpec("vgg16", weights="none", image_size=32),
-                       data=str(image_folder), epochs=3, batch_size=8), StopAfterOneEpoch(),
-              stop)
+    result = fine_tune(TrainJob(model=ModelSpec("vgg16", weights="none", image_size=32),
+                                data=str(image_folder), epochs=3, batch_size=8),
+                       StopAfterOneEpoch(), stop)
+    record_file = Path(result.run_path) / "run.json"
+    record = json.loads(record_file.read_text())
+    assert record["status"] == "stopped"    # a deliberate Stop is not offered on start
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    record_file.write_text(json.dumps({**record, "status": "running", "pid": gone.pid}))
     w = MainWindow()
     qtbot.addWidget(w)
     w.show()

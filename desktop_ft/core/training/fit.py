@@ -190,7 +190,9 @@ def fine_tune(job: TrainJob, observer: Observer | None = None,
         raise
     if run is not None:
         run.record["phase2_epoch"] = result.phase2_epoch
-        run.mark("finished" if result.stop_reason != "stopped by user" else "interrupted")
+        # Stopped on purpose: resumable, but not "interrupted" (that is a crash or a kill,
+        # which the window offers to resume when it starts).
+        run.mark("finished" if result.stop_reason != "stopped by user" else "stopped")
         result.run_path = str(run.path)
     observer.on_train_end(result.summary())
     return result

@@ -42,6 +42,7 @@ class TrainResult:
         return {"metrics": self.evaluation, "epochs_run": self.epochs_run,
                 "stop_reason": self.stop_reason, "history": self.history,
                 "learning_rate": self.learning_rate, "run": self.run_path,
+                "train_examples": self.train_counts, "val_examples": self.val_counts,
                 "feature_cache": self.feature_cache, "train_job": self.job.to_dict()}
 
     def parity_samples(self, n: int = 4) -> list:

@@ -5,7 +5,8 @@ epoch in flight, and a run can be exported again without retraining.
 Layout of ``RUN/``::
 
     run.json                 the job, tree states, PEFT, classes, the split, the history,
-                             status (running / finished / interrupted / failed), best epoch
+                             status (running / finished / stopped / interrupted / failed),
+                             best epoch
     checkpoints/last/        weights.weights.h5, optimizer.npz, state.json
     checkpoints/best/        the same, for the best epoch by the monitored metric
 
@@ -108,7 +109,8 @@ class Run:
     # ------------------------------------------------------------------ state
     @property
     def status(self) -> str:
-        """finished / failed / interrupted, or running while its process lives."""
+        """finished, stopped (by the user), failed, or running while its process lives —
+        interrupted when it is gone (killed, crashed, the machine went down)."""
         status = self.record["status"]
         if status == "running" and (self.record.get("host") != socket.gethostname()
                                     or not _pid_alive(int(self.record.get("pid", 0)))):
@@ -129,14 +131,14 @@ class Run:
                             "before its first epoch finished.")
         return path
 
-    def summary(self) -> dict:
+    def summary(self, sizes: bool = True) -> dict:
         best = self.record.get("best") or {}
         job = self.record["job"]
         return {"path": str(self.path), "name": self.path.name,
                 "status": self.status, "model": self.record["model"],
                 "created": self.record["created"], "epochs_done": self.record["epochs_done"],
                 "epochs": job.get("epochs"), "best": best,
-                "data": job.get("data"), "bytes": disk_usage(self.path),
+                "data": job.get("data"), "bytes": disk_usage(self.path) if sizes else None,
                 "error": self.record.get("error")}
 
     # ------------------------------------------------------------------ checkpoints
@@ -209,16 +211,17 @@ def disk_usage(path: Path) -> int:
     return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file())
 
 
-def list_runs(root: str | os.PathLike | None = None) -> list[dict]:
+def list_runs(root: str | os.PathLike | None = None, sizes: bool = True) -> list[dict]:
     """Summaries of the runs under ``root`` (default: the user's runs folder), newest
-    first; folders that are not runs are skipped."""
+    first; folders that are not runs are skipped. ``sizes=False`` skips walking each
+    run's files for its disk use."""
     root = Path(root).expanduser() if root else default_runs_dir()
     out = []
     if root.is_dir():
         for child in sorted(root.iterdir(), reverse=True):
             if (child / "run.json").is_file():
                 try:
-                    out.append(Run.open(child).summary())
+                    out.append(Run.open(child).summary(sizes))
                 except UserError:
                     continue
     return out

@@ -210,13 +210,15 @@ class TryExportPanel(QWidget):
 
     @Slot(object)
     def show_export(self, record: dict) -> None:
-        from desktop_ft.core.export import parity_line
+        from desktop_ft.core.export import parity_parts
 
         self._export_dir = record["path"]
         files = ", ".join(record.get("formats_written", []))
-        self.export_label.setText(
-            f"Exported to <b>{record['path']}</b> ({files})<br>Max |Δ| between the app and "
-            f"each format, run by its own runtime: {parity_line(record)[len('parity '):]}.")
+        parts = parity_parts(record)
+        parity = (f"Max |Δ| between the app and each format, run by its own runtime: "
+                  f"{', '.join(parts)}.") if parts else \
+            "No SavedModel, ONNX or LiteRT file to compare with the app."
+        self.export_label.setText(f"Exported to <b>{record['path']}</b> ({files})<br>{parity}")
         self.open_button.setEnabled(True)
 
     @Slot()
