@@ -23,8 +23,10 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_app()
     from desktop_ft.cli.commands import COMMANDS
+    from desktop_ft.core import interrupts
     from desktop_ft.core.errors import UserError
 
+    interrupts.install(_terminate)
     try:
         if args.command != "scan" and not getattr(args, "distributed", False):
             # (A multi-worker strategy must be created before TensorFlow initialises.)
@@ -37,9 +39,11 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"desktop-ft: error: {e}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("desktop-ft: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as e:    # a second Ctrl-C, or SIGTERM / SIGHUP
+        why = str(e) if isinstance(e, interrupts.Terminated) else "interrupted"
+        print(f"desktop-ft: {why}; a training run can be continued with `desktop-ft train "
+              "--resume RUN_DIR` (`desktop-ft runs` lists them)", file=sys.stderr)
+        return getattr(e, "exit_code", 130)
     except Exception as e:  # anything unexpected: one line, --debug for the traceback
         if args.debug:
             raise
@@ -47,3 +51,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"desktop-ft: error: {type(e).__name__}: {first} (run with --debug for the "
               "traceback)", file=sys.stderr)
         return 1
+
+
+def _terminate(signum: int) -> None:
+    """SIGTERM / SIGHUP: abort the command now (checkpoints and exports are swapped in
+    atomically, so nothing is half-written), and end the process within the deadline even
+    if the main thread is inside an operation that cannot be interrupted."""
+    from desktop_ft.core import interrupts
+
+    interrupts.begin_termination(128 + signum)
+    raise interrupts.Terminated(signum)

@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 
 from desktop_ft.cli.printing import PrintingObserver, print_evaluation
+from desktop_ft.core import interrupts
 from desktop_ft.core.errors import UserError
 
 
@@ -232,12 +233,13 @@ def cmd_runs(args) -> int:
 
 def _install_sigint(stop: threading.Event, stream) -> None:
     """First Ctrl-C stops after the current batch (the model is still exported); the
-    second aborts."""
+    second aborts at once, leaving the run folder resumable."""
     if threading.current_thread() is not threading.main_thread():
         return
 
     def handler(signum, frame):
         if stop.is_set():
+            interrupts.begin_termination(130)
             raise KeyboardInterrupt
         stop.set()
         print("\nStopping after this batch… (Ctrl-C again to abort)", file=stream, flush=True)

@@ -24,9 +24,9 @@ import json
 import os
 import shutil
 import time
-import uuid
 from pathlib import Path
 
+from desktop_ft.core import atomic
 from desktop_ft.core.errors import UserError, describe_exception
 from desktop_ft.core.export_formats import parse_formats, write_formats
 from desktop_ft.core.model_card import model_card
@@ -106,12 +106,12 @@ def export_model(bundle, out: str | os.PathLike, labels: list[str], *,
     if len(labels) != bundle.num_classes:
         raise UserError(f"{len(labels)} labels for a model with {bundle.num_classes} outputs.")
     out.parent.mkdir(parents=True, exist_ok=True)
+    atomic.recover(out)       # what an export killed earlier left behind
     needed = estimate_export_bytes(bundle, formats)
     free = shutil.disk_usage(out.parent).free
     if free < needed:
         raise UserError(disk_full_message(out.parent, needed, free, out))
-    tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
+    tmp = atomic.temp_beside(out)
     try:
         t0 = time.perf_counter()
         if "saved_model" in formats:
@@ -180,7 +180,7 @@ def export_model(bundle, out: str | os.PathLike, labels: list[str], *,
         record["export_seconds"] = round(time.perf_counter() - t0, 2)
         (tmp / "export.json").write_text(json.dumps(record, indent=2))
         (tmp / "README.md").write_text(model_card(record), encoding="utf-8")
-        _replace_dir(tmp, out)
+        atomic.replace_dir(tmp, out)
     except BaseException as e:
         shutil.rmtree(tmp, ignore_errors=True)
         if isinstance(e, (UserError, KeyboardInterrupt)):
@@ -259,22 +259,6 @@ def _predict_with(model, bundle, inputs):
     """Class probabilities from another Keras model of the same family (the merged one)."""
     twin = dataclasses.replace(bundle, model=model)
     return twin.predict_proba(inputs)
-
-
-def _replace_dir(new: Path, target: Path) -> None:
-    """Move ``new`` to ``target``; an existing target is swapped out, then removed."""
-    old = None
-    if target.exists():
-        old = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
-        os.replace(target, old)
-    try:
-        os.replace(new, target)
-    except BaseException:
-        if old is not None:
-            os.replace(old, target)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def measure_parity(bundle, folder: Path, samples: list) -> dict:

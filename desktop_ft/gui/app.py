@@ -27,4 +27,40 @@ def run_app(argv: list[str] | None = None) -> int:
         app.setStyleSheet(f.read())
     window = MainWindow()
     window.show()
-    return app.exec()
+    terminated = close_on_termination(app, window)
+    code = app.exec()
+    return terminated[0] if terminated else code
+
+
+def close_on_termination(app, window) -> list[int]:
+    """SIGTERM, SIGHUP and Ctrl-C in the terminal close the window as its close button
+    does — workers stop after the batch in flight, a training run is recorded as
+    interrupted (the next start offers to resume it) — and the process ends within
+    ``interrupts.EXIT_DEADLINE_S`` whatever is running. Returns a list that receives the
+    exit status."""
+    import signal
+
+    from PySide6.QtCore import QTimer
+
+    from desktop_ft.core import interrupts
+
+    terminated: list[int] = []
+
+    def on_signal(signum: int) -> None:
+        if terminated:
+            return
+        terminated.append(128 + signum)
+        interrupts.begin_termination(128 + signum)
+        print(f"desktop-ft: {interrupts.Terminated(signum)}; closing", file=sys.stderr,
+              flush=True)
+        window.close()
+        QTimer.singleShot(int(interrupts.EXIT_DEADLINE_S * 1000) - 500, app.quit)
+
+    if interrupts.install(on_signal):
+        signal.signal(signal.SIGINT, lambda s, frame: on_signal(s))
+        # Python runs signal handlers only between its own bytecodes: wake it regularly
+        # while Qt's event loop (C++) waits.
+        wake = QTimer(app)
+        wake.timeout.connect(lambda: None)
+        wake.start(200)
+    return terminated

@@ -18,7 +18,7 @@ import threading
 import time
 
 from desktop_ft.core import data as data_mod
-from desktop_ft.core import runtime, splits
+from desktop_ft.core import interrupts, runtime, splits
 from desktop_ft.core.datasets import load_inputs
 from desktop_ft.core.errors import UserError, describe_exception
 from desktop_ft.core.models import ModelBundle, get_family, load_model, with_num_classes
@@ -185,14 +185,16 @@ def fine_tune(job: TrainJob, observer: Observer | None = None,
     try:
         result = _train(job, observer, stop, bundle, scan, train_split, val_split, lr, run)
     except BaseException as e:
-        if run is not None and not isinstance(e, KeyboardInterrupt):
-            run.mark("failed", str(e)[:500])
+        if run is not None:   # an abort (second Ctrl+C, SIGTERM) leaves it resumable
+            run.mark(*(("interrupted", None) if isinstance(e, KeyboardInterrupt)
+                       else ("failed", str(e)[:500])))
         raise
     if run is not None:
         run.record["phase2_epoch"] = result.phase2_epoch
-        # Stopped on purpose: resumable, but not "interrupted" (that is a crash or a kill,
-        # which the window offers to resume when it starts).
-        run.mark("finished" if result.stop_reason != "stopped by user" else "stopped")
+        # Stopped on purpose: resumable, but not "interrupted" (a crash, a kill or a
+        # termination, which the window offers to resume when it starts).
+        run.mark("finished" if result.stop_reason != "stopped by user" else
+                 "interrupted" if interrupts.terminating() else "stopped")
         result.run_path = str(run.path)
     observer.on_train_end(result.summary())
     return result

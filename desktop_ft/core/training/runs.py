@@ -27,6 +27,7 @@ import uuid
 import warnings
 from pathlib import Path
 
+from desktop_ft.core import atomic
 from desktop_ft.core.errors import UserError
 
 RUN_VERSION = 1
@@ -124,6 +125,7 @@ class Run:
 
     def checkpoint_dir(self, which: str = "last") -> Path:
         path = self.path / "checkpoints" / which
+        atomic.recover(path)
         if not (path / "weights.weights.h5").is_file():
             if which == "best" and (self.path / "checkpoints" / "last").is_dir():
                 return self.checkpoint_dir("last")
@@ -149,8 +151,8 @@ class Run:
         import numpy as np
 
         target = self.path / "checkpoints" / which
-        tmp = target.parent / f".{which}.tmp-{uuid.uuid4().hex[:6]}"
-        tmp.mkdir()
+        atomic.recover(target)
+        tmp = atomic.temp_beside(target)
         try:
             model.save_weights(str(tmp / "weights.weights.h5"))
             if optimizer is not None:
@@ -158,13 +160,7 @@ class Run:
                          *[np.asarray(v) for v in optimizer.variables])
             (tmp / "state.json").write_text(json.dumps(
                 {"epoch": epoch, "seed_states": seed_states}))
-            old = None
-            if target.exists():
-                old = target.parent / f".{which}.old-{uuid.uuid4().hex[:6]}"
-                os.replace(target, old)
-            os.replace(tmp, target)
-            if old is not None:
-                shutil.rmtree(old, ignore_errors=True)
+            atomic.replace_dir(tmp, target)
         except BaseException as e:
             shutil.rmtree(tmp, ignore_errors=True)
             if isinstance(e, OSError) and e.errno == errno.ENOSPC or \

@@ -1,0 +1,78 @@
+"""Termination requests (SIGTERM, SIGHUP, a second Ctrl+C): stop now, leave every run
+folder and export consistent, and end the process within a deadline.
+
+The CLI and the window install their own handlers (:func:`install`); this module holds the
+part they share — the process-wide "terminating" flag the engine reads to record a run as
+*interrupted* (offered for resume) rather than *stopped*, and a watchdog that ends the
+process if a step that cannot be cancelled (a TensorFlow op, a model load) outlasts the
+deadline. Checkpoints and exports are written beside their target and swapped in with
+``os.replace``, so ending the process at any point leaves the previous one intact.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+
+EXIT_DEADLINE_S = 4.0       # the process ends within this, even mid-op
+TERMINATING_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP")
+                            if hasattr(signal, name))
+
+_terminating = threading.Event()
+
+
+class Terminated(KeyboardInterrupt):
+    """Raised in the main thread by a termination signal (a KeyboardInterrupt, so that
+    every ``except Exception`` lets it through and cleanup code treats it as an abort)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+        self.exit_code = 128 + signum
+
+    def __str__(self) -> str:
+        try:
+            return f"terminated by {signal.Signals(self.signum).name}"
+        except ValueError:
+            return f"terminated by signal {self.signum}"
+
+
+def terminating() -> bool:
+    """True once a termination was requested in this process."""
+    return _terminating.is_set()
+
+
+def begin_termination(exit_code: int, deadline_s: float = EXIT_DEADLINE_S) -> None:
+    """Set the flag and start the watchdog (once): the process ends with ``exit_code``
+    after ``deadline_s`` however far the cooperative shutdown got."""
+    if _terminating.is_set():
+        return
+    _terminating.set()
+
+    def bite() -> None:
+        time.sleep(deadline_s)
+        logging.getLogger(__name__).error("still running %.0f s after the termination "
+                                          "request: exiting now", deadline_s)
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(exit_code)
+
+    threading.Thread(target=bite, name="exit-watchdog", daemon=True).start()
+
+
+def install(handler) -> bool:
+    """Call ``handler(signum)`` on each terminating signal; False off the main thread
+    (where Python cannot install handlers)."""
+    if threading.current_thread() is not threading.main_thread():
+        return False
+    for signum in TERMINATING_SIGNALS:
+        signal.signal(signum, lambda s, frame: handler(s))
+    return True
+
