@@ -323,6 +323,8 @@ def _read_images(paths: list[str]) -> list:
 def cmd_explain(args) -> int:
     from desktop_ft.core import explain as ex
 
+    if not 0 <= args.opacity <= 1:
+        raise UserError(f"--opacity must be from 0 to 1, got {args.opacity}.")
     bundle = ex.load_export_bundle(args.out)
     images = bundle.input_kind == "images"
     inputs = _read_images(args.inputs) if images else list(args.inputs)

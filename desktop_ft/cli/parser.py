@@ -80,8 +80,18 @@ def _add_model_args(p: argparse.ArgumentParser, for_training: bool) -> None:
         p.add_argument("--num-classes", type=int, default=2, help="head size to show (default 2)")
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """Usage errors as every other error: one line, exit status 1 (argparse prints the
+    whole usage and exits 2)."""
+
+    def error(self, message: str):
+        command = self.prog.removeprefix("desktop-ft").strip()
+        self.exit(1, f"desktop-ft: error: {command + ': ' if command else ''}{message} "
+                     f"(see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="desktop-ft", description="Transfer learning and fine-tuning with Keras. "
         "Without a command, opens the desktop app.", epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter)

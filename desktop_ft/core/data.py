@@ -165,8 +165,9 @@ def _scan_class_folders(root: Path, kind: str | None, classes: list[str] | None,
     dirs = _class_dirs(root)
     loose = [f for f in root.iterdir() if f.is_file() and not f.name.startswith(".")]
     if not dirs:
-        what = "files" if loose else "nothing"
-        raise UserError(f"{root} holds {what} but no class subfolders. Expected one subfolder "
+        what = f"{len(loose)} loose file(s) but no class subfolders" if loose else \
+            "nothing (it is empty)"
+        raise UserError(f"{root} holds {what}. Expected one subfolder "
                         "per class, e.g. cats/ and dogs/, each holding that class's images "
                         "(or .txt files).")
     files = {d.name: _files_under(d) for d in dirs}

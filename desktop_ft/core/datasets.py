@@ -5,6 +5,10 @@ from __future__ import annotations
 
 from desktop_ft.core.data import Split
 
+# What decoding a file that changed since the scan may raise: PIL raises OSErrors,
+# ValueErrors, SyntaxErrors and DecompressionBombError (a bare Exception subclass).
+UNREADABLE = Exception
+
 
 def load_inputs(kind: str, items: list) -> list:
     """Split items → raw model inputs: decoded uint8 images for ``images``, the strings
@@ -12,6 +16,31 @@ def load_inputs(kind: str, items: list) -> list:
     if kind == "images":
         return [load_image_rgb(p) for p in items]
     return list(items)
+
+
+def readable_inputs(kind: str, items: list, labels: list, on_unreadable=None):
+    """(inputs, items, labels) for the items that can still be read — a file deleted or
+    replaced by something unreadable since the scan is left out and passed to
+    ``on_unreadable(path, reason)``."""
+    if kind != "images":
+        return list(items), list(items), list(labels)
+    inputs, kept, kept_labels = [], [], []
+    for item, label in zip(items, labels):
+        try:
+            inputs.append(load_image_rgb(item))
+        except UNREADABLE as e:
+            if on_unreadable is not None:
+                on_unreadable(item, unreadable_reason(e))
+            continue
+        kept.append(item)
+        kept_labels.append(label)
+    return inputs, kept, kept_labels
+
+
+def unreadable_reason(e: BaseException) -> str:
+    if isinstance(e, FileNotFoundError):
+        return "deleted during training"
+    return f"unreadable since the scan ({type(e).__name__}: {str(e)[:120]})"
 
 
 def load_image_rgb(path: str):
@@ -46,8 +75,13 @@ def epoch_batches(examples, n: int, batch_size: int, seed: int, epochs: tuple[in
 
 def image_dataset(split: Split, num_classes: int, batch_size: int, *, preprocess,
                   example_bytes: int, shuffle: bool, seed: int = 0, binary: bool,
-                  cache_bytes: int = 2 << 30, epochs: tuple[int, int] | None = None):
-    """A batched ``tf.data.Dataset`` of (model input, target) from image files.
+                  cache_bytes: int = 2 << 30, epochs: tuple[int, int] | None = None,
+                  class_weights=None, on_unreadable=None):
+    """A batched ``tf.data.Dataset`` of (model input, target, sample weight) from image
+    files. The weight is the example's class weight (1 without ``class_weights``) — and 0
+    for a file deleted or made unreadable after the scan: it is skipped without changing
+    the number of batches (so a resumed run still sees the same batches), and reported
+    once through ``on_unreadable(path, reason)``.
 
     Decoding uses PIL (it reads every format we accept, webp and palette GIFs included)
     in parallel; ``preprocess`` (a family's: ``uint8 [H, W, 3]`` tensor → model input)
@@ -61,16 +95,26 @@ def image_dataset(split: Split, num_classes: int, batch_size: int, *, preprocess
 
     paths = np.array(split.items, dtype=object).astype(str)
     targets = _targets(split.labels, num_classes, binary)
+    weights = _weights(split.labels, class_weights)
+    reported: set[str] = set()
 
     def decode(p):
-        return load_image_rgb(p.decode() if isinstance(p, bytes) else str(p))
+        path = p.decode() if isinstance(p, bytes) else str(p)
+        try:
+            return load_image_rgb(path), np.float32(1)
+        except UNREADABLE as e:
+            if on_unreadable is not None and path not in reported:
+                reported.add(path)
+                on_unreadable(path, unreadable_reason(e))
+            return np.zeros((1, 1, 3), np.uint8), np.float32(0)
 
-    def load(path, y):
-        img = tf.numpy_function(decode, [path], tf.uint8, stateful=False)
+    def load(path, y, w):
+        img, ok = tf.numpy_function(decode, [path], (tf.uint8, tf.float32), stateful=True)
         img.set_shape([None, None, 3])
-        return preprocess(img), y
+        ok.set_shape([])
+        return preprocess(img), y, w * ok
 
-    ds = tf.data.Dataset.from_tensor_slices((paths, targets))
+    ds = tf.data.Dataset.from_tensor_slices((paths, targets, weights))
     ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     if len(split) * example_bytes <= cache_bytes:
         ds = ds.cache()
@@ -82,13 +126,16 @@ def image_dataset(split: Split, num_classes: int, batch_size: int, *, preprocess
 
 
 def text_dataset(split: Split, num_classes: int, batch_size: int, *, shuffle: bool,
-                 seed: int = 0, binary: bool, epochs: tuple[int, int] | None = None):
-    """A batched ``tf.data.Dataset`` of (raw string, target); the model's preprocessor
-    tokenizes it (keras-hub tasks map their preprocessor over the dataset in ``fit``)."""
+                 seed: int = 0, binary: bool, epochs: tuple[int, int] | None = None,
+                 class_weights=None):
+    """A batched ``tf.data.Dataset`` of (raw string, target, class weight); the model's
+    preprocessor tokenizes it (keras-hub tasks map their preprocessor over the dataset
+    in ``fit``). The texts were read by the scan: nothing on disk can change under it."""
     import tensorflow as tf
 
     targets = _targets(split.labels, num_classes, binary)
-    ds = tf.data.Dataset.from_tensor_slices((tf.constant(split.items, tf.string), targets))
+    ds = tf.data.Dataset.from_tensor_slices((tf.constant(split.items, tf.string), targets,
+                                             _weights(split.labels, class_weights)))
     if shuffle and epochs is not None:
         return epoch_batches(ds, len(split), batch_size, seed, epochs)
     if shuffle:
@@ -104,3 +151,12 @@ def _targets(labels: list[int], num_classes: int, binary: bool):
         return y.astype(np.float32).reshape(-1, 1)
     return np.eye(num_classes, dtype=np.float32)[y] if len(y) else \
         np.zeros((0, num_classes), np.float32)
+
+
+def _weights(labels: list[int], class_weights: dict | None):
+    """Per-example sample weights: the class weight of each label (1 without)."""
+    import numpy as np
+
+    if not class_weights:
+        return np.ones(len(labels), np.float32)
+    return np.array([class_weights[int(y)] for y in labels], np.float32)

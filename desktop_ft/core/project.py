@@ -14,9 +14,12 @@ Paths in the job (data, weights, preset) may be relative to the project file.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import threading
+import types
+import typing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,6 +73,7 @@ def load_project(path: str | os.PathLike) -> Project:
     if record["desktop_ft_project"] != PROJECT_VERSION:
         raise UserError(f"{path} is a version {record['desktop_ft_project']} project; this "
                         f"desktop-ft reads version {PROJECT_VERSION}.")
+    _check_record(path, record)
     job = dict(record.get("job") or {})
     for key in ("data", "val_data"):
         if job.get(key) and not os.path.isabs(job[key]):
@@ -83,7 +87,60 @@ def load_project(path: str | os.PathLike) -> Project:
     peft = record.get("peft")
     if peft is not None and peft.get("strategy") not in ("lora", "qlora"):
         raise UserError(f"{path}: unknown peft strategy {peft.get('strategy')!r}.")
-    return Project(TrainJob.from_dict(job), tree=record.get("tree"), peft=peft)
+    try:
+        return Project(TrainJob.from_dict(job), tree=record.get("tree"), peft=peft)
+    except UserError as e:
+        raise UserError(f"{path}: {e}") from None
+
+
+def _check_record(path: Path, record: dict) -> None:
+    """Every key known and every value of the right type — a misspelt key would
+    otherwise be ignored and its setting silently lost."""
+    from desktop_ft.core.models import ModelSpec
+
+    _check_fields(path, "", record, {"desktop_ft_project": int, "job": dict,
+                                     "peft": dict | None, "tree": dict | None})
+    job = record.get("job") or {}
+    _check_fields(path, "job.", job, typing.get_type_hints(TrainJob))
+    _check_fields(path, "job.model.", job.get("model") or {},
+                  typing.get_type_hints(ModelSpec))
+    for leaf, flags in (record.get("tree") or {}).items():
+        if not (isinstance(flags, list) and all(isinstance(f, bool) for f in flags)):
+            raise UserError(f"{path}: tree[{leaf!r}] must be a list of true/false flags.")
+
+
+def _check_fields(path: Path, where: str, d: dict, hints: dict) -> None:
+    for key, value in d.items():
+        if key not in hints:
+            raise UserError(f"{path}: unknown key {where}{key} (known: "
+                            f"{', '.join(sorted(hints))}).")
+        if not _fits(value, hints[key]):
+            raise UserError(f"{path}: {where}{key} must be {_describe(hints[key])}, got "
+                            f"{value!r}.")
+
+
+def _fits(value, hint) -> bool:
+    options = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    for option in options:
+        origin = typing.get_origin(option) or option
+        if option is type(None) and value is None:
+            return True
+        if origin is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return True
+        if origin is int and isinstance(value, int) and not isinstance(value, bool):
+            return True
+        if origin in (str, bool, list, dict) and isinstance(value, origin):
+            return True
+        if dataclasses.is_dataclass(origin) and isinstance(value, dict):
+            return True
+    return False
+
+
+def _describe(hint) -> str:
+    names = {int: "a whole number", float: "a number", bool: "true or false",
+             str: "a string", list: "a list", dict: "an object", type(None): "null"}
+    options = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    return " or ".join(names.get(typing.get_origin(o) or o, "an object") for o in options)
 
 
 def replay(project: Project, observer: Observer | None = None,

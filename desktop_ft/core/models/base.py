@@ -154,10 +154,13 @@ class Family(ABC):
     # ---------------------------------------------------------------- data and inference
     @abstractmethod
     def make_dataset(self, bundle: ModelBundle, split, batch_size: int, *, shuffle: bool,
-                     seed: int = 0, epochs: tuple[int, int] | None = None):
-        """A batched dataset of (model input, target) for ``fit``; with ``epochs`` and
-        ``shuffle``, one stream of those epochs' batches, each epoch's order fixed by
-        (seed, epoch) (``datasets.epoch_batches``)."""
+                     seed: int = 0, epochs: tuple[int, int] | None = None,
+                     class_weights: dict | None = None, on_unreadable=None):
+        """A batched dataset of (model input, target, sample weight) for ``fit``; with
+        ``epochs`` and ``shuffle``, one stream of those epochs' batches, each epoch's order
+        fixed by (seed, epoch) (``datasets.epoch_batches``). The weight is the class
+        weight, and 0 for an example whose file can no longer be read (reported through
+        ``on_unreadable(path, reason)``)."""
 
     @abstractmethod
     def predict_proba(self, bundle: ModelBundle, inputs, batch_size: int = 32):

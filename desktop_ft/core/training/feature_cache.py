@@ -70,14 +70,16 @@ def split_model(bundle, cut: str):
 
 
 def compute_features(prefix, dataset):
-    """Run ``prefix`` once over a batched (x, y) dataset → (features, targets) arrays."""
+    """Run ``prefix`` once over a batched (x, y, weight) dataset → (features, targets,
+    weights) arrays."""
     import numpy as np
 
-    feats, targets = [], []
-    for x, y in dataset:
+    feats, targets, weights = [], [], []
+    for x, y, w in dataset:
         feats.append(np.asarray(prefix(x, training=False)))
         targets.append(np.asarray(y))
-    return np.concatenate(feats), np.concatenate(targets)
+        weights.append(np.asarray(w))
+    return np.concatenate(feats), np.concatenate(targets), np.concatenate(weights)
 
 
 def cached_datasets(bundle, cut: str, train_ds, val_ds, batch_size: int, seed: int,
@@ -90,13 +92,13 @@ def cached_datasets(bundle, cut: str, train_ds, val_ds, batch_size: int, seed: i
 
     t0 = time.perf_counter()
     prefix, suffix = split_model(bundle, cut)
-    xs, ys = compute_features(prefix, train_ds)
-    examples = tf.data.Dataset.from_tensor_slices((xs, ys))
+    xs, ys, ws = compute_features(prefix, train_ds)
+    examples = tf.data.Dataset.from_tensor_slices((xs, ys, ws))
     train = epoch_batches(examples, len(xs), batch_size, seed, epochs)
     val = None
     if val_ds is not None:
-        vx, vy = compute_features(prefix, val_ds)
-        val = tf.data.Dataset.from_tensor_slices((vx, vy)).batch(batch_size)
+        val = tf.data.Dataset.from_tensor_slices(compute_features(prefix, val_ds))
+        val = val.batch(batch_size)
     return suffix, train, val, time.perf_counter() - t0
 
 

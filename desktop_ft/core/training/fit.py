@@ -19,7 +19,7 @@ import time
 
 from desktop_ft.core import data as data_mod
 from desktop_ft.core import interrupts, runtime, splits
-from desktop_ft.core.datasets import load_inputs
+from desktop_ft.core.datasets import readable_inputs
 from desktop_ft.core.errors import UserError, describe_exception
 from desktop_ft.core.models import ModelBundle, get_family, load_model, with_num_classes
 from desktop_ft.core.observer import Observer
@@ -200,6 +200,22 @@ def fine_tune(job: TrainJob, observer: Observer | None = None,
     return result
 
 
+def _skip_reporter(scan, observer: Observer):
+    """``on_unreadable`` for the datasets: a file deleted or spoiled after the scan is
+    added to the scan's skipped list (the summary, the window and the report show it) and
+    announced once. Called from tf.data's threads."""
+    lock = threading.Lock()
+
+    def skip(path: str, reason: str) -> None:
+        with lock:
+            if any(p == path for p, _ in scan.skipped):
+                return
+            scan.skipped.append((path, reason))
+        observer.on_status(f"Skipped {path}: {reason}; training goes on without it.")
+
+    return skip
+
+
 def _peft_record(bundle) -> dict | None:
     from desktop_ft.core.training.strategy import peft_strategy_of
 
@@ -214,8 +230,9 @@ def _train(job, observer, stop, bundle, scan, train_split, val_split, lr, run):
     tree, family = bundle.tree, bundle.family_impl
     start = run.record["epochs_done"] if run is not None else 0
     resuming = start > 0
-    val_ds = family.make_dataset(bundle, val_split, job.batch_size, shuffle=False) \
-        if val_split is not None else None
+    skip = _skip_reporter(scan, observer)
+    val_ds = family.make_dataset(bundle, val_split, job.batch_size, shuffle=False,
+                                 on_unreadable=skip) if val_split is not None else None
     steps = math.ceil(len(train_split) / job.batch_size)
     cb = _make_callback(observer, stop)
     weights = splits.class_weights(train_split, scan.num_classes) if job.class_weights else None
@@ -241,13 +258,15 @@ def _train(job, observer, stop, bundle, scan, train_split, val_split, lr, run):
         if plan.cut:
             observer.on_status(f"Computing features up to {plan.cut} once "
                                f"({plan.feature_bytes / 2**20:,.1f} MiB)…")
-            ordered = family.make_dataset(bundle, train_split, job.batch_size, shuffle=False)
+            ordered = family.make_dataset(bundle, train_split, job.batch_size, shuffle=False,
+                                          class_weights=weights, on_unreadable=skip)
             fit_model, fit_train, fit_val, cache_seconds = feature_cache.cached_datasets(
                 bundle, plan.cut, ordered, val_ds, job.batch_size, job.seed,
                 (first_epoch, last_epoch))
         else:
             fit_train = family.make_dataset(bundle, train_split, job.batch_size, shuffle=True,
-                                            seed=job.seed, epochs=(first_epoch, last_epoch))
+                                            seed=job.seed, epochs=(first_epoch, last_epoch),
+                                            class_weights=weights, on_unreadable=skip)
             if family.chain_layers(bundle.model) is not None:
                 observer.on_status(f"Feature cache not used: {plan.reason}.")
         with strategy.scope():
@@ -269,7 +288,7 @@ def _train(job, observer, stop, bundle, scan, train_split, val_split, lr, run):
         try:
             fit_model.fit(fit_train, validation_data=fit_val, epochs=last_epoch,
                           initial_epoch=first_epoch, steps_per_epoch=steps,
-                          callbacks=callbacks, class_weight=weights, verbose=0,
+                          callbacks=callbacks, verbose=0,
                           shuffle=False)  # the dataset shuffles itself, per epoch
         except Exception as e:  # resource exhaustion, bad data that slipped through
             raise _training_error(e, job) from e
@@ -318,9 +337,10 @@ def _train(job, observer, stop, bundle, scan, train_split, val_split, lr, run):
     eval_split = scan.test if scan.test is not None and len(scan.test) else val_split
     if eval_split is not None and len(eval_split):
         observer.on_status("Evaluating on held-out data…")
-        probs = bundle.predict_proba(load_inputs(bundle.input_kind, eval_split.items),
-                                     batch_size=job.batch_size)
-        evaluation = metrics_from_probs(eval_split.labels, probs, scan.classes)
+        inputs, eval_items, eval_labels = readable_inputs(
+            bundle.input_kind, eval_split.items, eval_split.labels, skip)
+        probs = bundle.predict_proba(inputs, batch_size=job.batch_size)
+        evaluation = metrics_from_probs(eval_labels, probs, scan.classes)
         evaluation["split"] = "test" if eval_split is scan.test else "val"
         probs = probs.tolist()
     seconds = list(run.record.get("epoch_seconds", [])) if run else list(cb.epoch_seconds)
@@ -329,8 +349,8 @@ def _train(job, observer, stop, bundle, scan, train_split, val_split, lr, run):
                        epochs_run=epochs_run, epoch_seconds=seconds,
                        resumed_from=start if resuming else None,
                        stop_reason=reason, evaluation=evaluation,
-                       eval_items=list(eval_split.items) if evaluation else [],
-                       eval_labels=list(eval_split.labels) if evaluation else [],
+                       eval_items=eval_items if evaluation else [],
+                       eval_labels=eval_labels if evaluation else [],
                        eval_probs=probs,
                        train_counts=dict(zip(scan.classes,
                                              train_split.counts(scan.num_classes))),

@@ -72,6 +72,12 @@ class TrainJob:
         if self.optimizer is not None and self.optimizer not in OPTIMIZERS:
             raise UserError(f"Unknown optimizer '{self.optimizer}'. Choose one of: "
                             f"{', '.join(OPTIMIZERS)}.")
+        if not 0 <= self.val_split < 1:
+            raise UserError(f"--val-split must be a fraction from 0 to below 1 (e.g. 0.2), "
+                            f"got {self.val_split}.")
+        if self.cache_budget_mb < 0:
+            raise UserError(f"--cache-budget must be 0 (no feature cache) or more MB, got "
+                            f"{self.cache_budget_mb}.")
         if self.early_stopping < 0:
             raise UserError("--early-stopping must be 0 (off) or a patience in epochs.")
         if self.unfreeze_last < 0:

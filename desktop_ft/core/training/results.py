@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from desktop_ft.core.data import DataScan
-from desktop_ft.core.datasets import load_inputs
+from desktop_ft.core.datasets import readable_inputs
 from desktop_ft.core.models import ModelBundle
 from desktop_ft.core.training.job import TrainJob
 
@@ -48,14 +48,16 @@ class TrainResult:
     def parity_samples(self, n: int = 4) -> list:
         """A few real training inputs for the export's parity check (and, more of them,
         to calibrate an int8 export)."""
-        return load_inputs(self.bundle.input_kind, self.scan.train.items[:n])
+        return readable_inputs(self.bundle.input_kind, self.scan.train.items[:n],
+                               self.scan.train.labels[:n])[0]
 
     def validation_inputs(self, n: int = 200) -> tuple[list, list] | None:
         """(raw inputs, labels) of the held-out examples, to measure an int8 export."""
         if not self.eval_items:
             return None
-        return (load_inputs(self.bundle.input_kind, self.eval_items[:n]),
-                list(self.eval_labels[:n]))
+        inputs, _, labels = readable_inputs(self.bundle.input_kind, self.eval_items[:n],
+                                            self.eval_labels[:n])
+        return inputs, labels
 
     def summary(self) -> dict:
         trainable, frozen = self.bundle.tree.totals()
@@ -84,6 +86,7 @@ class TrainResult:
             "train_examples": self.train_counts,
             "val_examples": self.val_counts,
             "skipped": len(self.scan.skipped),
+            "skipped_files": [{"path": p, "reason": r} for p, r in self.scan.skipped],
             "phase2_epoch": self.phase2_epoch,
             "feature_cache": self.feature_cache,
             "lora_rank": peft.get("lora_rank"),

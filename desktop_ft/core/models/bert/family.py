@@ -61,10 +61,13 @@ class BertFamily(Family):
     def build_tree(self, bundle: ModelBundle):
         return tree_mod.build_tree(bundle)
 
-    def make_dataset(self, bundle, split, batch_size, *, shuffle, seed=0, epochs=None):
+    def make_dataset(self, bundle, split, batch_size, *, shuffle, seed=0, epochs=None,
+                     class_weights=None, on_unreadable=None):
         # keras-hub tasks map their preprocessor (the tokenizer) over the dataset in fit.
+        # (The texts are in memory since the scan: nothing can become unreadable.)
         return datasets.text_dataset(split, bundle.num_classes, batch_size, shuffle=shuffle,
-                                 seed=seed, binary=bundle.binary)
+                                     seed=seed, binary=bundle.binary, epochs=epochs,
+                                     class_weights=class_weights)
 
     def predict_proba(self, bundle: ModelBundle, texts, batch_size: int = 32):
         import numpy as np

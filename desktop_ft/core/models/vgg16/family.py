@@ -42,8 +42,9 @@ class Vgg16Family(Family):
                             window_message="The original head (ImageNet's fc1/fc2 kept) "
                             "needs an image size of 224 px.")
         if spec.image_size < 32:
-            raise UserError(f"VGG16 needs images of at least 32x32 pixels, got "
-                            f"{spec.image_size}.")
+            raise UserError(f"--image-size must be at least 32: VGG16 needs images of at "
+                            f"least 32x32 pixels, got {spec.image_size}.",
+                            window_message="VGG16 needs an image size of at least 32 px.")
         unknown = [a for a in spec.augment if a not in build_mod.AUGMENTATIONS]
         if unknown:
             raise UserError(f"Unknown augmentation {', '.join(unknown)}. Choose from: "
@@ -76,11 +77,13 @@ class Vgg16Family(Family):
 
         return grad_cam(bundle, images)
 
-    def make_dataset(self, bundle, split, batch_size, *, shuffle, seed=0, epochs=None):
+    def make_dataset(self, bundle, split, batch_size, *, shuffle, seed=0, epochs=None,
+                     class_weights=None, on_unreadable=None):
         size = bundle.spec.image_size
         return datasets.image_dataset(
             split, bundle.num_classes, batch_size, shuffle=shuffle, seed=seed,
             binary=bundle.binary, example_bytes=size * size * 3 * 4, epochs=epochs,
+            class_weights=class_weights, on_unreadable=on_unreadable,
             preprocess=lambda img: build_mod.preprocess_uint8(img[None], size)[0])
 
     def predict_proba(self, bundle: ModelBundle, images, batch_size: int = 32):
