@@ -127,7 +127,9 @@ class MainWindow(QMainWindow):
     def open_path(self, path: str) -> None:
         """A dropped (or opened) path: a dataset, or an image to try the model on."""
         p = Path(path)
-        if p.is_dir() or p.suffix.lower() in TABLE_EXTENSIONS:
+        if not p.exists():
+            self.show_error(f"{p} does not exist (moved or deleted?).")
+        elif p.is_dir() or p.suffix.lower() in TABLE_EXTENSIONS:
             self.banner.hide_error()
             self.controller.open_data(str(p))
             self.tabs.setCurrentIndex(DATA_TAB)
