@@ -89,6 +89,53 @@ def device_description() -> str:
 
 # ----------------------------------------------------------------------------- precision
 
+M_ARENA_MAX = -8        # glibc's mallopt parameter
+
+
+def _glibc():
+    import ctypes
+    import ctypes.util
+
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return libc if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim") else None
+    except OSError:
+        return None
+
+
+def limit_malloc_arenas(arenas: int = 2) -> None:
+    """Cap glibc's malloc arenas. glibc gives new threads new arenas (up to 8 per core),
+    and the window runs every task in a new worker thread: memory freed by TensorFlow in
+    one arena is not reused by the next thread, so each run in a session added ~15 MB of
+    resident memory (measured). Call before worker threads start; a no-op off glibc."""
+    libc = _glibc()
+    if libc is not None and "MALLOC_ARENA_MAX" not in os.environ:
+        libc.mallopt(M_ARENA_MAX, arenas)
+
+
+def return_free_memory() -> None:
+    """Hand memory freed by the last task back to the OS (glibc's malloc_trim)."""
+    libc = _glibc()
+    if libc is not None:
+        libc.malloc_trim(0)
+
+
+def release_thread_state() -> None:
+    """Drop what Keras keeps per thread (its global state is ``threading.local``) at the
+    end of a worker thread's task. Threads started by Qt are foreign to Python, whose
+    per-thread storage then lives as long as the process: without this, every model
+    trained or explained in the window stayed in memory (~80 MB per run, measured by the
+    GUI soak test)."""
+    if "keras" not in sys.modules:
+        return
+    from keras.src.backend.common import global_state
+
+    for tracker in (global_state.GLOBAL_STATE_TRACKER, global_state.GLOBAL_SETTINGS_TRACKER):
+        vars(tracker).clear()
+
+
 def mixed_precision_enabled() -> bool:
     import keras
 

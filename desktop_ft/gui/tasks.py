@@ -25,6 +25,8 @@ import traceback
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from desktop_ft.core.errors import UserError, describe_exception
+from desktop_ft.core.runtime import (limit_malloc_arenas, release_thread_state,
+                                     return_free_memory)
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +88,10 @@ class Worker(QThread):
             self.errored.emit(describe_exception(e), details)
         else:
             self.returned.emit(result)
+        finally:
+            self._fn = self._args = self._kwargs = None
+            release_thread_state()
+            return_free_memory()
 
 
 class TaskRunner(QObject):
@@ -97,6 +103,7 @@ class TaskRunner(QObject):
     def __init__(self, parent=None):
         super().__init__(parent)
         self._mine: dict[Worker, tuple[threading.Event, bool]] = {}
+        limit_malloc_arenas()     # one thread per task: keep freed memory reusable
 
     def run(self, name: str, fn, *args, on_done=None, on_error=None, busy: bool = True,
             stop: threading.Event | None = None, **kwargs) -> Worker:

@@ -218,3 +218,24 @@ def test_files_deleted_or_spoiled_during_training_are_skipped(tmp_path, feature_
     assert any(f"Skipped {p}" in m for p in skipped for m in rec.status)
     assert not set(victims) & set(result.eval_items)
     assert result.evaluation["examples"] == len(result.eval_items) == len(result.eval_labels)
+
+
+def test_out_of_memory_in_a_step_is_one_line_and_the_model_stays_usable(image_folder,
+                                                                        monkeypatch):
+    import keras
+    import tensorflow as tf
+
+    def oom(self, *args, **kwargs):
+        raise tf.errors.ResourceExhaustedError(
+            None, None, "OOM when allocating tensor with shape[8,64,32,32] {{node conv}}")
+
+    bundle = load_model(VGG)
+    monkeypatch.setattr(keras.Model, "fit", oom)
+    job = TrainJob(model=VGG, data=str(image_folder), epochs=1, batch_size=8, strategy="head")
+    with pytest.raises(UserError) as e:
+        fine_tune(job, bundle=bundle)
+    assert str(e.value).startswith("Out of memory at batch size 8, image size 32")
+    assert "try batch size 4" in str(e.value) and "{{node" not in str(e.value)
+    monkeypatch.undo()
+    probs = bundle.predict_proba([np.zeros((32, 32, 3), np.uint8)])
+    assert np.isfinite(probs).all()

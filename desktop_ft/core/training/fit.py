@@ -182,13 +182,17 @@ def fine_tune(job: TrainJob, observer: Observer | None = None,
                          classes=scan.classes, tree=tree.states(), peft=_peft_record(bundle),
                          split=split_record(train_split, val_split))
         observer.on_status(f"Run folder: {run.path}")
+    skip = _SkipReporter(scan, observer)
     try:
-        result = _train(job, observer, stop, bundle, scan, train_split, val_split, lr, run)
+        result = _train(job, observer, stop, bundle, scan, train_split, val_split, lr, run,
+                        skip)
     except BaseException as e:
         if run is not None:   # an abort (second Ctrl+C, SIGTERM) leaves it resumable
             run.mark(*(("interrupted", None) if isinstance(e, KeyboardInterrupt)
                        else ("failed", str(e)[:500])))
         raise
+    finally:
+        skip.close()
     if run is not None:
         run.record["phase2_epoch"] = result.phase2_epoch
         # Stopped on purpose: resumable, but not "interrupted" (a crash, a kill or a
@@ -200,20 +204,28 @@ def fine_tune(job: TrainJob, observer: Observer | None = None,
     return result
 
 
-def _skip_reporter(scan, observer: Observer):
+class _SkipReporter:
     """``on_unreadable`` for the datasets: a file deleted or spoiled after the scan is
     added to the scan's skipped list (the summary, the window and the report show it) and
-    announced once. Called from tf.data's threads."""
-    lock = threading.Lock()
+    announced once. Called from tf.data's threads. TensorFlow keeps the Python functions
+    of a ``numpy_function`` for the life of the process, so :meth:`close` drops the scan
+    and the observer once training is over."""
 
-    def skip(path: str, reason: str) -> None:
-        with lock:
-            if any(p == path for p, _ in scan.skipped):
+    def __init__(self, scan, observer: Observer):
+        self._lock = threading.Lock()
+        self._scan, self._observer = scan, observer
+
+    def __call__(self, path: str, reason: str) -> None:
+        with self._lock:
+            scan, observer = self._scan, self._observer
+            if scan is None or any(p == path for p, _ in scan.skipped):
                 return
             scan.skipped.append((path, reason))
         observer.on_status(f"Skipped {path}: {reason}; training goes on without it.")
 
-    return skip
+    def close(self) -> None:
+        with self._lock:
+            self._scan = self._observer = None
 
 
 def _peft_record(bundle) -> dict | None:
@@ -224,13 +236,12 @@ def _peft_record(bundle) -> dict | None:
         else None
 
 
-def _train(job, observer, stop, bundle, scan, train_split, val_split, lr, run):
+def _train(job, observer, stop, bundle, scan, train_split, val_split, lr, run, skip):
     import keras
 
     tree, family = bundle.tree, bundle.family_impl
     start = run.record["epochs_done"] if run is not None else 0
     resuming = start > 0
-    skip = _skip_reporter(scan, observer)
     val_ds = family.make_dataset(bundle, val_split, job.batch_size, shuffle=False,
                                  on_unreadable=skip) if val_split is not None else None
     steps = math.ceil(len(train_split) / job.batch_size)

@@ -1,0 +1,102 @@
+"""Soak: a working session of many runs in one window — drop data, load a tiny model,
+toggle layers, train (stopping mid-epoch every other cycle), try it, export, switch family
+— must not grow without bound: after warm-up, resident memory grows < 100 MB over the
+cycles, the thread count returns to its baseline, and Qt prints no warning."""
+
+import gc
+import os
+import threading
+
+import numpy as np
+import pytest
+from PIL import Image
+from PySide6.QtCore import Qt, QtMsgType, qInstallMessageHandler
+
+from tests.gui.conftest import LONG, click, drop_path, load_model, train_and_wait
+
+CYCLES = int(os.environ.get("DESKTOP_FT_SOAK_CYCLES", "30"))
+WARMUP = 4
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def native_threads() -> int:
+    return len(os.listdir("/proc/self/task"))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="reads Linux's /proc")
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "known, not yet fixed: ~60 MB of resident memory per cycle stays with TensorFlow — "
+    "the growing objects are tuples of resource handles, the captured inputs of traced "
+    "functions; keras.backend.clear_session() does not release them. Fixed so far: "
+    "malloc arenas per worker thread (~15 MB/run), the tf.data decode callback that kept "
+    "every DataScan. strict: this test fails the suite once the leak is gone, so that "
+    "the mark is removed"))
+def test_soak_many_runs_in_one_window(qtbot, window, image_folder, text_csv,
+                                      tiny_bert_preset, tmp_path):
+    warnings = []
+
+    def handler(kind, context, message):
+        # (The offscreen platform plugin's own notice is not the app's.)
+        if kind != QtMsgType.QtDebugMsg and "propagateSizeHints" not in message:
+            warnings.append(message)
+
+    previous = qInstallMessageHandler(handler)
+    w, c = window, window.controller
+    probe = tmp_path / "probe.png"
+    Image.fromarray(np.full((40, 40, 3), 200, np.uint8)).save(probe)
+    samples, threads = [], []
+    panel, tryit = w.train_panel, w.try_panel
+    try:
+        for i in range(CYCLES):
+            images = i % 2 == 0
+            drop_path(w, image_folder if images else text_csv)
+            qtbot.waitUntil(lambda: c.scan is not None and c.tasks.running() == 0,
+                            timeout=LONG)
+            if images:
+                load_model(qtbot, w, family="vgg16", weights="none", image_size=32)
+                click(qtbot, w.layers_panel.buttons["head"])
+                model = w.layers_panel.tree_model
+                block5 = model.index_for_path("block5")
+                model.setData(block5, Qt.CheckState.Checked.value,
+                              Qt.ItemDataRole.CheckStateRole)
+            else:
+                load_model(qtbot, w, family="bert", preset=str(tiny_bert_preset), seq_len=16)
+                click(qtbot, w.layers_panel.buttons["bitfit"])
+            qtbot.waitUntil(lambda: c.tasks.running() == 0, timeout=LONG)
+            if i % 4 in (2, 3):     # every other pair of cycles: stopped mid-epoch
+                panel.set_options({**panel.options(), "epochs": 50, "batch_size": 2})
+                click(qtbot, panel.train_button)
+                qtbot.waitUntil(lambda: panel.plots.point_count() >= 2, timeout=LONG)
+                click(qtbot, panel.stop_button)
+                qtbot.waitUntil(lambda: not c.training and c.tasks.running() == 0,
+                                timeout=LONG)
+            else:
+                train_and_wait(qtbot, w, epochs=1, batch_size=8)
+            tryit.bars.values = {}
+            if images:
+                drop_path(w, probe)
+            else:
+                tryit.text.setText(f"this is good {i}")
+                qtbot.keyClick(tryit.text, Qt.Key.Key_Return)
+            qtbot.waitUntil(lambda: bool(tryit.bars.values) and c.tasks.running() == 0,
+                            timeout=LONG)
+            last = c.last_export
+            tryit.exportRequested.emit(str(tmp_path / f"export{i % 2}"))
+            qtbot.waitUntil(lambda last=last: c.last_export is not last and
+                            c.tasks.running() == 0, timeout=LONG)
+            qtbot.wait(50)
+            gc.collect()
+            samples.append(rss_mb())
+            threads.append((threading.active_count(), native_threads()))
+            print(f"cycle {i + 1}: {samples[-1]:.0f} MB, threads {threads[-1]}", flush=True)
+    finally:
+        qInstallMessageHandler(previous)
+    assert not warnings, warnings
+    assert threads[-1][1] <= threads[WARMUP - 1][1] + 2, threads
+    growth = max(samples[WARMUP:]) - samples[WARMUP - 1]
+    assert growth < 100, f"RSS grew {growth:.0f} MB after warm-up: {samples}"
