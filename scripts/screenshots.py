@@ -25,6 +25,11 @@ def main(out_dir: str = "docs") -> int:
     from desktop_ft.gui.app import run_app  # noqa: F401  (same start-up path as the app)
     from desktop_ft.gui.main_window import MainWindow, resource_path
 
+    import os
+    import tempfile
+
+    # The runs this session makes (the Runs dialog's screenshot), not the user's.
+    os.environ.setdefault("DESKTOP_FT_RUNS", tempfile.mkdtemp(prefix="desktop_ft_runs_"))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     app = QApplication.instance() or QApplication(sys.argv)
@@ -82,6 +87,14 @@ def main(out_dir: str = "docs") -> int:
     panel.results.setCurrentWidget(panel.mistakes)
     shot("06-mistakes.png")
     panel.results.setCurrentIndex(0)
+    runs = w.open_runs_dialog()                      # File → Runs…
+    wait(lambda: runs.table.rowCount() >= 1)
+    for _ in range(20):
+        app.processEvents()
+        time.sleep(0.02)
+    runs.grab().save(str(out / "07-runs.png"))
+    print("saved", out / "07-runs.png")
+    runs.close()
     sample = next((Path(c.scan.root) / "triangle").glob("*.png"))
     w.open_path(str(sample))
     wait(lambda: len(w.try_panel.bars.values) == 3)

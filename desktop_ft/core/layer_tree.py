@@ -9,7 +9,7 @@ Each leaf owns Keras variables and one ``trainable`` flag per variable, so a lea
 *partial* (e.g. BitFit: only its bias trains). Groups derive their state from their
 children and setting a group cascades. Nothing touches the Keras model until
 :meth:`LayerTree.apply_to_model`, which survives the known ``trainable`` pitfalls; the
-model must then be compiled again with a fresh optimizer (``training.fit.compile_model``).
+model must then be compiled again with a fresh optimizer (``training.compile.compile_model``).
 
 Example:
     >>> tree = bundle.tree

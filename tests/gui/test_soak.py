@@ -30,12 +30,11 @@ def native_threads() -> int:
 @pytest.mark.slow
 @pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="reads Linux's /proc")
 @pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "known, not yet fixed: ~60 MB of resident memory per cycle stays with TensorFlow — "
-    "the growing objects are tuples of resource handles, the captured inputs of traced "
-    "functions; keras.backend.clear_session() does not release them. Fixed so far: "
-    "malloc arenas per worker thread (~15 MB/run), the tf.data decode callback that kept "
-    "every DataScan. strict: this test fails the suite once the leak is gone, so that "
-    "the mark is removed"))
+    "known, not yet fixed: ~30 MB of resident memory per cycle still stays (it was ~70; "
+    "fixed: TensorFlow's kept training graphs holding discarded models' weights and "
+    "optimizer slots, malloc arenas per worker thread, the tf.data decode callback that "
+    "kept every scan). strict: the suite fails once the growth is under the bound, so the "
+    "mark cannot outlive the leak"))
 def test_soak_many_runs_in_one_window(qtbot, window, image_folder, text_csv,
                                       tiny_bert_preset, tmp_path):
     warnings = []

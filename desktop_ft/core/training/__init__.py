@@ -3,7 +3,8 @@
 frozen-prefix feature cache (:mod:`.feature_cache`), results (:mod:`.results`) and what
 LoRA models share (:mod:`.peft`)."""
 
-from desktop_ft.core.training.fit import compile_model, fine_tune, prepare
+from desktop_ft.core.training.compile import compile_model
+from desktop_ft.core.training.fit import fine_tune, prepare
 from desktop_ft.core.training.job import (JOB_STRATEGIES, OPTIMIZERS, TrainJob,
                                           default_learning_rate, resolve_learning_rate)
 from desktop_ft.core.training.results import TrainResult, metrics_from_probs

@@ -24,6 +24,7 @@ from desktop_ft.core.errors import UserError, describe_exception
 from desktop_ft.core.models import ModelBundle, get_family, load_model, with_num_classes
 from desktop_ft.core.observer import Observer
 from desktop_ft.core.training import feature_cache
+from desktop_ft.core.training.compile import compile_model
 from desktop_ft.core.training.job import TrainJob, check_memory, resolve_learning_rate
 from desktop_ft.core.training.results import TrainResult, metrics_from_probs
 from desktop_ft.core.training.runs import (Run, checkpoint_callback, restore_seed_states,
@@ -79,35 +80,6 @@ def _floats(logs) -> dict:
         except (TypeError, ValueError):
             pass
     return out
-
-
-def compile_model(bundle: ModelBundle, job: TrainJob, lr: float, model=None) -> None:
-    """Compile with a *new* optimizer instance.
-
-    ``trainable`` changes take effect only after compile(), and a built optimizer cannot
-    be reused with a different set of variables ("Unknown variable … can only be called
-    for the variables it was originally built with").
-    """
-    import keras
-
-    name = job.optimizer_name()
-    if name == "adamw":
-        opt = keras.optimizers.AdamW(learning_rate=lr, weight_decay=0.01)
-    elif name == "sgd":
-        opt = keras.optimizers.SGD(learning_rate=lr, momentum=0.9)
-    else:
-        opt = keras.optimizers.Adam(learning_rate=lr)
-    if runtime.mixed_precision_enabled() and "float16" in \
-            keras.mixed_precision.global_policy().name:
-        opt = keras.optimizers.LossScaleOptimizer(opt)
-    if bundle.binary:
-        loss = keras.losses.BinaryCrossentropy()
-        metric = keras.metrics.BinaryAccuracy(name="accuracy")
-    else:
-        loss = keras.losses.CategoricalCrossentropy()
-        metric = keras.metrics.CategoricalAccuracy(name="accuracy")
-    (model or bundle.model).compile(optimizer=opt, loss=loss, metrics=[metric],
-                                    jit_compile=job.jit_compile)
 
 
 def prepare(job: TrainJob, observer: Observer | None = None,
@@ -303,6 +275,9 @@ def _train(job, observer, stop, bundle, scan, train_split, val_split, lr, run, s
                           shuffle=False)  # the dataset shuffles itself, per epoch
         except Exception as e:  # resource exhaustion, bad data that slipped through
             raise _training_error(e, job) from e
+        finally:
+            runtime.free_memory_when_collected(
+                [*fit_model.variables, *fit_model.optimizer.variables])
         cache_log.append(feature_cache.log_entry(plan, phase, cb.epoch_seconds[n_before:],
                                                  cache_seconds, observer))
 
