@@ -63,6 +63,8 @@ def main() -> int:
     ap.add_argument("--per-class", type=int, default=67)
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--formats", default="saved_model,keras",
+                    help="the engine's export formats (the plain script writes a SavedModel)")
     args = ap.parse_args()
     from _images import make_images
 
@@ -75,9 +77,11 @@ def main() -> int:
                           "--strategy", "partial", "--unfreeze-last", "1",
                           "--epochs", str(args.epochs), "--batch-size", str(args.batch),
                           "--data", str(folder), "--run-dir", str(Path(tmp) / "runs"),
-                          "--export", str(Path(tmp) / "engine_out")])
+                          "--export", str(Path(tmp) / "engine_out"),
+                          "--formats", args.formats])
     print(f"VGG16 {args.size} px, {3 * args.per_class} images, last block trainable, "
           f"{args.epochs} epochs, batch {args.batch}")
+    print(f"engine export formats: {args.formats}")
     print(f"plain Keras peak RSS {plain:8.0f} MB")
     print(f"engine      peak RSS {engine:8.0f} MB")
     print(f"ratio engine/plain   {engine / plain:8.2f}  (goal ≤ 1.10)")
