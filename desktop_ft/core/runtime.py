@@ -123,22 +123,26 @@ def return_free_memory() -> None:
 
 
 _watched_variables: dict = {}     # id(keras variable) → its weakref (variables are unhashable)
+_collected_variables: list = []    # tf.Variables whose Keras variable is garbage
 
 
 def free_memory_when_collected(variables) -> None:
-    """Give each variable's memory back as soon as its Keras variable is garbage.
+    """Give each variable's memory back once its Keras variable is garbage.
 
     TensorFlow keeps the graphs Keras traces for ``fit`` (every compile of every model
     in a session), and they capture the variables' resource handles, so a discarded
     model's weights and optimizer slots stayed allocated: ~200 MB per run of a tiny
     VGG16 trained in full (``bench/keras_recompile_leak.py``, ``tests/gui/test_soak.py``).
     When the Keras variable object is collected no layer, model or optimizer uses it any
-    more; its buffer is then replaced by an empty one (the stale graphs are never run
-    again). TensorFlow backend only."""
+    more. The collector only queues it (running TensorFlow inside garbage collection,
+    which may happen inside Qt's code in any thread, is not safe);
+    :func:`empty_collected_variables` replaces the queued buffers by empty ones — the
+    stale graphs are never run again. TensorFlow backend only."""
     import weakref
 
     import keras
 
+    empty_collected_variables()
     if keras.backend.backend() != "tensorflow":
         return
     import tensorflow as tf
@@ -149,24 +153,32 @@ def free_memory_when_collected(variables) -> None:
         if not isinstance(tf_var, tf.Variable) or (known is not None and known() is v):
             continue
         _watched_variables[id(v)] = weakref.ref(v)
-        weakref.finalize(v, _empty_variable, tf_var, id(v))
+        weakref.finalize(v, _collected, tf_var, id(v)).atexit = False
 
 
-def _empty_variable(tf_var, key: int) -> None:
-    import tensorflow as tf
-
+def _collected(tf_var, key: int) -> None:
     ref = _watched_variables.get(key)
     if ref is not None and ref() is None:
         del _watched_variables[key]
-    try:
-        # The collector may run while a function is being traced (in any thread): do it
-        # eagerly, never as an op of that graph.
-        with tf.init_scope():
-            tf.raw_ops.AssignVariableOp(resource=tf_var.handle,
-                                        value=tf.zeros([0], tf_var.dtype),
-                                        validate_shape=False)
-    except Exception:   # interpreter shutting down, resource already gone: nothing to free
-        pass
+    _collected_variables.append(tf_var)     # atomic; no TensorFlow here
+
+
+def empty_collected_variables() -> None:
+    """Free the buffers of the variables queued by :func:`free_memory_when_collected`
+    (called by the engine before and after training)."""
+    if not _collected_variables:
+        return
+    import tensorflow as tf
+
+    while _collected_variables:
+        tf_var = _collected_variables.pop()
+        try:
+            with tf.init_scope():       # eagerly, never as an op of a graph being traced
+                tf.raw_ops.AssignVariableOp(resource=tf_var.handle,
+                                            value=tf.zeros([0], tf_var.dtype),
+                                            validate_shape=False)
+        except Exception:   # the resource is already gone: nothing to free
+            pass
 
 
 def release_thread_state() -> None:

@@ -123,6 +123,7 @@ def fine_tune(job: TrainJob, observer: Observer | None = None,
     folder) with a checkpoint after every epoch; ``resume`` continues such a run
     (:func:`desktop_ft.core.training.resume.resume_run` sets it up)."""
     runtime.configure()
+    runtime.empty_collected_variables()      # what earlier runs' discarded models held
     import keras
 
     observer = observer or Observer()
