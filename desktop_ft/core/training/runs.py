@@ -148,7 +148,6 @@ class Run:
                         seed_states: list) -> None:
         """Write ``checkpoints/<which>/`` atomically: weights, optimizer state, epoch and
         the random generators' states."""
-        import numpy as np
 
         target = self.path / "checkpoints" / which
         atomic.recover(target)
@@ -156,8 +155,7 @@ class Run:
         try:
             model.save_weights(str(tmp / "weights.weights.h5"))
             if optimizer is not None:
-                np.savez(tmp / "optimizer.npz",
-                         *[np.asarray(v) for v in optimizer.variables])
+                _save_arrays(tmp / "optimizer.npz", optimizer.variables)
             (tmp / "state.json").write_text(json.dumps(
                 {"epoch": epoch, "seed_states": seed_states}))
             atomic.replace_dir(tmp, target)
@@ -299,3 +297,17 @@ def checkpoint_callback(run: Run, bundle, monitor: str, history: dict):
             run.save()
 
     return Checkpoint()
+
+
+def _save_arrays(path, variables) -> None:
+    """An ``.npz`` (``arr_0``, ``arr_1`` … as ``np.savez`` names them, no pickle) written
+    one variable at a time: ``np.savez`` needs every array in memory at once, which for
+    Adam is twice the trainable weights on top of training's peak."""
+    import zipfile
+
+    import numpy as np
+
+    with zipfile.ZipFile(path, "w", allowZip64=True) as zf:
+        for i, v in enumerate(variables):
+            with zf.open(f"arr_{i}.npy", "w", force_zip64=True) as f:
+                np.lib.format.write_array(f, np.asarray(v), allow_pickle=False)
