@@ -68,6 +68,8 @@ class RunsDialog(QDialog):
                 if j == 1 and r.get("error"):
                     item.setToolTip(r["error"])
                 self.table.setItem(i, j, item)
+        for j in (0, 1, 2, 3, 5):     # the data path column stretches
+            self.table.resizeColumnToContents(j)
         if self.runs:
             self.table.selectRow(0)
         self._update_buttons()
