@@ -27,9 +27,17 @@ def own_runs_folder(tmp_path, monkeypatch):
 
 
 def close_window(qtbot, w):
-    w.close()
-    qtbot.waitUntil(lambda: not w.isVisible(), timeout=30_000)
-    assert w.controller.tasks.running() == 0, "workers still running after close"
+    """Close the window and wait for every worker. pytest-qt's own teardown closes the
+    widgets it was given and deletes them later — and a nested event loop may already
+    have deleted this one: then only the workers are left to wait for."""
+    from shiboken6 import isValid
+
+    from desktop_ft.gui.tasks import live_workers
+
+    if isValid(w):
+        w.close()
+        qtbot.waitUntil(lambda: not isValid(w) or not w.isVisible(), timeout=30_000)
+    qtbot.waitUntil(lambda: not live_workers(), timeout=30_000)
 
 
 @pytest.fixture
