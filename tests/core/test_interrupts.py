@@ -89,7 +89,9 @@ def test_second_ctrl_c_exits_at_once_and_leaves_the_run_resumable(image_folder, 
                   "--run-dir", runs, "--export", tmp_path / "out"])
     wait_for(lambda: epochs_done(runs) >= 1)
     proc.send_signal(signal.SIGINT)        # the first: stop after this batch, then export
-    time.sleep(0.05)
+    # Python runs a handler once for signals that arrive together: wait for the first
+    # to be acknowledged before the second.
+    wait_for(lambda: "Stopping after this batch" in proc.stdout.readline(), timeout=60)
     code, seconds, err = end(proc, signal.SIGINT)   # the second: now
     assert code == 130 and seconds < DEADLINE_S, (code, seconds, err[-2000:])
     assert_one_line(err, "--resume RUN_DIR")
