@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     from desktop_ft.core import interrupts
     from desktop_ft.core.errors import UserError
 
-    interrupts.install(_terminate)
+    previous = interrupts.install(_terminate)
     try:
         if args.command != "scan" and not getattr(args, "distributed", False):
             # (A multi-worker strategy must be created before TensorFlow initialises.)
@@ -51,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"desktop-ft: error: {type(e).__name__}: {first} (run with --debug for the "
               "traceback)", file=sys.stderr)
         return 1
+    finally:      # main() called in-process (tests, scripts) leaves the caller's handlers
+        interrupts.restore(previous)
 
 
 def _terminate(signum: int) -> None:

@@ -67,12 +67,20 @@ def begin_termination(exit_code: int, deadline_s: float = EXIT_DEADLINE_S) -> No
     threading.Thread(target=bite, name="exit-watchdog", daemon=True).start()
 
 
-def install(handler) -> bool:
-    """Call ``handler(signum)`` on each terminating signal; False off the main thread
-    (where Python cannot install handlers)."""
+def install(handler) -> dict | None:
+    """Call ``handler(signum)`` on each terminating signal. Returns the handlers it
+    replaced (for :func:`restore`); None off the main thread, where Python cannot
+    install handlers."""
     if threading.current_thread() is not threading.main_thread():
-        return False
+        return None
+    previous = {signum: signal.getsignal(signum) for signum in TERMINATING_SIGNALS}
     for signum in TERMINATING_SIGNALS:
         signal.signal(signum, lambda s, frame: handler(s))
-    return True
+    return previous
+
+
+def restore(previous: dict | None) -> None:
+    """Put back the handlers :func:`install` replaced."""
+    for signum, old in (previous or {}).items():
+        signal.signal(signum, old)
 
