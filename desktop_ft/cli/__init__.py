@@ -28,6 +28,9 @@ def main(argv: list[str] | None = None) -> int:
 
     previous = interrupts.install(_terminate)
     try:
+        from desktop_ft.core import backend
+
+        backend.select(getattr(args, "backend", None))
         if args.command != "scan" and not getattr(args, "distributed", False):
             # (A multi-worker strategy must be created before TensorFlow initialises.)
             from desktop_ft.core.runtime import configure

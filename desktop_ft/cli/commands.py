@@ -115,7 +115,7 @@ def _project_from_args(args):
 def cmd_train(args) -> int:
     if args.resume:
         return _resume(args)
-    from desktop_ft.core import runtime
+    from desktop_ft.core import distribution
     from desktop_ft.core.project import replay
     from desktop_ft.core.training import fine_tune
 
@@ -127,7 +127,7 @@ def cmd_train(args) -> int:
         raise UserError("train needs --export OUT: the folder to write the trained model to "
                         "(or --resume RUN_DIR to continue a run).")
     if args.distributed:
-        runtime.distribution_strategy(distributed=True)   # before any other TF work
+        distribution.distribution_strategy(distributed=True)   # before any other TF work
     out_stream = sys.stderr if args.json else sys.stdout
     observer = PrintingObserver(out_stream)
     stop = threading.Event()
@@ -138,7 +138,7 @@ def cmd_train(args) -> int:
                            run_dir=args.run_dir)
     else:
         result = fine_tune(job, observer, stop, run_dir=args.run_dir)
-    if args.distributed and not runtime.is_chief():
+    if args.distributed and not distribution.is_chief():
         summary = result.summary()
         summary["export"] = None
         print("Not the chief worker: the chief exports.", file=out_stream)

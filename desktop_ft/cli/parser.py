@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from desktop_ft import __version__
+from desktop_ft.core.backend import BACKENDS
 from desktop_ft.core.export_formats import DEFAULT_FORMATS, FORMATS
 from desktop_ft.core.models import FAMILIES
 from desktop_ft.core.runtime import PRECISIONS
@@ -38,7 +39,14 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _add_backend_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--backend", choices=BACKENDS, default=None,
+                   help="Keras backend: tensorflow, torch or jax (default: KERAS_BACKEND, "
+                        "else tensorflow)")
+
+
 def _add_model_args(p: argparse.ArgumentParser, for_training: bool) -> None:
+    _add_backend_arg(p)
     g = p.add_argument_group("model")
     g.add_argument("--model", choices=list(FAMILIES), default=None,
                    help="model family (default: vgg16, or the project's)")
@@ -172,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("src", metavar="SRC", help="a run folder (see `desktop-ft runs`) or an "
                    "export folder")
     p.add_argument("out", metavar="OUT", help="the export folder to write")
+    _add_backend_arg(p)
     p.add_argument("--best", action="store_true",
                    help="the best epoch's checkpoint (by validation loss) instead of the last")
     p.add_argument("--merge-lora", action="store_true")
@@ -207,6 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write the heatmap over the image (one PNG per image: FILE.png, "
                         "FILE_2.png, …) or the highlighted texts (HTML)")
     p.add_argument("--opacity", type=float, default=0.5, help="heatmap opacity (0–1)")
+    _add_backend_arg(p)
     p.add_argument("--json", action="store_true",
                    help="end with one JSON line: a list with one object per input")
 

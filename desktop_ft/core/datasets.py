@@ -76,9 +76,12 @@ def epoch_batches(examples, n: int, batch_size: int, seed: int, epochs: tuple[in
 def image_dataset(split: Split, num_classes: int, batch_size: int, *, preprocess,
                   example_bytes: int, shuffle: bool, seed: int = 0, binary: bool,
                   cache_bytes: int = 2 << 30, epochs: tuple[int, int] | None = None,
-                  class_weights=None, on_unreadable=None):
+                  class_weights=None, on_unreadable=None, preprocess_numpy=None):
     """A batched ``tf.data.Dataset`` of (model input, target, sample weight) from image
-    files. The weight is the example's class weight (1 without ``class_weights``) — and 0
+    files — on the torch and jax backends a ``keras.utils.PyDataset`` with the same
+    contract (:mod:`desktop_ft.core.batches`, ``preprocess_numpy`` per image).
+
+    The weight is the example's class weight (1 without ``class_weights``) — and 0
     for a file deleted or made unreadable after the scan: it is skipped without changing
     the number of batches (so a resumed run still sees the same batches), and reported
     once through ``on_unreadable(path, reason)``.
@@ -90,12 +93,22 @@ def image_dataset(split: Split, num_classes: int, batch_size: int, *, preprocess
     ``cache_bytes`` (``example_bytes`` each). With ``epochs``, shuffled batches for those
     epochs (:func:`epoch_batches`).
     """
+    import keras
     import numpy as np
+
+    targets = _targets(split.labels, num_classes, binary)
+    weights = _weights(split.labels, class_weights)
+    if keras.backend.backend() != "tensorflow":
+        from desktop_ft.core.batches import ImageBatches
+
+        return ImageBatches(split.items, targets, weights, batch_size,
+                            preprocess=preprocess_numpy, seed=seed if shuffle else None,
+                            first_epoch=epochs[0] if epochs else 0,
+                            cache=len(split) * example_bytes <= cache_bytes,
+                            on_unreadable=on_unreadable)
     import tensorflow as tf
 
     paths = np.array(split.items, dtype=object).astype(str)
-    targets = _targets(split.labels, num_classes, binary)
-    weights = _weights(split.labels, class_weights)
     reported: set[str] = set()
 
     def decode(p):

@@ -26,7 +26,7 @@ import shutil
 import time
 from pathlib import Path
 
-from desktop_ft.core import atomic
+from desktop_ft.core import atomic, backend, runtime
 from desktop_ft.core.errors import UserError, describe_exception
 from desktop_ft.core.export_formats import parse_formats, write_formats
 from desktop_ft.core.model_card import model_card
@@ -83,7 +83,7 @@ def export_model(bundle, out: str | os.PathLike, labels: list[str], *,
                  samples: list | None = None, info: dict | None = None,
                  observer: Observer | None = None, merge_lora: bool = False,
                  formats=None, representative: list | None = None,
-                 validation: tuple | None = None) -> dict:
+                 validation: tuple | None = None, app_probs=None) -> dict:
     """Write ``OUT/`` atomically; return the ``export.json`` contents plus ``path``.
 
     ``formats``: any of ``saved_model, keras, onnx, litert`` (default the first two);
@@ -94,6 +94,12 @@ def export_model(bundle, out: str | os.PathLike, labels: list[str], *,
     accuracy. A failure leaves a previous export at ``out`` untouched. A LoRA model also
     gets ``adapters.lora.h5`` (the adapters and head alone); with ``merge_lora`` its
     ``model.keras`` has the adapters merged into the kernels (no LoRA layers).
+
+    On the torch and jax backends the SavedModel, ONNX and LiteRT formats are written
+    by TensorFlow in a subprocess from ``model.keras`` (:mod:`desktop_ft.core.tf_export`)
+    and their parity is measured against this process's model (``app_probs``: its
+    probabilities for ``samples``); without TensorFlow installed only ``model.keras`` and
+    the records are written, and the status line says what is missing.
     """
     formats = parse_formats(formats)
     observer = observer or Observer()
@@ -106,6 +112,15 @@ def export_model(bundle, out: str | os.PathLike, labels: list[str], *,
     if len(labels) != bundle.num_classes:
         raise UserError(f"{len(labels)} labels for a model with {bundle.num_classes} outputs.")
     out.parent.mkdir(parents=True, exist_ok=True)
+    tf_formats = [f for f in formats if f in TENSORFLOW_FORMATS]
+    if tf_formats and backend.name() != "tensorflow":
+        if backend.tensorflow_available():
+            return _export_through_tensorflow(bundle, out, labels, samples, info, observer,
+                                              merge_lora, formats)
+        observer.on_status(without_tensorflow_note(tf_formats, out))
+        formats = tuple(f for f in formats if f not in TENSORFLOW_FORMATS) or ("keras",)
+        info = {**(info or {}), "formats_not_written": {
+            f: "needs TensorFlow installed" for f in tf_formats}}
     atomic.recover(out)       # what an export killed earlier left behind
     needed = estimate_export_bytes(bundle, formats)
     free = shutil.disk_usage(out.parent).free
@@ -118,7 +133,7 @@ def export_model(bundle, out: str | os.PathLike, labels: list[str], *,
             observer.on_status("Writing SavedModel…")
             write_saved_model(bundle, tmp / "saved_model", labels)
         state = bundle.peft()
-        checks = parity_samples(bundle, samples)
+        checks = list(samples) if app_probs is not None else parity_samples(bundle, samples)
         extra: dict = {"lora_rank": state["lora_rank"], "quantized": state["quantized"],
                        "lora_merged": False}
         if merge_lora:
@@ -139,7 +154,7 @@ def export_model(bundle, out: str | os.PathLike, labels: list[str], *,
         parity = {"max_abs_diff": None, "samples": len(checks)}
         if "saved_model" in formats:
             observer.on_status("Checking the SavedModel against the Keras model…")
-            parity = measure_parity(bundle, tmp, checks)
+            parity = measure_parity(bundle, tmp, checks, app_probs)
         extra["formats"] = write_formats(bundle, tmp, formats, checks, representative,
                                          validation, observer)
         trainable, frozen = bundle.tree.totals()
@@ -152,6 +167,8 @@ def export_model(bundle, out: str | os.PathLike, labels: list[str], *,
             "spec": bundle.spec.to_dict(),
             **bundle.family_impl.export_fields(bundle),
             "output_activation": "sigmoid" if bundle.binary else "softmax",
+            "backend": backend.name(),
+            "device": runtime.device_description(),
             "classes": list(labels),
             "strategy": bundle.tree.strategy,
             "trainable_params": trainable,
@@ -195,6 +212,55 @@ def export_model(bundle, out: str | os.PathLike, labels: list[str], *,
                         details=describe_exception(e)) from e
     observer.on_status(f"Exported to {out}: " + parity_line(record) + ".")
     return {**record, "path": str(out)}
+
+
+TENSORFLOW_FORMATS = ("saved_model", "onnx", "litert")
+
+
+def without_tensorflow_note(missing, out) -> str:
+    names = {"saved_model": "SavedModel", "onnx": "ONNX", "litert": "LiteRT"}
+    listed = ", ".join(names[f] for f in missing)
+    return (f"The {listed} export needs TensorFlow, which is not installed: wrote "
+            f"model.keras, labels.json and export.json. With TensorFlow installed (pip "
+            f"install tensorflow), add it with: desktop-ft export {out} NEW_OUT --formats "
+            f"{','.join(['keras', *missing])}")
+
+
+def _export_through_tensorflow(bundle, out: Path, labels, samples, info, observer,
+                               merge_lora: bool, formats) -> dict:
+    """Stage a ``model.keras`` export, then let TensorFlow write every format from it in a
+    subprocess (the backend is fixed per process), with parity against this model."""
+    import subprocess
+    import sys
+    import tempfile
+
+    import numpy as np
+
+    checks = parity_samples(bundle, samples)
+    probs = bundle.predict_proba(checks)
+    stage = Path(tempfile.mkdtemp(prefix=".desktop-ft-stage-", dir=out.parent))
+    try:
+        export_model(bundle, stage / "export", labels, info=info, merge_lora=merge_lora,
+                     formats=("keras",))
+        arrays = {f"input_{i}": np.asarray(x) for i, x in enumerate(checks)}
+        np.savez(stage / "reference.npz", probs=probs, **arrays)
+        observer.on_status(f"Writing {', '.join(formats)} with TensorFlow…")
+        env = {**os.environ, "KERAS_BACKEND": "tensorflow"}
+        proc = subprocess.run(
+            [sys.executable, "-m", "desktop_ft.core.tf_export", str(stage / "export"),
+             str(out), ",".join(formats), str(stage / "reference.npz")],
+            env=env, capture_output=True, text=True)
+        lines = proc.stdout.strip().splitlines()
+        if proc.returncode != 0 or not lines:
+            why = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+            why = why.removeprefix("desktop-ft: error: ")
+            raise UserError(why if "previous export" in why or "nothing was written" in why
+                            else f"Export through TensorFlow failed: {why}")
+        record = json.loads(lines[-1])
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    observer.on_status(f"Exported to {out}: " + parity_line(record) + ".")
+    return record
 
 
 def estimate_export_bytes(bundle, formats) -> int:
@@ -261,12 +327,13 @@ def _predict_with(model, bundle, inputs):
     return twin.predict_proba(inputs)
 
 
-def measure_parity(bundle, folder: Path, samples: list) -> dict:
-    """Max |Keras − reloaded SavedModel| over ``samples`` (raw inputs)."""
+def measure_parity(bundle, folder: Path, samples: list, app_probs=None) -> dict:
+    """Max |Keras − reloaded SavedModel| over ``samples`` (raw inputs); ``app_probs``:
+    the app's own probabilities when it runs on another backend."""
     import numpy as np
 
     exported = ExportedModel(folder, kind=bundle.input_kind)
-    keras_probs = bundle.predict_proba(samples)
+    keras_probs = bundle.predict_proba(samples) if app_probs is None else app_probs
     saved_probs = exported.predict_proba(samples)
     diff = float(np.max(np.abs(keras_probs - saved_probs))) if len(samples) else 0.0
     return {"max_abs_diff": diff, "samples": len(samples)}
@@ -293,7 +360,6 @@ class ExportedModel:
         labels_file = folder / "labels.json"
         self.labels = json.loads(labels_file.read_text()) if labels_file.exists() else \
             meta.get("classes", [])
-        from desktop_ft.core import runtime
 
         runtime.configure()
         import tensorflow as tf

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 
-from desktop_ft.core import runtime
+from desktop_ft.core import distribution, runtime
 from desktop_ft.core.errors import UserError
 from desktop_ft.core.layer_tree import LayerTree
 from desktop_ft.core.models import bert, vgg16
@@ -65,7 +65,7 @@ def load_model(spec: ModelSpec, observer: Observer | None = None,
     if note:
         observer.on_status(note)
     # Variables must be created inside the distribution strategy's scope (several GPUs).
-    with runtime.distribution_strategy().scope():
+    with distribution.distribution_strategy().scope():
         bundle = family.build(spec, observer, stop)
     bundle.parts["precision"] = policy
     bundle.tree = LayerTree.from_bundle(bundle)
@@ -81,7 +81,7 @@ def with_num_classes(bundle: ModelBundle, num_classes: int,
         bundle.classes = classes or bundle.classes
         return bundle
     spec = bundle.spec.replace(num_classes=num_classes)
-    with runtime.distribution_strategy().scope():
+    with distribution.distribution_strategy().scope():
         new = bundle.family_impl.rebuild_head(bundle, spec)
     for key in ("peft", "precision"):
         if key in bundle.parts:

@@ -74,9 +74,11 @@ def compute_features(prefix, dataset):
     weights) arrays."""
     import numpy as np
 
+    import keras
+
     feats, targets, weights = [], [], []
     for x, y, w in dataset:
-        feats.append(np.asarray(prefix(x, training=False)))
+        feats.append(np.asarray(keras.ops.convert_to_numpy(prefix(x, training=False))))
         targets.append(np.asarray(y))
         weights.append(np.asarray(w))
     return np.concatenate(feats), np.concatenate(targets), np.concatenate(weights)
@@ -86,13 +88,22 @@ def cached_datasets(bundle, cut: str, train_ds, val_ds, batch_size: int, seed: i
                     epochs: tuple[int, int]):
     """(suffix model, train features ds for ``epochs``, val features ds or None, seconds
     spent). The training batches come in the same per-epoch orders as uncached ones."""
-    import tensorflow as tf
-
-    from desktop_ft.core.datasets import epoch_batches
+    import keras
 
     t0 = time.perf_counter()
     prefix, suffix = split_model(bundle, cut)
     xs, ys, ws = compute_features(prefix, train_ds)
+    if keras.backend.backend() != "tensorflow":
+        from desktop_ft.core.batches import ArrayBatches
+
+        train = ArrayBatches((xs, ys, ws), batch_size, seed=seed, first_epoch=epochs[0])
+        val = None if val_ds is None else \
+            ArrayBatches(compute_features(prefix, val_ds), batch_size)
+        return suffix, train, val, time.perf_counter() - t0
+    import tensorflow as tf
+
+    from desktop_ft.core.datasets import epoch_batches
+
     examples = tf.data.Dataset.from_tensor_slices((xs, ys, ws))
     train = epoch_batches(examples, len(xs), batch_size, seed, epochs)
     val = None

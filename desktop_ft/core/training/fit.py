@@ -18,7 +18,7 @@ import threading
 import time
 
 from desktop_ft.core import data as data_mod
-from desktop_ft.core import interrupts, runtime, splits
+from desktop_ft.core import distribution, interrupts, runtime, splits
 from desktop_ft.core.datasets import readable_inputs
 from desktop_ft.core.errors import UserError, describe_exception
 from desktop_ft.core.models import ModelBundle, get_family, load_model, with_num_classes
@@ -212,6 +212,8 @@ def _peft_record(bundle) -> dict | None:
 def _train(job, observer, stop, bundle, scan, train_split, val_split, lr, run, skip):
     import keras
 
+    from desktop_ft.core.batches import epoch_order_callbacks
+
     tree, family = bundle.tree, bundle.family_impl
     start = run.record["epochs_done"] if run is not None else 0
     resuming = start > 0
@@ -224,10 +226,10 @@ def _train(job, observer, stop, bundle, scan, train_split, val_split, lr, run, s
     base_info = {"epochs": job.epochs, "steps_per_epoch": steps,
                  "classes": list(scan.classes), "train_examples": len(train_split),
                  "val_examples": len(val_split) if val_split else 0}
-    strategy = runtime.distribution_strategy()
-    distributed = runtime.is_distributed(strategy)
+    strategy = distribution.distribution_strategy()
+    distributed = distribution.is_distributed(strategy)
     if distributed:
-        observer.on_status(f"Training on {runtime.describe_strategy(strategy)}.")
+        observer.on_status(f"Training on {distribution.describe_strategy(strategy)}.")
     n_examples = len(train_split) + (len(val_split) if val_split else 0)
     cache_log: list[dict] = []
     history: dict = {k: list(v) for k, v in (run.record["history"] if run else {}).items()}
@@ -255,11 +257,11 @@ def _train(job, observer, stop, bundle, scan, train_split, val_split, lr, run, s
                 observer.on_status(f"Feature cache not used: {plan.reason}.")
         with strategy.scope():
             compile_model(bundle, job, lr, fit_model)
-        if runtime.is_multiworker(strategy):
-            runtime.prepare_model_for_multiworker(fit_model)
+        if distribution.is_multiworker(strategy):
+            distribution.prepare_model_for_multiworker(fit_model)
         if resuming and first_epoch == start:
             _restore_training_state(run, fit_model, bundle, observer)
-        callbacks = [cb, *callbacks_extra]
+        callbacks = [*epoch_order_callbacks(fit_train), cb, *callbacks_extra]
         if patience:
             callbacks.append(keras.callbacks.EarlyStopping(
                 monitor=monitor, patience=patience, restore_best_weights=True, verbose=0))

@@ -231,9 +231,11 @@ def delete_run(path: str | os.PathLike) -> None:
 def seed_states(model) -> list:
     """The states of the random generators inside ``model`` (dropout, augmentation), so
     a resumed run draws the same random numbers as one that never stopped."""
+    import keras
     import numpy as np
 
-    return [np.asarray(g.state).tolist() for g in _seed_generators(model)]
+    return [np.asarray(keras.ops.convert_to_numpy(g.state.value)).tolist()
+            for g in _seed_generators(model)]
 
 
 def restore_seed_states(model, states: list) -> None:

@@ -15,6 +15,8 @@ STEPS = 16
 
 
 def _forward(model, token_embeddings, segment_ids, padding_mask):
+    import keras
+
     backbone = model.backbone
     positions = backbone.position_embedding(token_embeddings)
     segments = backbone.segment_embedding(segment_ids)
@@ -25,45 +27,48 @@ def _forward(model, token_embeddings, segment_ids, padding_mask):
     pooled = backbone.pooled_dense(x[:, backbone.cls_token_index, :])
     # The logits before the output activation, which saturates for confident predictions.
     output = model.get_layer("logits")
-    import tensorflow as tf
-
-    pooled = tf.cast(pooled, output.kernel.dtype)
-    return tf.cast(tf.matmul(pooled, output.kernel) + output.bias, tf.float32)
+    ops = keras.ops
+    pooled = ops.cast(pooled, output.kernel.dtype)
+    return ops.cast(ops.matmul(pooled, output.kernel) + output.bias, "float32")
 
 
 def token_importance(bundle, texts) -> list[dict]:
+    import keras
     import numpy as np
-    import tensorflow as tf
+    import tensorflow as tf     # keras-hub's tokenizers run on TensorFlow on every backend
 
+    from desktop_ft.core.backend import gradient
+
+    ops = keras.ops
     model = bundle.model
     preprocessor = model.preprocessor
     tokenizer = preprocessor.tokenizer
     special = {tokenizer.cls_token, tokenizer.sep_token, tokenizer.pad_token}
     out = []
     for text in texts:
-        x = preprocessor(tf.constant([text]))
+        x = {k: ops.convert_to_numpy(v) for k, v in preprocessor(tf.constant([text])).items()}
         ids = x["token_ids"]
-        emb = tf.cast(model.backbone.token_embedding(ids), tf.float32)
-        base = tf.cast(model.backbone.token_embedding(
-            tf.fill(tf.shape(ids), tokenizer.pad_token_id)), tf.float32)
-        segments = tf.repeat(x["segment_ids"], STEPS, axis=0)
-        mask = tf.repeat(x["padding_mask"], STEPS, axis=0)
-        logits = _forward(model, emb, x["segment_ids"], x["padding_mask"])
-        if bundle.binary:   # one sigmoid unit: the logit of class 1, its negation for 0
-            logits = tf.concat([-logits, logits], axis=-1)
-        c = int(tf.argmax(logits[0]))
-        alphas = tf.reshape(tf.linspace(1.0 / STEPS, 1.0, STEPS), (STEPS, 1, 1))
-        with tf.GradientTape() as tape:
-            path = base + alphas * (emb - base)
-            tape.watch(path)
-            z = _forward(model, tf.cast(path, emb.dtype), segments, mask)
-            if bundle.binary:
-                z = tf.concat([-z, z], axis=-1)
-            score = tf.reduce_sum(z[:, c])
-        grads = tf.reduce_mean(tape.gradient(score, path), axis=0)
+        embed = model.backbone.token_embedding
+        emb = ops.convert_to_numpy(ops.cast(embed(ids), "float32"))
+        base = ops.convert_to_numpy(ops.cast(embed(np.full_like(ids, tokenizer.pad_token_id)),
+                                             "float32"))
+        segments = np.repeat(x["segment_ids"], STEPS, axis=0)
+        mask = np.repeat(x["padding_mask"], STEPS, axis=0)
+        compute = embed.compute_dtype
+
+        def logits_of(e, segments, mask, compute=compute):
+            z = _forward(model, ops.cast(e, compute), segments, mask)
+            # One sigmoid unit: the logit of class 1, its negation for class 0.
+            return ops.concatenate([-z, z], axis=-1) if bundle.binary else z
+
+        c = int(np.argmax(ops.convert_to_numpy(
+            logits_of(emb, x["segment_ids"], x["padding_mask"]))[0]))
+        alphas = np.linspace(1.0 / STEPS, 1.0, STEPS, dtype=np.float32).reshape(STEPS, 1, 1)
+        path = base + alphas * (emb - base)
+        grads = gradient(lambda p, s=segments, m=mask, c=c, f=logits_of:
+                         ops.sum(f(p, s, m)[:, c]), path)
         # Evidence for the predicted class: words that argue against it score 0.
-        relevance = np.maximum(np.asarray(tf.reduce_sum(grads * (emb - base)[0], axis=-1)),
-                               0.0)
+        relevance = np.maximum((grads.mean(axis=0) * (emb - base)[0]).sum(axis=-1), 0.0)
         mask = np.asarray(x["padding_mask"])[0].astype(bool)
         tokens, scores = [], []
         for token_id, r, keep in zip(np.asarray(ids)[0], relevance, mask):

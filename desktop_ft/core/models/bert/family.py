@@ -70,14 +70,16 @@ class BertFamily(Family):
                                      class_weights=class_weights)
 
     def predict_proba(self, bundle: ModelBundle, texts, batch_size: int = 32):
+        import keras
         import numpy as np
-        import tensorflow as tf
+        import tensorflow as tf     # keras-hub's tokenizers run on TensorFlow on every backend
 
         model = bundle.model
         outs = []
         for i in range(0, len(texts), batch_size):
             x = model.preprocessor(tf.constant(list(texts[i:i + batch_size])))
-            outs.append(np.asarray(model(x, training=False), dtype=np.float32))
+            out = keras.ops.convert_to_numpy(model(x, training=False))
+            outs.append(np.asarray(out, dtype=np.float32))
         out = np.concatenate(outs) if outs else \
             np.zeros((0, 1 if bundle.binary else bundle.num_classes), np.float32)
         return to_class_probs(out, bundle.binary)
@@ -108,8 +110,12 @@ class BertFamily(Family):
         return serve
 
     def archive_extras(self, bundle: ModelBundle) -> list:
-        # The tokenizer's vocabulary lookup tables must be tracked to be saved.
-        return [bundle.model.preprocessor]
+        # The tokenizer's vocabulary lookup tables must be tracked to be saved. Loaded
+        # from model.keras (a re-export) the preprocessor is not built until first called.
+        preprocessor = bundle.model.preprocessor
+        if not preprocessor.built:
+            preprocessor.build(None)
+        return [preprocessor]
 
     def synthetic_inputs(self) -> list:
         return ["A short sentence.", "Another, longer example sentence with punctuation, "

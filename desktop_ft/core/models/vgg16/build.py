@@ -26,11 +26,29 @@ def preprocess_uint8(images, image_size: int):
     exactly what ``keras.applications.vgg16.preprocess_input`` does. Used by the training
     pipeline, try-it and the exported SavedModel alike.
     """
-    import tensorflow as tf
+    import keras
 
-    x = tf.image.resize(tf.cast(images, tf.float32), (image_size, image_size),
-                        method="bilinear", antialias=False)
-    return x[..., ::-1] - tf.constant(CAFFE_MEAN_BGR, tf.float32)
+    if keras.backend.backend() == "tensorflow":   # also inside tf.data and tf.function
+        import tensorflow as tf
+
+        x = tf.image.resize(tf.cast(images, tf.float32), (image_size, image_size),
+                            method="bilinear", antialias=False)
+        return x[..., ::-1] - tf.constant(CAFFE_MEAN_BGR, tf.float32)
+    # The same arithmetic on torch and jax (measured: bit-identical to TensorFlow's).
+    ops = keras.ops
+    x = ops.image.resize(ops.cast(images, "float32"), (image_size, image_size),
+                         interpolation="bilinear", antialias=False)
+    return ops.flip(x, axis=-1) - ops.convert_to_tensor(CAFFE_MEAN_BGR, "float32")
+
+
+def preprocess_to_numpy(image, image_size: int):
+    """One decoded ``uint8 [H, W, 3]`` image → its VGG16 input as a float32 array (the
+    input pipeline of the torch and jax backends)."""
+    import keras
+    import numpy as np
+
+    return np.asarray(keras.ops.convert_to_numpy(
+        preprocess_uint8(np.asarray(image)[None], image_size)[0]), np.float32)
 
 
 def build(family: Family, spec: ModelSpec, observer: Observer,

@@ -25,35 +25,40 @@ def cam_layer(chain: list) -> str:
 
 
 def grad_cam(bundle, images) -> list[dict]:
+    import keras
     import numpy as np
-    import tensorflow as tf
 
+    from desktop_ft.core.backend import gradient
+
+    ops = keras.ops
     chain = bundle.family_impl.chain_layers(bundle.model)
     name = cam_layer(chain)
     prefix, _ = split_chain(bundle, name)
     rest = chain[[layer.name for layer in chain].index(name) + 1:]
     output = rest.pop()     # the Dense whose activation gives the probabilities
+
+    def logits_of(features):
+        y = features
+        for layer in rest:
+            y = layer(y, training=False)
+        y = ops.cast(y, output.kernel.dtype)
+        logits = ops.cast(ops.matmul(y, output.kernel) + output.bias, "float32")
+        if bundle.binary:   # one sigmoid unit: the logit of class 1, its negation for 0
+            logits = ops.concatenate([-logits, logits], axis=-1)
+        return logits
+
     out = []
     for img in images:
         img = np.asarray(img, dtype=np.uint8)
-        features = prefix(preprocess_uint8(tf.constant(img[None]), bundle.spec.image_size),
-                          training=False)
-        with tf.GradientTape() as tape:
-            tape.watch(features)
-            y = features
-            for layer in rest:
-                y = layer(y, training=False)
-            y = tf.cast(y, output.kernel.dtype)
-            logits = tf.cast(tf.matmul(y, output.kernel) + output.bias, tf.float32)
-            if bundle.binary:   # one sigmoid unit: the logit of class 1, its negation for 0
-                logits = tf.concat([-logits, logits], axis=-1)
-            c = int(tf.argmax(logits[0]))
-            score = logits[0, c]
-        grads = tape.gradient(score, features)
-        weights = tf.reduce_mean(grads, axis=(1, 2))
-        cam = tf.nn.relu(tf.reduce_sum(features * weights[:, None, None, :], axis=-1))[0]
-        cam = tf.image.resize(cam[..., None], img.shape[:2], method="bilinear")[..., 0]
-        cam = np.asarray(cam, dtype=np.float32)
+        features = ops.convert_to_numpy(prefix(preprocess_uint8(img[None], bundle.spec.image_size),
+                                               training=False))
+        c = int(np.argmax(ops.convert_to_numpy(logits_of(features))[0]))
+        grads = gradient(lambda f, c=c: logits_of(f)[0, c], features)
+        weights = grads.mean(axis=(1, 2))
+        cam = np.maximum((features * weights[:, None, None, :]).sum(axis=-1), 0)[0]
+        cam = ops.image.resize(cam[..., None].astype(np.float32), img.shape[:2],
+                               interpolation="bilinear")[..., 0]
+        cam = np.asarray(ops.convert_to_numpy(cam), dtype=np.float32)
         peak = float(cam.max())
         probs = bundle.predict_proba([img])[0]
         out.append({"heatmap": cam / peak if peak > 0 else cam, "layer": name,

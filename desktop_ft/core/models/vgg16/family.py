@@ -84,19 +84,20 @@ class Vgg16Family(Family):
             split, bundle.num_classes, batch_size, shuffle=shuffle, seed=seed,
             binary=bundle.binary, example_bytes=size * size * 3 * 4, epochs=epochs,
             class_weights=class_weights, on_unreadable=on_unreadable,
-            preprocess=lambda img: build_mod.preprocess_uint8(img[None], size)[0])
+            preprocess=lambda img: build_mod.preprocess_uint8(img[None], size)[0],
+            preprocess_numpy=lambda img: build_mod.preprocess_to_numpy(img, size))
 
     def predict_proba(self, bundle: ModelBundle, images, batch_size: int = 32):
+        import keras
         import numpy as np
-        import tensorflow as tf
 
         size = bundle.spec.image_size
         batches = []
         for i in range(0, len(images), batch_size):
-            chunk = [build_mod.preprocess_uint8(tf.convert_to_tensor(img)[tf.newaxis], size)[0]
-                     for img in images[i:i + batch_size]]
-            out = bundle.model(tf.stack(chunk), training=False)
-            batches.append(np.asarray(out, dtype=np.float32))
+            chunk = np.stack([build_mod.preprocess_to_numpy(img, size)
+                              for img in images[i:i + batch_size]])
+            out = bundle.model(chunk, training=False)
+            batches.append(np.asarray(keras.ops.convert_to_numpy(out), dtype=np.float32))
         probs = np.concatenate(batches) if batches else \
             np.zeros((0, 1 if bundle.binary else bundle.num_classes), np.float32)
         return to_class_probs(probs, bundle.binary)

@@ -1,0 +1,183 @@
+"""Which Keras 3 backend runs the engine — TensorFlow, PyTorch or JAX — and on what device.
+
+Keras fixes its backend when it is first imported, so :func:`select` must run before
+anything imports ``keras``: the CLI calls it from ``--backend``, the window from its
+Settings (read at start-up). ``KERAS_BACKEND`` in the environment is respected; without
+either, TensorFlow.
+
+Example:
+    >>> from desktop_ft.core import backend
+    >>> backend.select(None)          # KERAS_BACKEND, else tensorflow
+    'tensorflow'
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+
+from desktop_ft.core.errors import UserError
+
+BACKENDS = ("tensorflow", "torch", "jax")
+DEFAULT = "tensorflow"
+INSTALL = {"tensorflow": 'pip install "desktop-ft"  (TensorFlow is a default dependency)',
+           "torch": 'pip install "desktop-ft[torch]"',
+           "jax": 'pip install "desktop-ft[jax]"'}
+
+
+def requested(choice: str | None = None) -> str:
+    """The backend a process would use: ``choice``, else ``KERAS_BACKEND``, else
+    TensorFlow. Raises :class:`UserError` for an unknown name."""
+    name = (choice or os.environ.get("KERAS_BACKEND") or DEFAULT).strip().lower()
+    name = {"pytorch": "torch", "tf": "tensorflow"}.get(name, name)
+    if name not in BACKENDS:
+        raise UserError(f"Unknown backend '{name}'. Choose one of: {', '.join(BACKENDS)}.")
+    return name
+
+
+def installed(name: str) -> bool:
+    return importlib.util.find_spec(name) is not None
+
+
+def select(choice: str | None = None) -> str:
+    """Fix this process's Keras backend (before Keras is imported) and return its name.
+
+    A backend whose package is missing is refused with the command that installs it;
+    asking for another backend after Keras was imported is refused too (Keras reads it
+    once)."""
+    name = requested(choice)
+    if not installed(name):
+        raise UserError(f"The {name} backend is not installed: {INSTALL[name]}.")
+    current = active()
+    if current is not None and current != name:
+        raise UserError(f"Keras already runs on {current} in this process; the backend is "
+                        f"chosen at start-up (restart with --backend {name}).")
+    os.environ["KERAS_BACKEND"] = name
+    return name
+
+
+def active() -> str | None:
+    """The backend Keras runs on, or None before Keras is imported."""
+    keras = sys.modules.get("keras")
+    if keras is None:
+        return None
+    return keras.backend.backend()
+
+
+def name() -> str:
+    """The backend in use (importing Keras if needed)."""
+    import keras
+
+    return keras.backend.backend()
+
+
+def is_tensorflow() -> bool:
+    return name() == "tensorflow"
+
+
+def tensorflow_available() -> bool:
+    """Whether TensorFlow can be imported (any backend may use it for the SavedModel)."""
+    return installed("tensorflow")
+
+
+# ----------------------------------------------------------------------------- devices
+
+def gpus() -> list[dict]:
+    """The accelerators the active backend sees: ``{"kind", "name", "capability"}``
+    (``kind`` is CUDA, ROCm, MPS or GPU; ``capability`` a (major, minor) compute
+    capability for NVIDIA cards, else None)."""
+    backend = name()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        out = []
+        for gpu in tf.config.list_physical_devices("GPU"):
+            try:
+                details = tf.config.experimental.get_device_details(gpu)
+            except Exception:
+                details = {}
+            cc = details.get("compute_capability")
+            out.append({"kind": "CUDA" if cc else "GPU",
+                        "name": details.get("device_name", "GPU"),
+                        "capability": tuple(cc) if cc else None})
+        return out
+    if backend == "torch":
+        import torch
+
+        if torch.cuda.is_available():
+            kind = "ROCm" if getattr(torch.version, "hip", None) else "CUDA"
+            return [{"kind": kind, "name": torch.cuda.get_device_name(i),
+                     "capability": tuple(torch.cuda.get_device_capability(i))}
+                    for i in range(torch.cuda.device_count())]
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return [{"kind": "MPS", "name": "Apple GPU", "capability": None}]
+        return []
+    import jax
+
+    out = []
+    for d in jax.devices():
+        if d.platform == "cpu":
+            continue
+        cc = getattr(d, "compute_capability", None)
+        try:
+            capability = tuple(int(v) for v in str(cc).split(".")[:2]) if cc else None
+        except ValueError:
+            capability = None
+        out.append({"kind": "CUDA" if d.platform == "gpu" else d.platform.upper(),
+                    "name": getattr(d, "device_kind", d.platform), "capability": capability})
+    return out
+
+
+def device_description() -> str:
+    """"tensorflow · CPU", "torch · CUDA · NVIDIA H100", "jax · 2 × CUDA · …", "torch ·
+    MPS" — for the status bar, the CLI and ``export.json``."""
+    found = gpus()
+    if not found:
+        return f"{name()} · CPU"
+    first = found[0]
+    count = f"{len(found)} × " if len(found) > 1 else ""
+    label = first["kind"] if first["kind"] == "MPS" else f"{first['kind']} · {first['name']}"
+    return f"{name()} · {count}{label}"
+
+
+def gpu_capabilities() -> list[tuple[int, int]]:
+    """Compute capabilities of the visible NVIDIA GPUs ((0, 0) for other GPUs)."""
+    return [g["capability"] or (0, 0) for g in gpus() if g["kind"] != "MPS"]
+
+
+def unsupported(distributed: bool) -> str | None:
+    """What this backend cannot do that the job asks for — said before starting."""
+    backend = name()
+    if distributed and backend != "tensorflow":
+        return ("--distributed (MultiWorkerMirroredStrategy over TF_CONFIG) is TensorFlow's; "
+                f"on {backend} train on one machine (on JAX, several GPUs in one machine are "
+                "used automatically with keras.distribution.DataParallel).")
+    return None
+
+
+def gradient(fn, x):
+    """d fn(x) / dx as a NumPy array, on any backend: ``fn`` (written with ``keras.ops``
+    and Keras layers) maps a tensor to a scalar; ``x`` is a NumPy array."""
+    import numpy as np
+
+    backend = name()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        x = tf.convert_to_tensor(x)
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = fn(x)
+        return np.asarray(tape.gradient(y, x))
+    if backend == "torch":
+        import keras
+        import torch
+
+        x = keras.ops.convert_to_tensor(x).detach().requires_grad_(True)
+        (grad,) = torch.autograd.grad(fn(x), x)
+        return grad.detach().cpu().numpy()
+    import jax
+
+    return np.asarray(jax.grad(fn)(jax.numpy.asarray(x)))

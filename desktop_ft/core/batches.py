@@ -1,0 +1,135 @@
+"""The input pipeline without TensorFlow: ``keras.utils.PyDataset`` batches for the torch
+and jax backends, decoded with Pillow by parallel worker threads.
+
+They keep the contract of the ``tf.data`` pipeline (:mod:`desktop_ft.core.datasets`):
+batches of (model input, target, sample weight), a weight of 0 for a file that became
+unreadable after the scan, and shuffled orders fixed by (seed, epoch) so that a resumed
+run sees the batches an uninterrupted one saw. Keras asks for the batches of one epoch
+at a time; :class:`EpochOrder` (a callback the engine adds to ``fit``) tells the dataset
+which epoch is starting.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+
+import keras
+import numpy as np
+
+from desktop_ft.core.datasets import UNREADABLE, load_image_rgb, unreadable_reason
+
+
+def workers() -> int:
+    """Decoding threads: Pillow releases the GIL while it decodes and resizes."""
+    return max(2, min(8, os.cpu_count() or 2))
+
+
+class _Batches(keras.utils.PyDataset):
+    def __init__(self, n: int, batch_size: int, *, seed: int | None, first_epoch: int,
+                 parallel: bool):
+        super().__init__(workers=workers() if parallel else 1, use_multiprocessing=False,
+                         max_queue_size=8)
+        self.n, self.batch_size, self.seed = n, max(1, batch_size), seed
+        self.epoch = first_epoch
+        self._orders: dict[int, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return math.ceil(self.n / self.batch_size)
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def indices(self, i: int) -> np.ndarray:
+        if self.seed is None:
+            order = np.arange(self.n)
+        else:
+            order = self._orders.get(self.epoch)
+            if order is None:
+                rng = np.random.default_rng([self.seed, self.epoch])
+                order = self._orders[self.epoch] = rng.permutation(self.n)
+        return order[i * self.batch_size:(i + 1) * self.batch_size]
+
+
+class ImageBatches(_Batches):
+    """Image files → batches of preprocessed float32 inputs. ``preprocess`` maps one
+    decoded ``uint8 [H, W, 3]`` array to the model's input; decoded examples are kept in
+    memory when ``cache`` is true."""
+
+    def __init__(self, paths, targets, weights, batch_size: int, *, preprocess,
+                 seed: int | None = None, first_epoch: int = 0, cache: bool = True,
+                 on_unreadable=None):
+        super().__init__(len(paths), batch_size, seed=seed, first_epoch=first_epoch,
+                         parallel=True)
+        self.paths, self.targets, self.weights = list(paths), targets, weights
+        self.preprocess, self.on_unreadable = preprocess, on_unreadable
+        self._cache: dict[int, np.ndarray] | None = {} if cache else None
+        self._reported: set[str] = set()
+        self._lock = threading.Lock()
+
+    def _example(self, k: int):
+        if self._cache is not None and k in self._cache:
+            return self._cache[k], 1.0
+        path = self.paths[k]
+        try:
+            x = self.preprocess(load_image_rgb(path))
+        except UNREADABLE as e:
+            with self._lock:
+                first = path not in self._reported
+                self._reported.add(path)
+            if first and self.on_unreadable is not None:
+                self.on_unreadable(path, unreadable_reason(e))
+            return None, 0.0
+        if self._cache is not None:
+            self._cache[k] = x
+        return x, 1.0
+
+    def __getitem__(self, i: int):
+        idx = self.indices(i)
+        examples = [self._example(int(k)) for k in idx]
+        shape = next((x.shape for x, _ in examples if x is not None), None)
+        if shape is None:        # every file of the batch became unreadable
+            shape = self._any_shape()
+        x = np.stack([e if e is not None else np.zeros(shape, np.float32)
+                      for e, _ in examples])
+        ok = np.array([w for _, w in examples], np.float32)
+        return x, self.targets[idx], self.weights[idx] * ok
+
+    def _any_shape(self):
+        probe = self.preprocess(np.zeros((8, 8, 3), np.uint8))
+        return probe.shape
+
+
+class ArrayBatches(_Batches):
+    """In-memory arrays (the feature cache) → batches of (features, targets, weights)."""
+
+    def __init__(self, arrays, batch_size: int, *, seed: int | None = None,
+                 first_epoch: int = 0):
+        super().__init__(len(arrays[0]), batch_size, seed=seed, first_epoch=first_epoch,
+                         parallel=False)
+        self.arrays = arrays
+
+    def __getitem__(self, i: int):
+        idx = self.indices(i)
+        return tuple(a[idx] for a in self.arrays)
+
+
+class EpochOrder(keras.callbacks.Callback):
+    """Tells shuffled datasets which epoch starts (Keras calls ``on_epoch_begin`` before
+    it asks for the epoch's first batch)."""
+
+    def __init__(self, dataset: _Batches):
+        super().__init__()
+        self.dataset = dataset
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.dataset.set_epoch(epoch)
+
+
+def epoch_order_callbacks(*datasets) -> list:
+    return [EpochOrder(d) for d in datasets if isinstance(d, _Batches) and d.seed is not None]

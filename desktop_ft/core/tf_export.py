@@ -1,0 +1,62 @@
+"""The TensorFlow side of an export made on the torch or jax backend, run in its own
+process (Keras fixes its backend per process)::
+
+    python -m desktop_ft.core.tf_export STAGED_EXPORT OUT FORMATS REFERENCE.npz
+
+``STAGED_EXPORT`` is a ``model.keras`` export written by the training backend;
+``REFERENCE.npz`` holds the parity inputs (``input_0`` …) and that backend's
+probabilities for them (``probs``). The model is reloaded on TensorFlow and exported to
+``OUT`` as any export is (atomically, every format asked for), with parity measured
+against the training backend's probabilities. Prints the export record as one JSON line;
+errors as one ``desktop-ft: error:`` line and exit status 1.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+
+def main(argv: list[str]) -> int:
+    from desktop_ft.core import backend, runtime
+    from desktop_ft.core.errors import UserError
+
+    try:
+        staged, out, formats, reference = argv
+        runtime.quiet_tensorflow()
+        backend.select("tensorflow")
+        import numpy as np
+
+        from desktop_ft.core.export import export_model
+        from desktop_ft.core.reexport import source_for_reexport
+
+        source = source_for_reexport(staged)
+        with np.load(reference, allow_pickle=False) as ref:
+            inputs = [ref[f"input_{i}"] for i in range(len(ref.files) - 1)]
+            probs = ref["probs"]
+        if source.bundle.input_kind == "text":
+            inputs = [str(x) for x in inputs]
+        meta = json.loads((source.path / "export.json").read_text())
+        info = {k: v for k, v in meta.items() if k not in _RECOMPUTED}
+        record = export_model(source.bundle, out, source.bundle.classes, samples=inputs,
+                              info={**info, "saved_model_written_by": "tensorflow "
+                                    "(model.keras reloaded in a subprocess)"},
+                              formats=formats.split(","), app_probs=probs,
+                              representative=inputs)
+    except UserError as e:
+        print(f"desktop-ft: error: {e}", file=sys.stderr)
+        return 1
+    print(json.dumps(record))
+    return 0
+
+
+# What export_model computes again for the formats it writes; every other key of the
+# staged export.json (what was trained, how, on which backend) is carried over.
+_RECOMPUTED = ("format_version", "created", "parity_max_abs_diff", "parity_samples",
+               "formats_written", "formats", "saved_model_bytes", "keras_bytes",
+               "export_seconds", "signature", "weights_bytes", "weights_bytes_float32",
+               "path", "formats_not_written")
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
