@@ -18,7 +18,7 @@ import threading
 import keras
 import numpy as np
 
-from desktop_ft.core.datasets import UNREADABLE, load_image_rgb, unreadable_reason
+from desktop_ft.core.images import UNREADABLE, load_image_rgb, unreadable_reason
 
 
 def workers() -> int:

@@ -4,11 +4,10 @@ raw inputs for prediction. Families choose the preprocessing (``Family.make_data
 from __future__ import annotations
 
 from desktop_ft.core.data import Split
+from desktop_ft.core.images import UNREADABLE, load_image_rgb, unreadable_reason
 
-# What decoding a file that changed since the scan may raise: PIL raises OSErrors,
-# ValueErrors, SyntaxErrors and DecompressionBombError (a bare Exception subclass).
-UNREADABLE = Exception
-
+__all__ = ["UNREADABLE", "epoch_batches", "image_dataset", "load_image_rgb", "load_inputs",
+           "readable_inputs", "text_dataset", "unreadable_reason"]
 
 def load_inputs(kind: str, items: list) -> list:
     """Split items → raw model inputs: decoded uint8 images for ``images``, the strings
@@ -35,25 +34,6 @@ def readable_inputs(kind: str, items: list, labels: list, on_unreadable=None):
         kept.append(item)
         kept_labels.append(label)
     return inputs, kept, kept_labels
-
-
-def unreadable_reason(e: BaseException) -> str:
-    if isinstance(e, FileNotFoundError):
-        return "deleted during training"
-    return f"unreadable since the scan ({type(e).__name__}: {str(e)[:120]})"
-
-
-def load_image_rgb(path: str):
-    """Decode any supported image file to a ``uint8 [H, W, 3]`` array (EXIF-rotated)."""
-    import numpy as np
-    from PIL import Image, ImageOps
-
-    with Image.open(path) as im:
-        im = ImageOps.exif_transpose(im)
-        if im.mode != "RGB":
-            im = im.convert("RGBA").convert("RGB") if im.mode in ("P", "LA", "RGBA") \
-                else im.convert("RGB")
-        return np.asarray(im, dtype=np.uint8)
 
 
 def epoch_batches(examples, n: int, batch_size: int, seed: int, epochs: tuple[int, int]):

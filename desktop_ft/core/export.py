@@ -83,7 +83,8 @@ def export_model(bundle, out: str | os.PathLike, labels: list[str], *,
                  samples: list | None = None, info: dict | None = None,
                  observer: Observer | None = None, merge_lora: bool = False,
                  formats=None, representative: list | None = None,
-                 validation: tuple | None = None, app_probs=None) -> dict:
+                 validation: tuple | None = None, app_probs=None,
+                 keras_file: Path | None = None) -> dict:
     """Write ``OUT/`` atomically; return the ``export.json`` contents plus ``path``.
 
     ``formats``: any of ``saved_model, keras, onnx, litert`` (default the first two);
@@ -98,7 +99,8 @@ def export_model(bundle, out: str | os.PathLike, labels: list[str], *,
     On the torch and jax backends the SavedModel, ONNX and LiteRT formats are written
     by TensorFlow in a subprocess from ``model.keras`` (:mod:`desktop_ft.core.tf_export`)
     and their parity is measured against this process's model (``app_probs``: its
-    probabilities for ``samples``); without TensorFlow installed only ``model.keras`` and
+    probabilities for ``samples``; ``keras_file``: the ``model.keras`` it wrote, copied as
+    is); without TensorFlow installed only ``model.keras`` and
     the records are written, and the status line says what is missing.
     """
     formats = parse_formats(formats)
@@ -144,6 +146,8 @@ def export_model(bundle, out: str | os.PathLike, labels: list[str], *,
             diff = np.abs(_predict_with(merged, bundle, checks) - bundle.predict_proba(checks))
             extra["lora_merged"] = True
             extra["merged_parity_max_abs_diff"] = float(diff.max())
+        elif "keras" in formats and keras_file is not None:
+            shutil.copyfile(keras_file, tmp / "model.keras")     # the model as trained
         elif "keras" in formats:
             observer.on_status("Writing model.keras…")
             save_keras_without_optimizer(bundle.model, tmp / "model.keras")

@@ -42,7 +42,8 @@ def main(argv: list[str]) -> int:
                               info={**info, "saved_model_written_by": "tensorflow "
                                     "(model.keras reloaded in a subprocess)"},
                               formats=formats.split(","), app_probs=probs,
-                              representative=inputs)
+                              representative=inputs,
+                              keras_file=source.path / "model.keras")
     except UserError as e:
         print(f"desktop-ft: error: {e}", file=sys.stderr)
         return 1

@@ -14,6 +14,14 @@ def run_app(argv: list[str] | None = None) -> int:
         print(f"desktop-ft: {problem}", file=sys.stderr)
         return 1
     quiet_tensorflow()
+    from desktop_ft.core.errors import UserError
+    from desktop_ft.gui.settings import AppSettings, choose_backend
+
+    try:
+        backend_note = choose_backend(AppSettings())
+    except UserError as e:          # KERAS_BACKEND names a backend that is not installed
+        print(f"desktop-ft: error: {e}", file=sys.stderr)
+        return 1
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 
@@ -27,6 +35,8 @@ def run_app(argv: list[str] | None = None) -> int:
         app.setStyleSheet(f.read())
     window = MainWindow()
     window.show()
+    if backend_note:
+        window.banner.show_message(backend_note, note=True)
     terminated = close_on_termination(app, window)
     code = app.exec()
     return terminated[0] if terminated else code

@@ -25,6 +25,15 @@ CLOSE_DEADLINE_S = 10.0
 DATA_TAB, TRAIN_TAB, TRY_TAB = range(3)
 
 
+def starting_backend() -> str:
+    from desktop_ft.core import backend
+
+    try:
+        return backend.active() or backend.requested()
+    except UserError:
+        return "Keras"
+
+
 def resource_path(name: str) -> str:
     return str(resources.files("desktop_ft") / "resources" / name)
 
@@ -94,7 +103,7 @@ class MainWindow(QMainWindow):
         self.busy = QProgressBar(objectName="busyIndicator", minimum=0, maximum=0)
         self.busy.setMaximumWidth(120)
         self.busy.hide()
-        self.device_label = QLabel("Starting TensorFlow…", objectName="deviceLabel")
+        self.device_label = QLabel(f"Starting {starting_backend()}…", objectName="deviceLabel")
         self.statusBar().addPermanentWidget(self.busy)
         self.statusBar().addPermanentWidget(self.device_label)
         self.resize(1300, 840)

@@ -60,6 +60,17 @@ class MenuActions(QObject):
         self.w.open_runs_dialog()
 
     @Slot()
+    def settings(self) -> None:
+        from desktop_ft.gui.settings_dialog import SettingsDialog
+
+        from desktop_ft.core import backend
+
+        dialog = SettingsDialog(self.w)
+        if dialog.exec() and dialog.chosen() != (backend.active() or backend.requested()):
+            self.w.statusBar().showMessage(f"The {dialog.chosen()} backend will be used when "
+                                           "desktop-ft restarts.", 15000)
+
+    @Slot()
     def about(self) -> None:
         from desktop_ft import __version__
 
@@ -97,6 +108,8 @@ def build_menus(window) -> dict[str, QAction]:
     export = action(file_menu, "Export…", tryit.choose_export_folder, "Ctrl+E", "actionExport")
     report = action(file_menu, "Save report…", handlers.save_report, "Ctrl+R", "actionReport")
     action(file_menu, "Runs…", handlers.show_runs, "Ctrl+Shift+R", "actionRuns")
+    action(file_menu, "Settings…", handlers.settings, QKeySequence.StandardKey.Preferences,
+           "actionSettings")
     file_menu.addSeparator()
     action(file_menu, "Quit", window.close, QKeySequence.StandardKey.Quit)
     train_menu = bar.addMenu("&Train")

@@ -40,3 +40,32 @@ class AppSettings:
 
     def save_geometry(self, window) -> None:
         self._s.setValue("window/geometry", window.saveGeometry())
+
+    def backend(self) -> str | None:
+        """The Keras backend chosen in Settings (None: the default)."""
+        value = self._s.value("compute/backend", "") or ""
+        return str(value) or None
+
+    def set_backend(self, name: str) -> None:
+        self._s.setValue("compute/backend", name)
+
+
+def choose_backend(settings: AppSettings) -> str:
+    """Fix the process's Keras backend before anything imports Keras: ``KERAS_BACKEND``
+    in the environment wins, then the Settings choice, then TensorFlow. Returns a note
+    for the status bar when the choice could not be honoured (empty otherwise)."""
+    import os
+
+    from desktop_ft.core import backend
+    from desktop_ft.core.errors import UserError
+
+    chosen = None if os.environ.get("KERAS_BACKEND") else settings.backend()
+    try:
+        backend.select(chosen)
+        return ""
+    except UserError as e:
+        if chosen is None:
+            raise
+        os.environ.pop("KERAS_BACKEND", None)
+        fallback = backend.select(None)
+        return f"{e} Using {fallback}."
