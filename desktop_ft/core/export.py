@@ -84,7 +84,7 @@ def export_model(bundle, out: str | os.PathLike, labels: list[str], *,
                  observer: Observer | None = None, merge_lora: bool = False,
                  formats=None, representative: list | None = None,
                  validation: tuple | None = None, app_probs=None,
-                 keras_file: Path | None = None) -> dict:
+                 staged: Path | None = None) -> dict:
     """Write ``OUT/`` atomically; return the ``export.json`` contents plus ``path``.
 
     ``formats``: any of ``saved_model, keras, onnx, litert`` (default the first two);
@@ -99,8 +99,8 @@ def export_model(bundle, out: str | os.PathLike, labels: list[str], *,
     On the torch and jax backends the SavedModel, ONNX and LiteRT formats are written
     by TensorFlow in a subprocess from ``model.keras`` (:mod:`desktop_ft.core.tf_export`)
     and their parity is measured against this process's model (``app_probs``: its
-    probabilities for ``samples``; ``keras_file``: the ``model.keras`` it wrote, copied as
-    is); without TensorFlow installed only ``model.keras`` and
+    probabilities for ``samples``; ``staged``: the folder where it wrote ``model.keras``
+    and the LoRA adapters, copied as they are); without TensorFlow installed only ``model.keras`` and
     the records are written, and the status line says what is missing.
     """
     formats = parse_formats(formats)
@@ -146,12 +146,14 @@ def export_model(bundle, out: str | os.PathLike, labels: list[str], *,
             diff = np.abs(_predict_with(merged, bundle, checks) - bundle.predict_proba(checks))
             extra["lora_merged"] = True
             extra["merged_parity_max_abs_diff"] = float(diff.max())
-        elif "keras" in formats and keras_file is not None:
-            shutil.copyfile(keras_file, tmp / "model.keras")     # the model as trained
+        elif "keras" in formats and staged is not None:
+            shutil.copyfile(staged / "model.keras", tmp / "model.keras")   # as trained
         elif "keras" in formats:
             observer.on_status("Writing model.keras…")
             save_keras_without_optimizer(bundle.model, tmp / "model.keras")
-        if state["lora_rank"] is not None:
+        if staged is not None and (staged / "adapters.lora.h5").is_file():
+            shutil.copyfile(staged / "adapters.lora.h5", tmp / "adapters.lora.h5")
+        elif state["lora_rank"] is not None:
             extra["adapter_bytes"] = peft.save_adapters(bundle, tmp / "adapters.lora.h5")
         extra["weights_bytes"], extra["weights_bytes_float32"] = peft.weights_bytes(bundle.model)
         (tmp / "labels.json").write_text(json.dumps(list(labels), indent=2))

@@ -43,7 +43,7 @@ def main(argv: list[str]) -> int:
                                     "(model.keras reloaded in a subprocess)"},
                               formats=formats.split(","), app_probs=probs,
                               representative=inputs,
-                              keras_file=source.path / "model.keras")
+                              staged=source.path)
     except UserError as e:
         print(f"desktop-ft: error: {e}", file=sys.stderr)
         return 1

@@ -40,7 +40,10 @@ def compile_model(bundle: ModelBundle, job: TrainJob, lr: float, model=None) -> 
     else:
         loss = keras.losses.CategoricalCrossentropy()
         metric = keras.metrics.CategoricalAccuracy(name="accuracy")
-    model.compile(optimizer=opt, loss=loss, metrics=[metric], jit_compile=job.jit_compile)
+    # JAX runs a step op by op unless it is jit-compiled (tens of times slower): always
+    # compile there. On TensorFlow and PyTorch, --jit opts in to XLA / torch.compile.
+    jit = True if keras.backend.backend() == "jax" else job.jit_compile
+    model.compile(optimizer=opt, loss=loss, metrics=[metric], jit_compile=jit)
 
 
 def _reset_previous_optimizer(model, name: str, lr: float):

@@ -1,0 +1,100 @@
+"""Keras 3 backends: the tiny VGG16 and the tiny BERT train, stop, evaluate, explain and
+export on PyTorch and JAX (CPU), each in its own process; images without TensorFlow
+importable at all. The strategy tests run on every backend too."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from desktop_ft.core import backend
+from desktop_ft.core.errors import UserError
+
+FLOW = Path(__file__).with_name("backend_flow.py")
+OTHER_BACKENDS = [pytest.param(b, marks=pytest.mark.skipif(not backend.installed(b),
+                                                           reason=f"{b} is not installed"))
+                  for b in ("torch", "jax")]
+
+
+def flow(name: str, *args: str) -> dict:
+    env = {**os.environ, "KERAS_BACKEND": name, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.run([sys.executable, str(FLOW), *args], env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("name", OTHER_BACKENDS)
+def test_images_without_tensorflow(name, image_folder, tmp_path):
+    out = flow(name, "images", str(image_folder), str(tmp_path / "out"), "--no-tensorflow")
+    assert out["backend"] == name and out["device"] == f"{name} · CPU"
+    assert not out["tensorflow_imported"]
+    assert out["stopped"] == {"reason": "stopped by user", "batches": 1, "epochs_run": 1}
+    assert out["epochs_run"] == 2 and len(out["history"]["val_loss"]) == 2
+    assert out["accuracy"] is not None
+    # Everything that needs no TensorFlow, and a record of what was left out and why.
+    assert out["files"] == ["README.md", "export.json", "labels.json", "model.keras"]
+    assert out["export"]["formats_written"] == ["keras"]
+    assert out["export"]["formats_not_written"] == {"saved_model": "needs TensorFlow installed"}
+    assert out["export"]["backend"] == name
+    assert out["explained"] == ["heatmap", "layer", "probs"]
+    assert out["reloaded_diff"] < 1e-6
+
+
+@pytest.mark.parametrize("name", OTHER_BACKENDS)
+def test_text_with_savedmodel_written_by_tensorflow(name, text_csv, tiny_bert_preset,
+                                                     tmp_path):
+    out = flow(name, "text", str(text_csv), str(tmp_path / "out"), str(tiny_bert_preset))
+    assert out["backend"] == name
+    assert out["stopped"]["reason"] == "stopped by user" and out["stopped"]["batches"] == 1
+    assert out["epochs_run"] == 2
+    # The SavedModel comes from TensorFlow in a subprocess; its answers match this
+    # backend's model.
+    assert out["export"]["formats_written"] == ["saved_model", "keras"]
+    assert out["export"]["parity_max_abs_diff"] < 1e-4
+    assert out["export"]["backend"] == name
+    assert "saved_model" in out["files"]
+    assert out["explained"] == ["probs", "scores", "tokens"]
+
+
+@pytest.mark.parametrize("name", OTHER_BACKENDS)
+def test_strategy_tests_pass_on_backend(name):
+    """What moves and what stays bit-identical (BitFit, LoRA, int8 + LoRA, two-phase …)
+    holds on this backend too: the strategy test module, run under it."""
+    env = {**os.environ, "KERAS_BACKEND": name, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           str(Path(__file__).with_name("test_strategies.py")),
+                           "-k", "moves or int8 or two_phase"],
+                          env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert "4 passed" in proc.stdout
+
+
+def test_backend_choice():
+    assert backend.requested("pytorch") == "torch"
+    assert backend.requested("TF") == "tensorflow"
+    with pytest.raises(UserError, match="Unknown backend 'theano'"):
+        backend.requested("theano")
+    from desktop_ft.core import runtime
+
+    runtime.configure()
+    assert backend.select(None) == backend.active() == "tensorflow"
+    with pytest.raises(UserError, match="restart with --backend"):
+        backend.select("jax")
+
+
+def test_missing_backend_says_how_to_install(monkeypatch):
+    monkeypatch.setattr(backend, "installed", lambda name: name != "torch")
+    with pytest.raises(UserError, match=r'desktop-ft\[torch\]'):
+        backend.select("torch")
+
+
+def test_distributed_is_refused_on_other_backends(monkeypatch):
+    monkeypatch.setattr(backend, "name", lambda: "torch")
+    assert "TensorFlow's" in backend.unsupported(distributed=True)
+    assert backend.unsupported(distributed=False) is None
