@@ -100,8 +100,9 @@ def export_model(bundle, out: str | os.PathLike, labels: list[str], *,
     by TensorFlow in a subprocess from ``model.keras`` (:mod:`desktop_ft.core.tf_export`)
     and their parity is measured against this process's model (``app_probs``: its
     probabilities for ``samples``; ``staged``: the folder where it wrote ``model.keras``
-    and the LoRA adapters, copied as they are); without TensorFlow installed only ``model.keras`` and
-    the records are written, and the status line says what is missing.
+    and the LoRA adapters, copied as they are); without TensorFlow installed only
+    ``model.keras`` and the records are written, and the status line says what is
+    missing.
     """
     formats = parse_formats(formats)
     observer = observer or Observer()
@@ -367,6 +368,10 @@ class ExportedModel:
         self.labels = json.loads(labels_file.read_text()) if labels_file.exists() else \
             meta.get("classes", [])
 
+        if not backend.tensorflow_available():
+            raise UserError("Evaluate and predict run the export's SavedModel, which needs "
+                            "TensorFlow: pip install tensorflow (explain runs model.keras "
+                            "on any backend).")
         runtime.configure()
         import tensorflow as tf
 

@@ -245,3 +245,33 @@ def apply_precision(requested: str) -> tuple[str, str]:
     policy, note = resolve_precision(requested, gpu_capabilities())
     keras.mixed_precision.set_global_policy(policy)
     return policy, note
+
+
+def set_random_seed(seed: int) -> None:
+    """``keras.utils.set_random_seed`` without importing TensorFlow on torch and jax
+    (Keras seeds TensorFlow whenever it is installed: seconds of start-up and hundreds of
+    MB for a pipeline that does not use it)."""
+    import keras
+
+    if keras.backend.backend() == "tensorflow" or "tensorflow" in sys.modules:
+        keras.utils.set_random_seed(seed)
+        return
+    import random
+
+    import numpy as np
+
+    try:
+        from keras.src.backend.common import global_state
+        from keras.src.random import seed_generator
+        from keras.src.utils.rng_utils import GLOBAL_RANDOM_SEED
+    except ImportError:      # another Keras release: its own function, TensorFlow and all
+        keras.utils.set_random_seed(seed)
+        return
+    global_state.set_global_attribute(GLOBAL_RANDOM_SEED, seed)
+    global_state.set_global_attribute(seed_generator.GLOBAL_SEED_GENERATOR, None)
+    random.seed(seed)
+    np.random.seed(seed)
+    if keras.backend.backend() == "torch":
+        import torch
+
+        torch.manual_seed(seed)

@@ -98,3 +98,15 @@ def test_distributed_is_refused_on_other_backends(monkeypatch):
     monkeypatch.setattr(backend, "name", lambda: "torch")
     assert "TensorFlow's" in backend.unsupported(distributed=True)
     assert backend.unsupported(distributed=False) is None
+
+
+def test_text_and_savedmodel_need_tensorflow_say_so(monkeypatch, tmp_path):
+    from desktop_ft.core.export import ExportedModel
+    from desktop_ft.core.models.bert.build import require_tokenizer_ops
+
+    monkeypatch.setattr(backend, "installed", lambda name: not name.startswith("tensorflow"))
+    with pytest.raises(UserError, match="BERT needs TensorFlow and tensorflow-text"):
+        require_tokenizer_ops()
+    (tmp_path / "saved_model").mkdir()
+    with pytest.raises(UserError, match="needs TensorFlow: pip install tensorflow"):
+        ExportedModel(tmp_path)

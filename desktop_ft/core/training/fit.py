@@ -124,11 +124,10 @@ def fine_tune(job: TrainJob, observer: Observer | None = None,
     (:func:`desktop_ft.core.training.resume.resume_run` sets it up)."""
     runtime.configure()
     runtime.empty_collected_variables()      # what earlier runs' discarded models held
-    import keras
 
     observer = observer or Observer()
     check_memory(job)
-    keras.utils.set_random_seed(job.seed)
+    runtime.set_random_seed(job.seed)
     bundle, scan = prepare(job, observer, stop, bundle, scan)
     if job.strategy:
         bundle = prepare_strategy(bundle, job.strategy, unfreeze_last=job.unfreeze_last,

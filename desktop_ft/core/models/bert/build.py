@@ -65,8 +65,20 @@ def describe_source(preset: str) -> str:
                     "model.safetensors + vocab.txt).")
 
 
+def require_tokenizer_ops() -> None:
+    """keras-hub's BERT tokenizer is a tensorflow-text op, on every Keras backend."""
+    from desktop_ft.core import backend
+
+    missing = [p for p in ("tensorflow", "tensorflow_text") if not backend.installed(p)]
+    if missing:
+        raise UserError(f"BERT needs TensorFlow and tensorflow-text for its tokenizer, on "
+                        f"every backend ({' and '.join(missing)} not installed): pip install "
+                        "tensorflow tensorflow-text. Images (VGG16) train without them.")
+
+
 def build(family: Family, spec: ModelSpec, observer: Observer,
           stop: threading.Event | None = None) -> ModelBundle:
+    require_tokenizer_ops()
     import keras_hub
 
     kind = describe_source(spec.preset)
