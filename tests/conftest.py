@@ -51,6 +51,22 @@ def isolated_runs(tmp_path_factory):
     os.environ["DESKTOP_FT_RUNS"] = str(tmp_path_factory.mktemp("runs"))
 
 
+@pytest.fixture(autouse=True)
+def runs_removed_after_each_test():
+    """The run folders a test's training wrote under the default location go with the
+    test (each holds checkpoints of a few hundred MB; a whole session's would fill a
+    small CI disk). Runs that existed before the test (a module fixture's) stay."""
+    import shutil
+    from pathlib import Path
+
+    folder = Path(os.environ.get("DESKTOP_FT_RUNS", ""))
+    before = set(folder.iterdir()) if folder.is_dir() else set()
+    yield
+    if folder.is_dir():
+        for run in set(folder.iterdir()) - before:
+            shutil.rmtree(run, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def image_folder(tmp_path_factory):
     """3 classes × 8 images of varying sizes, png and jpg."""

@@ -23,7 +23,11 @@ def isolated_settings(tmp_path_factory):
 @pytest.fixture(autouse=True)
 def own_runs_folder(tmp_path, monkeypatch):
     """Each GUI test starts with no runs (the window offers to resume interrupted ones)."""
+    import shutil
+
     monkeypatch.setenv("DESKTOP_FT_RUNS", str(tmp_path / "runs"))
+    yield
+    shutil.rmtree(tmp_path / "runs", ignore_errors=True)
 
 
 def close_window(qtbot, w):
