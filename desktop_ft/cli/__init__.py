@@ -30,7 +30,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from desktop_ft.core import backend
 
-        backend.select(getattr(args, "backend", None))
+        problem = backend.unsupported(getattr(args, "distributed", False),
+                                      backend.select(getattr(args, "backend", None)))
+        if problem:
+            raise UserError(problem)
         if args.command != "scan" and not getattr(args, "distributed", False):
             # (A multi-worker strategy must be created before TensorFlow initialises.)
             from desktop_ft.core.runtime import configure

@@ -147,9 +147,10 @@ def gpu_capabilities() -> list[tuple[int, int]]:
     return [g["capability"] or (0, 0) for g in gpus() if g["kind"] != "MPS"]
 
 
-def unsupported(distributed: bool) -> str | None:
-    """What this backend cannot do that the job asks for — said before starting."""
-    backend = name()
+def unsupported(distributed: bool, backend: str | None = None) -> str | None:
+    """What ``backend`` (default: the active one) cannot do that the job asks for — said
+    before anything starts."""
+    backend = backend or name()
     if distributed and backend != "tensorflow":
         return ("--distributed (MultiWorkerMirroredStrategy over TF_CONFIG) is TensorFlow's; "
                 f"on {backend} train on one machine (on JAX, several GPUs in one machine are "

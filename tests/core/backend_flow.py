@@ -70,6 +70,7 @@ def main(kind: str, data: str, out: str, preset: str | None) -> dict:
         "stopped": {"reason": stopped.stop_reason, "batches": stopper.batches,
                     "epochs_run": stopped.epochs_run},
         "epochs_run": result.epochs_run, "history": result.history,
+        "cache_cut": [c.get("cut") for c in result.feature_cache],
         "accuracy": result.evaluation.get("accuracy") if result.evaluation else None,
         "export": {k: record.get(k) for k in ("formats_written", "parity_max_abs_diff",
                                               "backend", "device", "formats_not_written")},

@@ -71,6 +71,7 @@ def test_images_without_tensorflow(name, other_backends):
     assert not out["tensorflow_imported"]
     assert out["stopped"] == {"reason": "stopped by user", "batches": 1, "epochs_run": 1}
     assert out["epochs_run"] == 2 and len(out["history"]["val_loss"]) == 2
+    assert out["cache_cut"] == ["block4_pool"]        # the feature cache, as on TensorFlow
     assert out["accuracy"] is not None
     # Everything that needs no TensorFlow, and a record of what was left out and why.
     assert out["files"] == ["README.md", "export.json", "labels.json", "model.keras"]
@@ -122,6 +123,20 @@ def test_missing_backend_says_how_to_install(monkeypatch):
     monkeypatch.setattr(backend, "installed", lambda name: name != "torch")
     with pytest.raises(UserError, match=r'desktop-ft\[torch\]'):
         backend.select("torch")
+
+
+@pytest.mark.skipif("torch" not in OTHERS, reason="torch is not installed")
+def test_cli_refuses_distributed_on_torch_before_starting(image_folder, tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "desktop_ft.cli", "train", "--backend", "torch",
+         "--distributed", "--model", "vgg16", "--weights", "none", "--image-size", "32",
+         "--data", str(image_folder), "--export", str(tmp_path / "out")],
+        capture_output=True, text=True, timeout=300,
+        env={**os.environ, "TF_CONFIG": '{"cluster": {"worker": ["localhost:1"]}, '
+                                         '"task": {"type": "worker", "index": 0}}'})
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.count("\n") == 1 and "is TensorFlow's" in proc.stderr
+    assert not (tmp_path / "out").exists()
 
 
 def test_distributed_is_refused_on_other_backends(monkeypatch):
