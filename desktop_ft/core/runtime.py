@@ -66,6 +66,7 @@ def configure() -> None:
         import keras
 
         if keras.backend.backend() != "tensorflow":
+            _keep_tensorflow_off_the_gpus()
             _configured = True
             return
         import tensorflow as tf
@@ -77,6 +78,22 @@ def configure() -> None:
         except RuntimeError:  # already initialised: harmless
             pass
     _configured = True
+
+
+def _keep_tensorflow_off_the_gpus() -> None:
+    """On torch and jax, Keras still imports TensorFlow whenever it is installed (to save a
+    model, for ``tf.data``, for keras-hub's tokenizer): import it now, with its start-up
+    chatter hidden, and hide the GPUs from it — they belong to the chosen backend."""
+    from desktop_ft.core import backend
+
+    if not backend.tensorflow_available():
+        return
+    import tensorflow as tf
+
+    try:
+        tf.config.set_visible_devices([], "GPU")
+    except (RuntimeError, ValueError):    # already initialised: leave it
+        pass
 
 
 def device_description() -> str:

@@ -6,6 +6,7 @@ cycles, the thread count returns to its baseline, and Qt prints no warning."""
 import gc
 import os
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -52,6 +53,7 @@ def test_soak_many_runs_in_one_window(qtbot, window, image_folder, text_csv,
     panel, tryit = w.train_panel, w.try_panel
     try:
         for i in range(CYCLES):
+            t0 = time.monotonic()
             images = i % 2 == 0
             drop_path(w, image_folder if images else text_csv)
             qtbot.waitUntil(lambda: c.scan is not None and c.tasks.running() == 0,
@@ -92,7 +94,8 @@ def test_soak_many_runs_in_one_window(qtbot, window, image_folder, text_csv,
             gc.collect()
             samples.append(rss_mb())
             threads.append((threading.active_count(), native_threads()))
-            print(f"cycle {i + 1}: {samples[-1]:.0f} MB, threads {threads[-1]}", flush=True)
+            print(f"cycle {i + 1}: {samples[-1]:.0f} MB, threads {threads[-1]}, "
+                  f"{time.monotonic() - t0:.1f} s", flush=True)
     finally:
         qInstallMessageHandler(previous)
     assert not warnings, warnings
