@@ -19,6 +19,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -323,9 +324,33 @@ def save_keras_without_optimizer(model, path: Path) -> None:
     optimizer = getattr(model, "optimizer", None)
     model.optimizer = None
     try:
-        model.save(str(path))
+        with _weights_through_disk():
+            model.save(str(path))
     finally:
         model.optimizer = optimizer
+
+
+@contextlib.contextmanager
+def _weights_through_disk():
+    """Keras 3 builds ``model.weights.h5`` in memory and then copies it into the
+    ``.keras`` zip — twice the weights' size at the peak of an export (+114 MB for
+    VGG16, the highest point of a whole training job; measured), unless it thinks memory
+    is short: then it writes them to a temporary file beside the target first. Take
+    that path always (assets, such as BERT's vocabulary, are saved as usual)."""
+    try:
+        from keras.src.saving import saving_lib
+    except ImportError:
+        yield
+        return
+    original = getattr(saving_lib, "is_memory_sufficient", None)
+    if original is None:
+        yield
+        return
+    saving_lib.is_memory_sufficient = lambda model: False
+    try:
+        yield
+    finally:
+        saving_lib.is_memory_sufficient = original
 
 
 def _predict_with(model, bundle, inputs):
