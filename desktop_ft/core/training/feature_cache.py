@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 
 from desktop_ft.core.models import split_chain
+from desktop_ft.core.models.base import predict_batch
 
 NONDETERMINISTIC = ("Dropout", "SpatialDropout", "GaussianNoise", "GaussianDropout",
                     "AlphaDropout", "BatchNormalization")
@@ -76,9 +77,7 @@ def compute_features(prefix, dataset):
 
     feats, targets, weights = [], [], []
     for x, y, w in dataset:
-        # predict_on_batch runs a compiled function: calling the model eagerly kept
-        # ~400 MB more at 224 px (every conv's output allocated separately; measured).
-        feats.append(np.asarray(prefix.predict_on_batch(x)))
+        feats.append(predict_batch(prefix, x))
         targets.append(np.asarray(y))
         weights.append(np.asarray(w))
     return np.concatenate(feats), np.concatenate(targets), np.concatenate(weights)
