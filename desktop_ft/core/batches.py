@@ -22,7 +22,14 @@ from desktop_ft.core.images import UNREADABLE, load_image_rgb, unreadable_reason
 
 
 def workers() -> int:
-    """Decoding threads: Pillow releases the GIL while it decodes and resizes."""
+    """Decoding threads: Pillow releases the GIL while it decodes and resizes, so on a GPU
+    machine parallel workers keep the card fed. Without an accelerator the same cores
+    train the model: there one thread decoding between steps was faster (tiny VGG16 on
+    2 cores, torch: 1.03× plain Keras against 0.92× with two decoding threads)."""
+    from desktop_ft.core import backend
+
+    if not backend.gpus():
+        return 1
     return max(2, min(8, os.cpu_count() or 2))
 
 
