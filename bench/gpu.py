@@ -72,6 +72,24 @@ def engine_vgg(folder: Path, mode: str, precision: str, args) -> float:
     return n * len(seconds[1:]) / sum(seconds[1:])
 
 
+def timed_fit(model, x, y, batch_size: int, epochs: int) -> list[float]:
+    """``model.fit`` on in-memory arrays; the seconds of each epoch."""
+    import keras
+
+    seconds: list[float] = []
+
+    class Timer(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.t0 = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            seconds.append(time.perf_counter() - self.t0)
+
+    model.fit(x, y, batch_size=batch_size, epochs=epochs, shuffle=True, verbose=0,
+              callbacks=[Timer()])
+    return seconds
+
+
 def plain_vgg(folder: Path, mode: str, precision: str, args) -> float:
     import keras
     import numpy as np
@@ -94,17 +112,7 @@ def plain_vgg(folder: Path, mode: str, precision: str, args) -> float:
     model = keras.Model(base.input, out)
     model.compile(keras.optimizers.Adam(1e-4), "categorical_crossentropy",
                   metrics=["accuracy"])
-    seconds: list[float] = []
-
-    class Timer(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            self.t0 = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            seconds.append(time.perf_counter() - self.t0)
-
-    model.fit(x, y, batch_size=args.batch, epochs=args.epochs, shuffle=True, verbose=0,
-              callbacks=[Timer()])
+    seconds = timed_fit(model, x, y, args.batch, args.epochs)
     keras.mixed_precision.set_global_policy("float32")
     return len(files) * len(seconds[1:]) / sum(seconds[1:])
 
@@ -131,17 +139,7 @@ def plain_bert(precision: str, args) -> float:
          "segment_ids": np.zeros((n, args.seq_len), "int32"),
          "padding_mask": np.ones((n, args.seq_len), "int32")}
     y = keras.utils.to_categorical(rng.integers(0, 2, n), 2)
-    seconds: list[float] = []
-
-    class Timer(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            self.t0 = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            seconds.append(time.perf_counter() - self.t0)
-
-    model.fit(x, y, batch_size=args.text_batch, epochs=args.epochs, verbose=0,
-              callbacks=[Timer()])
+    seconds = timed_fit(model, x, y, args.text_batch, args.epochs)
     keras.mixed_precision.set_global_policy("float32")
     return n * args.seq_len * len(seconds[1:]) / sum(seconds[1:])
 

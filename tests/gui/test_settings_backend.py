@@ -67,8 +67,27 @@ def test_settings_dialog_saves_the_choice_for_the_next_start(qtbot, settings):
     assert AppSettings(settings._s).backend() == "jax"
 
 
-def test_window_has_settings_and_shows_the_backend(window):
+def test_settings_menu_saves_the_choice_and_says_restart(qtbot, window):
+    from PySide6.QtCore import QTimer
     from PySide6.QtGui import QAction
+    from PySide6.QtWidgets import QApplication
 
-    assert window.findChild(QAction, "actionSettings") is not None
+    from desktop_ft.gui.settings_dialog import SettingsDialog
+
     assert window.device_label.text() == f"Compute: {backend.name()} · CPU"
+    seen = []
+
+    def choose_jax():
+        dialog = next(w for w in QApplication.topLevelWidgets()
+                      if isinstance(w, SettingsDialog) and w.isVisible())
+        seen.append(dialog)
+        dialog.backend_box.setCurrentIndex(backend.BACKENDS.index("jax"))
+        dialog.accept()
+
+    QTimer.singleShot(200, choose_jax)
+    window.findChild(QAction, "actionSettings").trigger()     # modal until accepted
+    assert seen
+    assert AppSettings().backend() == "jax"
+    assert "jax backend will be used when desktop-ft restarts" in \
+        window.statusBar().currentMessage()
+    AppSettings().set_backend("tensorflow")
