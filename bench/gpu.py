@@ -12,7 +12,8 @@ and full fine-tuning of VGG16 at 224 px, in float32 and mixed bfloat16:
   its feature cache: the frozen backbone runs once, before the timed epochs — which is
   the point of the cache, and why that row's ratio is large;
 * **plain**: ``model.fit`` of the same model on the same images already decoded and
-  preprocessed in memory (the best case for Keras: no input pipeline at all).
+  preprocessed into float32 arrays in memory (no decoding; Keras slices and copies each
+  float32 batch to the device, where the engine sends uint8 and preprocesses there).
 
 The first epoch (compilation, decoding) is left out: images/s is over the later epochs.
 Full fine-tuning is also given as a share of the card's bf16 peak (``--peak-tflops``,

@@ -159,8 +159,10 @@ def unsupported(distributed: bool, backend: str | None = None) -> str | None:
 
 
 def gradient(fn, x):
-    """d fn(x) / dx as a NumPy array, on any backend: ``fn`` (written with ``keras.ops``
-    and Keras layers) maps a tensor to a scalar; ``x`` is a NumPy array."""
+    """d fn(x) / dx as a float32 NumPy array, on any backend: ``fn`` (written with
+    ``keras.ops`` and Keras layers) maps a tensor to a scalar; ``x`` is a NumPy array.
+    Under mixed precision ``x`` is bfloat16 or float16, which PyTorch cannot hand to
+    NumPy (found on a GPU, where precision ``auto`` is bfloat16)."""
     import numpy as np
 
     backend = name()
@@ -171,14 +173,14 @@ def gradient(fn, x):
         with tf.GradientTape() as tape:
             tape.watch(x)
             y = fn(x)
-        return np.asarray(tape.gradient(y, x))
+        return np.asarray(tape.gradient(y, x), dtype=np.float32)
     if backend == "torch":
         import keras
         import torch
 
         x = keras.ops.convert_to_tensor(x).detach().requires_grad_(True)
         (grad,) = torch.autograd.grad(fn(x), x)
-        return grad.detach().cpu().numpy()
+        return grad.detach().float().cpu().numpy()
     import jax
 
-    return np.asarray(jax.grad(fn)(jax.numpy.asarray(x)))
+    return np.asarray(jax.grad(fn)(jax.numpy.asarray(x)), dtype=np.float32)

@@ -2,6 +2,7 @@
 ``test_backends.py`` (Keras fixes its backend per process)::
 
     KERAS_BACKEND=torch python tests/core/backend_flow.py images DATA OUT [--no-tensorflow]
+                                    [--precision=mixed_bfloat16]
     KERAS_BACKEND=jax   python tests/core/backend_flow.py text DATA OUT PRESET
 
 Trains (the run stopped after its first batch, then a full run), evaluates, explains
@@ -20,7 +21,7 @@ if "--no-tensorflow" in sys.argv:
         sys.modules[name] = None     # import raises ImportError; find_spec says missing
 
 
-def main(kind: str, data: str, out: str, preset: str | None) -> dict:
+def main(kind: str, data: str, out: str, preset: str | None, precision: str) -> dict:
     import numpy as np
 
     from desktop_ft.core import backend, export, runtime
@@ -31,11 +32,11 @@ def main(kind: str, data: str, out: str, preset: str | None) -> dict:
 
     backend.select(None)
     if kind == "images":
-        spec = ModelSpec("vgg16", weights="none", image_size=32)
+        spec = ModelSpec("vgg16", weights="none", image_size=32, precision=precision)
         job = TrainJob(model=spec, data=data, strategy="partial", epochs=2, batch_size=8,
                        lr=1e-3, seed=3)
     else:
-        spec = ModelSpec("bert", preset=preset, seq_len=16)
+        spec = ModelSpec("bert", preset=preset, seq_len=16, precision=precision)
         job = TrainJob(model=spec, data=data, strategy="lora", lora_rank=2, epochs=2,
                        batch_size=8, lr=1e-2, seed=3)
 
@@ -65,6 +66,7 @@ def main(kind: str, data: str, out: str, preset: str | None) -> dict:
         reloaded_diff = float(np.abs(probs - result.bundle.predict_proba(samples)).max())
     return {
         "backend": backend.name(), "device": runtime.device_description(),
+        "precision": result.bundle.parts["precision"],
         "tensorflow_imported": "tensorflow" in sys.modules and sys.modules["tensorflow"]
         is not None,
         "stopped": {"reason": stopped.stop_reason, "batches": stopper.batches,
@@ -82,4 +84,7 @@ def main(kind: str, data: str, out: str, preset: str | None) -> dict:
 
 if __name__ == "__main__":
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
-    print(json.dumps(main(args[0], args[1], args[2], args[3] if len(args) > 3 else None)))
+    precision = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--precision=")),
+                     "auto")
+    print(json.dumps(main(args[0], args[1], args[2], args[3] if len(args) > 3 else None,
+                          precision)))

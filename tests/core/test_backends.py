@@ -34,8 +34,11 @@ def other_backends(image_folder, text_csv, tiny_bert_preset, tmp_path_factory):
         commands = {
             "strategies": [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                            str(strategies), "-k", "moves or int8 or two_phase"],
+            # On torch in bfloat16, as `auto` trains on a GPU: Grad-CAM once failed there
+            # (PyTorch cannot hand bfloat16 gradients to NumPy).
             "images": [sys.executable, str(FLOW), "images", str(image_folder),
-                       str(out / "images"), "--no-tensorflow"],
+                       str(out / "images"), "--no-tensorflow",
+                       f"--precision={'mixed_bfloat16' if name == 'torch' else 'auto'}"],
             "text": [sys.executable, str(FLOW), "text", str(text_csv), str(out / "text"),
                      str(tiny_bert_preset)],
         }
@@ -71,6 +74,7 @@ def flow(result, name: str, kind: str) -> dict:
 def test_images_without_tensorflow(name, other_backends):
     out = flow(other_backends, name, "images")
     assert out["backend"] == name and out["device"] == f"{name} · CPU"
+    assert out["precision"] == ("mixed_bfloat16" if name == "torch" else "float32")
     assert not out["tensorflow_imported"]
     assert out["stopped"] == {"reason": "stopped by user", "batches": 1, "epochs_run": 1}
     assert out["epochs_run"] == 2 and len(out["history"]["val_loss"]) == 2
@@ -158,3 +162,16 @@ def test_text_and_savedmodel_need_tensorflow_say_so(monkeypatch, tmp_path):
     (tmp_path / "saved_model").mkdir()
     with pytest.raises(UserError, match="needs TensorFlow: pip install tensorflow"):
         ExportedModel(tmp_path)
+
+
+def test_gradient_of_mixed_precision_tensors_is_float32():
+    """Explainers take gradients of bfloat16 feature maps under mixed precision (``auto``
+    on a GPU); they come back as float32 NumPy arrays (this process's backend; the torch
+    flow above covers PyTorch, where bfloat16 could not reach NumPy at all)."""
+    import keras
+    import ml_dtypes
+    import numpy as np
+
+    x = np.full((2, 3), 1.5, ml_dtypes.bfloat16)
+    grad = backend.gradient(lambda t: keras.ops.sum(t * t), x)
+    assert grad.dtype == np.float32 and np.allclose(grad, 3.0)
