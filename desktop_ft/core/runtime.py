@@ -140,63 +140,38 @@ def return_free_memory() -> None:
         libc.malloc_trim(0)
 
 
-_watched_variables: dict = {}     # id(keras variable) → its weakref (variables are unhashable)
-_collected_variables: list = []    # tf.Variables whose Keras variable is garbage
+@contextlib.contextmanager
+def traced_gradients_released():
+    """Around ``fit``: drop the gradient functions TensorFlow registered while tracing.
+
+    Each ``tf.custom_gradient`` traced in graph mode registers its gradient function in
+    TensorFlow's process-wide gradient registry under a fresh name, and nothing ever
+    removes it. Keras's optimizer step traces one (``tf.distribute``'s ``all_reduce`` in
+    ``_all_reduce_sum_gradients``, even without a strategy), and the function closes over
+    the traced training graph: every ``fit`` of every model in a session kept its graph,
+    the ~130 functions in it and the weights and optimizer slots it captured (+190 MB per
+    compile + fit of a tiny VGG16 with Adam; ``bench/keras_recompile_leak.py``). The
+    entries are looked up only while their step is traced and differentiated, which is
+    over when ``fit`` returns; later retraces register new ones. TensorFlow only; a no-op
+    where its private registry is not found."""
+    registry = None
+    if "tensorflow" in sys.modules and _keras_backend() == "tensorflow":
+        from tensorflow.python.framework import ops
+
+        registry = getattr(getattr(ops, "_gradient_registry", None), "_registry", None)
+    before = set(registry) if isinstance(registry, dict) else None
+    try:
+        yield
+    finally:
+        if before is not None:
+            for name in [k for k in list(registry) if k not in before]:
+                if name.startswith("CustomGradient-"):
+                    registry.pop(name, None)
 
 
-def free_memory_when_collected(variables) -> None:
-    """Give each variable's memory back once its Keras variable is garbage.
-
-    TensorFlow keeps the graphs Keras traces for ``fit`` (every compile of every model
-    in a session), and they capture the variables' resource handles, so a discarded
-    model's weights and optimizer slots stayed allocated: ~200 MB per run of a tiny
-    VGG16 trained in full (``bench/keras_recompile_leak.py``, ``tests/gui/test_soak.py``).
-    When the Keras variable object is collected no layer, model or optimizer uses it any
-    more. The collector only queues it (running TensorFlow inside garbage collection,
-    which may happen inside Qt's code in any thread, is not safe);
-    :func:`empty_collected_variables` replaces the queued buffers by empty ones — the
-    stale graphs are never run again. TensorFlow backend only."""
-    import weakref
-
-    import keras
-
-    empty_collected_variables()
-    if keras.backend.backend() != "tensorflow":
-        return
-    import tensorflow as tf
-
-    for v in variables:
-        tf_var = getattr(v, "_value", None)
-        known = _watched_variables.get(id(v))
-        if not isinstance(tf_var, tf.Variable) or (known is not None and known() is v):
-            continue
-        _watched_variables[id(v)] = weakref.ref(v)
-        weakref.finalize(v, _collected, tf_var, id(v)).atexit = False
-
-
-def _collected(tf_var, key: int) -> None:
-    ref = _watched_variables.get(key)
-    if ref is not None and ref() is None:
-        del _watched_variables[key]
-    _collected_variables.append(tf_var)     # atomic; no TensorFlow here
-
-
-def empty_collected_variables() -> None:
-    """Free the buffers of the variables queued by :func:`free_memory_when_collected`
-    (called by the engine before and after training)."""
-    if not _collected_variables:
-        return
-    import tensorflow as tf
-
-    while _collected_variables:
-        tf_var = _collected_variables.pop()
-        try:
-            with tf.init_scope():       # eagerly, never as an op of a graph being traced
-                tf.raw_ops.AssignVariableOp(resource=tf_var.handle,
-                                            value=tf.zeros([0], tf_var.dtype),
-                                            validate_shape=False)
-        except Exception:   # the resource is already gone: nothing to free
-            pass
+def _keras_backend() -> str | None:
+    keras = sys.modules.get("keras")
+    return keras.backend.backend() if keras is not None else None
 
 
 def release_thread_state() -> None:
@@ -205,12 +180,27 @@ def release_thread_state() -> None:
     per-thread storage then lives as long as the process: without this, every model
     trained or explained in the window stayed in memory (~80 MB per run, measured by the
     GUI soak test)."""
+    _forget_dummy_thread()
     if "keras" not in sys.modules:
         return
     from keras.src.backend.common import global_state
 
     for tracker in (global_state.GLOBAL_STATE_TRACKER, global_state.GLOBAL_SETTINGS_TRACKER):
         vars(tracker).clear()
+
+
+def _forget_dummy_thread() -> None:
+    """Python makes a "dummy" Thread object the first time code in a foreign thread asks
+    for ``threading.current_thread()`` (logging does), and keeps it after the thread has
+    ended: the window's ``threading.active_count()`` crept from 2 to 8 over 30 runs
+    (the GUI soak test). Forget this thread's dummy as its task ends."""
+    import threading
+
+    me = threading.current_thread()
+    if isinstance(me, threading._DummyThread):
+        with threading._active_limbo_lock:
+            if threading._active.get(me.ident) is me:
+                del threading._active[me.ident]
 
 
 def mixed_precision_enabled() -> bool:

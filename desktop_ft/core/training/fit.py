@@ -123,7 +123,6 @@ def fine_tune(job: TrainJob, observer: Observer | None = None,
     folder) with a checkpoint after every epoch; ``resume`` continues such a run
     (:func:`desktop_ft.core.training.resume.resume_run` sets it up)."""
     runtime.configure()
-    runtime.empty_collected_variables()      # what earlier runs' discarded models held
 
     observer = observer or Observer()
     check_memory(job)
@@ -271,15 +270,13 @@ def _train(job, observer, stop, bundle, scan, train_split, val_split, lr, run, s
                                  if resuming and first_epoch == start else {}})
         n_before = len(cb.epoch_seconds)
         try:
-            fit_model.fit(fit_train, validation_data=fit_val, epochs=last_epoch,
-                          initial_epoch=first_epoch, steps_per_epoch=steps,
-                          callbacks=callbacks, verbose=0,
-                          shuffle=False)  # the dataset shuffles itself, per epoch
+            with runtime.traced_gradients_released():
+                fit_model.fit(fit_train, validation_data=fit_val, epochs=last_epoch,
+                              initial_epoch=first_epoch, steps_per_epoch=steps,
+                              callbacks=callbacks, verbose=0,
+                              shuffle=False)  # the dataset shuffles itself, per epoch
         except Exception as e:  # resource exhaustion, bad data that slipped through
             raise _training_error(e, job) from e
-        finally:
-            runtime.free_memory_when_collected(
-                [*fit_model.variables, *fit_model.optimizer.variables])
         cache_log.append(feature_cache.log_entry(plan, phase, cb.epoch_seconds[n_before:],
                                                  cache_seconds, observer))
 
