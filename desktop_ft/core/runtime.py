@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import threading
 
 from desktop_ft.core.errors import UserError
 
@@ -140,38 +141,61 @@ def return_free_memory() -> None:
         libc.malloc_trim(0)
 
 
+_gradient_scopes = 0            # traced_gradients_released() blocks now open, any thread
+_gradient_scope_lock = threading.Lock()
+_registered_before: set = set()   # the registry's names when the first open block began
+
+
 @contextlib.contextmanager
 def traced_gradients_released():
-    """Around ``fit``: drop the gradient functions TensorFlow registered while tracing.
+    """Around work that traces Keras functions (``fit``, a window's task): drop the
+    gradient functions TensorFlow registered meanwhile.
 
     Each ``tf.custom_gradient`` traced in graph mode registers its gradient function in
     TensorFlow's process-wide gradient registry under a fresh name, and nothing ever
     removes it. Keras's optimizer step traces one (``tf.distribute``'s ``all_reduce`` in
-    ``_all_reduce_sum_gradients``, even without a strategy), and the function closes over
-    the traced training graph: every ``fit`` of every model in a session kept its graph,
-    the ~130 functions in it and the weights and optimizer slots it captured (+190 MB per
-    compile + fit of a tiny VGG16 with Adam; ``bench/keras_recompile_leak.py``). The
-    entries are looked up only while their step is traced and differentiated, which is
-    over when ``fit`` returns; later retraces register new ones. TensorFlow only; a no-op
-    where its private registry is not found."""
-    registry = None
-    if "tensorflow" in sys.modules and _keras_backend() == "tensorflow":
-        from tensorflow.python.framework import ops
+    ``_all_reduce_sum_gradients``, even without a strategy), and so does every forward
+    pass of an int8-quantized layer; the function closes over the traced graph. So every
+    ``fit`` of every model in a session kept its graph, the ~130 functions in it and the
+    weights and optimizer slots it captured (+200 MB per compile + fit of a tiny VGG16
+    with Adam; ``bench/keras_recompile_leak.py``), and every prediction of an int8 model
+    kept its graph.
 
-        registry = getattr(getattr(ops, "_gradient_registry", None), "_registry", None)
-    before = set(registry) if isinstance(registry, dict) else None
+    An entry is looked up only while its own trace is being differentiated, which is over
+    when the traced call returns (a retrace registers new ones). Blocks may overlap in
+    several threads: the entries are dropped when the last open block closes, so a trace
+    in progress elsewhere keeps its own. TensorFlow only; a no-op where its private
+    registry is not found."""
+    global _gradient_scopes, _registered_before
+    registry = _gradient_registry()
+    if registry is None:
+        yield
+        return
+    with _gradient_scope_lock:
+        if _gradient_scopes == 0:
+            _registered_before = set(registry)
+        _gradient_scopes += 1
     try:
         yield
     finally:
-        if before is not None:
-            for name in [k for k in list(registry) if k not in before]:
-                if name.startswith("CustomGradient-"):
-                    registry.pop(name, None)
+        with _gradient_scope_lock:
+            _gradient_scopes -= 1
+            if _gradient_scopes == 0:
+                for name in [k for k in list(registry) if k not in _registered_before]:
+                    if name.startswith("CustomGradient-"):
+                        registry.pop(name, None)
+                _registered_before = set()
 
 
-def _keras_backend() -> str | None:
+def _gradient_registry() -> dict | None:
     keras = sys.modules.get("keras")
-    return keras.backend.backend() if keras is not None else None
+    if "tensorflow" not in sys.modules or keras is None or \
+            keras.backend.backend() != "tensorflow":
+        return None
+    from tensorflow.python.framework import ops
+
+    registry = getattr(getattr(ops, "_gradient_registry", None), "_registry", None)
+    return registry if isinstance(registry, dict) else None
 
 
 def release_thread_state() -> None:
@@ -194,8 +218,6 @@ def _forget_dummy_thread() -> None:
     for ``threading.current_thread()`` (logging does), and keeps it after the thread has
     ended: the window's ``threading.active_count()`` crept from 2 to 8 over 30 runs
     (the GUI soak test). Forget this thread's dummy as its task ends."""
-    import threading
-
     me = threading.current_thread()
     if isinstance(me, threading._DummyThread):
         with threading._active_limbo_lock:

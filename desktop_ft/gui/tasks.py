@@ -26,7 +26,7 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from desktop_ft.core.errors import UserError, describe_exception
 from desktop_ft.core.runtime import (limit_malloc_arenas, release_thread_state,
-                                     return_free_memory)
+                                     return_free_memory, traced_gradients_released)
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,8 @@ class Worker(QThread):
     def run(self) -> None:
         _lower_this_threads_priority()
         try:
-            result = self._fn(*self._args, **self._kwargs)
+            with traced_gradients_released():    # what this task's traces registered
+                result = self._fn(*self._args, **self._kwargs)
         except UserError as e:
             self.errored.emit(e.window_message, e.details or "")
         except MemoryError:

@@ -262,3 +262,26 @@ def test_a_discarded_models_graphs_are_released(image_folder):
     del result
     assert functions() <= before
     assert set(ops._gradient_registry._registry) == registered
+
+
+def test_gradient_entries_of_overlapping_tasks_are_dropped_when_the_last_ends():
+    """An int8 layer's forward pass registers a gradient function too (a prediction of a
+    quantized model kept its graph). Tasks overlap in the window's threads: an entry
+    stays while any task is open — a trace in progress elsewhere may still need it."""
+    import keras
+    from tensorflow.python.framework import ops
+
+    from desktop_ft.core import runtime
+
+    def custom_gradients() -> set:
+        return {k for k in ops._gradient_registry._registry if k.startswith("CustomGradient")}
+
+    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(16), keras.layers.Dense(2)])
+    model.quantize("int8")
+    before = custom_gradients()
+    with runtime.traced_gradients_released():            # a long task (training)…
+        with runtime.traced_gradients_released():        # …and a short one beside it
+            model.predict(np.zeros((2, 8), "float32"), verbose=0)
+        assert custom_gradients() > before
+    assert custom_gradients() == before
+
