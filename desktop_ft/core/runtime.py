@@ -219,10 +219,14 @@ def _forget_dummy_thread() -> None:
     ended: the window's ``threading.active_count()`` crept from 2 to 8 over 30 runs
     (the GUI soak test). Forget this thread's dummy as its task ends."""
     me = threading.current_thread()
-    if isinstance(me, threading._DummyThread):
-        with threading._active_limbo_lock:
-            if threading._active.get(me.ident) is me:
-                del threading._active[me.ident]
+    dummy = getattr(threading, "_DummyThread", None)
+    active = getattr(threading, "_active", None)
+    lock = getattr(threading, "_active_limbo_lock", None)
+    if dummy is None or active is None or lock is None or not isinstance(me, dummy):
+        return      # (private to CPython: left alone where it differs)
+    with lock:
+        if active.get(me.ident) is me:
+            del active[me.ident]
 
 
 def mixed_precision_enabled() -> bool:
