@@ -15,6 +15,8 @@ EPILOG = """examples:
   desktop-ft layers --model vgg16 --weights none --image-size 32 --strategy partial
   desktop-ft train --model vgg16 --weights imagenet --data photos/ --export out/
   desktop-ft train --model bert --preset bert_tiny_en_uncased --data reviews.csv --export out/
+  desktop-ft train --model xlm_roberta --preset ./xlm-roberta-base/ --data avis.csv --export out/
+  desktop-ft layers --model deberta_v3 --weights none --seq-len 64
   desktop-ft evaluate out/ --data photos_test/
   desktop-ft predict out/ cat.jpg dog.png
 """
@@ -49,18 +51,20 @@ def _add_model_args(p: argparse.ArgumentParser, for_training: bool) -> None:
     _add_backend_arg(p)
     g = p.add_argument_group("model")
     g.add_argument("--model", choices=list(FAMILIES), default=None,
-                   help="model family (default: vgg16, or the project's)")
+                   help="the network (default: vgg16, or the project's)")
     g.add_argument("--weights", default=None,
                    help="VGG16 weights: imagenet, none, or a .h5/.weights.h5 file "
-                        "(default: imagenet)")
+                        "(default: imagenet); text models: none builds random weights "
+                        "(with --preset: its configuration and tokenizer)")
     g.add_argument("--image-size", type=int, default=None, help="VGG16 input size (default 224)")
     g.add_argument("--head", choices=["gap", "original"], default=None,
                    help="VGG16 head: gap (GAP→Dropout→Dense) or original (keep fc1/fc2, "
                         "replace predictions; 224 px)")
     g.add_argument("--preset", default=None,
-                   help="BERT: keras-hub preset name, keras-hub preset folder or Hugging Face "
-                        "BERT folder")
-    g.add_argument("--seq-len", type=int, default=None, help="BERT sequence length (default 128)")
+                   help="text models: keras-hub preset name, keras-hub preset folder or "
+                        "Hugging Face folder (safetensors; its own tokenizer is used)")
+    g.add_argument("--seq-len", type=int, default=None,
+                   help="text sequence length in tokens (default 128)")
     g.add_argument("--augment", default=None, metavar="LIST",
                    help="VGG16 data augmentation inside the model, comma-separated: flip, "
                         "rotation, zoom, contrast (default: none)")

@@ -113,17 +113,20 @@ class ImageBatches(_Batches):
 
 
 class ArrayBatches(_Batches):
-    """In-memory arrays (the feature cache) → batches of (features, targets, weights)."""
+    """In-memory arrays (the feature cache; tokenized texts) → batches of (inputs,
+    targets, weights). The inputs may be one array or a dict of arrays by input name."""
 
     def __init__(self, arrays, batch_size: int, *, seed: int | None = None,
                  first_epoch: int = 0):
-        super().__init__(len(arrays[0]), batch_size, seed=seed, first_epoch=first_epoch,
+        y = arrays[1]
+        super().__init__(len(y), batch_size, seed=seed, first_epoch=first_epoch,
                          parallel=False)
         self.arrays = arrays
 
     def __getitem__(self, i: int):
         idx = self.indices(i)
-        return tuple(a[idx] for a in self.arrays)
+        return tuple({k: v[idx] for k, v in a.items()} if isinstance(a, dict) else a[idx]
+                     for a in self.arrays)
 
 
 class EpochOrder(keras.callbacks.Callback):

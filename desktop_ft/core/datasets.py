@@ -7,7 +7,7 @@ from desktop_ft.core.data import Split
 from desktop_ft.core.images import UNREADABLE, load_image_rgb, unreadable_reason
 
 __all__ = ["UNREADABLE", "epoch_batches", "image_dataset", "load_image_rgb", "load_inputs",
-           "readable_inputs", "text_dataset", "unreadable_reason"]
+           "readable_inputs", "targets_and_weights", "unreadable_reason"]
 
 def load_inputs(kind: str, items: list) -> list:
     """Split items → raw model inputs: decoded uint8 images for ``images``, the strings
@@ -118,22 +118,10 @@ def image_dataset(split: Split, num_classes: int, batch_size: int, *, preprocess
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
-def text_dataset(split: Split, num_classes: int, batch_size: int, *, shuffle: bool,
-                 seed: int = 0, binary: bool, epochs: tuple[int, int] | None = None,
-                 class_weights=None):
-    """A batched ``tf.data.Dataset`` of (raw string, target, class weight); the model's
-    preprocessor tokenizes it (keras-hub tasks map their preprocessor over the dataset
-    in ``fit``). The texts were read by the scan: nothing on disk can change under it."""
-    import tensorflow as tf
-
-    targets = _targets(split.labels, num_classes, binary)
-    ds = tf.data.Dataset.from_tensor_slices((tf.constant(split.items, tf.string), targets,
-                                             _weights(split.labels, class_weights)))
-    if shuffle and epochs is not None:
-        return epoch_batches(ds, len(split), batch_size, seed, epochs)
-    if shuffle:
-        ds = ds.shuffle(max(len(split), 1), seed=seed, reshuffle_each_iteration=True)
-    return ds.batch(batch_size)
+def targets_and_weights(split: Split, num_classes: int, binary: bool, class_weights=None):
+    """(targets, sample weights) of a split: ``[N, 1]`` 0/1 for a sigmoid output, one-hot
+    for a softmax; each example's class weight (1 without ``class_weights``)."""
+    return _targets(split.labels, num_classes, binary), _weights(split.labels, class_weights)
 
 
 def _targets(labels: list[int], num_classes: int, binary: bool):

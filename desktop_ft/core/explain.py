@@ -63,9 +63,11 @@ def load_export_bundle(folder: str | os.PathLike) -> ModelBundle:
         # The saved optimizer's state is not needed to explain (nor loaded: compile=False).
         warnings.simplefilter("ignore", UserWarning)
         model = keras.saving.load_model(str(keras_file), safe_mode=True, compile=False)
-    return ModelBundle(spec=spec, model=model, new_layers=set(), family_impl=family,
-                       weights_source=meta.get("weights", ""),
-                       classes=list(meta.get("classes") or []))
+    bundle = ModelBundle(spec=spec, model=model, new_layers=set(), family_impl=family,
+                         weights_source=meta.get("weights", ""),
+                         classes=list(meta.get("classes") or []))
+    family.attach_saved_assets(bundle, folder)
+    return bundle
 
 
 def heat_colours(heatmap):

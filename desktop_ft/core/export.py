@@ -29,12 +29,21 @@ from pathlib import Path
 
 from desktop_ft.core import atomic, backend, runtime
 from desktop_ft.core.errors import UserError, describe_exception
-from desktop_ft.core.export_formats import parse_formats, write_formats
+from desktop_ft.core.export_formats import parse_formats, tokenizer_matches, write_formats
 from desktop_ft.core.model_card import model_card
 from desktop_ft.core.observer import Observer
 from desktop_ft.core.training import peft
 
 FORMAT_VERSION = 1
+
+
+def tokenizer_record(bundle, folder: Path, checks: list, saved_model: bool) -> dict:
+    """What ``export.json`` says of the ``tokenizer.json`` just written: its source, that
+    it gives the app's ids on ``checks``, and (with a SavedModel) the texts on which the
+    SavedModel's TensorFlow tokenizer differs."""
+    record = bundle.family_impl.tokenizer_record(bundle, saved_model, checks)
+    record["matches_app"] = tokenizer_matches(bundle, folder / "tokenizer.json", checks)
+    return record
 
 
 def _dir_size(path: Path) -> int:
@@ -160,9 +169,18 @@ def export_model(bundle, out: str | os.PathLike, labels: list[str], *,
         extra["weights_bytes"], extra["weights_bytes_float32"] = peft.weights_bytes(bundle.model)
         (tmp / "labels.json").write_text(json.dumps(list(labels), indent=2))
         parity = {"max_abs_diff": None, "samples": len(checks)}
+        same_ids = list(range(len(checks)))
+        if bundle.family_impl.write_tokenizer(bundle, tmp / "tokenizer.json"):
+            extra["tokenizer"] = tokenizer_record(bundle, tmp, checks,
+                                                  "saved_model" in formats)
+            differing = {d["index"] for d in extra["tokenizer"].get("saved_model_differs", [])}
+            same_ids = [i for i in same_ids if i not in differing]
         if "saved_model" in formats:
             observer.on_status("Checking the SavedModel against the Keras model…")
-            parity = measure_parity(bundle, tmp, checks, app_probs)
+            # (Texts whose SavedModel token ids differ are listed, not averaged in.)
+            parity = measure_parity(bundle, tmp, [checks[i] for i in same_ids],
+                                    None if app_probs is None else
+                                    [app_probs[i] for i in same_ids])
         extra["formats"] = write_formats(bundle, tmp, formats, checks, representative,
                                          validation, observer)
         trainable, frozen = bundle.tree.totals()

@@ -120,7 +120,7 @@ def check_in_fresh_process(fmt: str, path: Path, inputs: dict) -> "object":
 def write_formats(bundle, folder: Path, formats: tuple, checks: list,
                   representative: list | None = None, validation: tuple | None = None,
                   observer=None) -> dict:
-    """Write the ONNX / LiteRT files (and ``tokenizer.json`` for text) asked for into
+    """Write the ONNX / LiteRT files asked for into
     ``folder``; return what ``export.json`` records about each: file, bytes, parity
     (max |app − runtime| in a fresh process on ``checks``), and for int8 LiteRT the
     accuracy on ``validation`` (raw inputs, labels) beside the float model's."""
@@ -136,10 +136,6 @@ def write_formats(bundle, folder: Path, formats: tuple, checks: list,
     app = bundle.predict_proba(list(x["images"]) if bundle.input_kind == "images"
                                else checks)
     out: dict = {}
-    if family.write_tokenizer(bundle, folder / "tokenizer.json"):
-        out["tokenizer"] = {"file": "tokenizer.json",
-                            "matches_app": tokenizer_matches(bundle, folder / "tokenizer.json",
-                                                             checks)}
 
     def record(fmt: str, name: str, runtime: str) -> dict:
         probs = check_in_fresh_process(runtime, folder / name, x)

@@ -103,7 +103,8 @@ def test_text_formats_and_tokenizer(tiny_bert_preset, text_csv, tmp_path):
     record = export_model(r.bundle, out, r.classes, samples=r.parity_samples(),
                           formats="keras,onnx,litert", representative=r.parity_samples(8))
     assert not (out / "saved_model").exists() and (out / "tokenizer.json").exists()
-    assert record["formats"]["tokenizer"]["matches_app"]
+    assert record["tokenizer"]["matches_app"] and record["tokenizer"]["model"] == "WordPiece"
+    assert "keras-hub preset" in record["tokenizer"]["source"]
     assert record["formats"]["onnx"]["parity_max_abs_diff"] < 1e-5
     assert record["formats"]["litert"]["parity_max_abs_diff"] < 1e-5
     # A user's path: tokenizers → onnxruntime, no TensorFlow.

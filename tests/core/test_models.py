@@ -141,7 +141,10 @@ def test_bert_folder_checks(tmp_path):
     gpt.mkdir()
     (gpt / "config.json").write_text(json.dumps({"model_type": "gpt2"}))
     (gpt / "model.safetensors").write_bytes(b"")
-    with pytest.raises(UserError, match="only BERT"):
+    with pytest.raises(UserError, match="holds a 'gpt2' model, not BERT. Supported: bert, "):
+        load_model(ModelSpec("bert", preset=str(gpt)))
+    (gpt / "config.json").write_text(json.dumps({"model_type": "xlm-roberta"}))
+    with pytest.raises(UserError, match=r"Choose XLM-RoBERTa \(--model xlm_roberta\)"):
         load_model(ModelSpec("bert", preset=str(gpt)))
     with pytest.raises(UserError, match="Unknown BERT preset"):
         load_model(ModelSpec("bert", preset="bert_gigantic_xx"))

@@ -222,8 +222,18 @@ class Family(ABC):
         raise UserError("ONNX and LiteRT exports are not offered for this model.")
 
     def write_tokenizer(self, bundle: ModelBundle, path) -> bool:
-        """Write the tokenizer beside ONNX/LiteRT files when they need one; True if so."""
+        """Write the tokenizer beside the exported files when the model needs one; True
+        if so."""
         return False
+
+    def tokenizer_record(self, bundle: ModelBundle, saved_model: bool, texts) -> dict:
+        """``export.json``'s record of the tokenizer written by :meth:`write_tokenizer`."""
+        return {}
+
+    def attach_saved_assets(self, bundle: ModelBundle, folder) -> None:
+        """Complete a bundle loaded from an export's ``model.keras`` with what was written
+        beside it (a tokenizer)."""
+        return None
 
 
 def probs_from_output(keras, raw, binary: bool):

@@ -1,6 +1,7 @@
 """The model families by name, and loading a model from a spec.
 
-Adding a family: a package beside ``vgg16/`` and ``bert/`` whose ``FAMILY`` implements
+Adding a family: a package beside ``vgg16/`` and ``text/`` whose ``FAMILY`` (or
+``FAMILIES``, one per architecture of its table) implements
 :class:`~desktop_ft.core.models.base.Family`, and one line in :data:`FAMILIES`.
 """
 
@@ -11,13 +12,13 @@ import threading
 from desktop_ft.core import distribution, runtime
 from desktop_ft.core.errors import UserError
 from desktop_ft.core.layer_tree import LayerTree
-from desktop_ft.core.models import bert, vgg16
+from desktop_ft.core.models import text, vgg16
 from desktop_ft.core.models.base import Family, ModelBundle, ModelSpec
 from desktop_ft.core.observer import Observer
 
 FAMILIES: dict[str, Family] = {
     "vgg16": vgg16.FAMILY,
-    "bert": bert.FAMILY,
+    **text.FAMILIES,
 }
 
 

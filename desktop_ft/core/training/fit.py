@@ -271,10 +271,14 @@ def _train(job, observer, stop, bundle, scan, train_split, val_split, lr, run, s
         n_before = len(cb.epoch_seconds)
         try:
             with runtime.traced_gradients_released():
-                fit_model.fit(fit_train, validation_data=fit_val, epochs=last_epoch,
-                              initial_epoch=first_epoch, steps_per_epoch=steps,
-                              callbacks=callbacks, verbose=0,
-                              shuffle=False)  # the dataset shuffles itself, per epoch
+                # Keras's own fit, also for keras-hub tasks: their fit would wrap our
+                # batches into a tf.data or grain pipeline for a preprocessor they do not
+                # have (token ids come from the checkpoint's tokenizer, on any backend).
+                keras.Model.fit(fit_model, fit_train, validation_data=fit_val,
+                                epochs=last_epoch,
+                                initial_epoch=first_epoch, steps_per_epoch=steps,
+                                callbacks=callbacks, verbose=0,
+                                shuffle=False)  # the dataset shuffles itself, per epoch
         except Exception as e:  # resource exhaustion, bad data that slipped through
             raise _training_error(e, job) from e
         cache_log.append(feature_cache.log_entry(plan, phase, cb.epoch_seconds[n_before:],

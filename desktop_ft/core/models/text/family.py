@@ -1,28 +1,25 @@
-"""The BERT family: text in, a keras-hub ``BertTextClassifier`` (tokenizer inside).
+"""The text family: one :class:`TextFamily` per entry of the architecture table, each a
+keras-hub TextClassifier fed by the checkpoint's own tokenizer.
 
 Example:
     >>> from desktop_ft.core.models import ModelSpec, load_model
     >>> spec = ModelSpec("bert", preset="path/to/all-MiniLM-L6-v2", seq_len=64, num_classes=3)
-    >>> load_model(spec).predict_proba(["great film", "awful"]).shape
+    >>> load_model(spec).predict_proba(["great film", "Café crème"]).shape
     (2, 3)
 """
 
 from __future__ import annotations
 
-from desktop_ft.core import datasets
 from desktop_ft.core.errors import UserError
 from desktop_ft.core.models.base import Family, ModelBundle, ModelSpec, to_class_probs
-from desktop_ft.core.models.bert import build as build_mod
-from desktop_ft.core.models.bert import peft as peft_mod
-from desktop_ft.core.models.bert import tree as tree_mod
+from desktop_ft.core.models.text import build as build_mod
+from desktop_ft.core.models.text import peft as peft_mod
+from desktop_ft.core.models.text import tree as tree_mod
+from desktop_ft.core.models.text.architectures import ARCHITECTURES, TextArchitecture
+from desktop_ft.core.models.text.tokenizer import TOKENIZER_FILE, CheckpointTokenizer
 
-PRESETS = ("bert_tiny_en_uncased", "bert_small_en_uncased", "bert_base_en_uncased",
-           "all_minilm_l6_v2_en")
 
-
-class BertFamily(Family):
-    name = "bert"
-    title = "BERT — text"
+class TextFamily(Family):
     input_kind = "text"
     spec_fields = ("preset", "seq_len")
     unit_name = "layers"
@@ -30,22 +27,31 @@ class BertFamily(Family):
     finetune_lr = 5e-5
     few_params_lr = 1e-3
     optimizer = "adamw"
-    presets = PRESETS
+
+    def __init__(self, arch: TextArchitecture):
+        self.arch = arch
+        self.name = arch.name
+        self.title = arch.title
+        self.presets = arch.presets
 
     def check_spec(self, spec: ModelSpec) -> None:
-        if not spec.preset:
-            raise UserError("BERT needs --preset: a keras-hub preset name (e.g. "
-                            "bert_tiny_en_uncased) or a local folder.",
-                            window_message="BERT needs a preset name or a local folder "
+        short = self.arch.title.split(" —")[0]
+        if not spec.preset and spec.weights != "none":
+            raise UserError(f"{short} needs --preset: a keras-hub preset name (e.g. "
+                            f"{self.arch.presets[0]}) or a local folder.",
+                            window_message=f"{short} needs a preset name or a local folder "
                             "(Preset or folder → Folder…).")
         if spec.seq_len < 8:
             raise UserError(f"--seq-len must be at least 8, got {spec.seq_len}.")
         if spec.augment:
-            raise UserError("Data augmentation is offered for images (VGG16) only.")
+            raise UserError("Data augmentation is offered for images only.")
+
+    def uses_pretrained_weights(self, spec: ModelSpec) -> bool:
+        return spec.weights != "none"
 
     def training_bytes_per_example(self, spec: ModelSpec) -> int:
         # Attention scores (heads × L²) and hidden states (L × 4·hidden) per layer, for a
-        # BERT-base-sized model (12 layers, 12 heads, hidden 768), ×4 bytes, ×2 gradients.
+        # base-sized model (12 layers, 12 heads, hidden 768), ×4 bytes, ×2 gradients.
         length = spec.seq_len
         return int(12 * (12 * length ** 2 + length * 4 * 768) * 4 * 2)
 
@@ -54,38 +60,45 @@ class BertFamily(Family):
 
     def rebuild_head(self, bundle: ModelBundle, spec: ModelSpec) -> ModelBundle:
         new = build_mod.classifier(self, bundle.parts["backbone"],
-                                   bundle.parts["preprocessor"], spec)
+                                   bundle.parts.get("tokenizer"), spec)
         new.weights_source = bundle.weights_source
         return new
 
     def build_tree(self, bundle: ModelBundle):
         return tree_mod.build_tree(bundle)
 
+    def model_inputs(self, bundle: ModelBundle, texts) -> dict:
+        """The model's input arrays for ``texts``, from the checkpoint's tokenizer."""
+        return build_mod.require_tokenizer(bundle).encode(texts, bundle.spec.seq_len)
+
     def make_dataset(self, bundle, split, batch_size, *, shuffle, seed=0, epochs=None,
                      class_weights=None, on_unreadable=None):
-        # keras-hub tasks map their preprocessor (the tokenizer) over the dataset in fit.
-        # (The texts are in memory since the scan: nothing can become unreadable.)
-        return datasets.text_dataset(split, bundle.num_classes, batch_size, shuffle=shuffle,
-                                     seed=seed, binary=bundle.binary, epochs=epochs,
-                                     class_weights=class_weights)
+        # Tokenized once, up front (the texts are in memory since the scan: nothing can
+        # become unreadable); the same batches on every backend.
+        from desktop_ft.core import datasets
+        from desktop_ft.core.batches import ArrayBatches
+
+        x = self.model_inputs(bundle, split.items)
+        y, w = datasets.targets_and_weights(split, bundle.num_classes, bundle.binary,
+                                            class_weights)
+        return ArrayBatches((x, y, w), batch_size, seed=seed if shuffle else None,
+                            first_epoch=epochs[0] if epochs else 0)
 
     def predict_proba(self, bundle: ModelBundle, texts, batch_size: int = 32):
-        import keras
         import numpy as np
-        import tensorflow as tf     # keras-hub's tokenizers run on TensorFlow on every backend
 
-        model = bundle.model
+        from desktop_ft.core.models.base import predict_batch
+
         outs = []
         for i in range(0, len(texts), batch_size):
-            x = model.preprocessor(tf.constant(list(texts[i:i + batch_size])))
-            out = keras.ops.convert_to_numpy(model(x, training=False))
-            outs.append(np.asarray(out, dtype=np.float32))
+            x = self.model_inputs(bundle, list(texts[i:i + batch_size]))
+            outs.append(np.asarray(predict_batch(bundle.model, x), dtype=np.float32))
         out = np.concatenate(outs) if outs else \
             np.zeros((0, 1 if bundle.binary else bundle.num_classes), np.float32)
         return to_class_probs(out, bundle.binary)
 
     def explain(self, bundle: ModelBundle, texts) -> list[dict]:
-        from desktop_ft.core.models.bert.explain import token_importance
+        from desktop_ft.core.models.text.explain import token_importance
 
         return token_importance(bundle, texts)
 
@@ -98,50 +111,87 @@ class BertFamily(Family):
     def merged_model(self, bundle: ModelBundle):
         return peft_mod.merged_model(bundle)
 
+    # ---------------------------------------------------------------- export
     def serve_function(self, bundle: ModelBundle, outputs):
         import tensorflow as tf
 
         model = bundle.model
-        preprocessor = model.preprocessor
+        preprocessor = self._tf_preprocessor(bundle)
+        segment_ids = self.arch.segment_ids
 
         @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="texts")])
         def serve(texts):
-            return outputs(model(preprocessor(texts), training=False))
+            x = preprocessor(texts)
+            inputs = {"token_ids": x["token_ids"], "padding_mask": x["padding_mask"]}
+            if segment_ids:
+                inputs["segment_ids"] = tf.zeros_like(x["token_ids"])
+            return outputs(model(inputs, training=False))
         return serve
 
+    def _tf_preprocessor(self, bundle: ModelBundle):
+        preprocessor = bundle.parts.get("tf_preprocessor")
+        if preprocessor is None:
+            from desktop_ft.core.models.text.tf_tokenizer import tf_preprocessor
+
+            preprocessor = bundle.parts["tf_preprocessor"] = tf_preprocessor(bundle)
+        return preprocessor
+
     def archive_extras(self, bundle: ModelBundle) -> list:
-        # The tokenizer's vocabulary lookup tables must be tracked to be saved. Loaded
-        # from model.keras (a re-export) the preprocessor is not built until first called.
-        preprocessor = bundle.model.preprocessor
-        if not preprocessor.built:
-            preprocessor.build(None)
-        return [preprocessor]
+        # The tokenizer's lookup tables must be tracked to be saved.
+        return [self._tf_preprocessor(bundle)]
 
     def synthetic_inputs(self) -> list:
+        from desktop_ft.core.models.text.hard_strings import HARD_STRINGS
+
         return ["A short sentence.", "Another, longer example sentence with punctuation, "
-                "numbers like 42 and UPPER case words!"]
+                "numbers like 42 and UPPER case words!", *HARD_STRINGS]
 
     def export_fields(self, bundle: ModelBundle) -> dict:
-        return {"head": "dense", "image_size": None, "sequence_length": bundle.spec.seq_len}
+        return {"head": "dense", "image_size": None, "sequence_length": bundle.spec.seq_len,
+                "architecture": self.arch.name}
+
+    def tokenizer_record(self, bundle: ModelBundle, saved_model: bool, texts) -> dict:
+        """``export.json``'s ``tokenizer``: where it comes from and, with a SavedModel,
+        the texts on which TensorFlow's ops give other ids than the app."""
+        record = build_mod.require_tokenizer(bundle).describe()
+        record["file"] = TOKENIZER_FILE
+        if saved_model:
+            from desktop_ft.core.models.text.tf_tokenizer import id_differences
+
+            differing = id_differences(bundle, self._tf_preprocessor(bundle), texts)
+            record["saved_model_checked"] = len(texts)
+            record["saved_model_differs"] = differing
+        return record
 
     def signature_input(self) -> str:
         return "string [N]"
 
     def raw_input_model(self, bundle: ModelBundle):
-        from desktop_ft.core.models.bert import formats
+        from desktop_ft.core.models.text import formats
 
         return formats.raw_input_model(bundle)
 
     def format_inputs(self, bundle: ModelBundle, raw_inputs) -> dict:
-        from desktop_ft.core.models.bert import formats
+        from desktop_ft.core.models.text import formats
 
         return formats.format_inputs(bundle, raw_inputs)
 
     def write_tokenizer(self, bundle: ModelBundle, path) -> bool:
-        from desktop_ft.core.models.bert import formats
+        from desktop_ft.core.models.text import formats
 
         formats.write_tokenizer_json(bundle, path)
         return True
 
+    def attach_saved_assets(self, bundle: ModelBundle, folder) -> None:
+        """A model loaded from an export's ``model.keras``: its tokenizer from the
+        ``tokenizer.json`` written beside it."""
+        from pathlib import Path
 
-FAMILY = BertFamily()
+        bundle.parts["backbone"] = bundle.model.backbone
+        bundle.parts["tokenizer"] = CheckpointTokenizer.from_file(
+            Path(folder) / TOKENIZER_FILE, segment_ids=self.arch.segment_ids,
+            source=f"{TOKENIZER_FILE} of the export {Path(folder).name}")
+
+
+FAMILIES: dict[str, TextFamily] = {name: TextFamily(arch)
+                                   for name, arch in ARCHITECTURES.items()}

@@ -1,5 +1,6 @@
-"""BERT for ONNX and LiteRT: token ids and padding mask in, probabilities out; the
-tokenizer as a Hugging Face ``tokenizer.json``."""
+"""Text models for ONNX and LiteRT: token ids and padding mask in, probabilities out; the
+tokenizer beside them as the checkpoint's own Hugging Face ``tokenizer.json`` (set to
+truncate and pad to the model's sequence length)."""
 
 from __future__ import annotations
 
@@ -16,9 +17,11 @@ def raw_input_model(bundle):
     length = bundle.spec.seq_len
     ids = keras.Input((length,), dtype="int32", name="token_ids")
     mask = keras.Input((length,), dtype="int32", name="padding_mask")
-    segments = keras.layers.Lambda(lambda t: keras.ops.zeros_like(t), name="segments")(ids)
-    raw = bundle.model({"token_ids": ids, "segment_ids": segments, "padding_mask": mask},
-                       training=False)
+    inputs = {"token_ids": ids, "padding_mask": mask}
+    if bundle.family_impl.arch.segment_ids:
+        inputs["segment_ids"] = keras.layers.Lambda(lambda t: keras.ops.zeros_like(t),
+                                                    name="segments")(ids)
+    raw = bundle.model(inputs, training=False)
     out = keras.layers.Lambda(lambda t: probs_from_output(keras, t, bundle.binary),
                               name="probs")(raw)
     wrapper = keras.Model([ids, mask], out, name="token_ids_to_probs")
@@ -28,32 +31,15 @@ def raw_input_model(bundle):
 
 
 def format_inputs(bundle, texts) -> dict:
-    """Strings → ``{"token_ids", "padding_mask"}`` (int32), tokenized by the model."""
-    import numpy as np
-    import tensorflow as tf
+    """Strings → ``{"token_ids", "padding_mask"}`` (int32), tokenized as the app does."""
+    from desktop_ft.core.models.text.build import require_tokenizer
 
-    x = bundle.model.preprocessor(tf.constant(list(texts)))
-    return {"token_ids": np.asarray(x["token_ids"], np.int32),
-            "padding_mask": np.asarray(x["padding_mask"], np.int32)}
+    x = require_tokenizer(bundle).encode(texts, bundle.spec.seq_len)
+    return {"token_ids": x["token_ids"], "padding_mask": x["padding_mask"]}
 
 
 def write_tokenizer_json(bundle, path: Path) -> None:
-    """The model's WordPiece tokenizer in Hugging Face ``tokenizers`` format: same
-    vocabulary, lowercasing, [CLS]/[SEP], padding and truncation to the sequence length."""
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+    """The checkpoint's tokenizer, truncating and padding to the sequence length."""
+    from desktop_ft.core.models.text.build import require_tokenizer
 
-    kh = bundle.model.preprocessor.tokenizer
-    vocab = {token: i for i, token in enumerate(kh.get_vocabulary())}
-    tok = Tokenizer(models.WordPiece(vocab, unk_token=kh.oov_token, max_input_chars_per_word=100))
-    tok.normalizer = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True,
-                                                strip_accents=None, lowercase=kh.lowercase)
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    cls, sep = kh.cls_token, kh.sep_token
-    tok.post_processor = processors.TemplateProcessing(
-        single=f"{cls} $A {sep}", pair=f"{cls} $A {sep} $B:1 {sep}:1",
-        special_tokens=[(cls, vocab[cls]), (sep, vocab[sep])])
-    tok.decoder = decoders.WordPiece()
-    length = bundle.spec.seq_len
-    tok.enable_truncation(max_length=length)
-    tok.enable_padding(length=length, pad_id=vocab[kh.pad_token], pad_token=kh.pad_token)
-    tok.save(str(path))
+    require_tokenizer(bundle).save(path, bundle.spec.seq_len)

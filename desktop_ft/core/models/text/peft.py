@@ -1,4 +1,4 @@
-"""LoRA and int8 on BERT (keras-hub): the one-way changes to a loaded model.
+"""LoRA and int8 on a keras-hub text model: the one-way changes to a loaded model.
 
 ``backbone.enable_lora(rank)`` freezes the backbone and adds adapters beside every query
 and value projection; ``backbone.quantize("int8")`` quantizes the dense kernels (the
@@ -27,13 +27,14 @@ def quantize_int8(bundle) -> None:
 def merged_model(bundle):
     """A copy without adapter layers: kernels = W + (A·B)·(alpha/rank), loadable by plain
     Keras/keras-hub."""
-    import keras_hub
-
     model = bundle.model
-    backbone = keras_hub.models.BertBackbone.from_config(model.backbone.get_config())
-    clone = keras_hub.models.BertTextClassifier(
-        backbone=backbone, num_classes=model.num_classes, preprocessor=model.preprocessor,
-        activation=model.activation, dropout=model.dropout)
+    backbone = type(model.backbone).from_config(model.backbone.get_config())
+    config = model.get_config()
+    config.pop("backbone", None)
+    config.pop("preprocessor", None)
+    clone = type(model)(backbone=backbone, preprocessor=None,
+                        **{k: v for k, v in config.items()
+                           if k in ("num_classes", "activation", "dropout", "hidden_dim")})
     fd, path = tempfile.mkstemp(suffix=".weights.h5")
     os.close(fd)
     try:

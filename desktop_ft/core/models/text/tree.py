@@ -1,6 +1,10 @@
-"""BERT's layer tree: ``embeddings``, ``transformer_layer_i`` → ``self_attention_layer``
-(query/key/value/attention_output), its norm, ``feedforward`` (intermediate/output dense),
-its norm; ``pooled_dense``; ``head``."""
+"""A text model's layer tree, the same shape for every architecture: ``embeddings``
+(token, position, segment and relative embeddings, their norm and projection), one node
+per encoder layer (``transformer_layer_i``, DeBERTa's
+``disentangled_attention_encoder_layer_i``, ALBERT's shared ``group_g_inner_layer_i``) →
+``self_attention_layer`` (query/key/value/attention_output), its norm, ``feedforward``
+(intermediate/output dense), its norm; BERT's and ALBERT's ``pooled_dense``; ``head``
+(the classifier's own layers: its pooler, where it has one, and the logits)."""
 
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ def build_tree(bundle) -> LayerTree:
     for layer in model.backbone.layers:
         if not layer.weights:
             continue
-        if layer.name.startswith("transformer_layer_"):
+        if _is_encoder(layer):
             node = _encoder(layer, root)
             units.append(node)
             root.children.append(node)
@@ -33,6 +37,10 @@ def build_tree(bundle) -> LayerTree:
             head.children.append(leaf_node(layer, head, True))
     root.children.append(head)
     return LayerTree(root, model, units, partial_extras=extras)
+
+
+def _is_encoder(layer) -> bool:
+    return any(sub.name == "self_attention_layer" for sub in getattr(layer, "_layers", ()))
 
 
 def _encoder(layer, parent: Node) -> Node:

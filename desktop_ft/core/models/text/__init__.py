@@ -1,0 +1,11 @@
+"""Text classifiers over keras-hub, one family per architecture of the table in
+:mod:`.architectures` (BERT, DistilBERT, RoBERTa, XLM-RoBERTa, ALBERT, DeBERTa-v3), each
+fed by the checkpoint's own tokenizer (:mod:`.tokenizer`)."""
+
+from desktop_ft.core.models.text.architectures import ARCHITECTURES, TextArchitecture
+from desktop_ft.core.models.text.build import describe_source
+from desktop_ft.core.models.text.family import FAMILIES, TextFamily
+from desktop_ft.core.models.text.tokenizer import CheckpointTokenizer
+
+__all__ = ["ARCHITECTURES", "FAMILIES", "CheckpointTokenizer", "TextArchitecture",
+           "TextFamily", "describe_source"]
