@@ -174,3 +174,27 @@ def test_real_minilm_loads_offline(minilm_folder):
     bundle.tree.apply_strategy("head")
     bundle.tree.apply_to_model()
     assert bundle.tree.totals() == (1155, 22_713_216)
+
+
+def test_family_for_folder_reads_only_config_json(tmp_path):
+    from desktop_ft.core.models import FAMILIES, family_for_folder
+
+    def folder(name, config):
+        path = tmp_path / name
+        path.mkdir()
+        if config is not None:
+            (path / "config.json").write_text(config if isinstance(config, str)
+                                              else json.dumps(config))
+        return path
+
+    assert family_for_folder(folder("hf_roberta", {"model_type": "roberta"})) == "roberta"
+    assert family_for_folder(folder("hf_xlmr", {"model_type": "xlm-roberta"})) == "xlm_roberta"
+    for name, family in FAMILIES.items():   # every text arch's keras-hub preset folder
+        if getattr(family, "arch", None) is not None:
+            preset = folder(f"kh_{name}", {"class_name": family.arch.backbone, "config": {}})
+            assert family_for_folder(preset) == name
+    assert family_for_folder(folder("gpt2", {"model_type": "gpt2"})) is None
+    assert family_for_folder(folder("empty", None)) is None
+    assert family_for_folder(folder("broken", "{not json")) is None
+    assert family_for_folder(folder("list", "[1, 2]")) is None
+    assert family_for_folder(tmp_path / "missing") is None

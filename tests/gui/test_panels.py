@@ -312,3 +312,110 @@ def test_dialogs_remember_their_own_folders(tmp_path):
     s.remember_data(str(tmp_path / "data" / "cats"))
     assert s.recent_data()[0] == str(tmp_path / "data" / "cats")
     assert s.last_dir("data") == str(tmp_path / "data")
+
+
+@pytest.fixture
+def model_panel(qtbot, tmp_path):
+    """The model panel alone, over its own settings file."""
+    from PySide6.QtCore import QSettings
+
+    from desktop_ft.gui.panels import ModelPanel
+    from desktop_ft.gui.settings import AppSettings
+
+    panel = ModelPanel(AppSettings(QSettings(str(tmp_path / "s.ini"),
+                                             QSettings.Format.IniFormat)))
+    qtbot.addWidget(panel)
+    return panel
+
+
+def test_network_picker_headers_are_never_current(qtbot, model_panel):
+    from desktop_ft.core.models import FAMILIES
+
+    picker = model_panel.family_picker
+    rows = [(picker.itemText(i), picker.itemData(i)) for i in range(picker.count())]
+    headers = [i for i in range(picker.count()) if not picker.is_item(i)]
+    assert [rows[i][0] for i in headers] == ["Images", "Text"]
+    for i in headers:   # neither enabled nor selectable: the popup cannot pick them
+        flags = picker.model().flags(picker.model().index(i, 0))
+        assert not flags & (Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsEnabled)
+    kinds = [FAMILIES[data].input_kind for _, data in rows if data is not None]
+    assert kinds == sorted(kinds, key=lambda k: k != "images")   # images first
+    assert len(kinds) == len(FAMILIES) and rows[headers[1] + 1][1] != "vgg16"
+    assert picker.currentIndex() == 1 and model_panel.family() == "vgg16"
+    roberta_tip = picker.itemData(picker.findData("xlm_roberta"), Qt.ItemDataRole.ToolTipRole)
+    assert FAMILIES["xlm_roberta"].arch.languages in roberta_tip
+    text_header, first_text = headers[1], headers[1] + 1
+    changes = []
+    model_panel.familyChanged.connect(changes.append)
+    qtbot.keyClick(picker, Qt.Key.Key_Down)          # over the "Text" header
+    assert picker.currentIndex() == first_text
+    qtbot.keyClick(picker, Qt.Key.Key_Up)
+    assert picker.currentIndex() == 1
+    qtbot.keyClick(picker, Qt.Key.Key_Up)            # nothing above but a header
+    assert picker.currentIndex() == 1
+    qtbot.keyClick(picker, Qt.Key.Key_End)
+    qtbot.keyClick(picker, Qt.Key.Key_Home)
+    assert picker.currentIndex() == 1
+    picker.setCurrentIndex(text_header)              # from code, moving down
+    assert picker.currentIndex() == first_text
+    picker.setCurrentIndex(text_header)              # moving up
+    assert picker.currentIndex() == 1
+    picker.setCurrentIndex(0)
+    assert picker.currentIndex() == 1
+    first, last = picker.itemData(first_text), picker.itemData(picker.count() - 1)
+    assert changes == [first, "vgg16", last, "vgg16", first, "vgg16"]   # one per change
+    assert None not in changes and picker.toolTip().startswith(FAMILIES["vgg16"].title)
+    model_panel.set_family("roberta")
+    assert picker.currentData() == "roberta" and model_panel.family() == "roberta"
+
+
+def test_presets_follow_the_network(qtbot, model_panel, tmp_path):
+    from desktop_ft.core.models import FAMILIES
+
+    panel = model_panel
+
+    def offered():
+        return [panel.preset.itemText(i) for i in range(panel.preset.count())]
+
+    panel.set_family("bert")
+    assert offered() == list(FAMILIES["bert"].presets)
+    panel.preset.setCurrentText("bert_base_multi")
+    panel.set_family("roberta")      # another family's preset name gives way
+    assert offered() == list(FAMILIES["roberta"].presets)
+    assert panel.spec()["preset"] == FAMILIES["roberta"].presets[0]
+    panel.preset.setCurrentText("roberta_large_en")
+    panel.set_family("vgg16")
+    panel.set_family("roberta")
+    assert panel.spec()["preset"] == "roberta_large_en"
+    folder = tmp_path / "my model"
+    folder.mkdir()
+    panel.preset.setCurrentText(str(folder))
+    panel.set_family("xlm_roberta")  # a typed folder stays
+    assert offered() == list(FAMILIES["xlm_roberta"].presets)
+    assert panel.spec()["preset"] == str(folder)
+    panel.set_spec({"family": "albert", "preset": "albert_large_en_uncased"})
+    assert panel.spec()["preset"] == "albert_large_en_uncased"
+
+
+def test_choosing_a_folder_detects_its_network(qtbot, model_panel, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog, QPushButton
+
+    panel = model_panel
+    folder = tmp_path / "hf-roberta"
+    folder.mkdir()   # config.json only: detection must not need (or load) weights
+    (folder / "config.json").write_text(json.dumps({"model_type": "roberta"}))
+    titles = []
+
+    def choose(parent, title, start):
+        titles.append(title)
+        return str(folder)
+
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(choose))
+    panel.set_family("bert")
+    panel.findChild(QPushButton, "presetBrowse").click()
+    assert titles == ["keras-hub preset or Hugging Face folder"]
+    assert panel.family() == "roberta"
+    assert panel.spec()["family"] == "roberta" and panel.spec()["preset"] == str(folder)
+    assert not panel.detected.isHidden() and panel.detected.text() == "Detected: RoBERTa"
+    panel.set_family("bert")         # the user overrides it: the note goes
+    assert panel.detected.isHidden() and panel.spec()["preset"] == str(folder)

@@ -6,6 +6,7 @@ from desktop_ft.core.models.base import (Family, ModelBundle, ModelSpec, split_c
 from desktop_ft.core.models.registry import (
                                              FAMILIES,
                                              check_spec,
+                                             family_for_folder,
                                              family_for_input,
                                              get_family,
                                              load_model,
@@ -13,5 +14,5 @@ from desktop_ft.core.models.registry import (
 )
 
 __all__ = ["FAMILIES", "Family", "ModelBundle", "ModelSpec", "check_spec",
-           "family_for_input", "get_family", "load_model", "split_chain", "to_class_probs",
-           "with_num_classes"]
+           "family_for_folder", "family_for_input", "get_family", "load_model", "split_chain",
+           "to_class_probs", "with_num_classes"]

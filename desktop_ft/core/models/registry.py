@@ -14,6 +14,7 @@ from desktop_ft.core.errors import UserError
 from desktop_ft.core.layer_tree import LayerTree
 from desktop_ft.core.models import text, vgg16
 from desktop_ft.core.models.base import Family, ModelBundle, ModelSpec
+from desktop_ft.core.models.text.architectures import architecture_for_folder
 from desktop_ft.core.observer import Observer
 
 FAMILIES: dict[str, Family] = {
@@ -37,6 +38,14 @@ def family_for_input(kind: str) -> Family:
         if family.input_kind == kind:
             return family
     raise UserError(f"No model takes {kind}.")
+
+
+def family_for_folder(path) -> str | None:
+    """The name of the family whose checkpoint the local folder ``path`` holds, told
+    from its config.json (no weights are read); None when it cannot tell."""
+    arch = architecture_for_folder(path)
+    return next((name for name, family in FAMILIES.items()
+                 if arch is not None and getattr(family, "arch", None) is arch), None)
 
 
 def check_spec(spec: ModelSpec | dict) -> ModelSpec:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QGroupBox,
-                               QHBoxLayout, QProgressBar, QPushButton, QSpinBox, QWidget)
+                               QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox,
+                               QWidget)
 
-from desktop_ft.core.models import FAMILIES, ModelSpec, get_family
+from desktop_ft.core.models import FAMILIES, Family, ModelSpec, family_for_folder, get_family
 from desktop_ft.gui.settings import AppSettings
+from desktop_ft.gui.widgets.family_picker import FamilyPicker
 
 WEIGHTS = (("imagenet", "ImageNet (downloads once)"), ("file", "From file…"),
            ("none", "None (random initialisation)"))
@@ -21,6 +24,15 @@ def _select(combo: QComboBox, data) -> None:
     index = combo.findData(data)
     if index >= 0:
         combo.setCurrentIndex(index)
+
+
+def _short(family: Family) -> str:
+    return family.title.split(" —")[0]
+
+
+def _looks_like_path(text: str) -> bool:
+    return "/" in text or os.sep in text or text.startswith((".", "~")) or \
+        Path(text).expanduser().is_dir()
 
 
 class ModelPanel(QGroupBox):
@@ -38,9 +50,8 @@ class ModelPanel(QGroupBox):
         self._weights_file: str | None = None
         self._loaded: dict | None = None
         form = self._form = QFormLayout(self)
-        self.family_picker = QComboBox(objectName="modelPicker")
-        for name, family in FAMILIES.items():
-            self.family_picker.addItem(family.title, name)
+        self._detected: tuple[str, str] | None = None   # (folder, family) from Folder…
+        self.family_picker = FamilyPicker(objectName="modelPicker")
         form.addRow("Network", self.family_picker)
         self.weights = QComboBox(objectName="weightsPicker")
         for key, text in WEIGHTS:
@@ -53,7 +64,6 @@ class ModelPanel(QGroupBox):
         self.head.addItem("Keep fc1/fc2, replace output (224 px)", "original")
         self.head.currentIndexChanged.connect(self._on_head_changed)
         self.preset = QComboBox(objectName="presetPicker", editable=True)
-        self.preset.addItems([p for f in FAMILIES.values() for p in f.presets])
         browse = QPushButton("Folder…", objectName="presetBrowse")
         browse.clicked.connect(self._on_browse_preset)
         preset_row = QWidget()
@@ -61,6 +71,9 @@ class ModelPanel(QGroupBox):
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.preset, 1)
         row.addWidget(browse)
+        self.detected = QLabel(objectName="presetDetected")
+        self.detected.hide()
+        row.addWidget(self.detected)
         self.seq_len = QSpinBox(objectName="seqLen", minimum=8, maximum=512, value=128)
         augment_row = QWidget()
         row = QHBoxLayout(augment_row)
@@ -97,7 +110,8 @@ class ModelPanel(QGroupBox):
         row.addWidget(self.progress, 1)
         row.addWidget(self.cancel_button)
         form.addRow(row)
-        self.family_picker.currentIndexChanged.connect(self._on_family_changed)
+        self.family_picker.itemChosen.connect(self._on_family_changed)
+        self.preset.currentTextChanged.connect(self._on_preset_text)
         for signal in (self.weights.currentIndexChanged, self.image_size.valueChanged,
                        self.head.currentIndexChanged, self.preset.currentTextChanged,
                        self.seq_len.valueChanged, self.precision.currentIndexChanged,
@@ -201,9 +215,12 @@ class ModelPanel(QGroupBox):
 
     @Slot()
     def _on_family_changed(self, *_) -> None:
-        fields = get_family(self.family()).spec_fields
+        family = get_family(self.family())
         for key, (_, widget) in self._rows.items():
-            self._form.setRowVisible(widget, key in fields)
+            self._form.setRowVisible(widget, key in family.spec_fields)
+        self._fill_presets(family)
+        if self._detected and self._detected[1] != family.name:
+            self._show_detected(None)
         self.familyChanged.emit(self.family())
         self._on_changed()
 
@@ -221,7 +238,8 @@ class ModelPanel(QGroupBox):
     def _on_weights_chosen(self, index: int) -> None:
         if self.weights.itemData(index) != "file":
             return
-        path, _ = QFileDialog.getOpenFileName(self, "VGG16 weights file",
+        path, _ = QFileDialog.getOpenFileName(self, f"{_short(get_family(self.family()))} "
+                                              "weights file",
                                               self._settings.last_dir("weights"),
                                               "Keras weights (*.h5 *.weights.h5)")
         if path:
@@ -240,8 +258,47 @@ class ModelPanel(QGroupBox):
     @Slot()
     def _on_browse_preset(self) -> None:
         path = QFileDialog.getExistingDirectory(
-            self, "keras-hub preset or Hugging Face BERT folder",
-            self._settings.last_dir("preset"))
-        if path:
-            self._settings.remember_dir("preset", path)
-            self.preset.setCurrentText(path)
+            self, "keras-hub preset or Hugging Face folder", self._settings.last_dir("preset"))
+        if not path:
+            return
+        self._settings.remember_dir("preset", path)
+        # Told from config.json alone (no weights read), so Load builds the right network.
+        name = family_for_folder(path)
+        if name is not None and name != self.family():
+            self.set_family(name)
+        self.preset.setCurrentText(path)
+        self._show_detected((path, name) if name else None)
+
+    def _fill_presets(self, family: Family) -> None:
+        """Offer only ``family``'s presets; a typed folder stays, another family's preset
+        name gives way to this family's first."""
+        text = self.preset.currentText().strip()
+        others = {p for f in FAMILIES.values() if f is not family for p in f.presets}
+        if family.presets and not _looks_like_path(text) and (
+                not text or (text in others and text not in family.presets)):
+            text = family.presets[0]
+        self.preset.blockSignals(True)
+        try:
+            self.preset.clear()
+            self.preset.addItems(family.presets)
+            self.preset.setCurrentText(text)
+        finally:
+            self.preset.blockSignals(False)
+
+    def _show_detected(self, detected: tuple[str, str] | None) -> None:
+        self._detected = detected
+        text = tip = ""
+        if detected:
+            family = get_family(detected[1])
+            text = f"Detected: {_short(family)}"
+            tip = (f"{Path(detected[0]) / 'config.json'} says this folder holds a "
+                   f"{_short(family)} checkpoint; Network is set to {family.title}.")
+        self.detected.setText(text)
+        self.detected.setToolTip(tip)
+        self.detected.setStatusTip(tip)
+        self.detected.setVisible(bool(detected))
+
+    @Slot(str)
+    def _on_preset_text(self, text: str) -> None:
+        if self._detected and text.strip() != self._detected[0]:
+            self._show_detected(None)

@@ -9,7 +9,9 @@ architecture that keras-hub has a TextClassifier for is one entry here.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 
 _BASE = {"num_layers": 12, "num_heads": 12, "hidden_dim": 768, "intermediate_dim": 3072,
          "max_sequence_length": 512}
@@ -94,3 +96,19 @@ ARCHITECTURES: dict[str, TextArchitecture] = {a.name: a for a in (
 def architecture_for_model_type(model_type: str) -> TextArchitecture | None:
     """The entry whose Hugging Face folders carry ``model_type``."""
     return next((a for a in ARCHITECTURES.values() if model_type in a.hf_model_types), None)
+
+
+def architecture_for_folder(path) -> TextArchitecture | None:
+    """The entry whose checkpoint the local folder ``path`` holds, told from its
+    ``config.json`` alone (no weights are read): a Hugging Face folder's ``model_type``
+    or a keras-hub preset folder's backbone ``class_name``. None when it cannot tell."""
+    try:
+        config = json.loads((Path(path).expanduser() / "config.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(config, dict):
+        return None
+    if isinstance(config.get("model_type"), str):
+        return architecture_for_model_type(config["model_type"])
+    class_name = config.get("class_name")
+    return next((a for a in ARCHITECTURES.values() if a.backbone == class_name), None)
