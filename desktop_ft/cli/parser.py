@@ -76,13 +76,13 @@ def _add_model_args(p: argparse.ArgumentParser, for_training: bool) -> None:
                    help="auto: only the new head on pretrained weights, everything on "
                         "random ones; head: only the new head; partial: also the last N "
                         "blocks/layers; full: everything; bitfit: biases + head; lora: "
-                        "low-rank adapters (BERT); qlora: int8 backbone + LoRA (BERT); "
+                        "low-rank adapters (text); qlora: int8 backbone + LoRA (text); "
                         "two-phase: head first, then the partial layers at lr/10 "
                         "(default: auto)")
     s.add_argument("--lora-rank", type=_positive_int, default=None, metavar="N",
                    help="rank of the LoRA adapters (default 4)")
     s.add_argument("--unfreeze-last", type=int, default=None, metavar="N",
-                   help="blocks (VGG16) or transformer layers (BERT) the partial strategy "
+                   help="blocks (VGG16) or encoder layers (text models) the partial strategy "
                         "unfreezes (default 1)")
     s.add_argument("--unfreeze", action=_Pattern, const="unfreeze", metavar="GLOB",
                    help="unfreeze layers whose path or name matches (repeatable, in order)")
@@ -142,9 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--batch-size", type=_positive_int, default=None, help="default 32")
     t.add_argument("--lr", type=float, default=None, help="learning rate (default: 1e-3 when "
                    "few parameters train — a head, adapters, biases; else 1e-4 for VGG16, "
-                   "5e-5 for BERT)")
+                   "5e-5 for text models)")
     t.add_argument("--optimizer", choices=OPTIMIZERS, default=None,
-                   help="default: adam (VGG16), adamw (BERT)")
+                   help="default: adam (VGG16), adamw (text models)")
     t.add_argument("--early-stopping", type=int, default=None, metavar="PATIENCE",
                    help="stop after PATIENCE epochs without val_loss improvement and restore "
                         "the best weights (default: off)")

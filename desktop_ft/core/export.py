@@ -29,7 +29,8 @@ from pathlib import Path
 
 from desktop_ft.core import atomic, backend, runtime
 from desktop_ft.core.errors import UserError, describe_exception
-from desktop_ft.core.export_formats import parse_formats, tokenizer_matches, write_formats
+from desktop_ft.core.export_formats import (parse_formats, tokenizer_matches, write_formats,
+                                           writes_onnx_natively)
 from desktop_ft.core.model_card import model_card
 from desktop_ft.core.observer import Observer
 from desktop_ft.core.training import peft
@@ -94,7 +95,7 @@ def export_model(bundle, out: str | os.PathLike, labels: list[str], *,
                  observer: Observer | None = None, merge_lora: bool = False,
                  formats=None, representative: list | None = None,
                  validation: tuple | None = None, app_probs=None,
-                 staged: Path | None = None) -> dict:
+                 staged: Path | None = None, in_subprocess: bool = True) -> dict:
     """Write ``OUT/`` atomically; return the ``export.json`` contents plus ``path``.
 
     ``formats``: any of ``saved_model, keras, onnx, litert`` (default the first two);
@@ -110,9 +111,10 @@ def export_model(bundle, out: str | os.PathLike, labels: list[str], *,
     by TensorFlow in a subprocess from ``model.keras`` (:mod:`desktop_ft.core.tf_export`)
     and their parity is measured against this process's model (``app_probs``: its
     probabilities for ``samples``; ``staged``: the folder where it wrote ``model.keras``
-    and the LoRA adapters, copied as they are); without TensorFlow installed only
-    ``model.keras`` and the records are written, and the status line says what is
-    missing.
+    and the LoRA adapters, copied as they are). Without TensorFlow installed, ONNX comes
+    from PyTorch's exporter (on JAX: in a torch subprocess, the same way), the other
+    formats are not written, and the status line says what is missing.
+    ``in_subprocess=False`` (that subprocess itself) writes everything here.
     """
     formats = parse_formats(formats)
     observer = observer or Observer()
@@ -126,14 +128,28 @@ def export_model(bundle, out: str | os.PathLike, labels: list[str], *,
         raise UserError(f"{len(labels)} labels for a model with {bundle.num_classes} outputs.")
     out.parent.mkdir(parents=True, exist_ok=True)
     tf_formats = [f for f in formats if f in TENSORFLOW_FORMATS]
-    if tf_formats and backend.name() != "tensorflow":
+    if tf_formats and backend.name() != "tensorflow" and in_subprocess:
         if backend.tensorflow_available():
-            return _export_through_tensorflow(bundle, out, labels, samples, info, observer,
-                                              merge_lora, formats)
-        observer.on_status(without_tensorflow_note(tf_formats, out))
-        formats = tuple(f for f in formats if f not in TENSORFLOW_FORMATS) or ("keras",)
-        info = {**(info or {}), "formats_not_written": {
-            f: "needs TensorFlow installed" for f in tf_formats}}
+            return _export_in_subprocess(bundle, out, labels, samples, info, observer,
+                                         merge_lora, formats, "tensorflow")
+    if tf_formats and backend.name() != "tensorflow":
+        # Without TensorFlow: ONNX from PyTorch's own exporter (in this process on torch,
+        # from model.keras in a torch process on JAX); the rest is recorded as not
+        # written, with the command that adds it later.
+        onnx_by_torch = "onnx" in tf_formats and not writes_onnx_natively() and \
+            in_subprocess and backend.installed("torch") and backend.installed("onnxscript")
+        missing = [f for f in tf_formats if f != "onnx" or not (writes_onnx_natively() or
+                                                                  onnx_by_torch)]
+        if missing:
+            observer.on_status(without_tensorflow_note(missing, out))
+            info = {**(info or {}), "formats_not_written": {
+                f: "needs TensorFlow installed" for f in missing}}
+        if onnx_by_torch:
+            kept = tuple(f for f in formats if f not in missing)
+            return _export_in_subprocess(bundle, out, labels, samples, info, observer,
+                                         merge_lora, kept, "torch")
+        if missing:
+            formats = tuple(f for f in formats if f not in missing) or ("keras",)
     atomic.recover(out)       # what an export killed earlier left behind
     needed = estimate_export_bytes(bundle, formats)
     free = shutil.disk_usage(out.parent).free
@@ -252,10 +268,11 @@ def without_tensorflow_note(missing, out) -> str:
             f"{','.join(['keras', *missing])}")
 
 
-def _export_through_tensorflow(bundle, out: Path, labels, samples, info, observer,
-                               merge_lora: bool, formats) -> dict:
-    """Stage a ``model.keras`` export, then let TensorFlow write every format from it in a
-    subprocess (the backend is fixed per process), with parity against this model."""
+def _export_in_subprocess(bundle, out: Path, labels, samples, info, observer,
+                          merge_lora: bool, formats, via: str) -> dict:
+    """Stage a ``model.keras`` export, then let another Keras backend (``via``:
+    TensorFlow; or torch for ONNX on JAX without TensorFlow) write every format from it
+    in a subprocess (the backend is fixed per process), with parity against this model."""
     import subprocess
     import sys
     import tempfile
@@ -270,18 +287,19 @@ def _export_through_tensorflow(bundle, out: Path, labels, samples, info, observe
                      formats=("keras",))
         arrays = {f"input_{i}": np.asarray(x) for i, x in enumerate(checks)}
         np.savez(stage / "reference.npz", probs=probs, **arrays)
-        observer.on_status(f"Writing {', '.join(formats)} with TensorFlow…")
-        env = {**os.environ, "KERAS_BACKEND": "tensorflow"}
+        names = {"tensorflow": "TensorFlow", "torch": "PyTorch"}
+        observer.on_status(f"Writing {', '.join(formats)} with {names[via]}…")
+        env = {**os.environ, "KERAS_BACKEND": via}
         proc = subprocess.run(
             [sys.executable, "-m", "desktop_ft.core.tf_export", str(stage / "export"),
-             str(out), ",".join(formats), str(stage / "reference.npz")],
+             str(out), ",".join(formats), str(stage / "reference.npz"), via],
             env=env, capture_output=True, text=True)
         lines = proc.stdout.strip().splitlines()
         if proc.returncode != 0 or not lines:
             why = (proc.stderr.strip().splitlines() or ["no output"])[-1]
             why = why.removeprefix("desktop-ft: error: ")
             raise UserError(why if "previous export" in why or "nothing was written" in why
-                            else f"Export through TensorFlow failed: {why}")
+                            else f"Export through {names[via]} failed: {why}")
         record = json.loads(lines[-1])
     finally:
         shutil.rmtree(stage, ignore_errors=True)

@@ -39,19 +39,89 @@ def parse_formats(text: str | list | tuple | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
+def writes_onnx_natively() -> bool:
+    """Whether this backend writes ONNX without TensorFlow: PyTorch's own exporter does
+    (torch.export + onnxscript); JAX's (jax2onnx) mis-shapes batches above one."""
+    from desktop_ft.core import backend
+
+    return backend.name() == "torch" and backend.installed("onnxscript")
+
+
 def write_onnx(wrapper, path: Path) -> None:
-    """Keras's ONNX export (tf2onnx), with the output renamed ``probs``."""
+    """The ONNX file of ``wrapper`` (any batch size), with the output named ``probs``:
+    Keras's export (tf2onnx) on TensorFlow, PyTorch's exporter on torch."""
     import onnx
+
+    from desktop_ft.core import backend
 
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "model.onnx"
-        wrapper.export(str(raw), format="onnx", verbose=False)
+        if backend.name() == "torch":
+            _write_onnx_torch(wrapper, raw)
+        else:
+            _register_erfc()
+            wrapper.export(str(raw), format="onnx", verbose=False)
         model = onnx.load(str(raw))
     old = model.graph.output[0].name
     for node in model.graph.node:
         node.output[:] = ["probs" if o == old else o for o in node.output]
     model.graph.output[0].name = "probs"
     onnx.save(model, str(path))
+
+
+def _register_erfc() -> None:
+    """tf2onnx 1.17 has no handler for TensorFlow's ``Erfc`` (exact GELU, in DistilBERT,
+    RoBERTa, XLM-RoBERTa and DeBERTa-v3): convert it as 1 − Erf(x)."""
+    global _ERFC_REGISTERED
+    if _ERFC_REGISTERED:
+        return
+    import numpy as np
+    from tf2onnx import utils
+    from tf2onnx.handler import tf_op
+
+    @tf_op("Erfc")
+    class Erfc:
+        @classmethod
+        def version_9(cls, ctx, node, **kwargs):
+            dtype = utils.map_onnx_to_numpy_type(ctx.get_dtype(node.input[0]))
+            erf = ctx.make_node("Erf", [node.input[0]])
+            one = ctx.make_const(utils.make_name("one"), np.array(1, dtype))
+            shape, dt = ctx.get_shape(node.output[0]), ctx.get_dtype(node.output[0])
+            ctx.remove_node(node.name)
+            ctx.make_node("Sub", [one.output[0], erf.output[0]], outputs=node.output,
+                          name=node.name, shapes=[shape], dtypes=[dt])
+    _ERFC_REGISTERED = True
+
+
+_ERFC_REGISTERED = False
+
+
+def _write_onnx_torch(wrapper, path: Path) -> None:
+    """torch.export with a dynamic batch dimension. (Keras 3.15's torch path falls back
+    to the TorchScript exporter whenever a dimension is dynamic, which fails on layer
+    norms: "Failed to export a node … because it is not constant".)"""
+    import numpy as np
+    import torch
+
+    names = [t.name.split(":")[0] for t in wrapper.inputs]
+
+    class Flat(torch.nn.Module):
+        def __init__(self, model):
+            super().__init__()
+            self.model = model
+
+        def forward(self, *inputs):
+            return self.model(list(inputs))
+
+    samples = tuple(torch.tensor(np.zeros((2, *t.shape[1:]), t.dtype)) for t in
+                    wrapper.inputs)
+    batch = torch.export.Dim("batch")
+    program = torch.onnx.export(Flat(wrapper).eval(), samples, input_names=names,
+                                output_names=["probs"], dynamo=True, verbose=False,
+                                # (one entry: the *inputs tuple, a batch axis per input)
+                                dynamic_shapes=(tuple({0: batch} for _ in samples),))
+    program.optimize()
+    program.save(str(path))
 
 
 def write_litert(wrapper, path: Path, representative: list | None = None) -> None:

@@ -46,13 +46,13 @@ STRATEGIES = ("head", "partial", "full", "bitfit", "lora", "qlora", "two-phase")
 TREE_STRATEGIES = ("head", "partial", "full", "bitfit")   # need no change to the model
 STRATEGY_HELP = {
     "head": "Freeze every pretrained layer; train only the new output head.",
-    "partial": "Fine-tune the last N blocks (VGG16) or transformer layers (BERT) and the head.",
+    "partial": "Fine-tune the last N blocks (VGG16) or encoder layers (text models) and the head.",
     "full": "Train every layer (needs the most data and time).",
     "bitfit": "BitFit: train only bias terms (and LayerNorm beta) of the pretrained layers, "
               "plus the head.",
-    "lora": "LoRA (BERT): freeze the backbone and learn low-rank adapters beside the query "
+    "lora": "LoRA (text models): freeze the backbone and learn low-rank adapters beside the query "
             "and value projections, plus the head.",
-    "qlora": "QLoRA-style (BERT): quantize the backbone to int8, then LoRA adapters and the "
+    "qlora": "QLoRA-style (text models): quantize the backbone to int8, then LoRA adapters and the "
              "head train in float.",
     "two-phase": "Train the new head first (backbone frozen), then also the chosen layers at "
                  "a ten times lower learning rate, in one run.",

@@ -57,7 +57,7 @@ def model_card(record: dict) -> str:
         "input_name": "images" if images else "texts",
         "example": "tf.zeros([1, 300, 200, 3], tf.uint8)" if images
         else 'tf.constant(["a sentence to classify"])',
-        "keras_hub": "" if images else "\nimport keras_hub  # registers the BERT classes",
+        "keras_hub": "" if images else "\nimport keras_hub  # registers the text model classes",
         "onnx_feed": f'{{"images": np.zeros((1, {size}, {size}, 3), np.uint8)}}' if images
         else '{"token_ids": ids, "padding_mask": mask}  # from tokenizer.json',
         "litert_feed": f"images=np.zeros((1, {size}, {size}, 3), np.uint8)" if images
@@ -82,6 +82,24 @@ def model_card(record: dict) -> str:
                  "enc = tok.encode_batch([\"a sentence\"])\n"
                  "ids = np.array([e.ids for e in enc], np.int32)\n"
                  "mask = np.array([e.attention_mask for e in enc], np.int32)\n```\n")
+    tokenizer = record.get("tokenizer") or {}
+    if tokenizer:
+        text_note += (f"\n**Tokenizer:** {tokenizer.get('model')} from "
+                      f"{tokenizer.get('source')}; `tokenizer.json` gives the app's token ids"
+                      f"{'' if tokenizer.get('matches_app') else ' — NOT on every check'}.\n")
+        differs = tokenizer.get("saved_model_differs")
+        if differs:
+            text_note += (f"\nThe SavedModel's tokenizer (TensorFlow ops) gives other token "
+                          f"ids than the app on {len(differs)} of "
+                          f"{tokenizer.get('saved_model_checked')} checked texts; the "
+                          "SavedModel's parity above leaves them out. Feed `tokenizer.json` "
+                          "ids (ONNX, LiteRT, model.keras) where these matter:\n\n"
+                          + "\n".join(f"* `{d['text'][:60]!r}`" for d in differs[:12])
+                          + ("\n* …" if len(differs) > 12 else "") + "\n")
+        elif differs is not None:
+            text_note += ("\nThe SavedModel's tokenizer gave the app's token ids on all "
+                          f"{tokenizer.get('saved_model_checked')} checked texts (accents, "
+                          "ß, Turkish i, CJK, emoji, control characters, …).\n")
     counts = record.get("train_examples") or {}
     data_line = ", ".join(f"{c}: {n}" for c, n in counts.items()) if counts else ""
     sections = [

@@ -1,7 +1,10 @@
 """The TensorFlow side of an export made on the torch or jax backend, run in its own
 process (Keras fixes its backend per process)::
 
-    python -m desktop_ft.core.tf_export STAGED_EXPORT OUT FORMATS REFERENCE.npz
+    python -m desktop_ft.core.tf_export STAGED_EXPORT OUT FORMATS REFERENCE.npz [BACKEND]
+
+``BACKEND`` is ``tensorflow`` (the default) or ``torch``: a JAX model's ONNX file on a
+machine without TensorFlow is written by PyTorch's exporter this way.
 
 ``STAGED_EXPORT`` is a ``model.keras`` export written by the training backend;
 ``REFERENCE.npz`` holds the parity inputs (``input_0`` …) and that backend's
@@ -22,9 +25,11 @@ def main(argv: list[str]) -> int:
     from desktop_ft.core.errors import UserError
 
     try:
-        staged, out, formats, reference = argv
-        runtime.quiet_tensorflow()
-        backend.select("tensorflow")
+        staged, out, formats, reference, *via = argv
+        via = via[0] if via else "tensorflow"
+        if via == "tensorflow":
+            runtime.quiet_tensorflow()
+        backend.select(via)
         import numpy as np
 
         from desktop_ft.core.export import export_model
@@ -39,11 +44,12 @@ def main(argv: list[str]) -> int:
         meta = json.loads((source.path / "export.json").read_text())
         info = {k: v for k, v in meta.items() if k not in _RECOMPUTED}
         record = export_model(source.bundle, out, source.bundle.classes, samples=inputs,
-                              info={**info, "saved_model_written_by": "tensorflow "
-                                    "(model.keras reloaded in a subprocess)"},
+                              info={**info, ("saved_model_written_by" if via == "tensorflow"
+                                             else "onnx_written_by"):
+                                    f"{via} (model.keras reloaded in a subprocess)"},
                               formats=formats.split(","), app_probs=probs,
                               representative=inputs,
-                              staged=source.path)
+                              staged=source.path, in_subprocess=False)
     except UserError as e:
         print(f"desktop-ft: error: {e}", file=sys.stderr)
         return 1
@@ -56,7 +62,7 @@ def main(argv: list[str]) -> int:
 _RECOMPUTED = ("format_version", "created", "parity_max_abs_diff", "parity_samples",
                "formats_written", "formats", "saved_model_bytes", "keras_bytes",
                "export_seconds", "signature", "weights_bytes", "weights_bytes_float32",
-               "path", "formats_not_written")
+               "path", "tokenizer")
 
 
 if __name__ == "__main__":

@@ -76,7 +76,8 @@ class MenuActions(QObject):
 
         QMessageBox.about(self.w, "About desktop_ft",
                           f"<b>desktop_ft {__version__}</b><p>Transfer learning and "
-                          "fine-tuning with Keras: VGG16 for images, BERT for text.</p>"
+                          "fine-tuning with Keras: VGG16 for images; BERT, DistilBERT, RoBERTa, "
+                          "XLM-RoBERTa, ALBERT and DeBERTa-v3 for text.</p>"
                           f"<p>Compute: {self.w.controller.device or 'starting…'}</p>")
 
 

@@ -3,11 +3,13 @@
 
     KERAS_BACKEND=torch python tests/core/backend_flow.py images DATA OUT [--no-tensorflow]
                                     [--precision=mixed_bfloat16]
-    KERAS_BACKEND=jax   python tests/core/backend_flow.py text DATA OUT PRESET
+    KERAS_BACKEND=jax   python tests/core/backend_flow.py text DATA OUT PRESET [--no-tensorflow]
 
-Trains (the run stopped after its first batch, then a full run), evaluates, explains
-and exports; prints one JSON line of what the test checks. ``--no-tensorflow`` makes
-TensorFlow impossible to import, as on a machine that lacks it.
+Trains (images: the run stopped after its first batch, then a full run; text: a recorded
+run stopped after its first batch, then resumed to the end), evaluates, explains and
+exports; prints one JSON line of what the test checks. ``--no-tensorflow`` makes
+TensorFlow and tensorflow-text impossible to import, as on a machine that lacks them
+(Windows, a PyTorch- or JAX-only GPU machine).
 """
 
 from __future__ import annotations
@@ -22,8 +24,11 @@ if "--no-tensorflow" in sys.argv:
 
 
 def main(kind: str, data: str, out: str, preset: str | None, precision: str) -> dict:
+    import time
+
     import numpy as np
 
+    t0 = time.monotonic()
     from desktop_ft.core import backend, export, runtime
     from desktop_ft.core.explain import explain
     from desktop_ft.core.models import ModelSpec
@@ -31,6 +36,7 @@ def main(kind: str, data: str, out: str, preset: str | None, precision: str) -> 
     from desktop_ft.core.training import TrainJob, fine_tune
 
     backend.select(None)
+    no_tensorflow = "--no-tensorflow" in sys.argv
     if kind == "images":
         spec = ModelSpec("vgg16", weights="none", image_size=32, precision=precision)
         job = TrainJob(model=spec, data=data, strategy="partial", epochs=2, batch_size=8,
@@ -41,20 +47,34 @@ def main(kind: str, data: str, out: str, preset: str | None, precision: str) -> 
                        batch_size=8, lr=1e-2, seed=3)
 
     class StopAfterFirstBatch(Observer):
-        def __init__(self, stop):
-            self.stop, self.batches = stop, 0
+        """Stops after the first batch of epoch ``at`` (text: of the second epoch, so that
+        the run has a checkpoint to resume from)."""
+
+        def __init__(self, stop, at):
+            self.stop, self.batches, self.at = stop, 0, at
 
         def on_batch(self, epoch, batch, logs):
             self.batches += 1
-            self.stop.set()
+            if epoch >= self.at:
+                self.stop.set()
 
     stop = threading.Event()
-    stopper = StopAfterFirstBatch(stop)
-    stopped = fine_tune(job, stopper, stop, record_run=False)
-    result = fine_tune(job, record_run=False)
+    stopper = StopAfterFirstBatch(stop, 0 if kind == "images" else 1)
+    if kind == "images":
+        stopped = fine_tune(job, stopper, stop, record_run=False)
+        result = fine_tune(job, record_run=False)
+        formats = None
+    else:
+        from desktop_ft.core.training.resume import resume_run
+
+        stopped = fine_tune(job, stopper, stop, run_dir=f"{out}.runs")
+        result = resume_run(stopped.run_path)
+        # Without TensorFlow: model.keras + ONNX (+ tokenizer.json); with it: the
+        # SavedModel, written by TensorFlow in a subprocess.
+        formats = "saved_model,keras,onnx" if no_tensorflow else "saved_model,keras"
     samples = result.parity_samples()
     record = export.export_model(result.bundle, out, result.classes, samples=samples,
-                                 info=result.export_info())
+                                 info=result.export_info(), formats=formats)
     explained = explain(result.bundle, samples[:1])
     reloaded_diff = None
     if kind == "images":      # model.keras reloads on this backend and agrees
@@ -75,7 +95,12 @@ def main(kind: str, data: str, out: str, preset: str | None, precision: str) -> 
         "cache_cut": [c.get("cut") for c in result.feature_cache],
         "accuracy": result.evaluation.get("accuracy") if result.evaluation else None,
         "export": {k: record.get(k) for k in ("formats_written", "parity_max_abs_diff",
-                                              "backend", "device", "formats_not_written")},
+                                              "backend", "device", "formats_not_written",
+                                              "tokenizer", "onnx_written_by")},
+        "onnx_parity": (record.get("formats") or {}).get("onnx", {}).get(
+            "parity_max_abs_diff"),
+        "resumed_from": result.resumed_from,
+        "seconds": round(time.monotonic() - t0, 1),
         "files": sorted(p.name for p in __import__("pathlib").Path(out).iterdir()),
         "explained": sorted(explained[0]) if explained else [],
         "reloaded_diff": reloaded_diff,

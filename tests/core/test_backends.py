@@ -1,6 +1,7 @@
 """Keras 3 backends: the tiny VGG16 and the tiny BERT train, stop, evaluate, explain and
-export on PyTorch and JAX (CPU), each in its own process; images without TensorFlow
-importable at all. The strategy tests run on every backend too."""
+export on PyTorch and JAX (CPU), each in its own process; images, and text on one of the
+two, without TensorFlow or tensorflow-text importable at all. The strategy tests run on
+every backend too."""
 
 from __future__ import annotations
 
@@ -39,9 +40,15 @@ def other_backends(image_folder, text_csv, tiny_bert_preset, tmp_path_factory):
             "images": [sys.executable, str(FLOW), "images", str(image_folder),
                        str(out / "images"), "--no-tensorflow",
                        f"--precision={'mixed_bfloat16' if name == 'torch' else 'auto'}"],
+            # Text needs no TensorFlow: on torch the whole flow runs without it (ONNX by
+            # PyTorch's exporter); on jax with it (the SavedModel by TensorFlow).
             "text": [sys.executable, str(FLOW), "text", str(text_csv), str(out / "text"),
-                     str(tiny_bert_preset)],
+                     str(tiny_bert_preset), *(["--no-tensorflow"] if name == "torch" else [])],
+            "text-notf": [sys.executable, str(FLOW), "text", str(text_csv),
+                          str(out / "text-notf"), str(tiny_bert_preset), "--no-tensorflow"],
         }
+        if name == "torch":
+            del commands["text-notf"]
         own = {**env, "KERAS_BACKEND": name}
         if name == "jax":     # tiny models: XLA's compile time dominates (−25 % measured)
             own["XLA_FLAGS"] = f"{env.get('XLA_FLAGS', '')} " \
@@ -89,19 +96,41 @@ def test_images_without_tensorflow(name, other_backends):
     assert out["reloaded_diff"] < 1e-6
 
 
-@pytest.mark.parametrize("name", OTHER_BACKENDS)
-def test_text_with_savedmodel_written_by_tensorflow(name, other_backends):
-    out = flow(other_backends, name, "text")
-    assert out["backend"] == name
-    assert out["stopped"]["reason"] == "stopped by user" and out["stopped"]["batches"] == 1
-    assert out["epochs_run"] == 2
+@pytest.mark.skipif("jax" not in OTHERS, reason="jax is not installed")
+def test_text_with_savedmodel_written_by_tensorflow(other_backends):
+    out = flow(other_backends, "jax", "text")
+    assert out["backend"] == "jax"
+    assert out["stopped"]["reason"] == "stopped by user" and out["stopped"]["epochs_run"] == 2
+    assert out["epochs_run"] == 2 and out["resumed_from"] == 1
     # The SavedModel comes from TensorFlow in a subprocess; its answers match this
-    # backend's model.
+    # backend's model, on every text whose ids TensorFlow's tokenizer reproduces.
     assert out["export"]["formats_written"] == ["saved_model", "keras"]
     assert out["export"]["parity_max_abs_diff"] < 1e-4
-    assert out["export"]["backend"] == name
-    assert "saved_model" in out["files"]
+    assert out["export"]["backend"] == "jax"
+    assert out["export"]["tokenizer"]["matches_app"]
+    assert "saved_model" in out["files"] and "tokenizer.json" in out["files"]
     assert out["explained"] == ["probs", "scores", "tokens"]
+
+
+@pytest.mark.parametrize("name", OTHER_BACKENDS)
+def test_text_without_tensorflow(name, other_backends):
+    """Train, stop, resume, evaluate, explain and export with neither tensorflow nor
+    tensorflow_text importable: model.keras, tokenizer.json and model.onnx (PyTorch's
+    exporter; on JAX from model.keras in a torch process)."""
+    out = flow(other_backends, name, "text" if name == "torch" else "text-notf")
+    assert out["backend"] == name and not out["tensorflow_imported"]
+    assert out["stopped"]["reason"] == "stopped by user" and out["stopped"]["epochs_run"] == 2
+    assert out["epochs_run"] == 2 and out["resumed_from"] == 1
+    assert out["accuracy"] is not None
+    assert out["files"] == ["README.md", "adapters.lora.h5", "export.json", "labels.json",
+                            "model.keras", "model.onnx", "tokenizer.json"]
+    assert out["export"]["formats_written"] == ["keras", "onnx"]
+    assert out["export"]["formats_not_written"] == {"saved_model": "needs TensorFlow installed"}
+    assert out["onnx_parity"] < 1e-5
+    assert out["export"]["tokenizer"]["matches_app"]
+    assert out["explained"] == ["probs", "scores", "tokens"]
+    if name == "jax":
+        assert out["export"]["onnx_written_by"].startswith("torch")
 
 
 @pytest.mark.parametrize("name", OTHER_BACKENDS)
@@ -152,13 +181,10 @@ def test_distributed_is_refused_on_other_backends(monkeypatch):
     assert backend.unsupported(distributed=False) is None
 
 
-def test_text_and_savedmodel_need_tensorflow_say_so(monkeypatch, tmp_path):
+def test_savedmodel_needs_tensorflow_says_so(monkeypatch, tmp_path):
     from desktop_ft.core.export import ExportedModel
-    from desktop_ft.core.models.bert.build import require_tokenizer_ops
 
     monkeypatch.setattr(backend, "installed", lambda name: not name.startswith("tensorflow"))
-    with pytest.raises(UserError, match="BERT needs TensorFlow and tensorflow-text"):
-        require_tokenizer_ops()
     (tmp_path / "saved_model").mkdir()
     with pytest.raises(UserError, match="needs TensorFlow: pip install tensorflow"):
         ExportedModel(tmp_path)

@@ -15,7 +15,7 @@ WELCOME = (
     "<h2>Welcome to desktop_ft</h2>"
     "<p>Teach a pretrained network <b>your</b> categories in three steps:</p>"
     "<ol><li><b>Drop a folder</b> here with one subfolder per class (cats/, dogs/ …)"
-    " — or a CSV of texts and labels for BERT.</li>"
+    " — or a CSV of texts and labels, in any language, for a text model.</li>"
     "<li>Pick a model on the left and tick the layers that should train.</li>"
     "<li>Press <b>Train</b>, watch the curves, try the result and export it.</li></ol>"
     "<p>No data at hand? Use the built-in sample: coloured shapes in three classes.</p>")

@@ -56,7 +56,8 @@ def from_slow_files(folder: Path, arch):
             return sentencepiece(spm.read_bytes(), arch.spm_flavour,
                                  lowercase=config.get("do_lower_case",
                                                       arch.spm_flavour == "albert"),
-                                 keep_accents=config.get("keep_accents", False)), spm.name
+                                 keep_accents=config.get("keep_accents", False),
+                                 split_by_punct=config.get("split_by_punct", False)), spm.name
     wanted = {"wordpiece": "vocab.txt", "bpe": "vocab.json + merges.txt",
               "spm": "a SentencePiece model (spiece.model, sentencepiece.bpe.model, …)"}
     raise UserError(f"{folder} has no tokenizer: expected tokenizer.json or "
@@ -157,16 +158,22 @@ def byte_level_bpe(vocab: dict, merges, *, add_prefix_space: bool, specials):
                                fuse_unk=False))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=add_prefix_space)
     tok.decoder = decoders.ByteLevel()
+    # tokenizers takes sep and cls by position only (as keywords: TypeError).
     tok.post_processor = processors.RobertaProcessing(
-        sep=(sep, vocab[sep]), cls=(cls, vocab[cls]), add_prefix_space=add_prefix_space,
-        trim_offsets=True)
+        (sep, vocab[sep]), (cls, vocab[cls]), trim_offsets=True,
+        add_prefix_space=add_prefix_space)
     _special_tokens(tok, (cls, pad, sep, unk, mask), vocab)
     return tok
 
 
-def sentencepiece(proto_bytes: bytes, flavour: str, *, lowercase: bool, keep_accents: bool):
+def sentencepiece(proto_bytes: bytes, flavour: str, *, lowercase: bool, keep_accents: bool,
+                  split_by_punct: bool = False):
     """ALBERT's, DeBERTa-v3's or XLM-RoBERTa's tokenizer from a SentencePiece unigram model
-    (Hugging Face's AlbertConverter, DebertaV2Converter, XLMRobertaConverter)."""
+    (Hugging Face's AlbertConverter, DebertaV2Converter, XLMRobertaConverter).
+
+    ``split_by_punct`` is DeBERTa's tokenizer option (``tokenizer_config.json``), False in
+    DeBERTa-v3's checkpoints and in keras-hub's DebertaV3Tokenizer (plain SentencePiece):
+    isolating punctuation there would make "film!" ``▁film ▁!`` instead of ``▁film !``."""
     from sentencepiece import sentencepiece_model_pb2
     from tokenizers import (Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers,
                             processors)
@@ -202,7 +209,7 @@ def sentencepiece(proto_bytes: bytes, flavour: str, *, lowercase: bool, keep_acc
     metaspace = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always")
     tok.pre_tokenizer = pre_tokenizers.Sequence(
         [pre_tokenizers.Punctuation(behavior="isolated"), metaspace]) \
-        if flavour == "deberta_v3" else metaspace
+        if flavour == "deberta_v3" and split_by_punct else metaspace
     tok.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always")
     vocab = {p: i for i, (p, _) in enumerate(pieces)}
     if flavour == "xlm_roberta":

@@ -52,7 +52,56 @@ def tf_preprocessor(bundle):
     preprocessor_cls = getattr(keras_hub.models, arch.classifier + "Preprocessor")
     preprocessor = preprocessor_cls(kh, sequence_length=bundle.spec.seq_len)
     preprocessor.build(None)
-    return preprocessor
+    steps = _normalizer_steps(data) if arch.tokenizer == "spm" else []
+    return _normalized(preprocessor, steps) if steps else preprocessor
+
+
+def _normalizer_steps(data: dict) -> list:
+    """TensorFlow string ops for the app's normalizer steps that come before the
+    SentencePiece model's own normalization (``Precompiled``, which the TF op applies
+    itself): ALBERT's quote replacement, accent stripping and lowercasing. keras-hub's
+    AlbertTokenizer runs none of them, so without these an uncased ALBERT SavedModel
+    tokenized "The" unlike the app (and unlike the vocabulary it was trained with)."""
+    import re
+
+    import tensorflow as tf
+    import tensorflow_text as tf_text
+
+    norm = data.get("normalizer") or {}
+    steps = norm.get("normalizers", []) if norm.get("type") == "Sequence" else [norm]
+    out = []
+    for step in steps:
+        kind = step.get("type")
+        if kind == "Precompiled":
+            break
+        if kind == "Replace" and "String" in step.get("pattern", {}):
+            out.append(lambda t, a=re.escape(step["pattern"]["String"]), b=step["content"]:
+                       tf.strings.regex_replace(t, a, b))
+        elif kind == "NFKD":
+            out.append(lambda t: tf_text.normalize_utf8(t, "NFKD"))
+        elif kind == "StripAccents":
+            out.append(lambda t: tf.strings.regex_replace(t, r"\p{Mn}", ""))
+        elif kind == "Lowercase":
+            out.append(lambda t: tf.strings.lower(t, encoding="utf-8"))
+        # Strip and runs of spaces: SentencePiece's own normalization does the same.
+    return out
+
+
+def _normalized(preprocessor, steps):
+    """``preprocessor`` after ``steps``: a ``tf.Module``, so that the export archive
+    tracks the preprocessor's resources through it."""
+    import tensorflow as tf
+
+    class Normalized(tf.Module):
+        def __init__(self):
+            super().__init__(name="normalized_preprocessor")
+            self.preprocessor = preprocessor
+
+        def __call__(self, texts):
+            for step in steps:
+                texts = step(texts)
+            return self.preprocessor(texts)
+    return Normalized()
 
 
 def id_differences(bundle, preprocessor, texts) -> list[dict]:

@@ -25,7 +25,8 @@ def build_tree(bundle) -> LayerTree:
             units.append(node)
             root.children.append(node)
         elif "embedding" in layer.name:
-            emb.children.append(leaf_node(layer, emb, False))
+            for owner in _weight_owners(layer):
+                emb.children.append(leaf_node(owner, emb, False))
         else:
             node = subtree_node(layer, root, False)
             root.children.append(node)
@@ -37,6 +38,19 @@ def build_tree(bundle) -> LayerTree:
             head.children.append(leaf_node(layer, head, True))
     root.children.append(head)
     return LayerTree(root, model, units, partial_extras=extras)
+
+
+def _weight_owners(layer) -> list:
+    """``layer`` and its sublayers that own weights, parents first, as rows of the
+    embeddings group: DistilBERT's and XLM-RoBERTa's TokenAndPositionEmbedding owns none
+    itself (its token and position embeddings do: a leaf of it would count 0), DeBERTa's
+    rel_embedding owns its table and holds a layer norm (a leaf of it alone would miss
+    the norm). Parents first: ``LayerTree.apply_to_model`` sets layers in this order, and
+    a parent's ``trainable`` overwrites its sublayers'."""
+    own = bool(getattr(layer, "_trainable_variables", None)
+               or getattr(layer, "_non_trainable_variables", None))
+    subs = [o for s in getattr(layer, "_layers", ()) if s.weights for o in _weight_owners(s)]
+    return ([layer] if own or not subs else []) + subs
 
 
 def _is_encoder(layer) -> bool:

@@ -1,0 +1,165 @@
+"""Every text architecture of the table through the whole app, on keras-hub's
+``run_task_test`` pattern: a tiny preset folder per entry (2 layers, hidden 8, a
+tokenizer of the entry's own kind — :mod:`text_presets`), loaded as a user loads it, then
+its layer tree and every strategy, one epoch of training, token importance, export parity
+(SavedModel, ONNX and ``model.keras`` read back, in one export) and the app's token ids
+against keras-hub's own tokenizer of the preset.
+
+Only BERT has a real checkpoint among the tests (MiniLM); these keep the other five
+honest at the level that does not need weights.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from tests.core.text_presets import SEQ_LEN, TEXTS, make_preset, write_csv
+
+from desktop_ft.core.explain import explain, load_export_bundle
+from desktop_ft.core.export import export_model
+from desktop_ft.core.models import ModelSpec, load_model
+from desktop_ft.core.models.text.architectures import ARCHITECTURES
+from desktop_ft.core.training import TrainJob, fine_tune
+from desktop_ft.core.training.strategy import prepare_strategy
+from desktop_ft.core.tree_nodes import is_bias, is_lora
+
+# About 35 s per architecture on 2 CPU cores: a SavedModel written and read back is
+# most of it.
+pytestmark = pytest.mark.slow
+
+NAMES = list(ARCHITECTURES)
+
+
+@pytest.fixture(scope="module", params=NAMES)
+def preset(request, tmp_path_factory):
+    """(architecture name, its tiny preset folder); one architecture at a time."""
+    name = request.param
+    return name, make_preset(ARCHITECTURES[name], tmp_path_factory.mktemp(name) / "preset")
+
+
+@pytest.fixture(scope="module")
+def csv(tmp_path_factory):
+    return write_csv(tmp_path_factory.mktemp("text_csv") / "reviews.csv")
+
+
+def spec_of(preset) -> ModelSpec:
+    name, folder = preset
+    return ModelSpec(name, preset=str(folder), seq_len=SEQ_LEN, num_classes=2)
+
+
+@pytest.fixture(scope="module")
+def trained(preset, csv):
+    job = TrainJob(model=spec_of(preset), data=str(csv), epochs=1, batch_size=8,
+                   strategy="full", lr=1e-3)
+    return fine_tune(job, record_run=False)
+
+
+def _counts(vars_) -> int:
+    return sum(int(np.prod(v.shape)) for v in vars_)
+
+
+def _head_ids(tree) -> set[int]:
+    return {id(v) for leaf in tree.leaves() if leaf.is_new for v in leaf.variables}
+
+
+def test_tree_and_strategies(preset):
+    name, _ = preset
+    bundle = load_model(spec_of(preset))
+    tree = bundle.tree
+    trainable, frozen = tree.totals()
+    assert trainable + frozen == bundle.model.count_params()
+    assert len(tree.units) == (1 if name == "albert" else 2), [u.path for u in tree.units]
+    assert all(u.params > 0 for u in tree.units)
+    assert tree.find("embeddings").params > 0
+    head_params = _counts(v for leaf in tree.leaves() if leaf.is_new for v in leaf.variables)
+
+    seen = {}
+    for strategy in ("head", "partial", "full", "bitfit", "lora", "qlora"):
+        bundle = prepare_strategy(bundle, strategy, unfreeze_last=1, lora_rank=2)
+        tree = bundle.tree
+        tree.apply_to_model()
+        assert tree.totals() == tree.model_totals(), strategy
+        assert tree.totals()[0] == _counts(bundle.model.trainable_weights), strategy
+        seen[strategy] = tree.totals()[0]
+        head = _head_ids(tree)
+        backbone = [v for v in bundle.model.trainable_weights if id(v) not in head]
+        if strategy == "head":
+            assert not backbone
+        elif strategy == "bitfit":
+            assert backbone and all(is_bias(v) for v in backbone), \
+                [v.path for v in backbone if not is_bias(v)]
+        elif strategy in ("lora", "qlora"):
+            assert backbone and all(is_lora(v) for v in backbone), \
+                [v.path for v in backbone if not is_lora(v)]
+        if strategy == "lora":
+            # The merged copy (export --merge-lora) is the same classifier. (B starts at
+            # zero: give the adapters something to merge.)
+            rng = np.random.default_rng(0)
+            for v in bundle.model.weights:
+                if v.path.endswith("lora_kernel_b"):
+                    v.assign(rng.normal(0, 0.5, v.shape).astype("float32"))
+            x = bundle.family_impl.model_inputs(bundle, TEXTS[:4])
+            merged = bundle.family_impl.merged_model(bundle)
+            np.testing.assert_allclose(np.asarray(merged(x)), np.asarray(bundle.model(x)),
+                                       atol=1e-5)
+    assert seen["head"] == head_params
+    assert seen["head"] < seen["partial"] < seen["full"] == trainable + frozen
+    assert seen["head"] < seen["bitfit"] < seen["partial"]
+    assert seen["head"] < seen["lora"] == seen["qlora"] < seen["full"]
+    assert bundle.peft() == {"lora_rank": 2, "quantized": "int8"}
+
+
+def test_training_runs(trained):
+    losses = trained.history["loss"]
+    assert trained.epochs_run == 1 and np.isfinite(losses).all(), trained.history
+
+
+def test_explain_scores_the_words(trained):
+    text = TEXTS[0]
+    [e] = explain(trained.bundle, [text])
+    assert e["tokens"] and len(e["tokens"]) == len(e["scores"])
+    specials = set(ARCHITECTURES[trained.bundle.family].specials)
+    assert not specials & set(e["tokens"]), e["tokens"]
+    assert "".join(t.removeprefix("##") for t in e["tokens"]) == text.replace(" ", "")
+    # Normalised to a peak of 1 (all 0 when no token argues for the prediction).
+    assert all(0.0 <= s <= 1.0 for s in e["scores"]) and max(e["scores"]) in (0.0, 1.0)
+
+
+def test_export_parity_and_reload(trained, tmp_path):
+    r = trained
+    out = tmp_path / "out"
+    # (One export for every format: each is a few seconds per architecture.)
+    record = export_model(r.bundle, out, r.classes, samples=TEXTS[:6],
+                          formats="saved_model,keras,onnx")
+    tok = record["tokenizer"]
+    assert isinstance(tok["saved_model_differs"], list)
+    print("SavedModel tokenizer differs on:",
+          [d["text"] for d in tok["saved_model_differs"]])
+    # Plain ASCII, upper case included, tokenizes alike (ALBERT lowercases in both).
+    plain = set(r.bundle.family_impl.synthetic_inputs()[:2])
+    assert not {d["index"] for d in tok["saved_model_differs"]} & set(range(6)), \
+        tok["saved_model_differs"]
+    assert not plain & {d["text"] for d in tok["saved_model_differs"]}
+    assert tok["matches_app"] is True
+    assert record["parity_max_abs_diff"] < 1e-4
+    # ONNX too (DistilBERT, RoBERTa, XLM-R and DeBERTa-v3 need TensorFlow's Erfc, the
+    # exact GELU, converted: export_formats registers it with tf2onnx).
+    assert record["formats"]["onnx"]["parity_max_abs_diff"] < 1e-4, record["formats"]
+    # model.keras read back with its tokenizer (tokenizer.json, sentencepiece.model).
+    reloaded = load_export_bundle(out)
+    np.testing.assert_allclose(reloaded.predict_proba(TEXTS), r.bundle.predict_proba(TEXTS),
+                               atol=1e-5)
+
+
+def test_token_ids_match_keras_hub(preset):
+    import keras_hub
+
+    name, folder = preset
+    arch = ARCHITECTURES[name]
+    bundle = load_model(spec_of(preset))
+    app = bundle.parts["tokenizer"].encode(TEXTS, SEQ_LEN)
+    reference = getattr(keras_hub.models, arch.classifier + "Preprocessor").from_preset(
+        str(folder), sequence_length=SEQ_LEN)(TEXTS)
+    np.testing.assert_array_equal(app["token_ids"], np.asarray(reference["token_ids"]))
+    np.testing.assert_array_equal(app["padding_mask"],
+                                  np.asarray(reference["padding_mask"]).astype(np.int32))
