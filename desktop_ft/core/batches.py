@@ -84,7 +84,7 @@ class ImageBatches(_Batches):
             return self._cache[k], 1.0
         path = self.paths[k]
         try:
-            x = self.preprocess(load_image_rgb(path))
+            image = load_image_rgb(path)
         except UNREADABLE as e:
             with self._lock:
                 first = path not in self._reported
@@ -92,6 +92,7 @@ class ImageBatches(_Batches):
             if first and self.on_unreadable is not None:
                 self.on_unreadable(path, unreadable_reason(e))
             return None, 0.0
+        x = self.preprocess(image)      # outside the try: a bug here is not a bad file
         if self._cache is not None:
             self._cache[k] = x
         return x, 1.0

@@ -3,9 +3,19 @@ prediction."""
 
 from __future__ import annotations
 
-# What decoding a file that changed since the scan may raise: PIL raises OSErrors,
-# ValueErrors, SyntaxErrors and DecompressionBombError (a bare Exception subclass).
-UNREADABLE = Exception
+
+def _decode_errors() -> tuple:
+    """What decoding a file that changed since the scan may raise, and nothing else: an
+    OSError on read (PIL's UnidentifiedImageError and a truncated file's "image file is
+    truncated" are OSErrors), PIL's SyntaxError for a broken chunk, and its
+    DecompressionBombError. A bug in preprocessing (a TypeError, a ValueError) is not a
+    file's fault and surfaces as an error with its cause."""
+    from PIL import Image
+
+    return (OSError, SyntaxError, Image.DecompressionBombError)
+
+
+UNREADABLE = _decode_errors()
 
 
 def unreadable_reason(e: BaseException) -> str:

@@ -180,3 +180,33 @@ def test_image_pipeline_matches_serving_preprocessing(image_folder):
     first = datasets.load_image_rgb(scan.train.items[0])
     expected = preprocess_uint8(tf.constant(first[None]), 32)[0]
     np.testing.assert_array_equal(x[0].numpy(), expected.numpy())
+
+
+def test_only_decode_errors_count_as_unreadable(tmp_path):
+    """A file that no longer decodes is skipped (weight 0, reported once); a bug in
+    preprocessing is not a bad file and surfaces with its cause."""
+    from PIL import Image
+
+    from desktop_ft.core.batches import ImageBatches
+
+    good = tmp_path / "good.png"
+    noise = np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    Image.fromarray(noise).save(good)
+    cut = tmp_path / "cut.png"
+    cut.write_bytes(good.read_bytes()[:len(good.read_bytes()) // 2])
+    junk = tmp_path / "junk.png"
+    junk.write_bytes(b"not an image any more")
+    reported = []
+    y, w = np.zeros((3, 1), np.float32), np.ones(3, np.float32)
+    batches = ImageBatches([good, cut, junk], y, w, 3, cache=False,
+                           preprocess=lambda a: a.astype(np.float32),
+                           on_unreadable=lambda p, r: reported.append(p))
+    _, _, weights = batches[0]
+    assert weights.tolist() == [1.0, 0.0, 0.0] and reported == [cut, junk]
+
+    def buggy(image):
+        raise TypeError("a bug in preprocessing")
+    broken = ImageBatches([good], y[:1], w[:1], 1, cache=False, preprocess=buggy,
+                          on_unreadable=lambda p, r: reported.append(p))
+    with pytest.raises(TypeError, match="a bug in preprocessing"):
+        broken[0]
