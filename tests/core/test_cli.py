@@ -35,6 +35,17 @@ def test_layers_json_for_bert(tiny_bert_preset, capsys):
     assert states["head"] == "on" and d["strategy"] == "bitfit"
 
 
+def test_layers_of_a_text_architecture_offline_with_random_weights(capsys):
+    """Any listed architecture can be looked at offline, from its default (base-size)
+    configuration; ALBERT-base is the smallest (one encoder layer shared 12 times)."""
+    assert main(["layers", "--model", "albert", "--weights", "none", "--seq-len", "16"]) == 0
+    out = capsys.readouterr().out
+    assert "[x] group_0_inner_layer_0" in out and "[x] embedding_projection" in out
+    assert "Trainable: 11,684,353 of 11,684,353 parameters" in out
+    assert main(["layers", "--model", "albert", "--seq-len", "16"]) == 1
+    assert "ALBERT needs --preset" in capsys.readouterr().err
+
+
 def test_train_evaluate_predict_images(image_folder, tmp_path, capsys):
     out = tmp_path / "out"
     rc = main(["train", "--model", "vgg16", "--weights", "none", "--image-size", "32",
