@@ -31,6 +31,7 @@ def native_threads() -> int:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1500)   # ~6 min alone on 2 cores; twice that beside another job
 @pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="reads Linux's /proc")
 def test_soak_many_runs_in_one_window(qtbot, window, image_folder, text_csv,
                                       tiny_bert_preset, tmp_path):
