@@ -24,11 +24,28 @@ def _spec_from_args(args, base: dict | None = None):
         value = getattr(args, attr, None)
         if value is not None:
             d[key] = value
+    if getattr(args, "train_bn", None):
+        d["train_bn"] = True
     if getattr(args, "augment", None) is not None:
         d["augment"] = [a.strip() for a in args.augment.split(",") if a.strip()]
     if "num_classes" in vars(args) and args.num_classes is not None:
         d["num_classes"] = args.num_classes
     return check_spec(ModelSpec.from_dict(d))
+
+
+def cmd_models(args) -> int:
+    from desktop_ft.core.models import model_table
+
+    rows = model_table()
+    if args.json:
+        print(json.dumps(rows))
+        return 0
+    print(f"{'NAME':<20} {'INPUT':<24} {'PARAMS':>8} {'TOP-1':>6}  PRETRAINED WEIGHTS")
+    for r in rows:
+        top1 = f"{r['top1']:.1f}" if r["top1"] is not None else "—"
+        params = f"{r['params'] / 1e6:.1f} M" if r["params"] else "—"
+        print(f"{r['name']:<20} {r['input']:<24} {params:>8} {top1:>6}  {r['weights']}")
+    return 0
 
 
 def cmd_layers(args) -> int:
@@ -375,6 +392,6 @@ def _peak(heatmap) -> tuple[int, int]:
     return tuple(int(i) for i in np.unravel_index(int(np.argmax(heatmap)), heatmap.shape))
 
 
-COMMANDS = {"layers": cmd_layers, "scan": cmd_scan, "train": cmd_train,
+COMMANDS = {"models": cmd_models, "layers": cmd_layers, "scan": cmd_scan, "train": cmd_train,
             "export": cmd_export, "runs": cmd_runs, "evaluate": cmd_evaluate,
             "predict": cmd_predict, "explain": cmd_explain}

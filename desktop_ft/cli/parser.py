@@ -7,12 +7,14 @@ import argparse
 from desktop_ft import __version__
 from desktop_ft.core.backend import BACKENDS
 from desktop_ft.core.export_formats import DEFAULT_FORMATS, FORMATS
-from desktop_ft.core.models import FAMILIES
+from desktop_ft.core.models import FAMILIES, ModelSpec
 from desktop_ft.core.runtime import PRECISIONS
 from desktop_ft.core.training import JOB_STRATEGIES, OPTIMIZERS
 
 EPILOG = """examples:
+  desktop-ft models
   desktop-ft layers --model vgg16 --weights none --image-size 32 --strategy partial
+  desktop-ft train --model mobilenet_v2 --weights imagenet --data photos/ --export out/
   desktop-ft train --model vgg16 --weights imagenet --data photos/ --export out/
   desktop-ft train --model bert --preset bert_tiny_en_uncased --data reviews.csv --export out/
   desktop-ft train --model xlm_roberta --preset ./xlm-roberta-base/ --data avis.csv --export out/
@@ -20,6 +22,9 @@ EPILOG = """examples:
   desktop-ft evaluate out/ --data photos_test/
   desktop-ft predict out/ cat.jpg dog.png
 """
+
+
+DEFAULT_SPEC = ModelSpec()
 
 
 class _Pattern(argparse.Action):
@@ -50,23 +55,32 @@ def _add_backend_arg(p: argparse.ArgumentParser) -> None:
 def _add_model_args(p: argparse.ArgumentParser, for_training: bool) -> None:
     _add_backend_arg(p)
     g = p.add_argument_group("model")
-    g.add_argument("--model", choices=list(FAMILIES), default=None,
-                   help="the network (default: vgg16, or the project's)")
+    g.add_argument("--model", choices=list(FAMILIES), default=None, metavar="NAME",
+                   help=f"the network, one of {', '.join(FAMILIES)} (`desktop-ft models` "
+                        f"lists them; default: {DEFAULT_SPEC.family}, or the project's)")
     g.add_argument("--weights", default=None,
-                   help="VGG16 weights: imagenet, none, or a .h5/.weights.h5 file "
-                        "(default: imagenet); text models: none builds random weights "
-                        "(with --preset: its configuration and tokenizer)")
-    g.add_argument("--image-size", type=int, default=None, help="VGG16 input size (default 224)")
+                   help="image models: imagenet, none, a weights file (.h5/.weights.h5, "
+                        "full or no-top) or a saved model (.keras/.h5) whose backbone is "
+                        f"found inside (default: {DEFAULT_SPEC.weights}); text and keras-hub "
+                        "models: none builds random weights (with --preset: its "
+                        "configuration and tokenizer)")
+    g.add_argument("--image-size", type=int, default=None,
+                   help="image input size in pixels (default: the network's, see "
+                        "`desktop-ft models`)")
     g.add_argument("--head", choices=["gap", "original"], default=None,
-                   help="VGG16 head: gap (GAP→Dropout→Dense) or original (keep fc1/fc2, "
-                        "replace predictions; 224 px)")
+                   help="image head: gap (pooled features→Dropout→Dense) or original (VGG: "
+                        "keep fc1/fc2, replace predictions; 224 px)")
+    g.add_argument("--train-bn", action="store_true", default=None,
+                   help="let BatchNormalization layers in unfrozen blocks train (default: "
+                        "they stay frozen, as Keras's fine-tuning guide advises)")
     g.add_argument("--preset", default=None,
-                   help="text models: keras-hub preset name, keras-hub preset folder or "
-                        "Hugging Face folder (safetensors; its own tokenizer is used)")
+                   help="text and keras-hub image models: keras-hub preset name, keras-hub "
+                        "preset folder or Hugging Face folder (safetensors; a text "
+                        "model's own tokenizer is used)")
     g.add_argument("--seq-len", type=int, default=None,
                    help="text sequence length in tokens (default 128)")
     g.add_argument("--augment", default=None, metavar="LIST",
-                   help="VGG16 data augmentation inside the model, comma-separated: flip, "
+                   help="image data augmentation inside the model, comma-separated: flip, "
                         "rotation, zoom, contrast (default: none)")
     g.add_argument("--precision", choices=PRECISIONS,
                    default=None, help="auto: mixed precision on GPUs that support it, never "
@@ -82,8 +96,8 @@ def _add_model_args(p: argparse.ArgumentParser, for_training: bool) -> None:
     s.add_argument("--lora-rank", type=_positive_int, default=None, metavar="N",
                    help="rank of the LoRA adapters (default 4)")
     s.add_argument("--unfreeze-last", type=int, default=None, metavar="N",
-                   help="blocks (VGG16) or encoder layers (text models) the partial strategy "
-                        "unfreezes (default 1)")
+                   help="blocks (image models) or encoder layers (transformers) the partial "
+                        "strategy unfreezes (default 1)")
     s.add_argument("--unfreeze", action=_Pattern, const="unfreeze", metavar="GLOB",
                    help="unfreeze layers whose path or name matches (repeatable, in order)")
     s.add_argument("--freeze", action=_Pattern, const="freeze", metavar="GLOB",
@@ -110,6 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"desktop-ft {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("models", help="list the networks: input, parameters, ImageNet top-1, "
+                       "where pretrained weights come from")
+    p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("layers", help="print the layer tree with trainable state and counts")
     _add_model_args(p, for_training=False)
@@ -141,10 +159,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--epochs", type=_positive_int, default=None, help="default 10")
     t.add_argument("--batch-size", type=_positive_int, default=None, help="default 32")
     t.add_argument("--lr", type=float, default=None, help="learning rate (default: 1e-3 when "
-                   "few parameters train — a head, adapters, biases; else 1e-4 for VGG16, "
-                   "5e-5 for text models)")
+                   "few parameters train — a head, adapters, biases; else 1e-4 for image "
+                   "models, 5e-5 for text models)")
     t.add_argument("--optimizer", choices=OPTIMIZERS, default=None,
-                   help="default: adam (VGG16), adamw (text models)")
+                   help="default: adam (image models), adamw (text models)")
     t.add_argument("--early-stopping", type=int, default=None, metavar="PATIENCE",
                    help="stop after PATIENCE epochs without val_loss improvement and restore "
                         "the best weights (default: off)")

@@ -50,7 +50,8 @@ def load_export_bundle(folder: str | os.PathLike) -> ModelBundle:
         raise UserError(f"{folder} is not a desktop-ft export (it needs export.json and "
                         "model.keras).")
     meta = json.loads(meta_file.read_text())
-    spec = ModelSpec.from_dict(meta.get("spec") or {"family": meta.get("model", "vgg16")})
+    default = ModelSpec().family
+    spec = ModelSpec.from_dict(meta.get("spec") or {"family": meta.get("model", default)})
     family = get_family(spec.family)
     from desktop_ft.core import runtime
 

@@ -46,14 +46,14 @@ STRATEGIES = ("head", "partial", "full", "bitfit", "lora", "qlora", "two-phase")
 TREE_STRATEGIES = ("head", "partial", "full", "bitfit")   # need no change to the model
 STRATEGY_HELP = {
     "head": "Freeze every pretrained layer; train only the new output head.",
-    "partial": "Fine-tune the last N blocks (VGG16) or encoder layers (text models) and the head.",
+    "partial": "Fine-tune the last N blocks (CNNs) or encoder layers (transformers) and the head.",
     "full": "Train every layer (needs the most data and time).",
     "bitfit": "BitFit: train only bias terms (and LayerNorm beta) of the pretrained layers, "
               "plus the head.",
-    "lora": "LoRA (text models): freeze the backbone and learn low-rank adapters beside the query "
-            "and value projections, plus the head.",
-    "qlora": "QLoRA-style (text models): quantize the backbone to int8, then LoRA adapters and the "
-             "head train in float.",
+    "lora": "LoRA (transformers): freeze the backbone and learn low-rank adapters beside the "
+            "query and value projections, plus the head.",
+    "qlora": "QLoRA-style (transformers): quantize the backbone to int8, then LoRA adapters "
+             "and the head train in float.",
     "two-phase": "Train the new head first (backbone frozen), then also the chosen layers at "
                  "a ten times lower learning rate, in one run.",
 }
@@ -71,6 +71,10 @@ class LayerTree:
         self.partial_extras = list(partial_extras or [])
         self._listeners: list[Callable[[list[Node]], None]] = []
         self.strategy = "custom"
+        # Layer kinds that stay frozen when a block around them is unfrozen (an image
+        # model's BatchNormalization, unless the user lets it train); a click on the
+        # layer itself still unfreezes it.
+        self.keep_frozen: tuple[str, ...] = ()
 
     # ------------------------------------------------------------------ building
     @classmethod
@@ -140,16 +144,19 @@ class LayerTree:
         if isinstance(node, str):
             node = self.find(node)
         for leaf in node.leaves():
-            leaf.var_trainable = flags_for(leaf, value)
-            leaf.flag = bool(value)
+            self._set_leaf(leaf, value, cascade=leaf is not node)
         self.strategy = "custom"
         if notify:
             self._changed([node])
 
     def set_all(self, value: bool) -> None:
         for leaf in self.leaves():
-            leaf.var_trainable = flags_for(leaf, value)
-            leaf.flag = bool(value)
+            self._set_leaf(leaf, value)
+
+    def _set_leaf(self, leaf: Node, value: bool, cascade: bool = True) -> None:
+        value = bool(value) and not (cascade and leaf.kind in self.keep_frozen)
+        leaf.var_trainable = flags_for(leaf, value)
+        leaf.flag = value
 
     def freeze_up_to(self, node: Node | str) -> None:
         """Freeze every layer before and including ``node`` (in model order)."""
@@ -168,13 +175,9 @@ class LayerTree:
         first = min(order.index(l) for l in mine)
         for i, leaf in enumerate(order):
             if freeze_before and i <= last:
-                value = False
+                self._set_leaf(leaf, False)
             elif not freeze_before and i >= first:
-                value = True
-            else:
-                continue
-            leaf.var_trainable = flags_for(leaf, value)
-            leaf.flag = value
+                self._set_leaf(leaf, True)
         self.strategy = "custom"
         self._changed([self.root])
 
@@ -293,6 +296,7 @@ class LayerTree:
         for layer, pairs, flag in by_layer.values():
             if not pairs:
                 layer.trainable = flag
+                _inference_when_frozen(layer, flag)
             elif all(t for _, t in pairs):
                 layer.trainable = True
             elif not any(t for _, t in pairs):
@@ -336,3 +340,17 @@ class LayerTree:
         return "\n".join(lines)
 
 
+
+
+_DROPOUTS = ("Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D")
+
+
+def _inference_when_frozen(layer, trains: bool) -> None:
+    """A frozen layer runs as at inference: Keras does it for BatchNormalization; a
+    frozen Dropout inside a pretrained backbone (EfficientNet's stochastic depth) drops
+    nothing until its block is unfrozen. Its rate is kept to restore."""
+    if type(layer).__name__ not in _DROPOUTS:
+        return
+    if not hasattr(layer, "_rate_when_trained"):
+        layer._rate_when_trained = float(layer.rate)
+    layer.rate = layer._rate_when_trained if trains else 0.0

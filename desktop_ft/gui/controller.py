@@ -14,7 +14,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal, Slot
 
 from desktop_ft.core.errors import UserError
-from desktop_ft.core.models import check_spec, family_for_input, get_family
+from desktop_ft.core.models import ModelSpec, check_spec, family_for_input, get_family
 from desktop_ft.core.sample_data import default_location
 from desktop_ft.gui import jobs
 from desktop_ft.gui.tasks import QtObserver, TaskRunner
@@ -103,7 +103,7 @@ class SessionController(QObject):
 
     def _scan_fits(self, spec: dict) -> bool:
         return self.scan is not None and \
-            self.scan.kind == get_family(spec.get("family", "vgg16")).input_kind
+            self.scan.kind == get_family(spec.get("family", ModelSpec().family)).input_kind
 
     def _set_loading(self, loading: bool) -> None:
         self.loading = loading

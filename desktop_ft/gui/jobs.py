@@ -19,20 +19,20 @@ def warm_up() -> str:
 
 
 def load_model(spec: dict, observer, stop, allow_fallback: bool):
-    """(bundle, note). With ``allow_fallback`` (the built-in sample only), unreachable
-    ImageNet weights fall back to random ones with a note, so Train works offline."""
+    """(bundle, note). With ``allow_fallback`` (the built-in sample only), weights that
+    cannot be downloaded fall back to what the family offers offline (random weights),
+    with a note, so Train works offline."""
     from desktop_ft.core.models import ModelSpec, get_family, load_model
 
     spec = ModelSpec.from_dict(spec)
     try:
         return load_model(spec, observer, stop), ""
     except UserError as e:
-        if not (allow_fallback and spec.weights == "imagenet" and not stop.is_set()):
+        fallback = get_family(spec.family).offline_fallback(spec) if allow_fallback else None
+        if fallback is None or stop.is_set():
             raise
-        note = (f"ImageNet weights are not available ({str(e).split('. ')[0]}). Using "
-                "weights None (random initialisation) so you can train the sample dataset "
-                "now; choose ImageNet or a weights file later for real transfer learning.")
-        spec.weights = "none"
+        spec, note = fallback
+        note = f"{note} ({str(e).split('. ')[0]})"
         get_family(spec.family).check_spec(spec)
         return load_model(spec, observer, stop), note
 

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (QLabel, QMainWindow, QProgressBar, QSplitter, QTa
 
 from desktop_ft.core.data import IMAGE_EXTENSIONS, TABLE_EXTENSIONS
 from desktop_ft.core.errors import UserError
+from desktop_ft.core.models import SAMPLE_SPEC
 from desktop_ft.gui.controller import SessionController
 from desktop_ft.gui.menus import build_menus
 from desktop_ft.gui.panels import DataPanel, LayersPanel, ModelPanel, TrainPanel, TryExportPanel
@@ -128,8 +129,7 @@ class MainWindow(QMainWindow):
     @Slot()
     def use_sample(self) -> None:
         if self.controller.bundle is None:   # small and quick: the sample is 64 px shapes
-            self.model_panel.set_spec({**self.model_panel.spec(), "family": "vgg16",
-                                       "image_size": 64, "head": "gap"})
+            self.model_panel.set_spec({**self.model_panel.spec(), **SAMPLE_SPEC})
             self.train_panel.set_options({**self.train_panel.options(), "epochs": 5})
         self.controller.use_sample()
 

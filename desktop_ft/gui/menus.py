@@ -6,6 +6,8 @@ from PySide6.QtCore import QObject, Slot
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
+from desktop_ft.core.models import FAMILIES
+
 
 class MenuActions(QObject):
     """Slots for File → Recent data, Open/Save project, Save report, and Help → About."""
@@ -76,8 +78,9 @@ class MenuActions(QObject):
 
         QMessageBox.about(self.w, "About desktop_ft",
                           f"<b>desktop_ft {__version__}</b><p>Transfer learning and "
-                          "fine-tuning with Keras: VGG16 for images; BERT, DistilBERT, RoBERTa, "
-                          "XLM-RoBERTa, ALBERT and DeBERTa-v3 for text.</p>"
+                          "fine-tuning with Keras, for images and text: "
+                          f"{', '.join(f.title.split(' —')[0] for f in FAMILIES.values())}."
+                          "</p>"
                           f"<p>Compute: {self.w.controller.device or 'starting…'}</p>")
 
 

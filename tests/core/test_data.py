@@ -168,17 +168,19 @@ def test_known_classes_reject_unknown_ones(image_folder):
 def test_image_pipeline_matches_serving_preprocessing(image_folder):
     import tensorflow as tf
 
-    from desktop_ft.core.models.vgg16 import preprocess_uint8
+    from desktop_ft.core.models.image import ARCHITECTURES, preprocess_uint8
+
+    caffe = ARCHITECTURES["vgg16"].preprocessing
 
     scan = data.scan(image_folder)
     ds = datasets.image_dataset(scan.train, 3, batch_size=4, shuffle=False, binary=False,
                                 example_bytes=32 * 32 * 12,
-                                preprocess=lambda im: preprocess_uint8(im[None], 32)[0])
+                                preprocess=lambda im: preprocess_uint8(im[None], 32, caffe)[0])
     x, y, w = next(iter(ds))
     assert np.all(np.asarray(w) == 1)          # every file readable: full weight
     assert x.shape == (4, 32, 32, 3) and y.shape == (4, 3)
     first = datasets.load_image_rgb(scan.train.items[0])
-    expected = preprocess_uint8(tf.constant(first[None]), 32)[0]
+    expected = preprocess_uint8(tf.constant(first[None]), 32, caffe)[0]
     np.testing.assert_array_equal(x[0].numpy(), expected.numpy())
 
 

@@ -68,7 +68,7 @@ def test_grad_cam_puts_most_mass_on_the_object(object_model):
 
 def test_the_finer_block_localizes_better_than_the_last(object_model, monkeypatch):
     """Why the layer is chosen by size: at 32 px the last block does worse."""
-    from desktop_ft.core.models.vgg16 import explain as vgg_explain
+    from desktop_ft.core.models.image import explain as vgg_explain
 
     rng = np.random.default_rng(11)
     probes = [object_image(rng) for _ in range(6)]

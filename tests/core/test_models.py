@@ -9,7 +9,8 @@ import pytest
 
 from desktop_ft.core.errors import UserError
 from desktop_ft.core.models import ModelSpec, check_spec, load_model
-from desktop_ft.core.models.vgg16 import weights as vgg_mod
+from desktop_ft.core.models.image import weights as weights_mod
+from desktop_ft.core.models.image.architectures import ARCHITECTURES
 from desktop_ft.core.observer import Observer
 
 
@@ -44,15 +45,16 @@ def test_weights_file_errors(tmp_path):
         load_model(ModelSpec("vgg16", weights=str(tmp_path / "nope.h5"), image_size=32))
     junk = tmp_path / "junk.h5"
     junk.write_bytes(b"not hdf5")
-    with pytest.raises(UserError, match="not an HDF5 weights file"):
+    with pytest.raises(UserError, match="not a Keras weights file or saved model"):
         load_model(ModelSpec("vgg16", weights=str(junk), image_size=32))
     import h5py
 
     other = tmp_path / "other.h5"
     with h5py.File(other, "w") as f:
         f["dense/kernel"] = np.zeros((7, 5), np.float32)
-    with pytest.raises(UserError, match="no weights that fit VGG16"):
+    with pytest.raises(UserError, match="does not hold VGG16 weights: expected 13 layers") as e:
         load_model(ModelSpec("vgg16", weights=str(other), image_size=32))
+    assert "found 1 weight arrays, 0 of 13 layers fit" in str(e.value)
 
 
 def test_imagenet_offline_gives_advice(monkeypatch, tmp_path):
@@ -61,7 +63,7 @@ def test_imagenet_offline_gives_advice(monkeypatch, tmp_path):
     def offline(*a, **k):
         raise urllib.error.URLError("Name or service not known")
 
-    monkeypatch.setattr(vgg_mod.urllib.request, "urlopen", offline)
+    monkeypatch.setattr(weights_mod.urllib.request, "urlopen", offline)
     with pytest.raises(UserError) as e:
         load_model(ModelSpec("vgg16", weights="imagenet", image_size=32))
     msg = str(e.value)
@@ -77,22 +79,24 @@ def test_imagenet_offline_gives_advice(monkeypatch, tmp_path):
 
 def test_imagenet_download_progress_checksum_and_cancel(monkeypatch, tmp_path):
     """The download path, served from a local file: progress, checksum, cache, cancel."""
+    import dataclasses
+
     import keras
 
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "home"))
     src = tmp_path / "srv"
     src.mkdir()
-    name = vgg_mod.IMAGENET_FILES[False][0]
+    vgg = ARCHITECTURES["vgg16"]
+    name = vgg.imagenet[0]
     model = keras.applications.VGG16(include_top=False, weights=None, input_shape=(32, 32, 3))
     weights = src / "w.weights.h5"
     model.save_weights(str(weights))
     (src / name).write_bytes(weights.read_bytes())
     md5 = hashlib.md5((src / name).read_bytes()).hexdigest()
-    monkeypatch.setattr(vgg_mod, "_BASE_URL", src.as_uri() + "/")
-    monkeypatch.setattr(vgg_mod, "IMAGENET_FILES", {False: (name, "0" * 32),
-                                                    True: vgg_mod.IMAGENET_FILES[True]})
+    url = (src / name).as_uri()
+    wrong = dataclasses.replace(vgg, imagenet=(name, url, "0" * 32))
     with pytest.raises(UserError, match="checksum mismatch"):
-        vgg_mod.download_imagenet(False, Observer())
+        weights_mod.download_imagenet(wrong, False, Observer())
 
     class Recorder(Observer):
         def __init__(self):
@@ -105,15 +109,14 @@ def test_imagenet_download_progress_checksum_and_cancel(monkeypatch, tmp_path):
 
     stop = threading.Event()
     stop.set()
-    monkeypatch.setattr(vgg_mod, "IMAGENET_FILES", {False: (name, md5),
-                                                    True: vgg_mod.IMAGENET_FILES[True]})
-    with pytest.raises(vgg_mod.DownloadCancelled):
-        vgg_mod.download_imagenet(False, Observer(), stop)
+    arch = dataclasses.replace(vgg, imagenet=(name, url, md5))
+    with pytest.raises(weights_mod.DownloadCancelled):
+        weights_mod.download_imagenet(arch, False, Observer(), stop)
     assert not (tmp_path / "home" / "models" / name).exists()
     rec = Recorder()
-    path = vgg_mod.download_imagenet(False, rec)
+    path = weights_mod.download_imagenet(arch, False, rec)
     assert path.exists() and rec.progress[-1][0] == path.stat().st_size
-    assert vgg_mod.download_imagenet(False, Recorder()) == path   # cached now
+    assert weights_mod.download_imagenet(arch, False, Recorder()) == path   # cached now
 
 
 def test_spec_validation():
@@ -189,10 +192,13 @@ def test_family_for_folder_reads_only_config_json(tmp_path):
 
     assert family_for_folder(folder("hf_roberta", {"model_type": "roberta"})) == "roberta"
     assert family_for_folder(folder("hf_xlmr", {"model_type": "xlm-roberta"})) == "xlm_roberta"
-    for name, family in FAMILIES.items():   # every text arch's keras-hub preset folder
-        if getattr(family, "arch", None) is not None:
-            preset = folder(f"kh_{name}", {"class_name": family.arch.backbone, "config": {}})
+    for name, family in FAMILIES.items():   # every keras-hub architecture's preset folder
+        arch = family.arch
+        if family.input_kind == "text" or arch.source == "keras_hub":
+            backbone = arch.backbone if family.input_kind == "text" else arch.builder
+            preset = folder(f"kh_{name}", {"class_name": backbone, "config": {}})
             assert family_for_folder(preset) == name
+    assert family_for_folder(folder("hf_vit", {"model_type": "vit"})) == "vit"
     assert family_for_folder(folder("gpt2", {"model_type": "gpt2"})) is None
     assert family_for_folder(folder("empty", None)) is None
     assert family_for_folder(folder("broken", "{not json")) is None

@@ -131,7 +131,7 @@ def test_two_phase_head_first_then_lower_lr(image_folder):
 
 def test_vgg16_refuses_lora_with_reason():
     bundle = load_model(ModelSpec("vgg16", weights="none", image_size=32))
-    with pytest.raises(UserError, match="no Dense layers"):
+    with pytest.raises(UserError, match="has only convolutions"):
         prepare_strategy(bundle, "lora")
 
 
@@ -163,7 +163,7 @@ def test_cli_layers_and_train_with_lora(tiny_bert_preset, text_csv, tmp_path, ca
     assert record["lora_merged"] and record["strategy"] == "lora"
     assert main(["layers", "--model", "vgg16", "--weights", "none", "--image-size", "32",
                  "--strategy", "qlora"]) == 1
-    assert "BERT only" in capsys.readouterr().err
+    assert "has only convolutions" in capsys.readouterr().err
 
 
 @pytest.mark.large

@@ -146,7 +146,7 @@ def test_offline_imagenet_names_window_controls_and_keeps_details(qtbot, window,
     the message names the window's controls, the cause is behind Details."""
     import urllib.error
 
-    from desktop_ft.core.models.vgg16 import weights as vgg_weights
+    from desktop_ft.core.models.image import weights as vgg_weights
 
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
 
@@ -179,7 +179,7 @@ def test_imagenet_download_shows_progress_and_cancels(qtbot, window, monkeypatch
     error says so, nothing partial is left and the app stays usable."""
     import time
 
-    from desktop_ft.core.models.vgg16 import weights as vgg_weights
+    from desktop_ft.core.models.image import weights as vgg_weights
 
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
 
@@ -257,7 +257,7 @@ def test_strategy_buttons_lora_and_vgg16_reason(qtbot, window, tiny_bert_preset)
     w = window
     load_tiny_vgg(qtbot, w)
     lora_button = w.layers_panel.buttons["lora"]
-    assert not lora_button.isEnabled() and "no Dense layers" in lora_button.toolTip()
+    assert not lora_button.isEnabled() and "has only convolutions" in lora_button.toolTip()
     load_model(qtbot, w, family="bert", preset=str(tiny_bert_preset), seq_len=16)
     assert lora_button.isEnabled()
     assert w.layers_panel.buttons["partial"].text() == "Last N layers"

@@ -1,6 +1,6 @@
 """What every model family shares: the spec, the loaded bundle, and the Family interface.
 
-A *family* (``vgg16``, ``bert``) is one package under ``desktop_ft/core/models`` holding
+A *family* (``image``, ``text``) is one package under ``desktop_ft/core/models`` holding
 an object that implements :class:`Family`; ``registry.py`` maps names to them. Code
 outside ``core/models`` never asks which family it has: it calls the family's hooks
 (``bundle.family_impl``) or reads its attributes (``input_kind``, ``spec_fields`` …).
@@ -23,9 +23,10 @@ class ModelSpec:
     project file. Fields a family does not use (see :attr:`Family.spec_fields`) are
     ignored by it. Family-specific checks run in ``registry.check_spec``.
 
-    ``weights`` (VGG16) is ``imagenet``, ``none`` or a path to a ``.h5``/``.weights.h5``
-    file. ``preset`` (BERT) is a keras-hub preset name, a keras-hub preset folder or a
-    Hugging Face BERT folder.
+    ``weights`` (images) is ``imagenet``, ``none`` or a path to a weights file or a saved
+    model holding the backbone. ``preset`` (text, keras-hub images) is a keras-hub preset
+    name, a keras-hub preset folder or a Hugging Face folder. ``train_bn`` lets the
+    BatchNormalization layers of unfrozen blocks train (they stay frozen by default).
     """
 
     family: str = "vgg16"
@@ -38,6 +39,7 @@ class ModelSpec:
     num_classes: int = 2
     augment: list = field(default_factory=list)
     precision: str = "auto"      # auto | float32 | mixed_float16 | mixed_bfloat16
+    train_bn: bool = False
 
     def __post_init__(self):
         self.family = str(self.family).lower()
@@ -123,6 +125,27 @@ class Family(ABC):
     finetune_lr: float = 1e-4           # default when many weights train
     few_params_lr: float = 1e-3         # default when few weights train (head, adapters)
     optimizer: str = "adam"
+
+    weights_choices: tuple = ()         # (ModelSpec.weights value or "file", label)
+    head_choices: tuple = ()            # (ModelSpec.head value, label)
+    min_image_size: int = 1
+
+    def spec_defaults(self) -> dict:
+        """ModelSpec values this network starts from when it is picked (its input size,
+        its weights …)."""
+        return {}
+
+    def offline_fallback(self, spec: ModelSpec) -> tuple[ModelSpec, str] | None:
+        """(a spec that needs no download, a note saying so) when ``spec``'s weights must
+        be downloaded — for the built-in sample, which must train offline; else None."""
+        return None
+
+    def table_row(self) -> dict:
+        """This network's line in ``desktop-ft models`` and the picker: ``name``,
+        ``title``, ``input``, ``params``, ``top1`` (ImageNet, %), ``speed`` (images/s on
+        a CPU) and where pretrained ``weights`` come from (None where unknown)."""
+        return {"name": self.name, "title": self.title, "input": self.input_kind,
+                "params": None, "top1": None, "speed": None, "weights": ""}
 
     # ---------------------------------------------------------------- spec and build
     def check_spec(self, spec: ModelSpec) -> None:

@@ -1,6 +1,6 @@
 """The model families by name, and loading a model from a spec.
 
-Adding a family: a package beside ``vgg16/`` and ``text/`` whose ``FAMILY`` (or
+Adding a family: a package beside ``image/`` and ``text/`` whose ``FAMILY`` (or
 ``FAMILIES``, one per architecture of its table) implements
 :class:`~desktop_ft.core.models.base.Family`, and one line in :data:`FAMILIES`.
 """
@@ -12,13 +12,12 @@ import threading
 from desktop_ft.core import distribution, runtime
 from desktop_ft.core.errors import UserError
 from desktop_ft.core.layer_tree import LayerTree
-from desktop_ft.core.models import text, vgg16
+from desktop_ft.core.models import image, text
 from desktop_ft.core.models.base import Family, ModelBundle, ModelSpec
-from desktop_ft.core.models.text.architectures import architecture_for_folder
 from desktop_ft.core.observer import Observer
 
 FAMILIES: dict[str, Family] = {
-    "vgg16": vgg16.FAMILY,
+    **image.FAMILIES,
     **text.FAMILIES,
 }
 
@@ -43,9 +42,21 @@ def family_for_input(kind: str) -> Family:
 def family_for_folder(path) -> str | None:
     """The name of the family whose checkpoint the local folder ``path`` holds, told
     from its config.json (no weights are read); None when it cannot tell."""
-    arch = architecture_for_folder(path)
-    return next((name for name, family in FAMILIES.items()
-                 if arch is not None and getattr(family, "arch", None) is arch), None)
+    for arch in (text.architectures.architecture_for_folder(path),
+                 image.architecture_for_folder(path)):
+        if arch is not None:
+            return next((name for name, family in FAMILIES.items()
+                         if getattr(family, "arch", None) is arch), None)
+    return None
+
+
+# The built-in sample's network: small and quick (the sample is 64 px shapes).
+SAMPLE_SPEC = {"family": "vgg16", "image_size": 64, "head": "gap"}
+
+
+def model_table() -> list[dict]:
+    """Every network's :meth:`Family.table_row`, images first, in table order."""
+    return [family.table_row() for family in FAMILIES.values()]
 
 
 def check_spec(spec: ModelSpec | dict) -> ModelSpec:

@@ -1,6 +1,7 @@
 """The frozen-prefix feature cache.
 
-When the first layers of a chain-shaped model (VGG16) are frozen and deterministic, their
+When the first layers of a chain-shaped model (every image model: VGG's layers, or any
+other backbone as one layer, then the head) are frozen and deterministic, their
 output is computed once per dataset and only the suffix trains, on cached features. The
 suffix is rebuilt from the very same layer objects, so the full model (try-it, export)
 sees the trained weights: ``full(x) == suffix(prefix(x))``.
@@ -14,8 +15,23 @@ from dataclasses import dataclass
 from desktop_ft.core.models import split_chain
 from desktop_ft.core.models.base import predict_batch
 
-NONDETERMINISTIC = ("Dropout", "SpatialDropout", "GaussianNoise", "GaussianDropout",
-                    "AlphaDropout", "BatchNormalization")
+ALWAYS_RANDOM = ("GaussianNoise", "GaussianDropout", "AlphaDropout")
+
+
+def random_in_training(layer) -> bool:
+    """Whether ``layer`` (or a layer inside it) computes differently in training: random
+    layers, a Dropout with a rate (a frozen one's is 0, ``layer_tree``), and a
+    BatchNormalization that trains (a frozen one runs in inference mode)."""
+    kind = type(layer).__name__
+    if layer.name.startswith("augment_") or kind.startswith("Random") or \
+            kind in ALWAYS_RANDOM:
+        return True
+    if kind == "BatchNormalization":
+        return bool(layer.trainable)
+    if "Dropout" in kind:
+        return float(getattr(layer, "rate", 0.0)) > 0
+    return any(random_in_training(sub) for sub in getattr(layer, "_layers", ()))
+
 
 @dataclass
 class CachePlan:
@@ -39,13 +55,14 @@ def plan_feature_cache(bundle, n_examples: int, budget_bytes: int, enabled: bool
     cut = None
     stopper = ""
     for layer in chain:
-        kind = type(layer).__name__
         trains = layer.trainable and any(v.trainable for v in layer.weights)
         if trains:
             stopper = f"{layer.name} trains"
+            if getattr(layer, "layers", None) and any(not v.trainable for v in layer.weights):
+                stopper += (": its frozen layers cannot be cut from it (its blocks are "
+                            "joined by branches), so only head-only training is cached")
             break
-        if layer.name.startswith("augment_") or kind.startswith("Random") or \
-                kind in NONDETERMINISTIC:
+        if random_in_training(layer):
             stopper = f"{layer.name} is random in training"
             break
         cut = layer

@@ -40,8 +40,8 @@ class LayersPanel(QGroupBox):
                 self.buttons[key] = b
         self.unfreeze_last = QSpinBox(objectName="unfreezeLast", minimum=0, maximum=24,
                                       value=1, prefix="N = ")
-        self.unfreeze_last.setToolTip("How many of the last blocks (VGG16) or transformer "
-                                      "layers (text models) 'Last N' unfreezes.")
+        self.unfreeze_last.setToolTip("How many of the last blocks (CNNs) or transformer "
+                                      "layers 'Last N' unfreezes.")
         rows[0].addWidget(self.unfreeze_last)
         self.lora_rank = QSpinBox(objectName="loraRank", minimum=1, maximum=256, value=4,
                                   prefix="rank ")

@@ -14,8 +14,6 @@ from desktop_ft.core.models import FAMILIES, Family, ModelSpec, family_for_folde
 from desktop_ft.gui.settings import AppSettings
 from desktop_ft.gui.widgets.family_picker import FamilyPicker
 
-WEIGHTS = (("imagenet", "ImageNet (downloads once)"), ("file", "From file…"),
-           ("none", "None (random initialisation)"))
 PRECISIONS = (("auto", "Auto (mixed on capable GPUs)"), ("float32", "float32"),
               ("mixed_bfloat16", "mixed bfloat16"), ("mixed_float16", "mixed float16 (GPU only)"))
 
@@ -53,16 +51,21 @@ class ModelPanel(QGroupBox):
         self._detected: tuple[str, str] | None = None   # (folder, family) from Folder…
         self.family_picker = FamilyPicker(objectName="modelPicker")
         form.addRow("Network", self.family_picker)
+        self.about = QLabel(objectName="networkAbout")
+        self.about.setStyleSheet("color: palette(mid);")
+        form.addRow("", self.about)
         self.weights = QComboBox(objectName="weightsPicker")
-        for key, text in WEIGHTS:
-            self.weights.addItem(text, key)
         self.weights.activated.connect(self._on_weights_chosen)
-        self.image_size = QSpinBox(objectName="imageSize", minimum=32, maximum=512,
-                                   singleStep=16, value=224, suffix=" px")
+        self.image_size = QSpinBox(objectName="imageSize", minimum=1, maximum=1024,
+                                   singleStep=16, suffix=" px")
         self.head = QComboBox(objectName="headPicker")
-        self.head.addItem("New GAP head (any size)", "gap")
-        self.head.addItem("Keep fc1/fc2, replace output (224 px)", "original")
         self.head.currentIndexChanged.connect(self._on_head_changed)
+        self.train_bn = QCheckBox("Let BatchNorm layers of unfrozen blocks train",
+                                  objectName="trainBn")
+        self.train_bn.setToolTip("Off (the default, as Keras's fine-tuning guide advises): "
+                                 "BatchNormalization stays frozen and runs in inference "
+                                 "mode even inside blocks you unfreeze, so its statistics "
+                                 "are not moved by small batches of new data.")
         self.preset = QComboBox(objectName="presetPicker", editable=True)
         browse = QPushButton("Folder…", objectName="presetBrowse")
         browse.clicked.connect(self._on_browse_preset)
@@ -89,7 +92,9 @@ class ModelPanel(QGroupBox):
         # One row per ModelSpec field; a family shows the rows of its spec_fields.
         self._rows = {"weights": ("Weights", self.weights),
                       "image_size": ("Image size", self.image_size),
-                      "head": ("Head", self.head), "augment": ("Augmentation", augment_row),
+                      "head": ("Head", self.head),
+                      "train_bn": ("BatchNorm", self.train_bn),
+                      "augment": ("Augmentation", augment_row),
                       "preset": ("Preset or folder", preset_row),
                       "seq_len": ("Sequence length", self.seq_len)}
         for label, widget in self._rows.values():
@@ -115,6 +120,7 @@ class ModelPanel(QGroupBox):
         for signal in (self.weights.currentIndexChanged, self.image_size.valueChanged,
                        self.head.currentIndexChanged, self.preset.currentTextChanged,
                        self.seq_len.valueChanged, self.precision.currentIndexChanged,
+                       self.train_bn.toggled,
                        *(b.toggled for b in self.augment.values())):
             signal.connect(self._on_changed)
         self._on_family_changed()
@@ -153,8 +159,10 @@ class ModelPanel(QGroupBox):
         weights = self.weights.currentData()
         if weights == "file":
             weights = self._weights_file or "none"
-        return ModelSpec(family=self.family(), weights=weights,
-                         image_size=self.image_size.value(), head=self.head.currentData(),
+        return ModelSpec(family=self.family(), weights=weights or "none",
+                         image_size=self.image_size.value(),
+                         head=self.head.currentData() or "gap",
+                         train_bn=self.train_bn.isChecked(),
                          preset=self.preset.currentText().strip() or None,
                          seq_len=self.seq_len.value(), precision=self.precision.currentData(),
                          augment=[n for n, b in self.augment.items() if b.isChecked()]
@@ -163,13 +171,15 @@ class ModelPanel(QGroupBox):
 
     def set_spec(self, spec: dict) -> None:
         self.set_family(spec.get("family", self.family()))
-        weights = spec.get("weights") or "imagenet"
-        if weights in ("imagenet", "none"):
+        defaults = get_family(self.family()).spec_defaults()
+        weights = spec.get("weights") or defaults.get("weights", "none")
+        if self.weights.findData(weights) >= 0 and weights != "file":
             _select(self.weights, weights)
-        else:
+        elif self.weights.findData("file") >= 0:
             self.set_weights_file(weights)
-        self.image_size.setValue(int(spec.get("image_size", 224)))
+        self.image_size.setValue(int(spec.get("image_size", defaults.get("image_size", 1))))
         _select(self.head, spec.get("head", "gap"))
+        self.train_bn.setChecked(bool(spec.get("train_bn", False)))
         if spec.get("preset"):
             self.preset.setCurrentText(str(spec["preset"]))
         self.seq_len.setValue(int(spec.get("seq_len", 128)))
@@ -218,6 +228,7 @@ class ModelPanel(QGroupBox):
         family = get_family(self.family())
         for key, (_, widget) in self._rows.items():
             self._form.setRowVisible(widget, key in family.spec_fields)
+        self._fill_choices(family)
         self._fill_presets(family)
         if self._detected and self._detected[1] != family.name:
             self._show_detected(None)
@@ -241,7 +252,8 @@ class ModelPanel(QGroupBox):
         path, _ = QFileDialog.getOpenFileName(self, f"{_short(get_family(self.family()))} "
                                               "weights file",
                                               self._settings.last_dir("weights"),
-                                              "Keras weights (*.h5 *.weights.h5)")
+                                              "Keras weights or saved model "
+                                              "(*.h5 *.weights.h5 *.keras)")
         if path:
             self._settings.remember_dir("weights", path)
             self.set_weights_file(path)
@@ -251,8 +263,8 @@ class ModelPanel(QGroupBox):
     @Slot()
     def _on_head_changed(self, *_) -> None:
         original = self.head.currentData() == "original"
-        if original:
-            self.image_size.setValue(224)
+        if original:   # ImageNet's fc1/fc2 take the network's own size only
+            self.image_size.setValue(get_family(self.family()).spec_defaults()["image_size"])
         self.image_size.setEnabled(not original)
 
     @Slot()
@@ -268,6 +280,40 @@ class ModelPanel(QGroupBox):
             self.set_family(name)
         self.preset.setCurrentText(path)
         self._show_detected((path, name) if name else None)
+
+    def _fill_choices(self, family: Family) -> None:
+        """The weights and head lists, the size and the line under the picker are the
+        picked network's (from core: its table entry)."""
+        row = family.table_row()
+        facts = [f"{row['params'] / 1e6:.1f} M parameters" if row["params"] else "",
+                 f"ImageNet top-1 {row['top1']:.1f} %" if row["top1"] is not None else "",
+                 f"{row['speed']:.0f} images/s on a 2-core CPU" if row["speed"] else ""]
+        self.about.setText(" · ".join(f for f in facts if f))
+        self._form.setRowVisible(self.about, any(facts))
+        previous_family = getattr(self, "_choices_of", None)
+        if previous_family == family.name:
+            return
+        self._choices_of = family.name
+        defaults = family.spec_defaults()
+        for combo, choices, key in ((self.weights, family.weights_choices, "weights"),
+                                    (self.head, family.head_choices, "head")):
+            current = combo.currentData()
+            combo.blockSignals(True)
+            try:
+                combo.clear()
+                for value, text in choices:
+                    combo.addItem(text, value)
+                if current == "file" and self._weights_file and combo is self.weights:
+                    combo.setItemText(combo.findData("file"),
+                                      f"File: {Path(self._weights_file).name}")
+                _select(combo, current if combo.findData(current) >= 0
+                        else defaults.get(key))
+            finally:
+                combo.blockSignals(False)
+        self.image_size.setMinimum(family.min_image_size)
+        if "image_size" in defaults:
+            self.image_size.setValue(defaults["image_size"])
+        self._on_head_changed()
 
     def _fill_presets(self, family: Family) -> None:
         """Offer only ``family``'s presets; a typed folder stays, another family's preset

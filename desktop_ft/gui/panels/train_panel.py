@@ -64,7 +64,7 @@ class TrainPanel(QWidget):
                                       "validation loss stops improving")
         self.feature_cache = QCheckBox("Feature cache", objectName="featureCache", checked=True)
         self.feature_cache.setToolTip("Compute the frozen first layers' output once and train "
-                                      "only the rest on it (VGG16; much faster)")
+                                      "only the rest on it (images; much faster)")
         self.jit = QCheckBox("XLA", objectName="jitCompile")
         self.jit.setToolTip("Compile the training step with XLA")
         for w in (self.two_phase, self.phase1_epochs, self.feature_cache, self.jit):

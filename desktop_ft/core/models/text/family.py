@@ -34,6 +34,11 @@ class TextFamily(Family):
         self.title = arch.title
         self.presets = arch.presets
 
+    def table_row(self) -> dict:
+        return {**super().table_row(), "input": "text (tokens, --seq-len)",
+                "weights": f"keras-hub presets ({', '.join(self.presets[:2])}, …) or a "
+                           "Hugging Face folder"}
+
     def check_spec(self, spec: ModelSpec) -> None:
         short = self.arch.title.split(" —")[0]
         if not spec.preset and spec.weights != "none":

@@ -8,10 +8,7 @@ the head). A merged copy has the adapters folded into plain kernels.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
-import warnings
+from desktop_ft.core.models.peft import merged_weights_into, quantize_backbone
 
 
 def add_lora(bundle, rank: int) -> None:
@@ -19,27 +16,7 @@ def add_lora(bundle, rank: int) -> None:
 
 
 def quantize_int8(bundle) -> None:
-    with warnings.catch_warnings(), _one_collection():
-        # Keras warns for every layer without a quantized form (norms, dropout, …).
-        warnings.simplefilter("ignore", UserWarning)
-        bundle.model.backbone.quantize("int8")
-
-
-@contextlib.contextmanager
-def _one_collection():
-    """Keras runs a full ``gc.collect()`` each time quantizing drops a float kernel
-    (``Layer.__delattr__``): ~0.6 s each with TensorFlow loaded, 8 s of a 2-layer model's
-    10 s and most of a base model's minute. Within the block ``gc.collect`` does nothing;
-    one collection runs at the end (frees the same float kernels)."""
-    import gc
-
-    collect = gc.collect
-    gc.collect = lambda generation=2: 0
-    try:
-        yield
-    finally:
-        gc.collect = collect
-        collect()
+    quantize_backbone(bundle.model.backbone)
 
 
 def merged_model(bundle):
@@ -53,15 +30,5 @@ def merged_model(bundle):
     clone = type(model)(backbone=backbone, preprocessor=None,
                         **{k: v for k, v in config.items()
                            if k in ("num_classes", "activation", "dropout", "hidden_dim")})
-    fd, path = tempfile.mkstemp(suffix=".weights.h5")
-    os.close(fd)
-    try:
-        # Keras writes LoRA layers' kernels merged; the clone has plain kernels. (Its
-        # optimizer is not built, so Keras warns that it skips the optimizer's state.)
-        model.save_weights(path)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            clone.load_weights(path)
-    finally:
-        os.unlink(path)
+    merged_weights_into(model, clone)
     return clone

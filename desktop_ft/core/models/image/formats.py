@@ -1,22 +1,22 @@
-"""VGG16 for ONNX and LiteRT: raw uint8 images in, probabilities out."""
+"""Image models for ONNX and LiteRT: raw uint8 images in, probabilities out."""
 
 from __future__ import annotations
 
 from desktop_ft.core.models.base import probs_from_output
-from desktop_ft.core.models.vgg16.build import CAFFE_MEAN_BGR
+from desktop_ft.core.models.image.preprocess import preprocess_resized
 
 
 def raw_input_model(bundle):
-    """A Keras model: raw ``uint8 [N, S, S, 3]`` → ``probs``, VGG16 preprocessing inside
-    (RGB→BGR, ImageNet mean subtracted — what the app does after resizing)."""
+    """A Keras model: raw ``uint8 [N, S, S, 3]`` → ``probs``, the architecture's
+    preprocessing inside (what the app does after resizing)."""
     import keras
     import numpy as np
 
     size = bundle.spec.image_size
-    mean = np.array(CAFFE_MEAN_BGR, np.float32)
+    preprocessing = bundle.parts["preprocessing"]
     inp = keras.Input((size, size, 3), dtype="uint8", name="images")
-    x = keras.layers.Lambda(lambda t: keras.ops.flip(keras.ops.cast(t, "float32"), axis=-1)
-                            - mean, name="preprocess")(inp)
+    x = keras.layers.Lambda(lambda t: preprocess_resized(t, preprocessing),
+                            name="preprocess")(inp)
     out = keras.layers.Lambda(lambda t: probs_from_output(keras, t, bundle.binary),
                               name="probs")(
         bundle.model(x, training=False))

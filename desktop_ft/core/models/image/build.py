@@ -1,0 +1,162 @@
+"""Building an image model: the entry's backbone, its weights, and a new head.
+
+Heads:
+    ``gap``      pooled features → Dropout → Dense (any image size the entry allows):
+                 GlobalAveragePooling2D over a feature map, GlobalAveragePooling1D over
+                 a transformer's tokens.
+    ``original`` keep ImageNet's flatten/fc1/fc2 (VGG, 224×224 only) and replace only the
+                 ``predictions`` layer — the first of the three classic ways to transfer.
+
+A chain-shaped backbone (VGG) is flattened into the model, so the feature cache can cut it
+anywhere; any other backbone is one nested layer (``backbone``) of the model.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from desktop_ft.core import compat
+from desktop_ft.core.errors import UserError
+from desktop_ft.core.models.base import Family, ModelBundle, ModelSpec
+from desktop_ft.core.models.image.weights import download_imagenet, load_weights_file
+from desktop_ft.core.observer import Observer
+
+
+def build(family: Family, spec: ModelSpec, observer: Observer,
+          stop: threading.Event | None = None) -> ModelBundle:
+    arch = family.arch
+    short = arch.title.split(" —")[0]
+    observer.on_status(f"Building {short}…")
+    if arch.source == "keras_hub":
+        backbone, source, preprocessing, size = _hub_backbone(arch, spec)
+        if size != spec.image_size:
+            spec = spec.replace(image_size=size)
+    else:
+        backbone, source = _applications_backbone(arch, spec, observer, stop)
+        preprocessing = arch.preprocessing
+    observer.on_status(f"{short} weights: {source}")
+    bundle = attach_head(family, backbone, spec)
+    bundle.weights_source = source
+    bundle.parts["preprocessing"] = preprocessing
+    return bundle
+
+
+def _applications_backbone(arch, spec, observer, stop):
+    import keras
+
+    include_top = spec.head == "original"
+    shape = (spec.image_size, spec.image_size, 3)
+    weights = spec.weights or "none"
+    with compat.fresh_layer_names():
+        backbone = getattr(keras.applications, arch.builder)(
+            include_top=include_top, weights=None, input_shape=shape)
+    if weights.lower() == "imagenet":
+        path = download_imagenet(arch, include_top, observer, stop)
+        backbone.load_weights(str(path))
+        return backbone, f"imagenet ({path.name})"
+    if weights.lower() in ("none", ""):
+        return backbone, "none (random initialisation)"
+    n = load_weights_file(backbone, weights, arch)
+    return backbone, f"file {Path(weights).name} ({n} layers loaded)"
+
+
+def _hub_backbone(arch, spec):
+    """(backbone, source, preprocessing, image size) of a keras-hub entry: a preset name
+    or folder, or the entry's default configuration with random weights."""
+    import keras_hub
+
+    cls = getattr(keras_hub.models, arch.builder)
+    if not spec.preset:
+        with compat.fresh_layer_names():
+            backbone = cls(**arch.default_config)
+        return backbone, "none (random initialisation)", arch.preprocessing, \
+            int(backbone.image_shape[0])
+    try:
+        classifier = keras_hub.models.ImageClassifier.from_preset(spec.preset)
+    except Exception as e:
+        from desktop_ft.core.errors import describe_exception
+
+        raise UserError(f"Could not load the keras-hub preset '{spec.preset}' "
+                        f"({describe_exception(e)}). Offline, use a local preset folder, "
+                        "or --weights none.") from e
+    backbone = classifier.backbone
+    if not isinstance(backbone, cls):
+        raise UserError(f"'{spec.preset}' holds a {type(backbone).__name__}, not a "
+                        f"{arch.builder}: choose its own entry in the model list.")
+    converter = getattr(classifier.preprocessor, "image_converter", None)
+    preprocessing = arch.preprocessing
+    if converter is not None and converter.scale is not None:
+        scale = _per_channel(converter.scale)
+        offset = _per_channel(converter.offset if converter.offset is not None else 0.0)
+        preprocessing = (scale, offset, False)
+    weights = "none (random initialisation)" if spec.weights == "none" else \
+        f"keras-hub preset {Path(str(spec.preset)).name}"
+    if spec.weights == "none":
+        with compat.fresh_layer_names():
+            backbone = cls.from_config(backbone.get_config())
+    return backbone, weights, preprocessing, int(backbone.image_shape[0])
+
+
+def _per_channel(value) -> tuple:
+    import numpy as np
+
+    arr = np.broadcast_to(np.asarray(value, np.float64).reshape(-1), (3,))
+    return tuple(float(v) for v in arr)
+
+
+def augmentation_layers(names: list[str]) -> list:
+    """Keras preprocessing layers, active only in training (identity at inference, so
+    try-it and the export are unaffected). They work on preprocessed pixels."""
+    import keras
+
+    factories = {
+        "flip": lambda: keras.layers.RandomFlip("horizontal", name="augment_flip"),
+        "rotation": lambda: keras.layers.RandomRotation(0.05, fill_mode="reflect",
+                                                        name="augment_rotation"),
+        "zoom": lambda: keras.layers.RandomZoom(0.1, fill_mode="reflect", name="augment_zoom"),
+        "contrast": lambda: keras.layers.RandomContrast(0.2, name="augment_contrast"),
+    }
+    return [factories[n]() for n in names]
+
+
+def attach_head(family: Family, backbone, spec: ModelSpec) -> ModelBundle:
+    """The trained model: [augmentation] → backbone (its layer objects, so weights are
+    shared) → head."""
+    import keras
+
+    from desktop_ft.core.runtime import mixed_precision_enabled
+
+    arch = family.arch
+    units = 1 if spec.num_classes == 2 else spec.num_classes
+    activation = "sigmoid" if spec.num_classes == 2 else "softmax"
+    inputs = keras.Input(shape=(spec.image_size, spec.image_size, 3), name="image")
+    x = inputs
+    for layer in augmentation_layers(spec.augment):
+        x = layer(x)
+    if arch.chain:
+        stop_at = "fc2" if spec.head == "original" else None
+        for layer in backbone.layers[1:]:
+            x = layer(x)
+            if layer.name == stop_at:
+                break
+    else:
+        backbone.name = "backbone"
+        x = backbone(x)
+    # Under mixed precision the output layer computes in float32 for stable softmax/loss.
+    out_dtype = "float32" if mixed_precision_enabled() else None
+    if spec.head == "original":
+        out = keras.layers.Dense(units, activation=activation, name="predictions_new",
+                                 dtype=out_dtype)(x)
+        new = {"predictions_new"}
+    else:
+        pool = keras.layers.GlobalAveragePooling1D if arch.pooling == "avg1d" else \
+            keras.layers.GlobalAveragePooling2D
+        x = pool(name="head_pool")(x)
+        x = keras.layers.Dropout(spec.dropout, name="head_dropout")(x)
+        out = keras.layers.Dense(units, activation=activation, name="head_output",
+                                 dtype=out_dtype)(x)
+        new = {"head_pool", "head_dropout", "head_output"}
+    model = keras.Model(inputs, out, name=f"{arch.name}_{spec.head}")
+    return ModelBundle(spec=spec, model=model, new_layers=new, weights_source="",
+                       family_impl=family, parts={"base": backbone})
