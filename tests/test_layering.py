@@ -47,3 +47,36 @@ def test_no_import_cycles():
 def test_the_cycle_finder_finds_cycles():
     assert strongly_connected({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == \
         [["a", "b", "c"]]
+
+
+def test_only_core_models_names_an_architecture():
+    """No code outside ``core/models`` names a network, the ImageNet weights source or a
+    default image size (docstrings and the CLI's help examples aside): a new table entry
+    must not need edits elsewhere (issue 19)."""
+    import ast
+    import re
+    from pathlib import Path
+
+    from desktop_ft.core.models import FAMILIES
+
+    root = Path(__file__).resolve().parents[1] / "desktop_ft"
+    names = re.compile(r"\b(" + "|".join(map(re.escape, FAMILIES)) + r")\b", re.I)
+    found = []
+    for path in root.rglob("*.py"):
+        rel = path.relative_to(root).as_posix()
+        if rel.startswith("core/models/") or rel == "cli/parser.py":
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        docstrings = {id(n.body[0].value) for n in ast.walk(tree)
+                      if isinstance(n, (ast.Module, ast.FunctionDef, ast.ClassDef,
+                                        ast.AsyncFunctionDef))
+                      and n.body and isinstance(n.body[0], ast.Expr)
+                      and isinstance(n.body[0].value, ast.Constant)}
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Constant) or id(node) in docstrings:
+                continue
+            value = node.value
+            if (isinstance(value, str) and (value.lower() == "imagenet" or names.search(value))) \
+                    or (type(value) is int and value in (224, 299)):
+                found.append(f"{rel}:{node.lineno}: {value!r}")
+    assert not found, found

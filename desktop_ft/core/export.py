@@ -2,7 +2,7 @@
 a record of what was trained — written atomically (docs/ARCHITECTURE.md, "Export").
 
 ``OUT/saved_model``  endpoint ``serve`` (= ``serving_default``). Images: ``uint8
-                     [N, H, W, 3]`` of any H, W (resize + VGG16 preprocessing inside).
+                     [N, H, W, 3]`` of any H, W (resize + the network's preprocessing inside).
                      Text: ``string [N]`` (tokenizer inside; loading needs
                      ``import tensorflow_text``). Returns ``probs`` (float32
                      ``[N, num_classes]``), ``class_index`` (int64 ``[N]``) and ``label``

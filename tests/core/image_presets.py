@@ -12,7 +12,7 @@ def make_preset(arch, folder, num_classes: int = 3):
     task = arch.builder.replace("Backbone", "ImageClassifier")
     scale, offset, _ = arch.preprocessing
     converter = getattr(keras_hub.layers, arch.builder.replace("Backbone", "ImageConverter"))(
-        image_size=size, scale=scale[0], offset=offset[0])
+        image_size=size, scale=list(scale), offset=list(offset))
     preprocessor = getattr(keras_hub.models, task + "Preprocessor")(image_converter=converter)
     classifier = getattr(keras_hub.models, task)(backbone=backbone, num_classes=num_classes,
                                                  preprocessor=preprocessor)

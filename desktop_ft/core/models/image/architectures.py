@@ -176,6 +176,19 @@ ARCHITECTURES: dict[str, ImageArchitecture] = {a.name: a for a in (
                      "num_heads": 2, "hidden_dim": 16, "mlp_dim": 32,
                      "use_mha_bias": True},
         hf_model_types=("vit",), signature="vit_patching_and_embedding"),
+    ImageArchitecture(
+        "deit", "DeiT (keras-hub) — images", "DeiTBackbone", "keras_hub", TORCH, None,
+        ((r"^(transformer_block_\d+)$", r"\1"), (r"patching_and_embedding", "embeddings"),
+         (r"^ln$", "top")),
+        85_800_192, None, fixed_size=True, pooling="avg1d", expand=("DeiTEncoder",),
+        presets=("deit_tiny_distilled_patch16_224_imagenet",
+                 "deit_small_distilled_patch16_224_imagenet",
+                 "deit_base_distilled_patch16_224_imagenet"),
+        default_config={"image_shape": (224, 224, 3), "patch_size": 16, "num_layers": 12,
+                        "num_heads": 12, "hidden_dim": 768, "intermediate_dim": 3072},
+        tiny_config={"image_shape": (32, 32, 3), "patch_size": 8, "num_layers": 2,
+                     "num_heads": 2, "hidden_dim": 16, "intermediate_dim": 32},
+        hf_model_types=("deit",), signature="deit_patching_and_embedding"),
 )}
 
 
