@@ -223,7 +223,10 @@ class LayerTree:
             elif strategy == "bitfit":
                 for leaf in self.leaves():
                     if not leaf.is_new:
-                        leaf.var_trainable = flags_for(leaf, is_bias)
+                        # A kept-frozen BatchNorm's beta stays frozen too: a partly
+                        # trainable BN layer would run in training mode.
+                        frozen = leaf.kind in self.keep_frozen
+                        leaf.var_trainable = flags_for(leaf, False if frozen else is_bias)
                         leaf.flag = False
         self.strategy = strategy
         self._changed([self.root])
@@ -239,8 +242,16 @@ class LayerTree:
                 raise UserError(f"--{action} '{pattern}' matches no layer. Patterns are shell "
                                 f"globs matched against a layer's path or name, e.g. "
                                 f"{examples}.")
+            # A glob sweeps over many layers as a block click does (kept-frozen kinds stay
+            # frozen); a layer named exactly is a click on that layer.
+            explicit = not any(c in pattern for c in "*?[")
             for n in nodes:
-                self.set_trainable(n, action == "unfreeze", notify=False)
+                if explicit:
+                    self.set_trainable(n, action == "unfreeze", notify=False)
+                else:
+                    for leaf in n.leaves():
+                        self._set_leaf(leaf, action == "unfreeze")
+                    self.strategy = "custom"
         if patterns:
             self.strategy = f"{strategy}+patterns" if strategy != "custom" else "custom"
             self._changed([self.root])

@@ -424,3 +424,23 @@ def test_choosing_a_folder_detects_its_network(qtbot, model_panel, tmp_path, mon
     assert not panel.detected.isHidden() and panel.detected.text() == "Detected: RoBERTa"
     panel.set_family("bert")         # the user overrides it: the note goes
     assert panel.detected.isHidden() and panel.spec()["preset"] == str(folder)
+
+
+def test_hidden_rows_send_what_the_network_needs(model_panel):
+    """A network without a Weights row (text, keras-hub) loads its preset's weights, not
+    random ones; a BatchNorm tick made for one network does not follow to another."""
+    panel = model_panel
+    panel.set_family("bert")
+    assert panel.spec()["weights"] != "none"
+    panel.set_spec({**panel.spec(), "weights": "none"})        # a project with random weights
+    assert panel.spec()["weights"] == "none"
+    panel.set_spec({**panel.spec(), "family": "vit", "weights": "imagenet"})
+    assert panel.spec()["weights"] != "none"
+    panel.set_family("mobilenet_v2")
+    panel.train_bn.setChecked(True)
+    assert panel.spec()["train_bn"] is True
+    panel.set_family("vgg19")                                   # no BatchNorm in VGG
+    assert panel.spec()["train_bn"] is False
+    assert panel.spec()["image_size"] == 224 and panel.image_size.minimum() == 32
+    panel.set_family("xception")
+    assert panel.spec()["image_size"] == 299 and panel.image_size.minimum() == 71

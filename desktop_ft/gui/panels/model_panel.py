@@ -46,6 +46,9 @@ class ModelPanel(QGroupBox):
         self.setObjectName("modelPanel")
         self._settings = settings
         self._weights_file: str | None = None
+        # What a network without a Weights row loads: its preset's weights unless a
+        # project said "none" (random weights).
+        self._hidden_weights = ModelSpec().weights
         self._loaded: dict | None = None
         form = self._form = QFormLayout(self)
         self._detected: tuple[str, str] | None = None   # (folder, family) from Folder…
@@ -156,13 +159,16 @@ class ModelPanel(QGroupBox):
 
     def spec(self) -> dict:
         """The panel's settings as a ModelSpec dict (``num_classes`` left at 2)."""
+        fields = get_family(self.family()).spec_fields
         weights = self.weights.currentData()
         if weights == "file":
             weights = self._weights_file or "none"
+        if "weights" not in fields:   # a text or keras-hub network: pretrained from its preset
+            weights = self._hidden_weights
         return ModelSpec(family=self.family(), weights=weights or "none",
                          image_size=self.image_size.value(),
                          head=self.head.currentData() or "gap",
-                         train_bn=self.train_bn.isChecked(),
+                         train_bn=self.train_bn.isChecked() and "train_bn" in fields,
                          preset=self.preset.currentText().strip() or None,
                          seq_len=self.seq_len.value(), precision=self.precision.currentData(),
                          augment=[n for n, b in self.augment.items() if b.isChecked()]
@@ -173,6 +179,7 @@ class ModelPanel(QGroupBox):
         self.set_family(spec.get("family", self.family()))
         defaults = get_family(self.family()).spec_defaults()
         weights = spec.get("weights") or defaults.get("weights", "none")
+        self._hidden_weights = "none" if weights == "none" else ModelSpec().weights
         if self.weights.findData(weights) >= 0 and weights != "file":
             _select(self.weights, weights)
         elif self.weights.findData("file") >= 0:

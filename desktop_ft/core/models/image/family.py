@@ -100,6 +100,12 @@ class ImageFamily(Family):
                             f"of at least {m}x{m} pixels, got {spec.image_size}.",
                             window_message=f"{self.short} needs an image size of at least "
                             f"{m} px.")
+        if self.arch.source == "keras_hub" and not spec.preset and spec.weights != "none":
+            raise UserError(f"{self.short} needs --preset: a keras-hub preset name (e.g. "
+                            f"{self.arch.presets[0]}) or a local folder; --weights none "
+                            "builds it with random weights.",
+                            window_message=f"{self.short} needs a preset name or a local "
+                            "folder (Preset or folder → Folder…).")
         if spec.train_bn and not self.arch.has_bn:
             raise UserError(f"{self.short} has no BatchNormalization layers to train.")
         unknown = [a for a in spec.augment if a not in pre.AUGMENTATIONS]
@@ -233,6 +239,12 @@ class ImageFamily(Family):
         from pathlib import Path
 
         bundle.parts.setdefault("preprocessing", self.arch.preprocessing)
+        names = {layer.name for layer in bundle.model.layers}
+        if not bundle.new_layers:
+            bundle.new_layers = names & {"head_pool", "head_dropout", "head_output",
+                                         "predictions_new"}
+        if not self.arch.chain and "base" not in bundle.parts and "backbone" in names:
+            bundle.parts["base"] = bundle.model.get_layer("backbone")
         try:
             info = json.loads((Path(folder) / "export.json").read_text(encoding="utf-8"))
             p = info["preprocessing"]

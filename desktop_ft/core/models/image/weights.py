@@ -115,13 +115,18 @@ def load_weights_file(backbone, path: str, arch) -> int:
     with f:
         arrays = _read_arrays(f)
     targets = [layer for layer in _weighted_layers(backbone)]
-    loaded = _load_by_name(targets, arrays)
+    used: set[int] = set()
+    # Keras 3 files name their groups by class (conv2d, batch_normalization, …), not by
+    # layer: names there would collide with automatically named layers, so only legacy
+    # files (and keras.applications' own) are matched by name.
+    keras3 = any("/vars/" in key or key.startswith("vars/") for key, _ in arrays)
+    loaded = set() if keras3 else _load_by_name(targets, arrays, used)
     if len(loaded) < len(targets):
-        loaded |= _load_by_shape([t for t in targets if id(t) not in loaded], arrays)
+        loaded |= _load_by_shape([t for t in targets if id(t) not in loaded], arrays, used)
     complete = len(loaded) == len(targets)
     if not loaded or (not complete and not arch.chain):
         short = arch.title.split(" —")[0]
-        found = _what_it_holds(arrays)
+        found = _what_it_holds(arrays, arch)
         raise UserError(
             f"{p.name} does not hold {short} weights: expected {len(targets)} layers such as "
             f"{', '.join(t.name for t in targets[:3])}; found {found}, {len(loaded)} of "
@@ -143,27 +148,29 @@ def _weighted_layers(model) -> list:
     return out
 
 
-def _load_by_name(targets, arrays) -> set:
+def _load_by_name(targets, arrays, used: set) -> set:
+    """Layers whose name owns arrays of their shapes; their array indices go to
+    ``used``."""
     by_name: dict[str, list] = {}
     names = {t.name for t in targets}
-    for key, arr in arrays:
+    for index, (key, _) in enumerate(arrays):
         parts = key.split("/")
         owner = next((part for part in reversed(parts[:-1]) if part in names), None)
         if owner is not None:
-            by_name.setdefault(owner, []).append(arr)
+            by_name.setdefault(owner, []).append(index)
     loaded = set()
     for layer in targets:
         want = [tuple(w.shape) for w in layer.weights]
-        got = by_name.get(layer.name)
-        if got and [a.shape for a in got[:len(want)]] == want:
-            layer.set_weights(got[:len(want)])
+        got = by_name.get(layer.name, [])[:len(want)]
+        if got and [arrays[i][1].shape for i in got] == want:
+            layer.set_weights([arrays[i][1] for i in got])
+            used.update(got)
             loaded.add(id(layer))
     return loaded
 
 
-def _load_by_shape(targets, arrays) -> set:
+def _load_by_shape(targets, arrays, used: set) -> set:
     """In order: each layer takes the next unused consecutive arrays of its shapes."""
-    used: set[int] = set()
     loaded = set()
     for layer in targets:
         want = [tuple(w.shape) for w in layer.weights]
@@ -178,13 +185,16 @@ def _load_by_shape(targets, arrays) -> set:
     return loaded
 
 
-def _what_it_holds(arrays) -> str:
+def _what_it_holds(arrays, expected) -> str:
     from desktop_ft.core.models.image.architectures import ARCHITECTURES
 
     names = {part for key, _ in arrays for part in key.split("/")}
+    size = f"{len(arrays)} weight arrays"
+    if expected.signature and expected.signature in names:
+        # Its layer names, other shapes: a sibling (EfficientNetV2-B3 for B0, VGG19 …).
+        return f"weights of a network named like it with other shapes ({size})"
     guesses = [a.title.split(" —")[0] for a in ARCHITECTURES.values()
                if a.signature and a.signature in names]
-    size = f"{len(arrays)} weight arrays"
     return f"{' or '.join(guesses[:2])} weights ({size})" if guesses else size
 
 
