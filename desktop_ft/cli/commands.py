@@ -15,7 +15,7 @@ from desktop_ft.core.errors import UserError
 
 
 def _spec_from_args(args, base: dict | None = None):
-    from desktop_ft.core.models import ModelSpec, check_spec
+    from desktop_ft.core.models import ModelSpec, check_spec, get_family
 
     d = dict(base or {})
     for key, attr in (("family", "model"), ("weights", "weights"), ("image_size", "image_size"),
@@ -30,8 +30,6 @@ def _spec_from_args(args, base: dict | None = None):
         d["augment"] = [a.strip() for a in args.augment.split(",") if a.strip()]
     if "num_classes" in vars(args) and args.num_classes is not None:
         d["num_classes"] = args.num_classes
-    from desktop_ft.core.models import get_family
-
     # The network's own defaults (its input size …) for what was not given.
     for key, value in get_family(d.get("family", ModelSpec().family)).spec_defaults().items():
         d.setdefault(key, value)
