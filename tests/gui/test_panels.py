@@ -444,3 +444,10 @@ def test_hidden_rows_send_what_the_network_needs(model_panel):
     assert panel.spec()["image_size"] == 224 and panel.image_size.minimum() == 32
     panel.set_family("xception")
     assert panel.spec()["image_size"] == 299 and panel.image_size.minimum() == 71
+
+
+def test_an_empty_preset_box_takes_the_networks_first_preset(model_panel):
+    model_panel.preset.setCurrentText("")
+    for name in ("vit", "bert"):
+        model_panel.set_family(name)
+        assert model_panel.spec()["preset"] == model_panel.preset.itemText(0), name

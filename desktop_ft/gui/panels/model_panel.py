@@ -29,6 +29,8 @@ def _short(family: Family) -> str:
 
 
 def _looks_like_path(text: str) -> bool:
+    if not text:          # Path("") is ".", a folder: an empty box is not a path
+        return False
     return "/" in text or os.sep in text or text.startswith((".", "~")) or \
         Path(text).expanduser().is_dir()
 
