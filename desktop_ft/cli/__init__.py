@@ -49,7 +49,9 @@ def main(argv: list[str] | None = None) -> int:
         why = str(e) if isinstance(e, interrupts.Terminated) else "interrupted"
         print(f"desktop-ft: {why}; a training run can be continued with `desktop-ft train "
               "--resume RUN_DIR` (`desktop-ft runs` lists them)", file=sys.stderr)
-        return getattr(e, "exit_code", 130)
+        code = getattr(e, "exit_code", 130)
+        interrupts.exit_if_terminating(code)      # (not when main() is called in-process)
+        return code
     except Exception as e:  # anything unexpected: one line, --debug for the traceback
         if args.debug:
             raise

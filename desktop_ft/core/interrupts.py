@@ -67,6 +67,21 @@ def begin_termination(exit_code: int, deadline_s: float = EXIT_DEADLINE_S) -> No
     threading.Thread(target=bite, name="exit-watchdog", daemon=True).start()
 
 
+def exit_if_terminating(exit_code: int) -> None:
+    """After an aborted command has left its run folder consistent: end the process now
+    if a termination was requested. Python's own shutdown with TensorFlow or PyTorch
+    loaded takes 2–13 s of native teardown (measured on 2 cores), in which the watchdog
+    can no longer run, and a terminated process must end within the deadline."""
+    if not _terminating.is_set():
+        return
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(exit_code)
+
+
 def install(handler) -> dict | None:
     """Call ``handler(signum)`` on each terminating signal. Returns the handlers it
     replaced (for :func:`restore`); None off the main thread, where Python cannot

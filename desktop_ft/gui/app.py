@@ -38,7 +38,17 @@ def run_app(argv: list[str] | None = None) -> int:
     if backend_note:
         window.banner.show_message(backend_note, note=True)
     terminated = close_on_termination(app, window)
+    return exec_until_terminated(app, terminated)
+
+
+def exec_until_terminated(app, terminated: list[int]) -> int:
+    """Run the event loop; after a termination, end the process at once rather than in
+    Python's native teardown (see :func:`interrupts.exit_if_terminating`)."""
+    from desktop_ft.core import interrupts
+
     code = app.exec()
+    if terminated:
+        interrupts.exit_if_terminating(terminated[0])
     return terminated[0] if terminated else code
 
 

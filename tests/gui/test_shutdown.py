@@ -68,7 +68,7 @@ DRIVEN = textwrap.dedent("""
     from PySide6.QtWidgets import QApplication
     app = QApplication([])
     from desktop_ft.gui import MainWindow
-    from desktop_ft.gui.app import close_on_termination
+    from desktop_ft.gui.app import close_on_termination, exec_until_terminated
     folder, phase = sys.argv[1], sys.argv[2]
     w = MainWindow()
     w.show()
@@ -100,8 +100,7 @@ DRIVEN = textwrap.dedent("""
     timer = QTimer()
     timer.timeout.connect(tick)
     timer.start(50)
-    code = app.exec()
-    sys.exit(terminated[0] if terminated else code)
+    sys.exit(exec_until_terminated(app, terminated))
 """)
 
 
