@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 
 from desktop_ft.cli.printing import PrintingObserver, print_evaluation
+from desktop_ft.cli.runs_command import cmd_runs
 from desktop_ft.core import interrupts
 from desktop_ft.core.errors import UserError
 
@@ -101,7 +102,7 @@ def cmd_scan(args) -> int:
 JOB_KEYS = ("data", "val_data", "val_split", "strategy", "unfreeze_last", "epochs",
             "batch_size", "lr", "optimizer", "early_stopping", "class_weights", "seed",
             "text_column", "label_column", "lora_rank", "phase1_epochs", "feature_cache",
-            "cache_budget_mb", "jit_compile")
+            "cache_budget_mb", "jit_compile", "keep_runs", "max_runs_gb")
 
 
 def _project_from_args(args):
@@ -221,33 +222,6 @@ def cmd_export(args) -> int:
           file=out_stream)
     if args.json:
         print(json.dumps(summary))
-    return 0
-
-
-def cmd_runs(args) -> int:
-    from desktop_ft.core.training.runs import default_runs_dir, delete_run, list_runs
-
-    root = Path(args.run_dir).expanduser() if args.run_dir else default_runs_dir()
-    if args.delete:
-        for name in args.delete:
-            path = Path(name) if Path(name).is_dir() else root / name
-            delete_run(path)
-            print(f"Deleted {path}")
-        return 0
-    runs = list_runs(root)
-    if args.json:
-        print(json.dumps(runs))
-        return 0
-    if not runs:
-        print(f"No runs in {root}.")
-        return 0
-    print(f"Runs in {root}:")
-    for r in runs:
-        best = r["best"] or {}
-        metric = f"best {best['monitor']} {best['value']:.4f} (epoch {best['epoch']})" \
-            if best else "no checkpoint yet"
-        print(f"  {r['name']:<32} {r['status']:<12} {r['epochs_done']}/{r['epochs']} epochs  "
-              f"{metric}  {r['bytes'] / 1e6:.1f} MB")
     return 0
 
 

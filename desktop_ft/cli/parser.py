@@ -10,6 +10,7 @@ from desktop_ft.core.export_formats import DEFAULT_FORMATS, FORMATS
 from desktop_ft.core.models import FAMILIES, ModelSpec
 from desktop_ft.core.runtime import PRECISIONS
 from desktop_ft.core.training import JOB_STRATEGIES, OPTIMIZERS
+from desktop_ft.core.training.retention import DEFAULT_KEEP, DEFAULT_MAX_GB
 
 EPILOG = """examples:
   desktop-ft models
@@ -50,6 +51,15 @@ def _add_backend_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", choices=BACKENDS, default=None,
                    help="Keras backend: tensorflow, torch or jax (default: KERAS_BACKEND, "
                         "else tensorflow)")
+
+
+def _add_retention_args(p, what: str) -> None:
+    p.add_argument("--keep-runs", type=int, default=None, metavar="N",
+                   help=f"{what} the last N finished runs (default {DEFAULT_KEEP}; "
+                        "0 keeps every run)")
+    p.add_argument("--max-runs-gb", type=float, default=None, metavar="GB",
+                   help=f"... and at most GB in all, whichever comes first (default "
+                        f"{DEFAULT_MAX_GB:g}; 0: no size cap)")
 
 
 def _add_model_args(p: argparse.ArgumentParser, for_training: bool) -> None:
@@ -185,6 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--run-dir", default=None, metavar="DIR",
                    help="where the run folder goes (checkpoint after every epoch; default: "
                         "the user's data folder, see `desktop-ft runs`)")
+    _add_retention_args(r, "when the run ends, remove older finished runs to keep")
     r.add_argument("--resume", default=None, metavar="RUN_DIR",
                    help="continue an interrupted run at its next epoch (same data split, "
                         "optimizer state and history)")
@@ -217,6 +228,12 @@ def build_parser() -> argparse.ArgumentParser:
                    "the user's data folder)")
     p.add_argument("--delete", nargs="+", default=None, metavar="RUN",
                    help="delete these runs (folder paths or names)")
+    p.add_argument("--prune", action="store_true",
+                   help="remove the oldest finished, stopped and failed runs beyond the cap "
+                        "(interrupted and running runs are kept)")
+    _add_retention_args(p, "with --prune: keep")
+    p.add_argument("--dry-run", action="store_true",
+                   help="with --prune: list what would be removed, remove nothing")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("evaluate", help="evaluate an export's SavedModel on labelled data")

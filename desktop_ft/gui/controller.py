@@ -204,9 +204,11 @@ class SessionController(QObject):
         job["model"] = {**job["model"], "num_classes": self.scan.num_classes}
         try:
             from desktop_ft.core.training import TrainJob
+            from desktop_ft.gui.settings import AppSettings
 
-            job = TrainJob.from_dict({**job, "data": self.scan.root,
-                                      "strategy": None}).to_dict()
+            # The runs cap from Settings, unless the job names its own.
+            job = TrainJob.from_dict({**AppSettings().retention(), **job,
+                                      "data": self.scan.root, "strategy": None}).to_dict()
         except UserError as e:
             self.error.emit(e.window_message, e.details or "")
             return

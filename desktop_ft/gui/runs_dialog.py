@@ -1,5 +1,6 @@
-"""File → Runs…: the training runs in the user's runs folder, with Resume, Export… and
-Delete — the same list as ``desktop-ft runs``."""
+"""File → Runs…: the training runs in the user's runs folder and their total disk use,
+with Resume, Export…, Delete and Clean up (the Settings cap, as ``desktop-ft runs
+--prune``) — the same list as ``desktop-ft runs``."""
 
 from __future__ import annotations
 
@@ -39,12 +40,17 @@ class RunsDialog(QDialog):
         self.resume_button = QPushButton("Resume", objectName="runsResume")
         self.export_button = QPushButton("Export…", objectName="runsExport")
         self.delete_button = QPushButton("Delete", objectName="runsDelete")
+        self.cleanup_button = QPushButton("Clean up…", objectName="runsCleanUp")
+        self.cleanup_button.setToolTip("Remove the oldest finished runs beyond the cap set "
+                                       "in Settings; interrupted runs are kept")
         close = QPushButton("Close")
         self.resume_button.clicked.connect(self._on_resume)
         self.export_button.clicked.connect(self._on_export)
         self.delete_button.clicked.connect(self._on_delete_clicked)
+        self.cleanup_button.clicked.connect(self.clean_up)
         close.clicked.connect(self.accept)
-        for b in (self.resume_button, self.export_button, self.delete_button):
+        for b in (self.resume_button, self.export_button, self.delete_button,
+                  self.cleanup_button):
             row.addWidget(b)
         row.addStretch(1)
         row.addWidget(close)
@@ -53,10 +59,14 @@ class RunsDialog(QDialog):
         self.refresh()
 
     def refresh(self) -> None:
+        from desktop_ft.core.training.retention import format_bytes
         from desktop_ft.core.training.runs import default_runs_dir, list_runs
 
-        self.where.setText(f"Runs in {default_runs_dir()}")
         self.runs = list_runs()
+        total = sum(r["bytes"] or 0 for r in self.runs)
+        self.where.setText(f"Runs in {default_runs_dir()}: {len(self.runs)} "
+                           f"run{'s' if len(self.runs) != 1 else ''}, {format_bytes(total)} "
+                           "in all")
         self.table.setRowCount(len(self.runs))
         for i, r in enumerate(self.runs):
             best = r["best"] or {}
@@ -134,6 +144,34 @@ class RunsDialog(QDialog):
 
     def delete_selected_without_asking(self) -> None:
         self._delete(confirm=False)
+
+    @Slot()
+    def clean_up(self) -> None:
+        """Apply the Settings cap: list what goes (count, size), ask, remove, refresh."""
+        from desktop_ft.core.training import retention
+        from desktop_ft.core.training.runs import list_runs
+
+        keep, max_bytes = self._settings.keep_runs(), self._settings.max_runs_gb() * 1e9
+        cap = retention.describe_cap(keep, max_bytes)
+        doomed = retention.plan_prune(list_runs(), keep, max_bytes)
+        if not doomed:
+            QMessageBox.information(self, "Clean up runs", f"Nothing to remove: the runs "
+                                    f"folder already keeps {cap} (set in Settings).")
+            return
+        freed = sum(r["bytes"] or 0 for r in doomed)
+        names = "\n".join(f"  {r['name']} ({r['status']}, "
+                          f"{retention.format_bytes(r['bytes'] or 0)})" for r in doomed[:12])
+        more = f"\n  … and {len(doomed) - 12} more" if len(doomed) > 12 else ""
+        if QMessageBox.question(
+                self, "Clean up runs", f"Remove {len(doomed)} old "
+                f"run{'s' if len(doomed) != 1 else ''} ({retention.format_bytes(freed)}) to "
+                f"keep {cap}?\n\n{names}{more}") != QMessageBox.StandardButton.Yes:
+            return
+        removed = retention.remove_runs(doomed)
+        self.refresh()
+        if removed:
+            self.where.setText(f"{self.where.text()} — "
+                               f"{retention.describe(removed, keep, max_bytes)}")
 
 
 def interrupted_run() -> dict | None:

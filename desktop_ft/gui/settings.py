@@ -1,5 +1,5 @@
 """What the window remembers between sessions: recent data, the last folder used for each
-kind of file dialog, the window's geometry."""
+kind of file dialog, the window's geometry, the backend and the runs retention cap."""
 
 from __future__ import annotations
 
@@ -48,6 +48,35 @@ class AppSettings:
 
     def set_backend(self, name: str) -> None:
         self._s.setValue("compute/backend", name)
+
+    def keep_runs(self) -> int:
+        """Finished runs kept when a run ends (0: every run is kept)."""
+        from desktop_ft.core.training.retention import DEFAULT_KEEP
+
+        return _number(self._s.value("runs/keep", DEFAULT_KEEP), int, DEFAULT_KEEP)
+
+    def max_runs_gb(self) -> float:
+        """The runs folder's size cap in GB (0: no size cap)."""
+        from desktop_ft.core.training.retention import DEFAULT_MAX_GB
+
+        return _number(self._s.value("runs/max_gb", DEFAULT_MAX_GB), float, DEFAULT_MAX_GB)
+
+    def set_retention(self, keep: int, max_gb: float) -> None:
+        self._s.setValue("runs/keep", int(keep))
+        self._s.setValue("runs/max_gb", float(max_gb))
+
+    def retention(self) -> dict:
+        """The cap as TrainJob fields, for the train job."""
+        return {"keep_runs": self.keep_runs(), "max_runs_gb": self.max_runs_gb()}
+
+
+def _number(value, kind, default):
+    """QSettings' INI files give strings back; a bad or negative value is the default."""
+    try:
+        number = kind(value)
+    except (TypeError, ValueError):
+        return default
+    return number if number >= 0 else default
 
 
 def choose_backend(settings: AppSettings) -> str:

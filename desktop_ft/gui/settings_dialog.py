@@ -1,12 +1,13 @@
-"""File → Settings…: the choices that take effect when the app starts (the Keras backend,
-which Keras fixes when it is first imported)."""
+"""File → Settings…: the Keras backend (it takes effect when the app starts: Keras fixes
+it when it is first imported) and the runs cap (how many finished runs, and how much disk,
+the runs folder keeps; applied when each training run ends)."""
 
 from __future__ import annotations
 
 import os
 
-from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFormLayout, QLabel,
-                               QVBoxLayout)
+from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox,
+                               QFormLayout, QLabel, QSpinBox, QVBoxLayout)
 
 from desktop_ft.core import backend
 from desktop_ft.gui.settings import AppSettings
@@ -37,6 +38,17 @@ class SettingsDialog(QDialog):
         self.backend_box.currentIndexChanged.connect(self._update_note)
         form = QFormLayout()
         form.addRow("Compute backend:", self.backend_box)
+        self.keep_runs = QSpinBox(objectName="keepRuns", minimum=0, maximum=100_000,
+                                  specialValueText="every run")
+        self.keep_runs.setValue(self.settings.keep_runs())
+        self.max_runs_gb = QDoubleSpinBox(objectName="maxRunsGb", minimum=0,
+                                          maximum=1_000_000, decimals=1, suffix=" GB",
+                                          specialValueText="no size cap")
+        self.max_runs_gb.setValue(self.settings.max_runs_gb())
+        form.addRow("Keep finished runs:", self.keep_runs)
+        form.addRow("Runs folder at most:", self.max_runs_gb)
+        form.addRow(QLabel("When a run ends, the oldest finished runs beyond either cap are "
+                           "removed; interrupted runs are kept.", wordWrap=True))
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok |
                                    QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
@@ -63,4 +75,5 @@ class SettingsDialog(QDialog):
 
     def accept(self) -> None:
         self.settings.set_backend(self.chosen())
+        self.settings.set_retention(self.keep_runs.value(), self.max_runs_gb.value())
         super().accept()

@@ -23,7 +23,7 @@ from desktop_ft.core.datasets import readable_inputs
 from desktop_ft.core.errors import UserError, describe_exception
 from desktop_ft.core.models import ModelBundle, get_family, load_model, with_num_classes
 from desktop_ft.core.observer import Observer
-from desktop_ft.core.training import feature_cache
+from desktop_ft.core.training import feature_cache, retention
 from desktop_ft.core.training.compile import compile_model
 from desktop_ft.core.training.job import TrainJob, check_memory, resolve_learning_rate
 from desktop_ft.core.training.results import TrainResult, metrics_from_probs
@@ -171,6 +171,7 @@ def fine_tune(job: TrainJob, observer: Observer | None = None,
         run.mark("finished" if result.stop_reason != "stopped by user" else
                  "interrupted" if interrupts.terminating() else "stopped")
         result.run_path = str(run.path)
+        retention.after_run(run.path, job.keep_runs, job.max_runs_gb, observer)
     observer.on_train_end(result.summary())
     return result
 

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field, fields
 
 from desktop_ft.core.errors import UserError
 from desktop_ft.core.models import ModelSpec, check_spec, get_family
+from desktop_ft.core.training.retention import DEFAULT_KEEP, DEFAULT_MAX_GB
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 # Strategies a job may name; "auto" is the family's default for its weights (only the
@@ -54,6 +55,8 @@ class TrainJob:
     feature_cache: bool = True           # train on cached features of a frozen prefix
     cache_budget_mb: int = 2048          # ... when they fit in this much memory
     jit_compile: bool = False            # XLA
+    keep_runs: int = DEFAULT_KEEP        # when the run ends, keep this many finished runs
+    max_runs_gb: float = DEFAULT_MAX_GB  # ... and at most this much (0: no size cap)
 
     def __post_init__(self):
         if isinstance(self.model, dict):
@@ -80,6 +83,8 @@ class TrainJob:
                             f"{self.cache_budget_mb}.")
         if self.early_stopping < 0:
             raise UserError("--early-stopping must be 0 (off) or a patience in epochs.")
+        if self.keep_runs < 0 or not self.max_runs_gb >= 0:
+            raise UserError("--keep-runs and --max-runs-gb must be 0 (no cap) or more.")
         if self.unfreeze_last < 0:
             raise UserError("--unfreeze-last must be 0 or more.")
         if self.lora_rank < 1:
