@@ -97,7 +97,7 @@ def test_second_ctrl_c_exits_at_once_and_leaves_the_run_resumable(image_folder, 
     assert_one_line(err, "--resume RUN_DIR")
     run = only_run(runs)
     assert json.loads((run / "run.json").read_text())["status"] in ("interrupted", "stopped")
-    assert (run / "checkpoints" / "last" / "weights.weights.h5").is_file()
+    assert (run / "checkpoints" / "last" / "variables.npz").is_file()
     assert not no_leftovers(run) and not no_leftovers(tmp_path)
 
 

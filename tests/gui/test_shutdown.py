@@ -129,5 +129,5 @@ def test_sigterm_closes_the_window_within_5_s(tmp_path, phase):
         [record] = [json.loads(p.read_text()) for p in runs.glob("*/run.json")]
         assert record["status"] == "interrupted" and record["epochs_done"] >= 1
         [run] = list(runs.iterdir())
-        assert (run / "checkpoints" / "last" / "weights.weights.h5").is_file()
+        assert (run / "checkpoints" / "last" / "variables.npz").is_file()
         assert not [p for p in run.rglob(".*") if ".tmp-" in p.name]

@@ -104,7 +104,7 @@ def with_num_classes(bundle: ModelBundle, num_classes: int,
     spec = bundle.spec.replace(num_classes=num_classes)
     with distribution.distribution_strategy().scope():
         new = bundle.family_impl.rebuild_head(bundle, spec)
-    for key in ("peft", "precision"):
+    for key in ("peft", "precision", "trained_keys", "source_seed"):
         if key in bundle.parts:
             new.parts[key] = bundle.parts[key]
     new.classes = classes

@@ -24,6 +24,7 @@ from desktop_ft.core.errors import UserError, describe_exception
 from desktop_ft.core.models import ModelBundle, get_family, load_model, with_num_classes
 from desktop_ft.core.observer import Observer
 from desktop_ft.core.training import feature_cache, retention
+from desktop_ft.core.training.checkpoint import note_trained
 from desktop_ft.core.training.compile import compile_model
 from desktop_ft.core.training.job import TrainJob, check_memory, resolve_learning_rate
 from desktop_ft.core.training.results import TrainResult, metrics_from_probs
@@ -107,6 +108,7 @@ def prepare(job: TrainJob, observer: Observer | None = None,
     if bundle is None:
         bundle = load_model(job.model.replace(num_classes=scan.num_classes), observer, stop)
         bundle.classes = list(scan.classes)
+        bundle.parts["source_seed"] = job.seed    # rebuildable from the run's record
     else:
         bundle = with_num_classes(bundle, scan.num_classes, list(scan.classes))
     return bundle, scan
@@ -153,6 +155,8 @@ def fine_tune(job: TrainJob, observer: Observer | None = None,
                          classes=scan.classes, tree=tree.states(), peft=_peft_record(bundle),
                          split=split_record(train_split, val_split))
         observer.on_status(f"Run folder: {run.path}")
+    if run is not None and not run.record["epochs_done"]:
+        run.record_source(bundle)     # checkpoints then hold only what training changes
     skip = _SkipReporter(scan, observer)
     try:
         result = _train(job, observer, stop, bundle, scan, train_split, val_split, lr, run,
@@ -256,6 +260,7 @@ def _train(job, observer, stop, bundle, scan, train_split, val_split, lr, run, s
                 observer.on_status(f"Feature cache not used: {plan.reason}.")
         with strategy.scope():
             compile_model(bundle, job, lr, fit_model)
+        note_trained(bundle)
         if distribution.is_multiworker(strategy):
             distribution.prepare_model_for_multiworker(fit_model)
         if resuming and first_epoch == start:

@@ -8,6 +8,7 @@ import os
 import threading
 from pathlib import Path
 
+from desktop_ft.core import runtime
 from desktop_ft.core.data import DataScan, Split
 from desktop_ft.core.errors import UserError
 from desktop_ft.core.models import get_family, load_model
@@ -20,16 +21,32 @@ from desktop_ft.core.training.strategy import prepare_model
 
 def bundle_from_run(run: Run, which: str = "last", observer: Observer | None = None,
                     stop: threading.Event | None = None):
-    """The run's model with a checkpoint's weights (``last`` or ``best``)."""
+    """The run's model with a checkpoint's weights (``last`` or ``best``): rebuilt from
+    its source as the run started, then the checkpoint's variables on top."""
+    run.checkpoint_dir(which)      # no checkpoint: say so before loading a model
+    try:
+        bundle = rebuild_source(run, observer, stop)
+    except UserError as e:
+        raise UserError(f"Run {run.path.name} takes its frozen weights from its source, "
+                        f"which cannot be loaded now: {e}", details=e.details) from e
+    run.load_weights(bundle.model, which, rebuilt=True)
+    return bundle
+
+
+def rebuild_source(run: Run, observer: Observer | None = None,
+                   stop: threading.Event | None = None):
+    """The model the run started from, built as ``fine_tune`` built it (same seed, so
+    random weights come out the same), with the run's PEFT and tree states."""
     job = TrainJob.from_dict(run.record["job"])
     classes = run.record["classes"]
+    runtime.set_random_seed(job.seed)
     bundle = load_model(job.model.replace(num_classes=len(classes)), observer, stop)
     bundle.classes = list(classes)
+    bundle.parts["source_seed"] = job.seed
     peft = run.record.get("peft")
     if peft:
         bundle = prepare_model(bundle, peft["strategy"], int(peft["lora_rank"]), observer, stop)
     bundle.tree.set_states(run.record["tree"])
-    run.load_weights(bundle.model, which)
     return bundle
 
 
@@ -80,11 +97,6 @@ def resume_run(path: str | os.PathLike, observer: Observer | None = None,
     job = TrainJob.from_dict({**run.record["job"], "strategy": None if done else
                               run.record["job"]["strategy"]})
     if bundle is None:     # killed before the first checkpoint: start again, same folder
-        bundle = load_model(job.model.replace(num_classes=scan.num_classes), observer, stop)
-        bundle.classes = list(scan.classes)
-        if run.record.get("peft"):
-            bundle = prepare_model(bundle, run.record["peft"]["strategy"],
-                                   int(run.record["peft"]["lora_rank"]), observer, stop)
-        bundle.tree.set_states(run.record["tree"])
+        bundle = rebuild_source(run, observer, stop)
         job = TrainJob.from_dict({**job.to_dict(), "strategy": None})
     return fine_tune(job, observer, stop, bundle=bundle, scan=scan, resume=run)

@@ -7,7 +7,9 @@ Layout of ``RUN/``::
     run.json                 the job, tree states, PEFT, classes, the split, the history,
                              status (running / finished / stopped / interrupted / failed),
                              best epoch
-    checkpoints/last/        weights.weights.h5, optimizer.npz, state.json
+    source.json              a fingerprint of the model the run started from
+    checkpoints/last/        variables.npz (only what training changes: see
+                             ``checkpoint.py``), optimizer.npz, state.json
     checkpoints/best/        the same, for the best epoch by the monitored metric
 
 Each checkpoint folder is written beside its target and swapped in with ``os.replace``;
@@ -29,6 +31,7 @@ from pathlib import Path
 
 from desktop_ft.core import atomic
 from desktop_ft.core.errors import UserError
+from desktop_ft.core.training import checkpoint as ckpt
 
 RUN_VERSION = 1
 
@@ -62,6 +65,9 @@ class Run:
     def __init__(self, path: Path, record: dict):
         self.path = Path(path)
         self.record = record
+        self._source: dict | None = None
+        self._keys: set = set()      # saved once: saved at every later epoch too
+        self._checked = False
 
     # ------------------------------------------------------------------ create / open
     @classmethod
@@ -126,7 +132,7 @@ class Run:
     def checkpoint_dir(self, which: str = "last") -> Path:
         path = self.path / "checkpoints" / which
         atomic.recover(path)
-        if not (path / "weights.weights.h5").is_file():
+        if not ((path / ckpt.VARIABLES).is_file() or (path / ckpt.LEGACY_WEIGHTS).is_file()):
             if which == "best" and (self.path / "checkpoints" / "last").is_dir():
                 return self.checkpoint_dir("last")
             raise UserError(f"{self.path} has no {which} checkpoint yet: the run ended "
@@ -144,16 +150,38 @@ class Run:
                 "error": self.record.get("error")}
 
     # ------------------------------------------------------------------ checkpoints
-    def save_checkpoint(self, which: str, model, optimizer, epoch: int,
-                        seed_states: list) -> None:
-        """Write ``checkpoints/<which>/`` atomically: weights, optimizer state, epoch and
-        the random generators' states."""
+    def record_source(self, bundle) -> None:
+        """Fingerprint the model the run starts from (``source.json``, once per run)."""
+        self._source = ckpt.source_record(bundle, int(self.record["job"].get("seed", 0)))
+        _write_json(self.path / ckpt.SOURCE, self._source)
+
+    @property
+    def source(self) -> dict | None:
+        if self._source is None:
+            self._source = ckpt.read_source(self.path)
+        return self._source
+
+    def _keys_to_save(self, bundle) -> set:
+        source = self.source
+        if source is None or not source.get("rebuildable", True):
+            return set(ckpt.keyed_variables(bundle.model))
+        self._keys |= ckpt.changing_keys(bundle)
+        if not self._checked:      # once per process: anything else that moved
+            self._checked = True
+            self._keys |= ckpt.moved_keys(bundle.model, source, self._keys)
+        return self._keys
+
+    def save_checkpoint(self, which: str, bundle, optimizer, epoch: int,
+                        seed_states: list, keys: set | None = None) -> set:
+        """Write ``checkpoints/<which>/`` atomically: the variables training changes,
+        optimizer state, epoch and the random generators' states; returns the keys."""
 
         target = self.path / "checkpoints" / which
         atomic.recover(target)
         tmp = atomic.temp_beside(target)
+        keys = self._keys_to_save(bundle) if keys is None else keys
         try:
-            model.save_weights(str(tmp / "weights.weights.h5"))
+            ckpt.save_variables(tmp / ckpt.VARIABLES, bundle.model, keys)
             if optimizer is not None:
                 _save_arrays(tmp / "optimizer.npz", optimizer.variables)
             (tmp / "state.json").write_text(json.dumps(
@@ -169,14 +197,21 @@ class Run:
                                 "checkpoint is intact and the run can be resumed once there "
                                 "is room.", details=str(e)) from e
             raise
+        return keys
 
-    def load_weights(self, model, which: str = "last") -> dict:
-        """Load a checkpoint's weights into ``model``; return its state.json."""
+    def load_weights(self, model, which: str = "last", rebuilt: bool = False) -> dict:
+        """Load a checkpoint's weights into ``model``; return its state.json.
+        ``rebuilt``: the model was just built from the run's source, so what the
+        checkpoint does not hold is first checked against the run's fingerprint."""
         folder = self.checkpoint_dir(which)
-        with warnings.catch_warnings():
-            # The file also holds the optimizer's state, restored separately.
-            warnings.simplefilter("ignore", UserWarning)
-            model.load_weights(str(folder / "weights.weights.h5"))
+        if (folder / ckpt.VARIABLES).is_file():
+            self._keys |= ckpt.load_variables(folder, model, self.source if rebuilt else None,
+                                              self.path.name)
+        else:                # a run folder from before partial checkpoints
+            with warnings.catch_warnings():
+                # The file also holds the optimizer's state, restored separately.
+                warnings.simplefilter("ignore", UserWarning)
+                model.load_weights(str(folder / ckpt.LEGACY_WEIGHTS))
         return json.loads((folder / "state.json").read_text())
 
     def load_state(self, which: str = "last") -> dict:
@@ -245,13 +280,7 @@ def restore_seed_states(model, states: list) -> None:
             g.state.assign(s)
 
 
-def _seed_generators(model) -> list:
-    found = []
-    for layer in model._flatten_layers(include_self=True):
-        for g in getattr(layer, "_seed_generators", []) or []:
-            if all(g is not f for f in found):
-                found.append(g)
-    return found
+_seed_generators = ckpt.seed_generators
 
 
 def split_record(train, val) -> dict:
@@ -285,12 +314,12 @@ def checkpoint_callback(run: Run, bundle, monitor: str, history: dict):
                 history.setdefault(k, []).append(v)
             states = seed_states(bundle.model)
             optimizer = getattr(self.model, "optimizer", None)
-            run.save_checkpoint("last", bundle.model, optimizer, epoch + 1, states)
+            keys = run.save_checkpoint("last", bundle, optimizer, epoch + 1, states)
             value = logs.get(monitor)
             best = run.record.get("best")
             if value is not None and math.isfinite(value) and (
                     best is None or value < best["value"]):
-                run.save_checkpoint("best", bundle.model, optimizer, epoch + 1, states)
+                run.save_checkpoint("best", bundle, optimizer, epoch + 1, states, keys)
                 run.record["best"] = {"epoch": epoch + 1, "monitor": monitor, "value": value,
                                       "val_accuracy": logs.get("val_accuracy")}
             run.record["epochs_done"] = epoch + 1
