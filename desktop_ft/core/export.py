@@ -95,7 +95,8 @@ def export_model(bundle, out: str | os.PathLike, labels: list[str], *,
                  observer: Observer | None = None, merge_lora: bool = False,
                  formats=None, representative: list | None = None,
                  validation: tuple | None = None, app_probs=None,
-                 staged: Path | None = None, in_subprocess: bool = True) -> dict:
+                 staged: Path | None = None, in_subprocess: bool = True,
+                 stop=None) -> dict:
     """Write ``OUT/`` atomically; return the ``export.json`` contents plus ``path``.
 
     ``formats``: any of ``saved_model, keras, onnx, litert`` (default the first two);
@@ -114,7 +115,8 @@ def export_model(bundle, out: str | os.PathLike, labels: list[str], *,
     and the LoRA adapters, copied as they are). Without TensorFlow installed, ONNX comes
     from PyTorch's exporter (on JAX: in a torch subprocess, the same way), the other
     formats are not written, and the status line says what is missing.
-    ``in_subprocess=False`` (that subprocess itself) writes everything here.
+    ``in_subprocess=False`` (that subprocess itself) writes everything here. ``stop``
+    (a threading.Event) cancels between steps, and ends the subprocess at once.
     """
     formats = parse_formats(formats)
     observer = observer or Observer()
@@ -131,7 +133,7 @@ def export_model(bundle, out: str | os.PathLike, labels: list[str], *,
     if tf_formats and backend.name() != "tensorflow" and in_subprocess:
         if backend.tensorflow_available():
             return _export_in_subprocess(bundle, out, labels, samples, info, observer,
-                                         merge_lora, formats, "tensorflow")
+                                         merge_lora, formats, "tensorflow", stop)
     if tf_formats and backend.name() != "tensorflow":
         # Without TensorFlow: ONNX from PyTorch's own exporter (in this process on torch,
         # from model.keras in a torch process on JAX); the rest is recorded as not
@@ -147,7 +149,7 @@ def export_model(bundle, out: str | os.PathLike, labels: list[str], *,
         if onnx_by_torch:
             kept = tuple(f for f in formats if f not in missing)
             return _export_in_subprocess(bundle, out, labels, samples, info, observer,
-                                         merge_lora, kept, "torch")
+                                         merge_lora, kept, "torch", stop)
         if missing:
             formats = tuple(f for f in formats if f not in missing) or ("keras",)
     atomic.recover(out)       # what an export killed earlier left behind
@@ -161,6 +163,7 @@ def export_model(bundle, out: str | os.PathLike, labels: list[str], *,
         if "saved_model" in formats:
             observer.on_status("Writing SavedModel…")
             write_saved_model(bundle, tmp / "saved_model", labels)
+        _check_stop(stop)
         state = bundle.peft()
         checks = list(samples) if app_probs is not None else parity_samples(bundle, samples)
         extra: dict = {"lora_rank": state["lora_rank"], "quantized": state["quantized"],
@@ -197,8 +200,10 @@ def export_model(bundle, out: str | os.PathLike, labels: list[str], *,
             parity = measure_parity(bundle, tmp, [checks[i] for i in same_ids],
                                     None if app_probs is None else
                                     [app_probs[i] for i in same_ids])
+        _check_stop(stop)
         extra["formats"] = write_formats(bundle, tmp, formats, checks, representative,
                                          validation, observer)
+        _check_stop(stop)
         trainable, frozen = bundle.tree.totals()
         record = {
             "format_version": FORMAT_VERSION,
@@ -242,10 +247,12 @@ def export_model(bundle, out: str | os.PathLike, labels: list[str], *,
         atomic.replace_dir(tmp, out)
     except BaseException as e:
         shutil.rmtree(tmp, ignore_errors=True)
-        if isinstance(e, (UserError, KeyboardInterrupt)):
-            raise
         kept = f"the previous export in {out} is unchanged" if out.exists() else \
             "nothing was written"
+        if isinstance(e, _Cancelled):
+            raise UserError(f"Export cancelled; {kept}.") from None
+        if isinstance(e, (UserError, KeyboardInterrupt)):
+            raise
         if _is_disk_full(e):
             raise UserError(disk_full_message(out.parent, needed,
                                               shutil.disk_usage(out.parent).free, out),
@@ -268,8 +275,17 @@ def without_tensorflow_note(missing, out) -> str:
             f"{','.join(['keras', *missing])}")
 
 
+class _Cancelled(Exception):
+    pass
+
+
+def _check_stop(stop) -> None:
+    if stop is not None and stop.is_set():
+        raise _Cancelled
+
+
 def _export_in_subprocess(bundle, out: Path, labels, samples, info, observer,
-                          merge_lora: bool, formats, via: str) -> dict:
+                          merge_lora: bool, formats, via: str, stop=None) -> dict:
     """Stage a ``model.keras`` export, then let another Keras backend (``via``:
     TensorFlow; or torch for ONNX on JAX without TensorFlow) write every format from it
     in a subprocess (the backend is fixed per process), with parity against this model."""
@@ -290,13 +306,14 @@ def _export_in_subprocess(bundle, out: Path, labels, samples, info, observer,
         names = {"tensorflow": "TensorFlow", "torch": "PyTorch"}
         observer.on_status(f"Writing {', '.join(formats)} with {names[via]}…")
         env = {**os.environ, "KERAS_BACKEND": via}
-        proc = subprocess.run(
+        proc = subprocess.Popen(
             [sys.executable, "-m", "desktop_ft.core.tf_export", str(stage / "export"),
              str(out), ",".join(formats), str(stage / "reference.npz"), via],
-            env=env, capture_output=True, text=True)
-        lines = proc.stdout.strip().splitlines()
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        stdout, stderr = _communicate_unless_stopped(proc, stop, out)
+        lines = stdout.strip().splitlines()
         if proc.returncode != 0 or not lines:
-            why = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+            why = (stderr.strip().splitlines() or ["no output"])[-1]
             why = why.removeprefix("desktop-ft: error: ")
             raise UserError(why if "previous export" in why or "nothing was written" in why
                             else f"Export through {names[via]} failed: {why}")
@@ -305,6 +322,24 @@ def _export_in_subprocess(bundle, out: Path, labels, samples, info, observer,
         shutil.rmtree(stage, ignore_errors=True)
     observer.on_status(f"Exported to {out}: " + parity_line(record) + ".")
     return record
+
+
+def _communicate_unless_stopped(proc, stop, out: Path) -> tuple[str, str]:
+    """The subprocess's (stdout, stderr); ``stop`` set ends it (it writes beside ``out``
+    and swaps in atomically, so the previous export stays) and cancels the export."""
+    import subprocess
+
+    while True:
+        try:
+            return proc.communicate(timeout=0.2)
+        except subprocess.TimeoutExpired:
+            if stop is not None and stop.is_set():
+                proc.kill()
+                proc.communicate()
+                atomic.recover(out)
+                kept = f"the previous export in {out} is unchanged" if out.exists() else \
+                    "nothing was written"
+                raise UserError(f"Export cancelled; {kept}.") from None
 
 
 def estimate_export_bytes(bundle, formats) -> int:

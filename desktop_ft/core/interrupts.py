@@ -41,6 +41,23 @@ class Terminated(KeyboardInterrupt):
             return f"terminated by signal {self.signum}"
 
 
+class Cancel(threading.Event):
+    """A task's cancel event. :meth:`abandon` also says that nobody waits for the result
+    (the window is closing): the engine stops and skips what only serves the result,
+    such as the evaluation on held-out data after training."""
+
+    abandoned = False
+
+    def abandon(self) -> None:
+        self.abandoned = True
+        self.set()
+
+
+def abandoned(stop) -> bool:
+    """True when ``stop`` was set by :meth:`Cancel.abandon`."""
+    return bool(getattr(stop, "abandoned", False))
+
+
 def terminating() -> bool:
     """True once a termination was requested in this process."""
     return _terminating.is_set()

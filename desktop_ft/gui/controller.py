@@ -8,7 +8,6 @@ result comes back to a slot here, in the GUI thread.
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal, Slot
@@ -17,7 +16,7 @@ from desktop_ft.core.errors import UserError
 from desktop_ft.core.models import ModelSpec, check_spec, family_for_input, get_family
 from desktop_ft.core.sample_data import default_location
 from desktop_ft.gui import jobs
-from desktop_ft.gui.tasks import QtObserver, TaskRunner
+from desktop_ft.gui.tasks import STOP, QtObserver, TaskRunner
 
 
 class SessionController(QObject):
@@ -58,13 +57,13 @@ class SessionController(QObject):
         self.observer.status.connect(self.status)
         self.tasks = TaskRunner(self)
         self.tasks.error.connect(self.error)
-        self._train_stop = threading.Event()
-        self._load_stop = threading.Event()
+        self._load_task = self._train_task = None
 
     # ------------------------------------------------------------------ start-up
     def start(self) -> None:
         """Import TensorFlow in a worker (after the window is shown)."""
-        self.tasks.run("warm-up", jobs.warm_up, on_done=self._on_device)
+        self.tasks.run("warm-up", jobs.warm_up, on_done=self._on_device, owns_model=True,
+                       label="Starting Keras…")
 
     @Slot(object)
     def _on_device(self, description: str) -> None:
@@ -93,13 +92,15 @@ class SessionController(QObject):
             self.error.emit(e.window_message, e.details or "")
             return
         self._set_loading(True)
-        self._load_stop = threading.Event()
-        self.tasks.run("load-model", jobs.load_model, spec, self.observer, self._load_stop,
-                       self.sample_mode, stop=self._load_stop, on_done=self._on_loaded,
-                       on_error=self._on_load_error)
+        # Clicked while Keras is still starting (or another model task runs): it waits.
+        self._load_task = self.tasks.run(
+            "load-model", jobs.load_model, spec, self.observer, STOP, self.sample_mode,
+            on_done=self._on_loaded, on_error=self._on_load_error, owns_model=True,
+            wait=True, label="Loading the model…")
 
     def cancel_load(self) -> None:
-        self._load_stop.set()
+        if self._load_task is not None:
+            self._load_task.cancel()
 
     def _scan_fits(self, spec: dict) -> bool:
         return self.scan is not None and \
@@ -147,21 +148,30 @@ class SessionController(QObject):
         if self.bundle.family_impl.lora_unavailable and key in ("lora", "qlora"):
             self.error.emit(self.bundle.family_impl.lora_unavailable, "")
             return
-        self.status.emit("Preparing the model…")
         self.tasks.run("strategy", jobs.prepare_strategy, self.bundle, key, unfreeze_last,
-                       lora_rank, self.observer, threading.Event(), on_done=self._on_prepared)
+                       lora_rank, self.observer, STOP, on_done=self._on_prepared,
+                       owns_model=True, label="Preparing the model…")
 
     @Slot(object)
     def _on_prepared(self, bundle) -> None:
         self._set_bundle(bundle)
+
+    def _with_scan_classes(self):
+        """(In the new-head worker, once the model is free.) The model with an output
+        layer for the scanned classes — unchanged when it already has it."""
+        bundle, scan = self.bundle, self.scan
+        if bundle is None or scan is None or bundle.input_kind != scan.kind or (
+                bundle.num_classes == scan.num_classes and bundle.classes == scan.classes):
+            return bundle
+        return jobs.with_classes(bundle, scan)
 
     # ------------------------------------------------------------------ data
     def open_data(self, path: str) -> None:
         if self._refuse_while_training("changing the data"):
             return
         self.status.emit(f"Scanning {path}…")
-        self.tasks.run("scan", jobs.scan_data, path, stop := threading.Event(), stop=stop,
-                       on_done=self._on_scanned)
+        self.tasks.run("scan", jobs.scan_data, path, STOP, on_done=self._on_scanned,
+                       label="Scanning…")
 
     def use_sample(self) -> None:
         self.tasks.run("sample-data", jobs.sample_dataset, on_done=self._on_sample_ready)
@@ -187,8 +197,9 @@ class SessionController(QObject):
                             "load it to train.", "")
         elif self.bundle.num_classes != scan.num_classes or \
                 self.bundle.classes != scan.classes:
-            self.tasks.run("new-head", jobs.with_classes, self.bundle, scan,
-                           on_done=self._on_prepared)
+            # (After the model task running now, on the model it leaves.)
+            self.tasks.run("new-head", self._with_scan_classes, on_done=self._on_prepared,
+                           owns_model=True, wait=True, label="Replacing the output layer…")
 
     # ------------------------------------------------------------------ training
     def train(self, job: dict) -> None:
@@ -212,14 +223,15 @@ class SessionController(QObject):
         except UserError as e:
             self.error.emit(e.window_message, e.details or "")
             return
-        self._train_stop = threading.Event()
-        self._set_training(True)
-        self.tasks.run("train", jobs.fine_tune, job, self.observer, self._train_stop,
-                       self.bundle, self.scan, self.sample_mode, stop=self._train_stop,
-                       on_done=self._on_trained, on_error=self._on_train_error, busy=False)
+        self._train_task = self.tasks.run(
+            "train", jobs.fine_tune, job, self.observer, STOP, self.bundle, self.scan,
+            self.sample_mode, on_done=self._on_trained, on_error=self._on_train_error,
+            busy=False, owns_model=True, label="Training…")
+        self._set_training(self._train_task is not None)
 
     def stop(self) -> None:
-        self._train_stop.set()
+        if self._train_task is not None:
+            self._train_task.cancel()
 
     def _set_training(self, training: bool) -> None:
         self.training = training
@@ -229,11 +241,10 @@ class SessionController(QObject):
         """Continue an interrupted run folder (its data split, model and state)."""
         if self.training or self._refuse_while_training("resuming a run"):
             return
-        self._train_stop = threading.Event()
-        self._set_training(True)
-        self.tasks.run("resume", jobs.resume, path, self.observer, self._train_stop,
-                       stop=self._train_stop, on_done=self._on_trained,
-                       on_error=self._on_train_error, busy=False)
+        self._train_task = self.tasks.run(
+            "resume", jobs.resume, path, self.observer, STOP, on_done=self._on_trained,
+            on_error=self._on_train_error, busy=False, owns_model=True, label="Training…")
+        self._set_training(self._train_task is not None)
 
     @Slot(object)
     def _on_trained(self, outcome) -> None:
@@ -274,7 +285,8 @@ class SessionController(QObject):
             return
         self._last_try = (item, kind)
         self.tasks.run("predict", jobs.predict, self.bundle, item, self.explain_enabled,
-                       on_done=self._on_predicted)
+                       on_done=self._on_predicted, owns_model=True,
+                       label="Explaining…" if self.explain_enabled else "Predicting…")
 
     def set_explain(self, on: bool) -> None:
         """Explain each try (a Grad-CAM heatmap or word importance); turning it on
@@ -311,9 +323,10 @@ class SessionController(QObject):
             self.error.emit("Choose at least one export format.", "")
             return False
         self._export_target = path
-        self.tasks.run("export", jobs.export, self.bundle, path, self.result, self.observer,
-                       formats, on_done=self._on_exported, on_error=self._on_export_error)
-        return True
+        return self.tasks.run("export", jobs.export, self.bundle, path, self.result,
+                              self.observer, formats, STOP, on_done=self._on_exported,
+                              on_error=self._on_export_error, owns_model=True,
+                              label="Exporting…") is not None
 
     @Slot(object)
     def _on_exported(self, record: dict) -> None:
@@ -332,7 +345,8 @@ class SessionController(QObject):
         """Export a run folder's last checkpoint (no retraining)."""
         self._export_target = out
         self.tasks.run("export-run", jobs.export_run, run_path, out, self.observer, formats,
-                       on_done=self._on_exported, on_error=self._on_export_error)
+                       STOP, on_done=self._on_exported, on_error=self._on_export_error,
+                       owns_model=True, label="Exporting from the run…")
 
     # ------------------------------------------------------------------ projects
     def save_project(self, path: str, job: dict) -> None:
@@ -360,9 +374,10 @@ class SessionController(QObject):
             return
         self.projectOpened.emit(project)
         self._set_loading(True)
-        self.tasks.run("open-project", jobs.replay_project, project, self.observer,
-                       threading.Event(), on_done=self._on_project_replayed,
-                       on_error=self._on_load_error)
+        self._load_task = self.tasks.run(
+            "open-project", jobs.replay_project, project, self.observer, STOP,
+            on_done=self._on_project_replayed, on_error=self._on_load_error,
+            owns_model=True, wait=True, label="Opening the project…")
 
     @Slot(object)
     def _on_project_replayed(self, replayed) -> None:
@@ -374,7 +389,6 @@ class SessionController(QObject):
 
     # ------------------------------------------------------------------ shutdown
     def shut_down(self) -> None:
-        """Ask every task to stop (training after its batch, a scan between files)."""
-        self._train_stop.set()
-        self._load_stop.set()
-        self.tasks.cancel_all()
+        """Ask every task to stop (training after its batch, a scan between files) and
+        skip what only serves a result nobody will see (the evaluation after training)."""
+        self.tasks.cancel_all(abandon=True)

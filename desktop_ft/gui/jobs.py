@@ -138,13 +138,13 @@ def write_report(path: str, result, mistakes: list[dict], export_record: dict | 
                             title=f"desktop-ft report — {result.bundle.family_impl.title}"))
 
 
-def export(bundle, out: str, result, observer, formats=None):
+def export(bundle, out: str, result, observer, formats=None, stop=None):
     from desktop_ft.core.export import export_model
 
     return export_model(bundle, out, bundle.classes, samples=result.parity_samples(),
                         info=result.export_info(), observer=observer, formats=formats,
                         representative=result.parity_samples(64),
-                        validation=result.validation_inputs())
+                        validation=result.validation_inputs(), stop=stop)
 
 
 def replay_project(project, observer, stop):
@@ -164,13 +164,14 @@ def resume(path: str, observer, stop):
     return result, "", mistakes_of(result), samples_of(result.scan)
 
 
-def export_run(run_path: str, out: str, observer, formats=None):
+def export_run(run_path: str, out: str, observer, formats=None, stop=None):
     from desktop_ft.core.export import export_model
     from desktop_ft.core.reexport import source_for_reexport
 
     src = source_for_reexport(run_path, observer=observer)
     record = export_model(src.bundle, out, src.bundle.classes, samples=src.samples,
                           info=src.info, observer=observer, formats=formats,
-                          representative=src.representative, validation=src.validation)
+                          representative=src.representative, validation=src.validation,
+                          stop=stop)
     src.after_export(record)
     return record

@@ -21,18 +21,10 @@ from desktop_ft.gui.menus import build_menus
 from desktop_ft.gui.panels import DataPanel, LayersPanel, ModelPanel, TrainPanel, TryExportPanel
 from desktop_ft.gui.settings import AppSettings
 from desktop_ft.gui.widgets import ErrorBanner
+from desktop_ft.gui.window_state import starting_backend, update_controls
 
 CLOSE_DEADLINE_S = 10.0
 DATA_TAB, TRAIN_TAB, TRY_TAB = range(3)
-
-
-def starting_backend() -> str:
-    from desktop_ft.core import backend
-
-    try:
-        return backend.active() or backend.requested()
-    except UserError:
-        return "Keras"
 
 
 def resource_path(name: str) -> str:
@@ -70,7 +62,7 @@ class MainWindow(QMainWindow):
         self.train_panel.exampleActivated.connect(self._on_example)
         c.scanChanged.connect(self._on_scan)
         for signal in (c.loadingChanged, c.trainingChanged, c.resultReady, c.bundleChanged,
-                       c.scanChanged, c.tasks.busyChanged):
+                       c.scanChanged, c.tasks.busyChanged, c.tasks.modelTaskChanged):
             signal.connect(self._update_enabled)
         c.error.connect(self.show_error)
         c.note.connect(self._on_note)
@@ -104,7 +96,9 @@ class MainWindow(QMainWindow):
         self.busy = QProgressBar(objectName="busyIndicator", minimum=0, maximum=0)
         self.busy.setMaximumWidth(120)
         self.busy.hide()
+        self.task_label = QLabel(objectName="taskLabel")     # what owns the model now
         self.device_label = QLabel(f"Starting {starting_backend()}…", objectName="deviceLabel")
+        self.statusBar().addPermanentWidget(self.task_label)
         self.statusBar().addPermanentWidget(self.busy)
         self.statusBar().addPermanentWidget(self.device_label)
         self.resize(1300, 840)
@@ -219,15 +213,7 @@ class MainWindow(QMainWindow):
         return dialog
 
     def _update_enabled(self, *_) -> None:
-        c = self.controller
-        trained = c.result is not None and c.bundle is not None and not c.training
-        self.busy.setVisible(c.tasks.busy_count > 0)
-        self.train_panel.set_can_train(c.scan is not None and not c.loading)
-        self.actions_["train"].setEnabled(not c.training)
-        self.actions_["stop"].setEnabled(c.training)
-        self.actions_["export"].setEnabled(trained)
-        self.actions_["report"].setEnabled(trained)
-        self.try_panel.set_export_enabled(trained)
+        update_controls(self)
 
     # ------------------------------------------------------------------ drop and close
     def dragEnterEvent(self, event) -> None:

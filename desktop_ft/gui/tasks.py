@@ -1,15 +1,23 @@
-"""Background work for the window: workers, the busy count, cancellation, shutdown.
+"""Background work for the window: tasks, workers, cancellation, shutdown.
 
-Every slow step (the TensorFlow import, loading a model, scanning, fit, export,
-prediction) runs in a :class:`Worker`. Results come back through signals connected to
-``@Slot`` methods of GUI-thread objects — PySide6 runs a lambda or free function
-connected to a worker's signal in the *worker* thread, even with a queued connection.
+Every slow step (the Keras import, loading a model, scanning, fit, export, prediction)
+runs as a task: a :class:`TaskState` — its name, what the status bar says, whether it
+owns the model, and its cancel event — run by a :class:`Worker`. The cancel event is the
+one handed to the engine (``STOP`` in :meth:`TaskRunner.run`'s arguments) and the one
+:meth:`TaskRunner.cancel_all` sets; the engine stops cooperatively (after the batch in
+flight, between scanned files, between downloaded chunks).
 
-Each task gets its own ``threading.Event``; :meth:`TaskRunner.cancel_all` sets them, and
-the engine stops cooperatively (after the batch in flight, between scanned files, between
-downloaded chunks). Workers are never parented to a widget and are kept alive here until
-they finish, and an ``atexit`` hook waits for them with a deadline — a QThread destroyed
-while running aborts the whole process.
+Tasks that read or replace the model (start-up, load, strategy, new head, train, export,
+try/explain, export from a run) own it: one at a time. Another is refused — the window
+disables the controls that would start it — or, with ``wait=True``, queued until the
+running one ends (a Load clicked while Keras is still starting).
+
+Results come back through signals connected to ``@Slot`` methods of GUI-thread objects —
+PySide6 runs a lambda or free function connected to a worker's signal in the *worker*
+thread, even with a queued connection. Workers are never parented to a widget and are
+kept alive here until they finish; the exit hook (:func:`install_exit_hooks`, installed
+with the first runner) waits for them with a deadline — a QThread destroyed while
+running aborts the whole process.
 """
 
 from __future__ import annotations
@@ -21,10 +29,12 @@ import sys
 import threading
 import time
 import traceback
+from dataclasses import dataclass, field
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from desktop_ft.core.errors import UserError, describe_exception
+from desktop_ft.core.interrupts import Cancel
 from desktop_ft.core.runtime import (limit_malloc_arenas, release_thread_state,
                                      return_free_memory, traced_gradients_released)
 
@@ -33,6 +43,29 @@ log = logging.getLogger(__name__)
 BACKGROUND_NICENESS = 10
 SHUTDOWN_DEADLINE_S = 5.0
 _live: dict["Worker", threading.Event] = {}     # every running worker, app-wide
+STOP = object()     # in TaskRunner.run's arguments: the task's own cancel event
+
+
+@dataclass(eq=False)
+class TaskState:
+    """One task: what it is, what the status bar says while it runs, whether it owns the
+    model, and the cancel event the engine watches."""
+
+    name: str
+    label: str
+    owns_model: bool = False
+    stop: Cancel = field(default_factory=Cancel)
+
+    def cancel(self, abandon: bool = False) -> None:
+        """Stop the task; ``abandon``: and nobody waits for its result (closing)."""
+        if abandon:
+            self.stop.abandon()
+        else:
+            self.stop.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self.stop.is_set()
 
 
 def _stops_of(workers) -> list[threading.Event]:
@@ -72,6 +105,8 @@ class Worker(QThread):
         self.setObjectName(name)
         self.stop_event = stop_event or threading.Event()
         self._fn, self._args, self._kwargs = fn, args, kwargs
+        self.state: TaskState | None = None
+        self.on_done = self.on_error = None
 
     def run(self) -> None:
         _lower_this_threads_priority()
@@ -96,43 +131,102 @@ class Worker(QThread):
 
 
 class TaskRunner(QObject):
-    """Starts workers, counts the busy ones, cancels them, and waits for them."""
+    """Starts tasks, owns the model for one task at a time, queues or refuses the others,
+    cancels them all, and counts the busy ones."""
 
     busyChanged = Signal(int)
+    modelTaskChanged = Signal(str)     # the label of the task owning the model, or ""
     error = Signal(str, str)
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self._mine: dict[Worker, tuple[threading.Event, bool]] = {}
+        self._mine: dict[Worker, bool] = {}          # running worker -> counts as busy
+        self._queued: list[tuple] = []
+        self.model_task: TaskState | None = None
         limit_malloc_arenas()     # one thread per task: keep freed memory reusable
+        install_exit_hooks()
 
     def run(self, name: str, fn, *args, on_done=None, on_error=None, busy: bool = True,
-            stop: threading.Event | None = None, **kwargs) -> Worker:
-        """Run ``fn`` in a worker. ``on_done(result)`` / ``on_error(message, details)``
+            owns_model: bool = False, label: str = "", wait: bool = False,
+            **kwargs) -> TaskState | None:
+        """Run ``fn(*args, **kwargs)`` in a worker; ``STOP`` among the arguments stands
+        for the task's cancel event. ``on_done(result)`` / ``on_error(message, details)``
         must be slots of GUI-thread objects (default error handler: :attr:`error`).
-        ``stop`` is the task's cancel event (made here when not given)."""
-        stop = stop or threading.Event()
-        worker = Worker(name, fn, *args, stop_event=stop, **kwargs)
-        if on_done is not None:
-            worker.returned.connect(on_done)
-        worker.errored.connect(on_error or self.error)
+        A task that ``owns_model`` while another does is queued (``wait``) or refused:
+        None, with the reason on :attr:`error`."""
+        state = TaskState(name, label or name, owns_model)
+        task = (state, fn, args, kwargs, on_done, on_error, busy)
+        if owns_model and self.model_task is not None:
+            if not wait:
+                self.error.emit(f"{self.model_task.label.rstrip('…')} is running; wait "
+                                "for it to finish.", "")
+                return None
+            self._queued.append(task)
+            return state
+        self._start(*task)
+        return state
+
+    def _start(self, state, fn, args, kwargs, on_done, on_error, busy) -> None:
+        args = tuple(state.stop if a is STOP else a for a in args)
+        worker = Worker(state.name, fn, *args, stop_event=state.stop, **kwargs)
+        worker.state, worker.on_done, worker.on_error = state, on_done, on_error
+        worker.returned.connect(self._on_returned)
+        worker.errored.connect(self._on_errored)
         worker.finished.connect(self._on_finished)
-        self._mine[worker] = (stop, busy)
-        _live[worker] = stop
+        self._mine[worker] = busy
+        _live[worker] = state.stop
+        if state.owns_model:
+            self.model_task = state
+            self.modelTaskChanged.emit(state.label)
         worker.start()
         self.busyChanged.emit(self.busy_count)
-        return worker
 
     @property
     def busy_count(self) -> int:
-        return sum(1 for _, busy in self._mine.values() if busy)
+        return sum(1 for busy in self._mine.values() if busy)
 
     def running(self) -> int:
-        return len(self._mine)
+        """Tasks started or queued and not yet ended."""
+        return len(self._mine) + len(self._queued)
 
-    def cancel_all(self) -> None:
-        for stop, _ in self._mine.values():
-            stop.set()
+    def cancel_all(self, abandon: bool = False) -> None:
+        """Cancel every task; queued ones end through their error slot without running.
+        ``abandon`` (closing): nobody waits for the results either."""
+        for worker in self._mine:
+            worker.state.cancel(abandon)
+        for task in self._queued:
+            task[0].cancel(abandon)
+
+    def _release(self, worker: Worker) -> None:
+        """The task's outcome is in: the model is free for the next task (which its own
+        result slot may start), before the thread has quite ended."""
+        if worker.state is not None and worker.state is self.model_task:
+            self.model_task = None
+            self.modelTaskChanged.emit("")
+
+    @Slot(object)
+    def _on_returned(self, result) -> None:
+        worker = self.sender()
+        self._release(worker)
+        if worker.on_done is not None:
+            worker.on_done(result)
+        self._start_queued()
+
+    @Slot(str, str)
+    def _on_errored(self, message: str, details: str) -> None:
+        worker = self.sender()
+        self._release(worker)
+        (worker.on_error or self.error.emit)(message, details)
+        self._start_queued()
+
+    def _start_queued(self) -> None:
+        while self._queued and self.model_task is None:
+            task = self._queued.pop(0)
+            state, on_error = task[0], task[5]
+            if state.cancelled:
+                (on_error or self.error.emit)(f"{state.label.rstrip('…')}: cancelled.", "")
+                continue
+            self._start(*task)
 
     @Slot()
     def _on_finished(self) -> None:
@@ -142,14 +236,18 @@ class TaskRunner(QObject):
             # the last reference (Python owns the unparented QThread and deletes it; a
             # deleteLater as well would delete it twice).
             worker.wait()
+            self._release(worker)      # (a worker that neither returned nor errored)
+            worker.on_done = worker.on_error = None
         self._mine.pop(worker, None)
         _live.pop(worker, None)
         self.busyChanged.emit(self.busy_count)
+        self._start_queued()
 
 
 # A test runner sets this False: it must keep its own exit status.
 HARD_EXIT_AFTER_WAIT = True
 _uncaught = False
+_hooks_installed = False
 _previous_excepthook = sys.excepthook
 
 
@@ -159,10 +257,19 @@ def _record_uncaught(*exc_info) -> None:
     _previous_excepthook(*exc_info)
 
 
-sys.excepthook = _record_uncaught
+def install_exit_hooks() -> None:
+    """Record uncaught exceptions and wait for workers at exit (once per process; called
+    by the first :class:`TaskRunner`, not at import)."""
+    global _hooks_installed
+    if _hooks_installed:
+        return
+    _hooks_installed = True
+    global _previous_excepthook
+    _previous_excepthook = sys.excepthook
+    sys.excepthook = _record_uncaught
+    atexit.register(_shutdown_workers)
 
 
-@atexit.register
 def _shutdown_workers() -> None:
     """Cancel and join workers still running when the interpreter exits, then end the
     process at once.

@@ -322,7 +322,7 @@ def _train(job, observer, stop, bundle, scan, train_split, val_split, lr, run, s
                         f"batch {cb.nan_at[1]}. Lower the learning rate (now {lr:g}) and try "
                         f"again.{kept}")
     epochs_run = start + len(cb.epoch_seconds)
-    if cb.stopped_by_user:
+    if cb.stopped_by_user or (stop is not None and stop.is_set()):
         reason = "stopped by user"
     elif epochs_run < job.epochs:
         reason = "early stopping"
@@ -330,7 +330,7 @@ def _train(job, observer, stop, bundle, scan, train_split, val_split, lr, run, s
         reason = "completed"
     evaluation, probs = None, []
     eval_split = scan.test if scan.test is not None and len(scan.test) else val_split
-    if eval_split is not None and len(eval_split):
+    if eval_split is not None and len(eval_split) and not interrupts.abandoned(stop):
         observer.on_status("Evaluating on held-out data…")
         inputs, eval_items, eval_labels = readable_inputs(
             bundle.input_kind, eval_split.items, eval_split.labels, skip)

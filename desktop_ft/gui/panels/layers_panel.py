@@ -67,7 +67,6 @@ class LayersPanel(QGroupBox):
     def bind(self, controller) -> None:
         self.strategyRequested.connect(controller.apply_strategy)
         controller.bundleChanged.connect(self.set_bundle)
-        controller.trainingChanged.connect(self.set_busy)
         controller.projectOpened.connect(self._on_project)
 
     @Slot(object)
@@ -89,7 +88,8 @@ class LayersPanel(QGroupBox):
 
     @Slot(bool)
     def set_busy(self, busy: bool) -> None:
-        """While training (or preparing), the tree and the buttons are read-only."""
+        """While a task owns the model (training, preparing, exporting…), the tree and the
+        buttons are read-only."""
         self._busy = busy
         self.tree_model.set_read_only(busy)
         self._update_buttons()

@@ -220,6 +220,10 @@ class ModelPanel(QGroupBox):
         self.cancel_button.setVisible(loading)
         self.load_button.setEnabled(not loading)
 
+    def set_can_load(self, can: bool) -> None:
+        """False while another task owns the model (Load during start-up waits)."""
+        self.load_button.setEnabled(can)
+
     @Slot(float, float, str)
     def set_download_progress(self, done: float, total: float, what: str) -> None:
         if total > 0:
