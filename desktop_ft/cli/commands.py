@@ -204,7 +204,7 @@ def _resume(args) -> int:
 
 def cmd_export(args) -> int:
     from desktop_ft.core import export
-    from desktop_ft.core.reexport import source_for_reexport
+    from desktop_ft.core.export.reexport import source_for_reexport
 
     out_stream = sys.stderr if args.json else sys.stdout
     observer = PrintingObserver(out_stream)
@@ -243,7 +243,7 @@ def _install_sigint(stop: threading.Event, stream) -> None:
 
 def cmd_evaluate(args) -> int:
     from desktop_ft.core import data
-    from desktop_ft.core.datasets import load_inputs
+    from desktop_ft.core.data.datasets import load_inputs
     from desktop_ft.core.export import ExportedModel
     from desktop_ft.core.training import metrics_from_probs
 
@@ -303,7 +303,7 @@ def cmd_predict(args) -> int:
 
 
 def _read_images(paths: list[str]) -> list:
-    from desktop_ft.core.datasets import load_image_rgb
+    from desktop_ft.core.data.datasets import load_image_rgb
 
     decoded = []
     for path in paths:

@@ -14,7 +14,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 
 from desktop_ft.core.errors import UserError
 from desktop_ft.core.models import ModelSpec, check_spec, family_for_input, get_family
-from desktop_ft.core.sample_data import default_location
+from desktop_ft.core.data.sample_data import default_location
 from desktop_ft.gui import jobs
 from desktop_ft.gui.tasks import STOP, QtObserver, TaskRunner
 

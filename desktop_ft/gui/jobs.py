@@ -64,7 +64,7 @@ def thumbnail(path: str) -> QImage:
 
 
 def sample_dataset() -> str:
-    from desktop_ft.core.sample_data import make_sample_dataset
+    from desktop_ft.core.data.sample_data import make_sample_dataset
 
     return str(make_sample_dataset())
 
@@ -110,7 +110,7 @@ def mistakes_of(result) -> list[dict]:
 def predict(bundle, item, explain: bool):
     """``{"item", "probs", "explanation", "image"}`` — the explanation (a heatmap or word
     scores) only when asked for; ``image`` is the decoded image (for the overlay)."""
-    from desktop_ft.core.datasets import load_inputs
+    from desktop_ft.core.data.datasets import load_inputs
     from desktop_ft.core.explain import explain as explain_inputs
 
     try:
@@ -166,7 +166,7 @@ def resume(path: str, observer, stop):
 
 def export_run(run_path: str, out: str, observer, formats=None, stop=None):
     from desktop_ft.core.export import export_model
-    from desktop_ft.core.reexport import source_for_reexport
+    from desktop_ft.core.export.reexport import source_for_reexport
 
     src = source_for_reexport(run_path, observer=observer)
     record = export_model(src.bundle, out, src.bundle.classes, samples=src.samples,

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from desktop_ft.core import data, datasets, splits
+from desktop_ft.core import data
+from desktop_ft.core.data import datasets, splits
 from desktop_ft.core.errors import UserError
 from tests.conftest import write_image_folder
 
@@ -189,7 +190,7 @@ def test_only_decode_errors_count_as_unreadable(tmp_path):
     preprocessing is not a bad file and surfaces with its cause."""
     from PIL import Image
 
-    from desktop_ft.core.batches import ImageBatches
+    from desktop_ft.core.data.batches import ImageBatches
 
     good = tmp_path / "good.png"
     noise = np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)

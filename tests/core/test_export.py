@@ -9,7 +9,8 @@ import textwrap
 import numpy as np
 import pytest
 
-from desktop_ft.core import export as export_mod
+from desktop_ft.core.export import ExportedModel
+from desktop_ft.core.export import writer as export_mod
 from desktop_ft.core.errors import UserError
 from desktop_ft.core.models import ModelSpec
 from desktop_ft.core.training import TrainJob, fine_tune
@@ -81,7 +82,7 @@ def test_exported_model_runs_any_size_and_keras_file_reloads(trained_vgg, tmp_pa
 
     out = tmp_path / "o"
     export_mod.export_model(trained_vgg.bundle, out, trained_vgg.classes)
-    exported = export_mod.ExportedModel(out)
+    exported = ExportedModel(out)
     imgs = [np.full((h, w, 3), 128, np.uint8) for h, w in ((32, 32), (224, 300), (33, 45))]
     np.testing.assert_allclose(exported.predict_proba(imgs),
                                trained_vgg.bundle.predict_proba(imgs), atol=1e-5)

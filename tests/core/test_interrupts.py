@@ -132,7 +132,8 @@ def test_sigterm_in_a_step_that_ignores_it_still_exits_in_time(image_folder, tmp
                                capture_output=True, text=True, env=env(), timeout=600)
         assert first.returncode == 0, first.stderr[-2000:]
         before = (out / "export.json").read_text()
-        prelude += "import desktop_ft.core.export as e\ne.write_saved_model = stubborn\n"
+        prelude += ("import desktop_ft.core.export.saved_model as e\n"
+                    "e.write_saved_model = stubborn\n")
         args = ["export", only_run(tmp_path / "runs"), out]
     proc = start(args, prelude)
     wait_for(lambda: proc.stdout.readline().startswith("in the stubborn step"))

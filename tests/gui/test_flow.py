@@ -94,7 +94,7 @@ def test_end_to_end_load_click_drop_train_stop_export(qtbot, window, image_folde
     assert c.last_export["formats"]["onnx"]["parity_max_abs_diff"] < 1e-5
     assert w.try_panel.open_button.isEnabled()
     assert json.loads((out / "labels.json").read_text()) == ["blue", "green", "red"]
-    from desktop_ft.core.datasets import load_image_rgb
+    from desktop_ft.core.data.datasets import load_image_rgb
     from desktop_ft.core.export import ExportedModel
 
     x = load_image_rgb(str(img))

@@ -27,6 +27,7 @@ import json
 import zipfile
 from pathlib import Path
 
+from desktop_ft.core import compat
 from desktop_ft.core.errors import UserError
 
 VARIABLES = "variables.npz"
@@ -36,7 +37,7 @@ SOURCE = "source.json"
 
 def seed_generators(model) -> list:
     found = []
-    for layer in model._flatten_layers(include_self=True):
+    for layer in compat.all_layers(model):
         for g in getattr(layer, "_seed_generators", []) or []:
             if all(g is not f for f in found):
                 found.append(g)
@@ -89,7 +90,7 @@ def changing_keys(bundle) -> set:
     keyed = keyed_variables(model)
     ids = {id(v) for v in model.trainable_variables}
     new = set(bundle.new_layers or ())
-    for layer in model._flatten_layers(include_self=False):
+    for layer in compat.all_layers(model, include_self=False):
         if layer.name in new or (isinstance(layer, keras.layers.BatchNormalization)
                                  and layer.trainable):
             ids.update(id(v) for v in layer.variables)

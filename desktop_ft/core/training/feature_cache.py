@@ -110,7 +110,7 @@ def cached_datasets(bundle, cut: str, train_ds, val_ds, batch_size: int, seed: i
     prefix, suffix = split_model(bundle, cut)
     xs, ys, ws = compute_features(prefix, train_ds)
     if keras.backend.backend() != "tensorflow":
-        from desktop_ft.core.batches import ArrayBatches
+        from desktop_ft.core.data.batches import ArrayBatches
 
         train = ArrayBatches((xs, ys, ws), batch_size, seed=seed, first_epoch=epochs[0])
         val = None if val_ds is None else \
@@ -118,7 +118,7 @@ def cached_datasets(bundle, cut: str, train_ds, val_ds, batch_size: int, seed: i
         return suffix, train, val, time.perf_counter() - t0
     import tensorflow as tf
 
-    from desktop_ft.core.datasets import epoch_batches
+    from desktop_ft.core.data.datasets import epoch_batches
 
     examples = tf.data.Dataset.from_tensor_slices((xs, ys, ws))
     train = epoch_batches(examples, len(xs), batch_size, seed, epochs)

@@ -18,8 +18,9 @@ import threading
 import time
 
 from desktop_ft.core import data as data_mod
-from desktop_ft.core import distribution, interrupts, runtime, splits
-from desktop_ft.core.datasets import readable_inputs
+from desktop_ft.core import distribution, interrupts, runtime
+from desktop_ft.core.data import splits
+from desktop_ft.core.data.datasets import readable_inputs
 from desktop_ft.core.errors import UserError, describe_exception
 from desktop_ft.core.models import ModelBundle, get_family, load_model, with_num_classes
 from desktop_ft.core.observer import Observer
@@ -215,7 +216,7 @@ def _peft_record(bundle) -> dict | None:
 def _train(job, observer, stop, bundle, scan, train_split, val_split, lr, run, skip):
     import keras
 
-    from desktop_ft.core.batches import epoch_order_callbacks
+    from desktop_ft.core.data.batches import epoch_order_callbacks
 
     tree, family = bundle.tree, bundle.family_impl
     start = run.record["epochs_done"] if run is not None else 0

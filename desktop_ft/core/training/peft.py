@@ -12,11 +12,12 @@ Example:
 
 from __future__ import annotations
 
+from desktop_ft.core import compat
 from desktop_ft.core.errors import UserError
 
 
 def lora_layers(model) -> list:
-    return [l for l in model._flatten_layers() if getattr(l, "lora_enabled", False)]
+    return [l for l in compat.all_layers(model) if getattr(l, "lora_enabled", False)]
 
 
 def merged_model(bundle):

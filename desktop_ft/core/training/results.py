@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from desktop_ft.core.data import DataScan
-from desktop_ft.core.datasets import readable_inputs
+from desktop_ft.core.data.datasets import readable_inputs
 from desktop_ft.core.models import ModelBundle
 from desktop_ft.core.training.job import TrainJob
 

@@ -147,7 +147,7 @@ class ImageFamily(Family):
     # ---------------------------------------------------------------- data and inference
     def make_dataset(self, bundle, split, batch_size, *, shuffle, seed=0, epochs=None,
                      class_weights=None, on_unreadable=None):
-        from desktop_ft.core import datasets
+        from desktop_ft.core.data import datasets
 
         size, how = bundle.spec.image_size, bundle.parts["preprocessing"]
         return datasets.image_dataset(

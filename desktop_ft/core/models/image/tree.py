@@ -10,6 +10,7 @@ The groups come from the entry's ``blocks`` rules (:meth:`ImageArchitecture.grou
 
 from __future__ import annotations
 
+from desktop_ft.core import compat
 from desktop_ft.core.layer_tree import LayerTree, Node, leaf_node, subtree_node
 
 
@@ -26,7 +27,7 @@ def backbone_rows(arch, backbone_layers) -> list[tuple[str, object]]:
     flat = []
     for layer in backbone_layers:
         if type(layer).__name__ in arch.expand:
-            flat.extend(layer._layers)
+            flat.extend(compat.direct_sublayers(layer))
         else:
             flat.append(layer)
     groups = [arch.group_of(layer.name) for layer in flat]

@@ -80,8 +80,8 @@ class TextFamily(Family):
                      class_weights=None, on_unreadable=None):
         # Tokenized once, up front (the texts are in memory since the scan: nothing can
         # become unreadable); the same batches on every backend.
-        from desktop_ft.core import datasets
-        from desktop_ft.core.batches import ArrayBatches
+        from desktop_ft.core.data import datasets
+        from desktop_ft.core.data.batches import ArrayBatches
 
         x = self.model_inputs(bundle, split.items)
         y, w = datasets.targets_and_weights(split, bundle.num_classes, bundle.binary,

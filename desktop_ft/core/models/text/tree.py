@@ -8,6 +8,7 @@ per encoder layer (``transformer_layer_i``, DeBERTa's
 
 from __future__ import annotations
 
+from desktop_ft.core import compat
 from desktop_ft.core.layer_tree import LayerTree, Node, leaf_node, subtree_node
 
 
@@ -62,7 +63,7 @@ def _encoder(layer, parent: Node) -> Node:
     node = Node(layer.name, f"{parent.path}/{layer.name}" if parent.path else layer.name,
                 "transformer", parent=parent)
     ff = None
-    for sub in layer._layers:
+    for sub in compat.direct_sublayers(layer):
         if not sub.weights:
             continue
         if sub.name.startswith("feedforward_") and "norm" not in sub.name:

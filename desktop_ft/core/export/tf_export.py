@@ -1,7 +1,7 @@
 """The TensorFlow side of an export made on the torch or jax backend, run in its own
 process (Keras fixes its backend per process)::
 
-    python -m desktop_ft.core.tf_export STAGED_EXPORT OUT FORMATS REFERENCE.npz [BACKEND]
+    python -m desktop_ft.core.export.tf_export STAGED_EXPORT OUT FORMATS REFERENCE.npz [BACKEND]
 
 ``BACKEND`` is ``tensorflow`` (the default) or ``torch``: a JAX model's ONNX file on a
 machine without TensorFlow is written by PyTorch's exporter this way.
@@ -33,7 +33,7 @@ def main(argv: list[str]) -> int:
         import numpy as np
 
         from desktop_ft.core.export import export_model
-        from desktop_ft.core.reexport import source_for_reexport
+        from desktop_ft.core.export.reexport import source_for_reexport
 
         source = source_for_reexport(staged)
         with np.load(reference, allow_pickle=False) as ref:

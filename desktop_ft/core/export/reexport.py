@@ -8,7 +8,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from desktop_ft.core.datasets import load_inputs
+from desktop_ft.core.data.datasets import load_inputs
 from desktop_ft.core.errors import UserError
 from desktop_ft.core.layer_tree import LayerTree
 

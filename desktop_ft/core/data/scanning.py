@@ -11,7 +11,7 @@ Images: ``ROOT/<class>/**/*.jpg|jpeg|png|bmp|gif|webp``; or ``ROOT/train/<class>
 with ``ROOT/val`` (or ``validation``) and optionally ``ROOT/test`` beside it.
 Text: ``ROOT/<class>/**/*.txt``, or a CSV/TSV file with a text and a label column.
 
-Feeding the data to a model is :mod:`desktop_ft.core.datasets`.
+Feeding the data to a model is :mod:`desktop_ft.core.data.datasets`.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ raw inputs for prediction. Families choose the preprocessing (``Family.make_data
 from __future__ import annotations
 
 from desktop_ft.core.data import Split
-from desktop_ft.core.images import UNREADABLE, load_image_rgb, unreadable_reason
+from desktop_ft.core.data.images import UNREADABLE, load_image_rgb, unreadable_reason
 
 __all__ = ["UNREADABLE", "epoch_batches", "image_dataset", "load_image_rgb", "load_inputs",
            "readable_inputs", "targets_and_weights", "unreadable_reason"]
@@ -59,7 +59,7 @@ def image_dataset(split: Split, num_classes: int, batch_size: int, *, preprocess
                   class_weights=None, on_unreadable=None, preprocess_numpy=None):
     """A batched ``tf.data.Dataset`` of (model input, target, sample weight) from image
     files — on the torch and jax backends a ``keras.utils.PyDataset`` with the same
-    contract (:mod:`desktop_ft.core.batches`, ``preprocess_numpy`` per image).
+    contract (:mod:`desktop_ft.core.data.batches`, ``preprocess_numpy`` per image).
 
     The weight is the example's class weight (1 without ``class_weights``) — and 0
     for a file deleted or made unreadable after the scan: it is skipped without changing
@@ -79,7 +79,7 @@ def image_dataset(split: Split, num_classes: int, batch_size: int, *, preprocess
     targets = _targets(split.labels, num_classes, binary)
     weights = _weights(split.labels, class_weights)
     if keras.backend.backend() != "tensorflow":
-        from desktop_ft.core.batches import ImageBatches
+        from desktop_ft.core.data.batches import ImageBatches
 
         return ImageBatches(split.items, targets, weights, batch_size,
                             preprocess=preprocess_numpy, seed=seed if shuffle else None,

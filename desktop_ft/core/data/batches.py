@@ -1,7 +1,7 @@
 """The input pipeline without TensorFlow: ``keras.utils.PyDataset`` batches for the torch
 and jax backends, decoded with Pillow by parallel worker threads.
 
-They keep the contract of the ``tf.data`` pipeline (:mod:`desktop_ft.core.datasets`):
+They keep the contract of the ``tf.data`` pipeline (:mod:`desktop_ft.core.data.datasets`):
 batches of (model input, target, sample weight), a weight of 0 for a file that became
 unreadable after the scan, and shuffled orders fixed by (seed, epoch) so that a resumed
 run sees the batches an uninterrupted one saw. Keras asks for the batches of one epoch
@@ -18,7 +18,7 @@ import threading
 import keras
 import numpy as np
 
-from desktop_ft.core.images import UNREADABLE, load_image_rgb, unreadable_reason
+from desktop_ft.core.data.images import UNREADABLE, load_image_rgb, unreadable_reason
 
 
 def workers() -> int:

@@ -1,6 +1,6 @@
 """Run an exported ONNX or LiteRT model the way a user would, in a fresh process:
 
-    python -m desktop_ft.core.format_check onnx|litert MODEL INPUTS.npz
+    python -m desktop_ft.core.export.format_check onnx|litert MODEL INPUTS.npz
 
 prints the probabilities as one JSON line. Imports only numpy and the runtime
 (onnxruntime, ai_edge_litert) — neither TensorFlow nor Keras.

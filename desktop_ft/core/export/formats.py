@@ -9,7 +9,7 @@ raw input with the preprocessing inside and returning class probabilities named
   vocabulary, lowercasing and special tokens as the app.
 
 Parity is measured in a fresh process with the runtime a user would use (onnxruntime,
-the LiteRT interpreter): :mod:`desktop_ft.core.format_check`.
+the LiteRT interpreter): :mod:`desktop_ft.core.export.format_check`.
 """
 
 from __future__ import annotations
@@ -177,7 +177,7 @@ def check_in_fresh_process(fmt: str, path: Path, inputs: dict) -> "object":
         npz = Path(tmp) / "inputs.npz"
         np.savez(npz, **inputs)
         env = {k: v for k, v in os.environ.items() if not k.startswith("KERAS")}
-        proc = subprocess.run([sys.executable, "-m", "desktop_ft.core.format_check", fmt,
+        proc = subprocess.run([sys.executable, "-m", "desktop_ft.core.export.format_check", fmt,
                                str(path), str(npz)], capture_output=True, text=True,
                               timeout=600, env=env)
     if proc.returncode != 0:

@@ -1,0 +1,84 @@
+"""Exports written by another Keras backend in a subprocess (the backend is fixed per
+process): TensorFlow for the SavedModel, ONNX and LiteRT from the torch and JAX backends,
+or torch for ONNX on JAX without TensorFlow. The subprocess is
+:mod:`desktop_ft.core.export.tf_export`."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+from desktop_ft.core import atomic
+from desktop_ft.core.errors import UserError
+from desktop_ft.core.export.parity import parity_line, parity_samples
+
+
+def without_tensorflow_note(missing, out) -> str:
+    names = {"saved_model": "SavedModel", "onnx": "ONNX", "litert": "LiteRT"}
+    listed = ", ".join(names[f] for f in missing)
+    return (f"The {listed} export needs TensorFlow, which is not installed: wrote "
+            f"model.keras, labels.json and export.json. With TensorFlow installed (pip "
+            f"install tensorflow), add it with: desktop-ft export {out} NEW_OUT --formats "
+            f"{','.join(['keras', *missing])}")
+
+
+def export_in_subprocess(bundle, out: Path, labels, samples, info, observer,
+                          merge_lora: bool, formats, via: str, stop, write_keras) -> dict:
+    """Stage a ``model.keras`` export, then let another Keras backend (``via``:
+    TensorFlow; or torch for ONNX on JAX without TensorFlow) write every format from it
+    in a subprocess (the backend is fixed per process), with parity against this model.
+    ``write_keras`` is ``export_model`` (which calls this: passed in, not imported)."""
+    import subprocess
+    import sys
+    import tempfile
+
+    import numpy as np
+
+    checks = parity_samples(bundle, samples)
+    probs = bundle.predict_proba(checks)
+    stage = Path(tempfile.mkdtemp(prefix=".desktop-ft-stage-", dir=out.parent))
+    try:
+        write_keras(bundle, stage / "export", labels, info=info, merge_lora=merge_lora,
+                     formats=("keras",))
+        arrays = {f"input_{i}": np.asarray(x) for i, x in enumerate(checks)}
+        np.savez(stage / "reference.npz", probs=probs, **arrays)
+        names = {"tensorflow": "TensorFlow", "torch": "PyTorch"}
+        observer.on_status(f"Writing {', '.join(formats)} with {names[via]}…")
+        env = {**os.environ, "KERAS_BACKEND": via}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "desktop_ft.core.export.tf_export", str(stage / "export"),
+             str(out), ",".join(formats), str(stage / "reference.npz"), via],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        stdout, stderr = _communicate_unless_stopped(proc, stop, out)
+        lines = stdout.strip().splitlines()
+        if proc.returncode != 0 or not lines:
+            why = (stderr.strip().splitlines() or ["no output"])[-1]
+            why = why.removeprefix("desktop-ft: error: ")
+            raise UserError(why if "previous export" in why or "nothing was written" in why
+                            else f"Export through {names[via]} failed: {why}")
+        record = json.loads(lines[-1])
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    observer.on_status(f"Exported to {out}: " + parity_line(record) + ".")
+    return record
+
+
+def _communicate_unless_stopped(proc, stop, out: Path) -> tuple[str, str]:
+    """The subprocess's (stdout, stderr); ``stop`` set ends it (it writes beside ``out``
+    and swaps in atomically, so the previous export stays) and cancels the export."""
+    import subprocess
+
+    while True:
+        try:
+            return proc.communicate(timeout=0.2)
+        except subprocess.TimeoutExpired:
+            if stop is not None and stop.is_set():
+                proc.kill()
+                proc.communicate()
+                atomic.recover(out)
+                kept = f"the previous export in {out} is unchanged" if out.exists() else \
+                    "nothing was written"
+                raise UserError(f"Export cancelled; {kept}.") from None
+
