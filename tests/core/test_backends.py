@@ -201,3 +201,28 @@ def test_gradient_of_mixed_precision_tensors_is_float32():
     x = np.full((2, 3), 1.5, ml_dtypes.bfloat16)
     grad = backend.gradient(lambda t: keras.ops.sum(t * t), x)
     assert grad.dtype == np.float32 and np.allclose(grad, 3.0)
+
+
+@pytest.mark.skipif("torch" not in OTHERS or not backend.tensorflow_available(),
+                    reason="needs torch and TensorFlow")
+def test_int8_from_torch_is_calibrated_on_training_inputs_and_measured(image_folder,
+                                                                       tmp_path):
+    """An int8 LiteRT export from the torch backend (written by TensorFlow in a
+    subprocess) is calibrated on training inputs, not the parity noise, and its held-out
+    accuracy is recorded beside the float model's, as on TensorFlow."""
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "desktop_ft", "train", "--backend", "torch", "--model",
+         "vgg16", "--weights", "none", "--image-size", "32", "--epochs", "1",
+         "--batch-size", "4", "--seed", "1", "--data", str(image_folder), "--run-dir",
+         str(tmp_path / "runs"), "--export", str(out), "--formats", "keras,litert"],
+        capture_output=True, text=True, timeout=900,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    record = json.loads((out / "export.json").read_text())
+    int8 = record["formats"]["litert_int8"]
+    assert record["backend"] == "torch"
+    assert int8["calibrated_on"]["inputs"] == "training" and \
+        int8["calibrated_on"]["examples"] >= 10
+    assert int8["validation_examples"] >= 3 and 0.0 <= int8["accuracy"] <= 1.0
+    assert "float_accuracy" in int8 and "int8 LiteRT" in (out / "README.md").read_text()

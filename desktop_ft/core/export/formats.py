@@ -227,6 +227,9 @@ def write_formats(bundle, folder: Path, formats: tuple, checks: list,
                      representative=[{k: v[i:i + 1] for k, v in feeds.items()}
                                      for i in range(len(reps))])
         out["litert_int8"] = record("litert", "model_int8.tflite", "litert")
+        out["litert_int8"]["calibrated_on"] = {
+            "inputs": "training" if representative else "parity checks",
+            "examples": len(reps)}
         if validation is not None and len(validation[0]):
             vx = family.format_inputs(bundle, validation[0])
             labels = np.asarray(validation[1])

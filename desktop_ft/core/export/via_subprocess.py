@@ -25,11 +25,15 @@ def without_tensorflow_note(missing, out) -> str:
 
 
 def export_in_subprocess(bundle, out: Path, labels, samples, info, observer,
-                          merge_lora: bool, formats, via: str, stop, write_keras) -> dict:
+                         merge_lora: bool, formats, via: str, *, stop, write_keras,
+                         representative: list | None = None,
+                         validation: tuple | None = None) -> dict:
     """Stage a ``model.keras`` export, then let another Keras backend (``via``:
     TensorFlow; or torch for ONNX on JAX without TensorFlow) write every format from it
     in a subprocess (the backend is fixed per process), with parity against this model.
-    ``write_keras`` is ``export_model`` (which calls this: passed in, not imported)."""
+    ``write_keras`` is ``export_model`` (which calls this: passed in, not imported).
+    ``representative`` and ``validation`` go along, so that the int8 LiteRT model is
+    calibrated on training inputs and its held-out accuracy measured, as on TensorFlow."""
     import subprocess
     import sys
     import tempfile
@@ -44,12 +48,14 @@ def export_in_subprocess(bundle, out: Path, labels, samples, info, observer,
                      formats=("keras",))
         arrays = {f"input_{i}": np.asarray(x) for i, x in enumerate(checks)}
         np.savez(stage / "reference.npz", probs=probs, **arrays)
+        write_calibration(stage / "calibration.npz", representative, validation)
         names = {"tensorflow": "TensorFlow", "torch": "PyTorch"}
         observer.on_status(f"Writing {', '.join(formats)} with {names[via]}…")
         env = {**os.environ, "KERAS_BACKEND": via}
         proc = subprocess.Popen(
             [sys.executable, "-m", "desktop_ft.core.export.tf_export", str(stage / "export"),
-             str(out), ",".join(formats), str(stage / "reference.npz"), via],
+             str(out), ",".join(formats), str(stage / "reference.npz"), via,
+             str(stage / "calibration.npz")],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         stdout, stderr = _communicate_unless_stopped(proc, stop, out)
         lines = stdout.strip().splitlines()
@@ -63,6 +69,35 @@ def export_in_subprocess(bundle, out: Path, labels, samples, info, observer,
         shutil.rmtree(stage, ignore_errors=True)
     observer.on_status(f"Exported to {out}: " + parity_line(record) + ".")
     return record
+
+
+def write_calibration(path: Path, representative, validation) -> None:
+    """Raw training inputs (``rep_i``) and held-out inputs with labels (``val_i``,
+    ``val_labels``) for the subprocess; see :func:`read_calibration`."""
+    import numpy as np
+
+    arrays = {f"rep_{i}": np.asarray(x) for i, x in enumerate(representative or [])}
+    if validation is not None and len(validation[0]):
+        arrays.update({f"val_{i}": np.asarray(x) for i, x in enumerate(validation[0])})
+        arrays["val_labels"] = np.asarray(validation[1], dtype=np.int64)
+    np.savez(path, **arrays)
+
+
+def read_calibration(path: Path, kind: str) -> tuple[list | None, tuple | None]:
+    """(representative, validation) as :func:`write_calibration` saved them (None for
+    what was not given); texts come back as ``str``."""
+    import numpy as np
+
+    def value(a):
+        return str(a) if kind == "text" else a
+
+    with np.load(path, allow_pickle=False) as saved:
+        reps = [value(saved[f"rep_{i}"]) for i in range(len(saved.files))
+                if f"rep_{i}" in saved.files]
+        vals = [value(saved[f"val_{i}"]) for i in range(len(saved.files))
+                if f"val_{i}" in saved.files]
+        labels = saved["val_labels"].tolist() if "val_labels" in saved.files else []
+    return reps or None, ((vals, labels) if vals else None)
 
 
 def _communicate_unless_stopped(proc, stop, out: Path) -> tuple[str, str]:

@@ -81,8 +81,9 @@ def export_model(bundle, out: str | os.PathLike, labels: list[str], *,
     if tf_formats and backend.name() != "tensorflow" and in_subprocess:
         if backend.tensorflow_available():
             return export_in_subprocess(bundle, out, labels, samples, info, observer,
-                                         merge_lora, formats, "tensorflow", stop,
-                                        export_model)
+                                        merge_lora, formats, "tensorflow", stop=stop,
+                                        write_keras=export_model,
+                                        representative=representative, validation=validation)
     if tf_formats and backend.name() != "tensorflow":
         # Without TensorFlow: ONNX from PyTorch's own exporter (in this process on torch,
         # from model.keras in a torch process on JAX); the rest is recorded as not
@@ -98,8 +99,8 @@ def export_model(bundle, out: str | os.PathLike, labels: list[str], *,
         if onnx_by_torch:
             kept = tuple(f for f in formats if f not in missing)
             return export_in_subprocess(bundle, out, labels, samples, info, observer,
-                                         merge_lora, kept, "torch", stop,
-                                        export_model)
+                                        merge_lora, kept, "torch", stop=stop,
+                                        write_keras=export_model)
         if missing:
             formats = tuple(f for f in formats if f not in missing) or ("keras",)
     atomic.recover(out)       # what an export killed earlier left behind
