@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import sys
+import threading
 
 
 @contextlib.contextmanager
@@ -77,3 +79,139 @@ def all_layers(layer, include_self: bool = True) -> list:
 def direct_sublayers(layer) -> list:
     """The layers a layer tracks directly (``_layers``), in creation order."""
     return list(getattr(layer, "_layers", []))
+
+
+def own_variables(layer, trainable_only: bool = False) -> list:
+    """The variables a layer creates itself, not its sublayers' (Keras keeps them in
+    ``_trainable_variables`` / ``_non_trainable_variables``; ``layer.weights`` includes
+    the sublayers')."""
+    own = list(getattr(layer, "_trainable_variables", None) or [])
+    if not trainable_only:
+        own += list(getattr(layer, "_non_trainable_variables", None) or [])
+    return own
+
+
+def seed_generators_of(layer) -> list:
+    """The ``SeedGenerator``s a layer created itself (``_seed_generators``): Dropout's,
+    RandomFlip's… — their state is what a resumed run restores."""
+    return list(getattr(layer, "_seed_generators", None) or [])
+
+
+def tf_gradient_registry() -> dict | None:
+    """TensorFlow's process-wide gradient registry (``ops._gradient_registry._registry``,
+    name → function), where every traced ``tf.custom_gradient`` adds an entry that is
+    never removed; None unless Keras runs on TensorFlow (or where it is not found)."""
+    keras = sys.modules.get("keras")
+    if "tensorflow" not in sys.modules or keras is None or \
+            keras.backend.backend() != "tensorflow":
+        return None
+    from tensorflow.python.framework import ops
+
+    registry = getattr(getattr(ops, "_gradient_registry", None), "_registry", None)
+    return registry if isinstance(registry, dict) else None
+
+
+def clear_keras_thread_state() -> None:
+    """Drop what Keras keeps for the calling thread: its global state and settings are
+    ``threading.local`` trackers in ``keras.src.backend.common.global_state``."""
+    if "keras" not in sys.modules:
+        return
+    try:
+        from keras.src.backend.common import global_state
+    except ImportError:          # pragma: no cover - another Keras: nothing dropped
+        return
+    for name in ("GLOBAL_STATE_TRACKER", "GLOBAL_SETTINGS_TRACKER"):
+        tracker = getattr(global_state, name, None)
+        if tracker is not None:
+            vars(tracker).clear()
+
+
+def forget_dummy_thread() -> None:
+    """Python makes a "dummy" Thread object the first time code in a foreign thread asks
+    for ``threading.current_thread()`` (logging does), and keeps it after the thread has
+    ended: the window's ``threading.active_count()`` crept from 2 to 8 over 30 runs
+    (the GUI soak test). Forget this thread's dummy (CPython's ``threading._active``)."""
+    me = threading.current_thread()
+    dummy = getattr(threading, "_DummyThread", None)
+    active = getattr(threading, "_active", None)
+    lock = getattr(threading, "_active_limbo_lock", None)
+    if dummy is None or active is None or lock is None or not isinstance(me, dummy):
+        return      # (private to CPython: left alone where it differs)
+    with lock:
+        if active.get(me.ident) is me:
+            del active[me.ident]
+
+
+def seed_keras_global_state(seed: int) -> bool:
+    """Keras's global seed (what ``keras.utils.set_random_seed`` sets besides Python's,
+    NumPy's and TensorFlow's), and a fresh global seed generator; False where these
+    private names are not found (the caller then uses Keras's own function)."""
+    try:
+        from keras.src.backend.common import global_state
+        from keras.src.random import seed_generator
+        from keras.src.utils.rng_utils import GLOBAL_RANDOM_SEED
+    except ImportError:          # pragma: no cover
+        return False
+    global_state.set_global_attribute(GLOBAL_RANDOM_SEED, seed)
+    global_state.set_global_attribute(seed_generator.GLOBAL_SEED_GENERATOR, None)
+    return True
+
+
+def keras_hub_preset_file(preset: str, name: str) -> str:
+    """A file of a keras-hub preset (a name on Kaggle or Hugging Face, or a folder),
+    downloaded and cached as keras-hub does (``preset_utils.get_file``)."""
+    from keras_hub.src.utils.preset_utils import get_file
+
+    return get_file(preset, name)
+
+
+def patch_keras_multiworker_reduce() -> None:
+    """Work around Keras 3's broken ``fit`` under MultiWorkerMirroredStrategy
+    (keras-team/keras#20585, open): its per-step "mean" reduction passes ``axis=0`` for
+    scalar losses and metrics, which fails. Scalars are reduced with ``axis=None``; all
+    other cases go to Keras unchanged. Applied only when ``--distributed`` is used."""
+    from keras.src import tree
+    from keras.src.backend.tensorflow import trainer as tf_trainer
+
+    original = tf_trainer.reduce_per_replica
+    if getattr(original, "_desktop_ft_patch", False):
+        return
+
+    def reduce_per_replica(values, strategy, reduction):
+        if reduction in ("auto", "mean") and \
+                tf_trainer._collective_all_reduce_multi_worker(strategy):
+            def one(v):
+                first = v.values[0] if tf_trainer._is_per_replica_instance(v) else v
+                return strategy.reduce("MEAN", v, axis=None if first.shape.rank == 0 else 0)
+
+            return tree.map_structure(one, values)
+        return original(values, strategy, reduction)
+
+    reduce_per_replica._desktop_ft_patch = True
+    tf_trainer.reduce_per_replica = reduce_per_replica
+
+
+def build_metrics_from_local_batch(model) -> None:
+    """Keras builds a model's metrics from an all-reduced *eager* batch before ``fit``,
+    which MultiWorkerMirroredStrategy cannot do (keras-team/keras#20585); build them
+    from this worker's local batch instead (same shapes, no collective): the model's
+    private ``_maybe_symbolic_build`` is replaced."""
+    import types
+
+    import tensorflow as tf
+    from keras.src import tree
+
+    def build_from_local_batch(self, iterator=None, data_batch=None):
+        if self._distribute_strategy is None:
+            return
+        if iterator is not None:
+            for _, _, it in iterator:
+                batch = next(it)
+                data_batch = tree.map_structure(
+                    lambda x: x.values[0] if isinstance(x, tf.distribute.DistributedValues)
+                    else x, batch)
+                break
+        with self.distribute_strategy.scope():
+            self._symbolic_build(data_batch=data_batch)
+
+    model._maybe_symbolic_build = types.MethodType(build_from_local_batch, model)

@@ -8,6 +8,7 @@ import contextlib
 import json
 import os
 
+from desktop_ft.core import compat
 from desktop_ft.core.errors import UserError
 
 _strategy = None
@@ -41,7 +42,7 @@ def distribution_strategy(distributed: bool = False):
         except ValueError as e:
             raise UserError(f"TF_CONFIG is not valid JSON: {e}") from None
         _strategy = tf.distribute.MultiWorkerMirroredStrategy()
-        _patch_keras_for_multiworker()
+        compat.patch_keras_multiworker_reduce()
         return _strategy
     n_cpu = int(os.environ.get("DESKTOP_FT_CPU_DEVICES", "0") or 0)
     if n_cpu > 1:
@@ -96,55 +97,11 @@ def _other_backend_distribution(distributed: bool) -> SingleProcess:
     return SingleProcess()
 
 
-def _patch_keras_for_multiworker() -> None:
-    """Work around Keras 3's broken ``fit`` under MultiWorkerMirroredStrategy
-    (keras-team/keras#20585, open): its per-step "mean" reduction passes ``axis=0`` for
-    scalar losses and metrics, which fails. Scalars are reduced with ``axis=None``; all
-    other cases go to Keras unchanged. Applied only when ``--distributed`` is used."""
-    from keras.src import tree
-    from keras.src.backend.tensorflow import trainer as tf_trainer
-
-    original = tf_trainer.reduce_per_replica
-    if getattr(original, "_desktop_ft_patch", False):
-        return
-
-    def reduce_per_replica(values, strategy, reduction):
-        if reduction in ("auto", "mean") and \
-                tf_trainer._collective_all_reduce_multi_worker(strategy):
-            def one(v):
-                first = v.values[0] if tf_trainer._is_per_replica_instance(v) else v
-                return strategy.reduce("MEAN", v, axis=None if first.shape.rank == 0 else 0)
-
-            return tree.map_structure(one, values)
-        return original(values, strategy, reduction)
-
-    reduce_per_replica._desktop_ft_patch = True
-    tf_trainer.reduce_per_replica = reduce_per_replica
-
-
 def prepare_model_for_multiworker(model) -> None:
     """Keras builds a model's metrics from an all-reduced *eager* batch before ``fit``,
-    which MultiWorkerMirroredStrategy cannot do (keras-team/keras#20585); build them
-    from this worker's local batch instead (same shapes, no collective)."""
-    import types
-
-    import tensorflow as tf
-    from keras.src import tree
-
-    def build_from_local_batch(self, iterator=None, data_batch=None):
-        if self._distribute_strategy is None:
-            return
-        if iterator is not None:
-            for _, _, it in iterator:
-                batch = next(it)
-                data_batch = tree.map_structure(
-                    lambda x: x.values[0] if isinstance(x, tf.distribute.DistributedValues)
-                    else x, batch)
-                break
-        with self.distribute_strategy.scope():
-            self._symbolic_build(data_batch=data_batch)
-
-    model._maybe_symbolic_build = types.MethodType(build_from_local_batch, model)
+    which MultiWorkerMirroredStrategy cannot do (keras-team/keras#20585): build them
+    from this worker's local batch instead (:mod:`desktop_ft.core.compat`)."""
+    compat.build_metrics_from_local_batch(model)
 
 
 def is_multiworker(strategy) -> bool:

@@ -15,6 +15,7 @@ import os
 import sys
 import threading
 
+from desktop_ft.core import compat
 from desktop_ft.core.errors import UserError
 
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
@@ -167,7 +168,7 @@ def traced_gradients_released():
     in progress elsewhere keeps its own. TensorFlow only; a no-op where its private
     registry is not found."""
     global _gradient_scopes, _registered_before
-    registry = _gradient_registry()
+    registry = compat.tf_gradient_registry()
     if registry is None:
         yield
         return
@@ -187,46 +188,14 @@ def traced_gradients_released():
                 _registered_before = set()
 
 
-def _gradient_registry() -> dict | None:
-    keras = sys.modules.get("keras")
-    if "tensorflow" not in sys.modules or keras is None or \
-            keras.backend.backend() != "tensorflow":
-        return None
-    from tensorflow.python.framework import ops
-
-    registry = getattr(getattr(ops, "_gradient_registry", None), "_registry", None)
-    return registry if isinstance(registry, dict) else None
-
-
 def release_thread_state() -> None:
     """Drop what Keras keeps per thread (its global state is ``threading.local``) at the
     end of a worker thread's task. Threads started by Qt are foreign to Python, whose
     per-thread storage then lives as long as the process: without this, every model
     trained or explained in the window stayed in memory (~80 MB per run, measured by the
     GUI soak test)."""
-    _forget_dummy_thread()
-    if "keras" not in sys.modules:
-        return
-    from keras.src.backend.common import global_state
-
-    for tracker in (global_state.GLOBAL_STATE_TRACKER, global_state.GLOBAL_SETTINGS_TRACKER):
-        vars(tracker).clear()
-
-
-def _forget_dummy_thread() -> None:
-    """Python makes a "dummy" Thread object the first time code in a foreign thread asks
-    for ``threading.current_thread()`` (logging does), and keeps it after the thread has
-    ended: the window's ``threading.active_count()`` crept from 2 to 8 over 30 runs
-    (the GUI soak test). Forget this thread's dummy as its task ends."""
-    me = threading.current_thread()
-    dummy = getattr(threading, "_DummyThread", None)
-    active = getattr(threading, "_active", None)
-    lock = getattr(threading, "_active_limbo_lock", None)
-    if dummy is None or active is None or lock is None or not isinstance(me, dummy):
-        return      # (private to CPython: left alone where it differs)
-    with lock:
-        if active.get(me.ident) is me:
-            del active[me.ident]
+    compat.forget_dummy_thread()
+    compat.clear_keras_thread_state()
 
 
 def mixed_precision_enabled() -> bool:
@@ -293,15 +262,9 @@ def set_random_seed(seed: int) -> None:
 
     import numpy as np
 
-    try:
-        from keras.src.backend.common import global_state
-        from keras.src.random import seed_generator
-        from keras.src.utils.rng_utils import GLOBAL_RANDOM_SEED
-    except ImportError:      # another Keras release: its own function, TensorFlow and all
-        keras.utils.set_random_seed(seed)
+    if not compat.seed_keras_global_state(seed):
+        keras.utils.set_random_seed(seed)   # another Keras release: TensorFlow and all
         return
-    global_state.set_global_attribute(GLOBAL_RANDOM_SEED, seed)
-    global_state.set_global_attribute(seed_generator.GLOBAL_SEED_GENERATOR, None)
     random.seed(seed)
     np.random.seed(seed)
     if keras.backend.backend() == "torch":

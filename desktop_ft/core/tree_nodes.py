@@ -7,6 +7,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Iterator
 
+from desktop_ft.core import compat
+
 ON, OFF, PARTIAL = "on", "off", "partial"
 
 
@@ -99,8 +101,7 @@ def size_of(v) -> int:
 
 
 def _own_variables(layer) -> list:
-    return list(getattr(layer, "_trainable_variables", [])) + \
-        list(getattr(layer, "_non_trainable_variables", []))
+    return compat.own_variables(layer)
 
 
 def _shape_str(shape) -> str:
@@ -149,7 +150,7 @@ def subtree_node(layer, parent: Node, is_new: bool) -> Node:
     """A leaf for a layer that owns weights, else a group of its weighted sublayers."""
     if any(is_lora(v) for v in _own_variables(layer)):
         return _lora_group(layer, parent)
-    subs = [s for s in getattr(layer, "_layers", []) if s.weights]
+    subs = [s for s in compat.direct_sublayers(layer) if s.weights]
     if not subs or _own_variables(layer):
         return leaf_node(layer, parent, is_new)
     path = f"{parent.path}/{layer.name}" if parent.path else layer.name

@@ -69,3 +69,86 @@ def test_all_layers_and_direct_sublayers_walk_nested_models():
     assert names[0] == "outer" and {"inner", "d1", "d2"} <= set(names)
     assert "outer" not in [layer.name for layer in compat.all_layers(outer, False)]
     assert [layer.name for layer in compat.direct_sublayers(outer)][-2:] == ["inner", "d2"]
+
+
+def test_own_variables_and_seed_generators_of_a_layer():
+    import keras
+
+    dense, drop, norm = keras.layers.Dense(2), keras.layers.Dropout(0.5), \
+        keras.layers.BatchNormalization()
+    model = keras.Sequential([keras.Input((3,)), dense, drop, norm])
+    assert [v.name for v in compat.own_variables(dense)] == ["kernel", "bias"]
+    assert len(compat.own_variables(norm)) == 4 and \
+        len(compat.own_variables(norm, trainable_only=True)) == 2
+    assert compat.own_variables(model) == []          # the sublayers' are not its own
+    assert len(compat.seed_generators_of(drop)) == 1 and compat.seed_generators_of(dense) == []
+
+
+def test_keras_thread_state_and_dummy_threads_are_forgotten():
+    import _thread
+    import threading
+    import time
+
+    import keras
+    from keras.src.backend.common import global_state
+
+    seen = {}
+
+    def foreign():          # a thread Python did not start, as Qt's are
+        global_state.set_global_attribute("desktop_ft_probe", 1)
+        me = threading.current_thread()
+        seen["dummy"] = isinstance(me, threading._DummyThread) and me.ident in threading._active
+        compat.clear_keras_thread_state()
+        seen["cleared"] = global_state.get_global_attribute("desktop_ft_probe") is None
+        compat.forget_dummy_thread()
+        seen["forgotten"] = me.ident not in threading._active
+        seen["done"] = True
+
+    assert keras.backend.backend()
+    _thread.start_new_thread(foreign, ())
+    deadline = time.monotonic() + 10
+    while "done" not in seen and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert seen == {"dummy": True, "cleared": True, "forgotten": True, "done": True}
+
+
+def test_keras_global_seed_and_gradient_registry():
+    import keras
+    from keras.src.backend.common import global_state
+    from keras.src.utils.rng_utils import GLOBAL_RANDOM_SEED
+
+    assert compat.seed_keras_global_state(1234)
+    assert global_state.get_global_attribute(GLOBAL_RANDOM_SEED) == 1234
+    registry = compat.tf_gradient_registry()
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf  # noqa: F401
+
+        assert isinstance(compat.tf_gradient_registry(), dict)
+    else:
+        assert registry is None
+
+
+def test_keras_hub_preset_file_reads_a_local_preset(tiny_bert_preset):
+    from pathlib import Path
+
+    assert Path(compat.keras_hub_preset_file(str(tiny_bert_preset), "config.json")).is_file()
+
+
+def test_multiworker_workarounds_find_what_they_patch():
+    """The two MultiWorkerMirroredStrategy workarounds replace private Keras functions:
+    they must still exist under these names."""
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        import pytest
+
+        pytest.skip("TensorFlow's trainer")
+    from keras.src.backend.tensorflow import trainer as tf_trainer
+
+    for name in ("reduce_per_replica", "_collective_all_reduce_multi_worker",
+                 "_is_per_replica_instance"):
+        assert callable(getattr(tf_trainer, name, None)), name
+    assert callable(getattr(keras.Model, "_symbolic_build", None))
+    assert callable(getattr(keras.Model, "_maybe_symbolic_build", None))
+    compat.patch_keras_multiworker_reduce()
+    assert getattr(tf_trainer.reduce_per_replica, "_desktop_ft_patch", False)

@@ -38,7 +38,7 @@ SOURCE = "source.json"
 def seed_generators(model) -> list:
     found = []
     for layer in compat.all_layers(model):
-        for g in getattr(layer, "_seed_generators", []) or []:
+        for g in compat.seed_generators_of(layer):
             if all(g is not f for f in found):
                 found.append(g)
     return found

@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from desktop_ft.core import compat
 from desktop_ft.core.models import split_chain
 from desktop_ft.core.models.base import predict_batch
 
@@ -30,7 +31,7 @@ def random_in_training(layer) -> bool:
         return bool(layer.trainable)
     if "Dropout" in kind:
         return float(getattr(layer, "rate", 0.0)) > 0
-    return any(random_in_training(sub) for sub in getattr(layer, "_layers", ()))
+    return any(random_in_training(sub) for sub in compat.direct_sublayers(layer))
 
 
 @dataclass

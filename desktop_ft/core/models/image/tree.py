@@ -97,9 +97,8 @@ def _row(layer, parent: Node) -> Node | list[Node]:
     *and* holds weighted sublayers (ViT's patch embedding owns the class token) gets a
     group with a leaf for its own variables first (a parent's ``trainable`` is set
     before its sublayers')."""
-    subs = [s for s in getattr(layer, "_layers", []) if s.weights]
-    own = getattr(layer, "_trainable_variables", None) or \
-        getattr(layer, "_non_trainable_variables", None)
+    subs = [s for s in compat.direct_sublayers(layer) if s.weights]
+    own = compat.own_variables(layer)
     if subs and not own and parent.name == layer.name:   # ViT's transformer_block_i
         return [subtree_node(s, parent, False) for s in subs]
     if not (subs and own):

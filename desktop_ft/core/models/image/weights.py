@@ -20,6 +20,7 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
+from desktop_ft.core import compat
 from desktop_ft.core.errors import UserError, describe_exception
 from desktop_ft.core.observer import Observer
 
@@ -141,7 +142,7 @@ def _weighted_layers(model) -> list:
     out = []
     for layer in model.layers:
         nested = hasattr(layer, "layers") and layer.layers
-        if nested and not getattr(layer, "_trainable_variables", None):
+        if nested and not compat.own_variables(layer, trainable_only=True):
             out.extend(_weighted_layers(layer))
         elif layer.weights:
             out.append(layer)

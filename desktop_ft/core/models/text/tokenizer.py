@@ -95,7 +95,7 @@ class CheckpointTokenizer:
 
     @classmethod
     def from_keras_hub(cls, preset: str, arch) -> "CheckpointTokenizer":
-        from keras_hub.src.utils.preset_utils import get_file
+        from desktop_ft.core.compat import keras_hub_preset_file as get_file
 
         config = json.loads(Path(get_file(preset, "tokenizer.json")).read_text())
         config = config.get("config", {})

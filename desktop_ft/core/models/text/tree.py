@@ -48,14 +48,13 @@ def _weight_owners(layer) -> list:
     rel_embedding owns its table and holds a layer norm (a leaf of it alone would miss
     the norm). Parents first: ``LayerTree.apply_to_model`` sets layers in this order, and
     a parent's ``trainable`` overwrites its sublayers'."""
-    own = bool(getattr(layer, "_trainable_variables", None)
-               or getattr(layer, "_non_trainable_variables", None))
-    subs = [o for s in getattr(layer, "_layers", ()) if s.weights for o in _weight_owners(s)]
+    own = bool(compat.own_variables(layer))
+    subs = [o for s in compat.direct_sublayers(layer) if s.weights for o in _weight_owners(s)]
     return ([layer] if own or not subs else []) + subs
 
 
 def _is_encoder(layer) -> bool:
-    return any(sub.name == "self_attention_layer" for sub in getattr(layer, "_layers", ()))
+    return any(sub.name == "self_attention_layer" for sub in compat.direct_sublayers(layer))
 
 
 def _encoder(layer, parent: Node) -> Node:
