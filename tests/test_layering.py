@@ -80,3 +80,29 @@ def test_only_core_models_names_an_architecture():
                     or (type(value) is int and value in (224, 299)):
                 found.append(f"{rel}:{node.lineno}: {value!r}")
     assert not found, found
+
+
+def test_private_upstream_apis_are_used_only_in_compat():
+    """Private Keras / keras-hub / TensorFlow modules and private attributes of their
+    objects (``x._name``, ``getattr(x, "_name")``) appear only in ``core/compat.py``,
+    where each has a test (issue 20)."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "desktop_ft"
+    private_module = re.compile(r"\b(keras|keras_hub)\.src\b|\btensorflow\.python\b")
+    private_attr = re.compile(r"""(getattr|setattr|hasattr)\([^,()]+,\s*["']_[a-z]|"""
+                              r"""\b(?!self\b|cls\b|os\b)[a-z_]\w*\._[a-z]\w*""")
+    ours = ("_rate_when_trained", "_desktop_ft_patch", "_choices_of", "_exit")
+    found = []
+    for path in root.rglob("*.py"):
+        rel = path.relative_to(root).as_posix()
+        if rel == "core/compat.py":
+            continue
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            code = line.split("#")[0]
+            if private_module.search(code) or (private_attr.search(code) and
+                                               not any(o in code for o in ours)):
+                if not code.strip().startswith(('"', "'", "``")):
+                    found.append(f"{rel}:{n}: {line.strip()}")
+    assert not found, "\n".join(found)
