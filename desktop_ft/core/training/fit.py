@@ -63,6 +63,9 @@ def _make_callback(observer: Observer, stop: threading.Event | None):
                 # fit() checks this after the batch in flight and returns normally.
                 self.stopped_by_user = True
                 self.model.stop_training = True
+                if interrupts.abandoned(stop):
+                    # The window is closing: not even the partial epoch's validation.
+                    raise _Abandoned
 
         def on_epoch_end(self, epoch, logs=None):
             seconds = time.perf_counter() - self._t0
@@ -72,6 +75,10 @@ def _make_callback(observer: Observer, stop: threading.Event | None):
             observer.on_epoch(epoch, {**_floats(logs), "seconds": seconds})
 
     return Callback()
+
+
+class _Abandoned(Exception):
+    """Ends ``fit`` at once for a task nobody waits for (see ``interrupts.Cancel``)."""
 
 
 def _floats(logs) -> dict:
@@ -286,6 +293,8 @@ def _train(job, observer, stop, bundle, scan, train_split, val_split, lr, run, s
                                 initial_epoch=first_epoch, steps_per_epoch=steps,
                                 callbacks=callbacks, verbose=0,
                                 shuffle=False)  # the dataset shuffles itself, per epoch
+        except _Abandoned:
+            pass
         except Exception as e:  # resource exhaustion, bad data that slipped through
             raise _training_error(e, job) from e
         cache_log.append(feature_cache.log_entry(plan, phase, cb.epoch_seconds[n_before:],
