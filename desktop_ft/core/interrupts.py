@@ -74,12 +74,7 @@ def begin_termination(exit_code: int, deadline_s: float = EXIT_DEADLINE_S) -> No
         time.sleep(deadline_s)
         logging.getLogger(__name__).error("still running %.0f s after the termination "
                                           "request: exiting now", deadline_s)
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.flush()
-            except (OSError, ValueError):
-                pass
-        os._exit(exit_code)
+        _flush_and_exit(exit_code)
 
     threading.Thread(target=bite, name="exit-watchdog", daemon=True).start()
 
@@ -89,8 +84,11 @@ def exit_if_terminating(exit_code: int) -> None:
     if a termination was requested. Python's own shutdown with TensorFlow or PyTorch
     loaded takes 2–13 s of native teardown (measured on 2 cores), in which the watchdog
     can no longer run, and a terminated process must end within the deadline."""
-    if not _terminating.is_set():
-        return
+    if _terminating.is_set():
+        _flush_and_exit(exit_code)
+
+
+def _flush_and_exit(exit_code: int) -> None:
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
