@@ -5,7 +5,7 @@ ends training after the batch in flight, and the model stays usable for evaluati
 try-it and export.
 
 Example:
-    >>> job = TrainJob(model=ModelSpec("vgg16", weights="none", image_size=32),
+    >>> job = TrainJob(model=ModelSpec(weights="none", image_size=32),   # the default network
     ...                data="shapes/", epochs=2, strategy="head")
     >>> fine_tune(job).summary()["epochs_run"]
     2

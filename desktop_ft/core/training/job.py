@@ -6,7 +6,7 @@ pretrained weights train, a small one keeps them from being wrecked. The window 
 CLI both get it from :func:`resolve_learning_rate`.
 
 Example:
-    >>> job = TrainJob(model=ModelSpec("vgg16", weights="none", image_size=32),
+    >>> job = TrainJob(model=ModelSpec(weights="none", image_size=32),   # the default network
     ...                data="shapes/", epochs=2, strategy="head")
     >>> job.to_dict()["epochs"]
     2
