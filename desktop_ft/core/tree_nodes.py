@@ -51,6 +51,8 @@ class Node:
     output_shape: str = ""
     input_shape: str = ""
     is_new: bool = False        # part of the freshly initialised head
+    _sizes: tuple = field(default=(), repr=False)
+    _sizes_key: tuple | None = field(default=None, repr=False)
 
     @property
     def is_leaf(self) -> bool:
@@ -68,13 +70,22 @@ class Node:
             yield from c.walk()
 
     @property
+    def sizes(self) -> tuple[int, ...]:
+        """Each variable's element count (cached: the window asks for every row's counts
+        at each repaint, and a TensorFlow variable's shape is slow to read)."""
+        key = tuple(map(id, self.variables))
+        if self._sizes_key != key:
+            self._sizes, self._sizes_key = tuple(size_of(v) for v in self.variables), key
+        return self._sizes
+
+    @property
     def params(self) -> int:
-        return sum(size_of(v) for leaf in self.leaves() for v in leaf.variables)
+        return sum(sum(leaf.sizes) for leaf in self.leaves())
 
     @property
     def trainable_params(self) -> int:
-        return sum(size_of(v) for leaf in self.leaves()
-                   for v, t in zip(leaf.variables, leaf.var_trainable) if t)
+        return sum(n for leaf in self.leaves()
+                   for n, t in zip(leaf.sizes, leaf.var_trainable) if t)
 
     @property
     def state(self) -> str:

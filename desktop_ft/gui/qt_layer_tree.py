@@ -73,9 +73,13 @@ class QtLayerTreeModel(QAbstractItemModel):
             return
         if self._tree is None:
             return
-        for node in self._tree.nodes():
-            idx = self._index_of(node, 0)
-            self.dataChanged.emit(idx, self._index_of(node, len(COLUMNS) - 1))
+        # Every row's check state and counts may have changed. One layout change makes the
+        # view measure the rows once; a dataChanged per row (or per parent's rows) made it
+        # re-measure every visible row for its resize-to-contents columns each time: 0.67 s
+        # a click for MiniLM's 75 rows, against 0.03 s (nothing moves, so expanded rows and
+        # the selection stay).
+        self.layoutAboutToBeChanged.emit()
+        self.layoutChanged.emit()
         self._emit_totals()
 
     def _emit_totals(self) -> None:
