@@ -127,6 +127,8 @@ def test_onnx_parity(trained, tmp_path):
     checks = [rng.integers(0, 256, (40, 52, 3), dtype=np.uint8) for _ in range(3)]
     record = write_formats(bundle, tmp_path, ("onnx",), checks)
     assert record["onnx"]["parity_max_abs_diff"] < 1e-4, record
+    assert record["onnx"]["exporter"].startswith("tf2onnx "), record
+    print(bundle.family, "ONNX parity", record["onnx"]["parity_max_abs_diff"])
 
 
 def test_tree_and_strategies(trained):

@@ -47,10 +47,10 @@ def writes_onnx_natively() -> bool:
     return backend.name() == "torch" and backend.installed("onnxscript")
 
 
-def write_onnx(wrapper, path: Path) -> None:
+def write_onnx(wrapper, path: Path) -> str:
     """The ONNX file of ``wrapper`` (any batch size), with the output named ``probs``:
     tf2onnx on TensorFlow (:mod:`desktop_ft.core.export.tf_onnx`), PyTorch's exporter on
-    torch."""
+    torch. Returns which exporter wrote it (``export.json`` records it)."""
     import onnx
 
     from desktop_ft.core import backend
@@ -60,14 +60,18 @@ def write_onnx(wrapper, path: Path) -> None:
         raw = Path(tmp) / "model.onnx"
         if backend.name() == "torch":
             _write_onnx_torch(wrapper, raw)
+            exporter = f"torch.onnx (torch {sys.modules['torch'].__version__})"
         else:
             write_onnx_tf(wrapper, raw)
+            exporter = (f"tf2onnx {sys.modules['tf2onnx'].__version__} "
+                        f"(TensorFlow {sys.modules['tensorflow'].__version__})")
         model = onnx.load(str(raw))
     old = model.graph.output[0].name
     for node in model.graph.node:
         node.output[:] = ["probs" if o == old else o for o in node.output]
     model.graph.output[0].name = "probs"
     onnx.save(model, str(path))
+    return exporter
 
 
 def _write_onnx_torch(wrapper, path: Path) -> None:
@@ -188,8 +192,8 @@ def write_formats(bundle, folder: Path, formats: tuple, checks: list,
 
     if "onnx" in wanted:
         say("Writing model.onnx…")
-        write_onnx(wrapper, folder / "model.onnx")
-        out["onnx"] = record("onnx", "model.onnx", "onnx")
+        exporter = write_onnx(wrapper, folder / "model.onnx")
+        out["onnx"] = {**record("onnx", "model.onnx", "onnx"), "exporter": exporter}
     if "litert" in wanted:
         say("Writing model.tflite…")
         write_litert(wrapper, folder / "model.tflite")
