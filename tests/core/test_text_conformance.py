@@ -143,7 +143,7 @@ def test_export_parity_and_reload(trained, tmp_path):
     assert tok["matches_app"] is True
     assert record["parity_max_abs_diff"] < 1e-4
     # ONNX too (DistilBERT, RoBERTa, XLM-R and DeBERTa-v3 need TensorFlow's Erfc, the
-    # exact GELU, converted: export_formats registers it with tf2onnx).
+    # exact GELU, converted: core/export/tf_onnx.py registers it with tf2onnx).
     assert record["formats"]["onnx"]["parity_max_abs_diff"] < 1e-4, record["formats"]
     # model.keras read back with its tokenizer (tokenizer.json, sentencepiece.model).
     reloaded = load_export_bundle(out)

@@ -47,53 +47,31 @@ def writes_onnx_natively() -> bool:
     return backend.name() == "torch" and backend.installed("onnxscript")
 
 
-def write_onnx(wrapper, path: Path) -> None:
+def write_onnx(wrapper, path: Path) -> str:
     """The ONNX file of ``wrapper`` (any batch size), with the output named ``probs``:
-    Keras's export (tf2onnx) on TensorFlow, PyTorch's exporter on torch."""
+    tf2onnx on TensorFlow (:mod:`desktop_ft.core.export.tf_onnx`), PyTorch's exporter on
+    torch. Returns which exporter wrote it (``export.json`` records it)."""
     import onnx
 
     from desktop_ft.core import backend
+    from desktop_ft.core.export.tf_onnx import write_onnx_tf
 
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "model.onnx"
         if backend.name() == "torch":
             _write_onnx_torch(wrapper, raw)
+            exporter = f"torch.onnx (torch {sys.modules['torch'].__version__})"
         else:
-            _register_erfc()
-            wrapper.export(str(raw), format="onnx", verbose=False)
+            write_onnx_tf(wrapper, raw)
+            exporter = (f"tf2onnx {sys.modules['tf2onnx'].__version__} "
+                        f"(TensorFlow {sys.modules['tensorflow'].__version__})")
         model = onnx.load(str(raw))
     old = model.graph.output[0].name
     for node in model.graph.node:
         node.output[:] = ["probs" if o == old else o for o in node.output]
     model.graph.output[0].name = "probs"
     onnx.save(model, str(path))
-
-
-def _register_erfc() -> None:
-    """tf2onnx 1.17 has no handler for TensorFlow's ``Erfc`` (exact GELU, in DistilBERT,
-    RoBERTa, XLM-RoBERTa and DeBERTa-v3): convert it as 1 − Erf(x)."""
-    global _ERFC_REGISTERED
-    if _ERFC_REGISTERED:
-        return
-    import numpy as np
-    from tf2onnx import utils
-    from tf2onnx.handler import tf_op
-
-    @tf_op("Erfc")
-    class Erfc:
-        @classmethod
-        def version_9(cls, ctx, node, **kwargs):
-            dtype = utils.map_onnx_to_numpy_type(ctx.get_dtype(node.input[0]))
-            erf = ctx.make_node("Erf", [node.input[0]])
-            one = ctx.make_const(utils.make_name("one"), np.array(1, dtype))
-            shape, dt = ctx.get_shape(node.output[0]), ctx.get_dtype(node.output[0])
-            ctx.remove_node(node.name)
-            ctx.make_node("Sub", [one.output[0], erf.output[0]], outputs=node.output,
-                          name=node.name, shapes=[shape], dtypes=[dt])
-    _ERFC_REGISTERED = True
-
-
-_ERFC_REGISTERED = False
+    return exporter
 
 
 def _write_onnx_torch(wrapper, path: Path) -> None:
@@ -214,8 +192,8 @@ def write_formats(bundle, folder: Path, formats: tuple, checks: list,
 
     if "onnx" in wanted:
         say("Writing model.onnx…")
-        write_onnx(wrapper, folder / "model.onnx")
-        out["onnx"] = record("onnx", "model.onnx", "onnx")
+        exporter = write_onnx(wrapper, folder / "model.onnx")
+        out["onnx"] = {**record("onnx", "model.onnx", "onnx"), "exporter": exporter}
     if "litert" in wanted:
         say("Writing model.tflite…")
         write_litert(wrapper, folder / "model.tflite")
