@@ -215,3 +215,14 @@ def build_metrics_from_local_batch(model) -> None:
             self._symbolic_build(data_batch=data_batch)
 
     model._maybe_symbolic_build = types.MethodType(build_from_local_batch, model)
+
+
+def patch_tf2onnx_for_numpy2() -> bool:
+    """Keras's own fixes that let tf2onnx 1.17 run under numpy 2 (what Keras's ONNX
+    export applies first); False when this Keras has none."""
+    try:
+        from keras.src.export.tf2onnx_lib import patch_tf2onnx
+    except ImportError:   # pragma: no cover - a Keras without them
+        return False
+    patch_tf2onnx()
+    return True

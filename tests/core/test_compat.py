@@ -152,3 +152,7 @@ def test_multiworker_workarounds_find_what_they_patch():
     assert callable(getattr(keras.Model, "_maybe_symbolic_build", None))
     compat.patch_keras_multiworker_reduce()
     assert getattr(tf_trainer.reduce_per_replica, "_desktop_ft_patch", False)
+
+
+def test_keras_patches_tf2onnx_for_numpy2():
+    assert compat.patch_tf2onnx_for_numpy2()

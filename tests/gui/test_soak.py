@@ -51,6 +51,7 @@ def test_soak_many_runs_in_one_window(qtbot, window, image_folder, text_csv,
     try:
         for i in range(CYCLES):
             t0 = time.monotonic()
+            marks = [("start", t0)]       # how long each step took, for the printed line
             images = i % 2 == 0
             drop_path(w, image_folder if images else text_csv)
             qtbot.waitUntil(lambda: c.scan is not None and c.tasks.running() == 0,
@@ -66,6 +67,7 @@ def test_soak_many_runs_in_one_window(qtbot, window, image_folder, text_csv,
                 load_model(qtbot, w, family="bert", preset=str(tiny_bert_preset), seq_len=16)
                 click(qtbot, w.layers_panel.buttons["bitfit"])
             qtbot.waitUntil(lambda: c.tasks.running() == 0, timeout=LONG)
+            marks.append(("load", time.monotonic()))
             if i % 4 in (2, 3):     # every other pair of cycles: stopped mid-epoch
                 panel.set_options({**panel.options(), "epochs": 50, "batch_size": 2})
                 click(qtbot, panel.train_button)
@@ -75,6 +77,7 @@ def test_soak_many_runs_in_one_window(qtbot, window, image_folder, text_csv,
                                 timeout=LONG)
             else:
                 train_and_wait(qtbot, w, epochs=1, batch_size=8)
+            marks.append(("train", time.monotonic()))
             tryit.bars.values = {}
             if images:
                 drop_path(w, probe)
@@ -83,17 +86,21 @@ def test_soak_many_runs_in_one_window(qtbot, window, image_folder, text_csv,
                 qtbot.keyClick(tryit.text, Qt.Key.Key_Return)
             qtbot.waitUntil(lambda: bool(tryit.bars.values) and c.tasks.running() == 0,
                             timeout=LONG)
+            marks.append(("try", time.monotonic()))
             last = c.last_export
             tryit.exportRequested.emit(str(tmp_path / f"export{i % 2}"))
             qtbot.waitUntil(lambda last=last: c.last_export is not last and
                             c.tasks.running() == 0, timeout=LONG)
+            marks.append(("export", time.monotonic()))
             qtbot.wait(50)
             gc.collect()
             samples.append(rss_mb())
             kinds.append("image" if images else "text")
             threads.append((threading.active_count(), native_threads()))
             print(f"cycle {i + 1}: {samples[-1]:.0f} MB, threads {threads[-1]}, "
-                  f"{time.monotonic() - t0:.1f} s", flush=True)
+                  f"{time.monotonic() - t0:.1f} s (" + ", ".join(
+                      f"{name} {t - before:.1f}" for (_, before), (name, t)
+                      in zip(marks, marks[1:])) + ")", flush=True)
     finally:
         qInstallMessageHandler(previous)
     series = series_table(samples, kinds, threads)

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from desktop_ft.core import compat
+
 
 def write_onnx_tf(wrapper, path: Path) -> None:
     """``wrapper`` (a Keras model on TensorFlow) as ONNX at ``path``: inputs named as the
@@ -49,12 +51,7 @@ def _patch_tf2onnx() -> None:
     global _PATCHED
     if _PATCHED:
         return
-    try:   # Keras's own numpy 2 fixes for tf2onnx 1.17 (what its ONNX export applies)
-        from keras.src.export.tf2onnx_lib import patch_tf2onnx
-    except ImportError:   # pragma: no cover - a Keras without them
-        pass
-    else:
-        patch_tf2onnx()
+    compat.patch_tf2onnx_for_numpy2()
     _register_erfc()
     _PATCHED = True
 
