@@ -3,8 +3,9 @@
 For each entry of the image table (random weights: speed does not depend on them):
 inference (the picker's "speed"), head-only training on cached features, training with
 the last block unfrozen, and full training — each as images per second over a few
-batches after a warm-up, with the process's peak resident memory. Prints one Markdown row
-per architecture (BENCHMARKS.md).
+batches after a warm-up, with the peak resident memory of a process that measured that
+architecture alone (each runs in a fresh one). Prints one Markdown row per architecture
+(BENCHMARKS.md).
 
     python bench/image_backbones.py [NAME ...] [--size 224] [--batch 8] [--infer-only]
 """
@@ -12,7 +13,9 @@ per architecture (BENCHMARKS.md).
 from __future__ import annotations
 
 import argparse
+import json
 import resource
+import subprocess
 import sys
 import time
 
@@ -69,13 +72,26 @@ def main(argv=None) -> int:
     p.add_argument("--size", type=int, default=224)
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--infer-only", action="store_true")
+    p.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-    names = args.names or [n for n, a in ARCHITECTURES.items() if not a.fixed_size]
+    if args.one:                 # a child: one architecture, its row as JSON
+        [name] = args.names
+        print(json.dumps(measure(name, args.size, args.batch, args.infer_only)))
+        return 0
+    names = args.names or list(ARCHITECTURES)
     print("| architecture | inference img/s | head-only (cached) img/s | last block img/s "
           "| full img/s | peak RSS MB |")
     print("|---|---|---|---|---|---|")
     for name in names:
-        r = measure(name, args.size, args.batch, args.infer_only)
+        size = args.size if not ARCHITECTURES[name].fixed_size else \
+            ARCHITECTURES[name].default_size
+        cmd = [sys.executable, __file__, name, "--one", "--size", str(size),
+               "--batch", str(args.batch)] + (["--infer-only"] if args.infer_only else [])
+        out = subprocess.run(cmd, capture_output=True, text=True)
+        if out.returncode:
+            print(f"| {name} | failed: {out.stderr.strip().splitlines()[-1:]} |", flush=True)
+            continue
+        r = json.loads(out.stdout.strip().splitlines()[-1])
         cells = [f"{r.get(k, float('nan')):.1f}" for k in ("infer", "head", "last_block", "full")]
         print(f"| {name} | " + " | ".join(cells) + f" | {r.get('peak_mb', 0):.0f} |", flush=True)
     return 0
