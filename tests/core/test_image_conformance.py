@@ -15,7 +15,7 @@ import os
 
 import numpy as np
 import pytest
-from tests.core.image_presets import make_preset
+from tests.core.image_presets import make_preset, tiny_size
 
 from desktop_ft.core.explain import explain, load_export_bundle
 from desktop_ft.core.export import export_model
@@ -50,7 +50,7 @@ def spec(request, tmp_path_factory):
     arch = ARCHITECTURES[name]
     if arch.source == "keras_hub":
         folder = make_preset(arch, tmp_path_factory.mktemp(name) / "preset")
-        return ModelSpec(name, preset=str(folder), num_classes=3)
+        return ModelSpec(name, preset=str(folder), num_classes=3, image_size=tiny_size(arch))
     return ModelSpec(name, weights="none", image_size=arch.min_size, num_classes=3)
 
 
