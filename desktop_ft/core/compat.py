@@ -226,3 +226,28 @@ def patch_tf2onnx_for_numpy2() -> bool:
         return False
     patch_tf2onnx()
     return True
+
+
+@contextlib.contextmanager
+def plain_tf_grouped_convolutions():
+    """While a graph is traced for tf2onnx: Keras's TensorFlow backend runs a grouped
+    convolution (keras-hub MobileNet's depthwise ``Conv2D(groups=…)``) through an
+    XLA-compiled function, because TensorFlow's CPU kernel lacks them; tf2onnx cannot
+    convert that call (``StatefulPartitionedCall``). Traced as a plain ``Conv2D`` op it
+    becomes ONNX's grouped ``Conv``. Nothing runs the TensorFlow graph itself."""
+    import tensorflow as tf
+    from keras.src.backend.tensorflow import nn
+
+    original = nn.conv
+
+    def conv(inputs, kernel, strides=1, padding="valid", data_format=None,
+             dilation_rate=1):
+        tf_format = nn._convert_data_format(data_format, len(inputs.shape))
+        return tf.nn.convolution(inputs, kernel, strides, padding.upper(),
+                                 data_format=tf_format, dilations=dilation_rate)
+
+    nn.conv = conv
+    try:
+        yield
+    finally:
+        nn.conv = original

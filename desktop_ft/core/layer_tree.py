@@ -24,6 +24,7 @@ from __future__ import annotations
 import fnmatch
 from typing import Callable, Iterator
 
+from desktop_ft.core import compat
 from desktop_ft.core.errors import UserError
 from desktop_ft.core.tree_nodes import (
     OFF,
@@ -316,6 +317,7 @@ class LayerTree:
                 layer.trainable = True
                 for v, t in pairs:
                     v.trainable = t
+        _drop_paths_when_frozen(self.model)
 
     def model_totals(self) -> tuple[int, int]:
         """(trainable, frozen) as Keras counts them — equals :meth:`totals` after apply."""
@@ -365,3 +367,17 @@ def _inference_when_frozen(layer, trains: bool) -> None:
     if not hasattr(layer, "_rate_when_trained"):
         layer._rate_when_trained = float(layer.rate)
     layer.rate = layer._rate_when_trained if trains else 0.0
+
+
+def _drop_paths_when_frozen(layer) -> None:
+    """Stochastic depth as keras-hub's Swin has it — a weightless layer with a
+    ``drop_prob`` inside a block, no row of the tree — drops nothing while its block
+    trains nothing (like a frozen Dropout). Its probability is kept to restore."""
+    trains = bool(layer.trainable_weights)
+    for sub in compat.direct_sublayers(layer):
+        if hasattr(sub, "drop_prob") and not sub.weights:
+            if not hasattr(sub, "_drop_prob_when_trained"):
+                sub._drop_prob_when_trained = float(sub.drop_prob)
+            sub.drop_prob = sub._drop_prob_when_trained if trains else 0.0
+        else:
+            _drop_paths_when_frozen(sub)

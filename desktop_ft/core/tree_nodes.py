@@ -158,14 +158,19 @@ def _lora_group(layer, parent: Node) -> Node:
 
 
 def subtree_node(layer, parent: Node, is_new: bool) -> Node:
-    """A leaf for a layer that owns weights, else a group of its weighted sublayers."""
+    """A leaf for a layer that owns weights, else a group of its weighted sublayers; a
+    layer with both (Swin's window attention: a bias table, and its qkv and projection
+    layers) is a group whose first leaf holds its own weights (a parent's ``trainable``
+    is set before its sublayers')."""
     if any(is_lora(v) for v in _own_variables(layer)):
         return _lora_group(layer, parent)
     subs = [s for s in compat.direct_sublayers(layer) if s.weights]
-    if not subs or _own_variables(layer):
+    if not subs:
         return leaf_node(layer, parent, is_new)
     path = f"{parent.path}/{layer.name}" if parent.path else layer.name
     group = Node(layer.name, path, "group", parent=parent, is_new=is_new)
+    if _own_variables(layer):
+        group.children.append(leaf_node(layer, group, is_new))
     for s in subs:
         group.children.append(subtree_node(s, group, is_new))
     return group

@@ -4,11 +4,17 @@
 from __future__ import annotations
 
 
+def tiny_size(arch) -> int:
+    """The tiny preset's image size: its positional embeddings' or the entry's least."""
+    shape = arch.tiny_config.get("image_shape")
+    return int(shape[0]) if arch.fixed_size else arch.min_size
+
+
 def make_preset(arch, folder, num_classes: int = 3):
     import keras_hub
 
     backbone = getattr(keras_hub.models, arch.builder)(**arch.tiny_config)
-    size = tuple(arch.tiny_config["image_shape"][:2])
+    size = (tiny_size(arch),) * 2
     task = arch.builder.replace("Backbone", "ImageClassifier")
     scale, offset, _ = arch.preprocessing
     converter = getattr(keras_hub.layers, arch.builder.replace("Backbone", "ImageConverter"))(

@@ -156,3 +156,22 @@ def test_multiworker_workarounds_find_what_they_patch():
 
 def test_keras_patches_tf2onnx_for_numpy2():
     assert compat.patch_tf2onnx_for_numpy2()
+
+
+def test_grouped_convolutions_trace_as_plain_conv_ops_for_tf2onnx():
+    import keras
+    import tensorflow as tf
+
+    conv = keras.layers.Conv2D(4, 3, groups=4)
+    conv.build((1, 8, 8, 4))
+    fn = tf.function(lambda x: conv(x))
+    spec = tf.TensorSpec((1, 8, 8, 4), tf.float32)
+
+    def op_types():
+        return {op.type for op in fn.get_concrete_function(spec).graph.get_operations()}
+
+    assert "StatefulPartitionedCall" in op_types()       # Keras's XLA-compiled call
+    fn = tf.function(lambda x: conv(x))
+    with compat.plain_tf_grouped_convolutions():
+        types = op_types()
+    assert "Conv2D" in types and "StatefulPartitionedCall" not in types, types

@@ -128,7 +128,7 @@ def test_spec_validation():
     with pytest.raises(UserError, match="needs --preset"):
         check_spec(ModelSpec("bert"))
     with pytest.raises(UserError, match="Unknown model"):
-        check_spec(ModelSpec("resnet"))
+        check_spec(ModelSpec("alexnet"))
     with pytest.raises(UserError, match="Unknown augmentation"):
         load_model(ModelSpec("vgg16", image_size=32, augment=["blur"]))
 

@@ -34,7 +34,8 @@ def write_onnx_tf(wrapper, path: Path) -> None:
     def serve(*xs):
         return {"probs": wrapper(list(xs) if len(xs) > 1 else xs[0], training=False)}
 
-    concrete = serve.get_concrete_function(*specs)
+    with compat.plain_tf_grouped_convolutions():
+        concrete = serve.get_concrete_function(*specs)
     # The arguments come first in a concrete function's inputs, its captures after them.
     inputs = [t.name for t in concrete.inputs[:len(specs)]]
     outputs = [t.name for t in tf.nest.flatten(concrete.outputs)]

@@ -21,8 +21,9 @@ ALWAYS_RANDOM = ("GaussianNoise", "GaussianDropout", "AlphaDropout")
 
 def random_in_training(layer) -> bool:
     """Whether ``layer`` (or a layer inside it) computes differently in training: random
-    layers, a Dropout with a rate (a frozen one's is 0, ``layer_tree``), and a
-    BatchNormalization that trains (a frozen one runs in inference mode)."""
+    layers, a Dropout or stochastic depth with a rate (a frozen one's is 0,
+    ``layer_tree``), and a BatchNormalization that trains (a frozen one runs in
+    inference mode)."""
     kind = type(layer).__name__
     if layer.name.startswith("augment_") or kind.startswith("Random") or \
             kind in ALWAYS_RANDOM:
@@ -31,6 +32,8 @@ def random_in_training(layer) -> bool:
         return bool(layer.trainable)
     if "Dropout" in kind:
         return float(getattr(layer, "rate", 0.0)) > 0
+    if hasattr(layer, "drop_prob") and not layer.weights:     # stochastic depth (Swin)
+        return float(layer.drop_prob or 0.0) > 0
     return any(random_in_training(sub) for sub in compat.direct_sublayers(layer))
 
 

@@ -1,7 +1,7 @@
 """Image classifiers, one family per architecture of the table in :mod:`.architectures`
 (VGG16/19, ResNet50V2, MobileNetV2/V3, EfficientNetV2-B0…B3, ConvNeXt-Tiny, DenseNet121,
-Xception from ``keras.applications``; ViT and DeiT from keras-hub), each under a new
-head."""
+Xception from ``keras.applications``; ViT, DeiT, Swin, ResNet, EfficientNet, MobileNetV3
+and DenseNet from keras-hub), each under a new head."""
 
 from desktop_ft.core.models.image.architectures import (ARCHITECTURES, ImageArchitecture,
                                                         architecture_for_folder)

@@ -63,17 +63,26 @@ def _applications_backbone(arch, spec, observer, stop):
 
 def _hub_backbone(arch, spec):
     """(backbone, source, preprocessing, image size) of a keras-hub entry: a preset name
-    or folder, or the entry's default configuration with random weights."""
+    or folder (keras-hub preset, Hugging Face or timm), or the entry's default
+    configuration with random weights. A network whose size is free takes the spec's."""
     import keras_hub
+
+    from desktop_ft.core.models.image.hub_architectures import folder_mismatch
 
     cls = getattr(keras_hub.models, arch.builder)
     if not spec.preset:
         with compat.fresh_layer_names():
-            backbone = cls(**arch.default_config)
+            backbone = cls(**_sized(cls, dict(arch.default_config), arch, spec))
         return backbone, "none (random initialisation)", arch.preprocessing, \
-            int(backbone.image_shape[0])
+            _size(arch, backbone, spec)
+    if Path(str(spec.preset)).expanduser().is_dir():
+        wrong = folder_mismatch(Path(str(spec.preset)).expanduser(), arch)
+        if wrong:
+            raise UserError(wrong)
     try:
-        classifier = keras_hub.models.ImageClassifier.from_preset(spec.preset)
+        # num_classes: the preset's own head is not loaded (only its backbone is used).
+        classifier = keras_hub.models.ImageClassifier.from_preset(
+            spec.preset, num_classes=2, load_weights=spec.weights != "none")
     except Exception as e:
         from desktop_ft.core.errors import describe_exception
 
@@ -86,16 +95,38 @@ def _hub_backbone(arch, spec):
                         f"{arch.builder}: choose its own entry in the model list.")
     converter = getattr(classifier.preprocessor, "image_converter", None)
     preprocessing = arch.preprocessing
-    if converter is not None and converter.scale is not None:
-        scale = _per_channel(converter.scale)
+    if converter is not None and (converter.scale is not None
+                                  or converter.offset is not None):
+        scale = _per_channel(converter.scale if converter.scale is not None else 1.0)
         offset = _per_channel(converter.offset if converter.offset is not None else 0.0)
         preprocessing = (scale, offset, False)
     weights = "none (random initialisation)" if spec.weights == "none" else \
         f"keras-hub preset {Path(str(spec.preset)).name}"
-    if spec.weights == "none":
+    if spec.weights == "none" or not arch.fixed_size:
         with compat.fresh_layer_names():
-            backbone = cls.from_config(backbone.get_config())
-    return backbone, weights, preprocessing, int(backbone.image_shape[0])
+            clone = cls.from_config(_sized(cls, backbone.get_config(), arch, spec))
+        if spec.weights != "none":
+            clone.set_weights(backbone.get_weights())
+        backbone = clone
+    return backbone, weights, preprocessing, _size(arch, backbone, spec)
+
+
+def _size(arch, backbone, spec) -> int:
+    """A transformer's size is its positional embeddings'; a CNN takes any."""
+    return int(backbone.image_shape[0]) if arch.fixed_size else spec.image_size
+
+
+def _sized(cls, config: dict, arch, spec) -> dict:
+    """A backbone configuration for ``spec.image_size`` when the size is free (a CNN is
+    then built, or rebuilt from a preset, at that size: its layers have known output
+    sizes, which Grad-CAM's choice of map and the tree's shapes read)."""
+    if not arch.fixed_size:
+        import inspect
+
+        takes = inspect.signature(cls.__init__).parameters
+        key = "image_shape" if "image_shape" in takes else "input_shape"   # EfficientNet
+        config[key] = (spec.image_size, spec.image_size, 3)
+    return config
 
 
 def _per_channel(value) -> tuple:

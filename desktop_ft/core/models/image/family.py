@@ -36,7 +36,10 @@ class ImageFamily(Family):
         self.short = arch.title.split(" —")[0]
         self.min_image_size = arch.min_size
         fields = ["augment"]
-        fields += ["preset"] if arch.source == "keras_hub" else ["weights", "image_size"]
+        if arch.source == "keras_hub":
+            fields += ["preset"] + ([] if arch.fixed_size else ["image_size"])
+        else:
+            fields += ["weights", "image_size"]
         fields += ["head"] if arch.original_head else []
         fields += ["train_bn"] if arch.has_bn else []
         self.spec_fields = tuple(fields)
@@ -174,7 +177,7 @@ class ImageFamily(Family):
     def add_lora(self, bundle: ModelBundle, rank: int) -> None:
         if not self.arch.offers_lora:
             super().add_lora(bundle, rank)
-        bundle.parts["base"].enable_lora(rank)
+        bundle.parts["base"].enable_lora(rank, target_layer_names=list(self.arch.lora_targets))
 
     def quantize_int8(self, bundle: ModelBundle) -> None:
         if not self.arch.offers_lora:

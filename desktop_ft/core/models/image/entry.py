@@ -1,0 +1,73 @@
+"""What one image architecture is, as data: :class:`ImageArchitecture`, and the
+per-channel preprocessings the entries share (:data:`CAFFE`, :data:`TF`, :data:`TORCH`,
+:data:`RAW`). The entries themselves are in :mod:`.architectures` (``keras.applications``)
+and :mod:`.hub_architectures` (keras-hub).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+# (scale, offset, bgr): model input = (x[..., ::-1] if bgr else x) * scale + offset
+CAFFE = ((1.0, 1.0, 1.0), (-103.939, -116.779, -123.68), True)
+TF = ((1 / 127.5,) * 3, (-1.0,) * 3, False)
+TORCH = (tuple(1 / (255.0 * s) for s in (0.229, 0.224, 0.225)),
+         tuple(-m / s for m, s in zip((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))), False)
+RAW = ((1.0,) * 3, (0.0,) * 3, False)          # the model normalizes inside
+
+
+@dataclass(frozen=True)
+class ImageArchitecture:
+    name: str                      # CLI name (snake_case)
+    title: str                     # the picker's line
+    builder: str                   # keras.applications.<builder> or keras_hub.models.<builder>
+    source: str                    # "keras.applications" | "keras_hub"
+    preprocessing: tuple           # (scale, offset, bgr), see above
+    imagenet: tuple | None         # (file, url, hash) of the no-top ImageNet weights
+    blocks: tuple                  # ((regex, group), ...): a layer's tree group by name
+    params: int                    # of the no-top backbone at the default size
+    top1: float | None             # ImageNet top-1 (%), as Keras documents it
+    default_size: int = 224
+    min_size: int = 32
+    fixed_size: bool = False       # positional embeddings fix the size (ViT)
+    pooling: str = "avg2d"         # "avg2d" (feature map) | "avg1d" (tokens)
+    chain: bool = False            # the backbone is one chain: its layers are flattened
+    has_bn: bool = True            # BatchNormalization layers (kept frozen by default)
+    imagenet_top: tuple | None = None   # (file, url, hash) with fc1/fc2 ("original" head)
+    presets: tuple = ()            # keras-hub preset names
+    default_config: dict = field(default_factory=dict)   # keras-hub, --weights none
+    tiny_config: dict = field(default_factory=dict)      # keras-hub, tests
+    expand: tuple = ()             # container layers whose sublayers are tree rows
+    hf_model_types: tuple = ()     # config.json "model_type" values of its HF folders
+    timm_architectures: tuple = ()  # prefixes of a timm config.json's "architecture"
+    lora_targets: tuple = ()       # names of the Dense/EinsumDense layers LoRA adapts
+    speed: float | None = None     # images/s, inference at 224 px, 2-core CPU (bench/)
+    signature: str = ""            # a weighted layer only this network names so
+
+    @property
+    def offers_lora(self) -> bool:
+        """Dense/EinsumDense layers to adapt: transformers."""
+        return bool(self.lora_targets)
+
+    @property
+    def original_head(self) -> bool:
+        return self.imagenet_top is not None
+
+    @property
+    def short(self) -> str:
+        return self.title.split(" —")[0]
+
+    def group_of(self, layer_name: str) -> str | None:
+        """The tree group a backbone layer belongs to; ``None``: the group of the layer
+        before it; ``""``: the group of the layer after it."""
+        for pattern, group in self.blocks:
+            m = re.search(pattern, layer_name)
+            if m:
+                return m.expand(group) if group else ""
+        return None
+
+    def describe(self) -> str:
+        top1 = f"{self.top1:.1f} %" if self.top1 is not None else "—"
+        return f"{self.params / 1e6:.1f} M params · ImageNet top-1 {top1}" + (
+            f" · {self.speed:.0f} img/s (CPU)" if self.speed else "")
