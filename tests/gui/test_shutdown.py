@@ -14,6 +14,9 @@ import pytest
 from tests.conftest import write_image_folder
 from tests.gui.conftest import LONG, click, load_tiny_vgg_with_data
 
+# Deadlines of a few seconds: measured alone, not beside other tests (README).
+pytestmark = pytest.mark.deadline
+
 
 def test_close_during_training_waits_for_the_worker(qtbot, image_folder):
     from desktop_ft.gui import MainWindow

@@ -142,6 +142,7 @@ def close_within_deadline(qtbot, w):
 
 
 @pytest.mark.slow
+@pytest.mark.deadline
 @pytest.mark.parametrize("task", ["load", "new-head", "strategy", "train", "export"])
 def test_closing_during_a_task_stops_it_within_5_s(qtbot, image_folder, tmp_path, task,
                                                  request):
