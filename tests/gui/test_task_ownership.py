@@ -161,6 +161,14 @@ def test_closing_during_a_task_stops_it_within_5_s(qtbot, image_folder, tmp_path
         click(qtbot, w.model_panel.load_button)
     elif task == "new-head":
         load_model(qtbot, w, **spec)
+        # A tiny VGG16's new head takes milliseconds: held for a second (a real network's
+        # takes seconds), so that the window is closed while it is being built.
+        from desktop_ft.gui import jobs
+
+        build_head = jobs.with_classes
+        monkeypatch = request.getfixturevalue("monkeypatch")
+        monkeypatch.setattr(jobs, "with_classes",
+                            lambda *a: (time.sleep(1.0), build_head(*a))[1])
         drop_path(w, image_folder)
         qtbot.waitUntil(lambda: "Replacing the output layer…" in started, timeout=LONG)
     elif task == "strategy":           # LoRA on a tiny BERT, prepared in a worker
