@@ -40,27 +40,38 @@ def main(argv: list[str] | None = None) -> int:
 
             configure()
         return COMMANDS[args.command](args)
-    except UserError as e:
-        if args.debug:
-            raise
-        print(f"desktop-ft: error: {e}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt as e:    # a second Ctrl-C, or SIGTERM / SIGHUP
-        why = str(e) if isinstance(e, interrupts.Terminated) else "interrupted"
-        print(f"desktop-ft: {why}; a training run can be continued with `desktop-ft train "
-              "--resume RUN_DIR` (`desktop-ft runs` lists them)", file=sys.stderr)
-        code = getattr(e, "exit_code", 130)
-        interrupts.exit_if_terminating(code)      # (not when main() is called in-process)
-        return code
-    except Exception as e:  # anything unexpected: one line, --debug for the traceback
+        return _aborted(e)
+    except Exception as e:
+        if interrupts.terminating():
+            # A termination that arrived inside native code can surface there as another
+            # error (seen: "SystemError: … bad argument to internal function" after a
+            # second Ctrl+C): it is still that termination.
+            return _aborted(e)
         if args.debug:
             raise
+        if isinstance(e, UserError):
+            print(f"desktop-ft: error: {e}", file=sys.stderr)
+            return 1
+        # anything unexpected: one line, --debug for the traceback
         first = str(e).strip().splitlines()[0] if str(e).strip() else ""
         print(f"desktop-ft: error: {type(e).__name__}: {first} (run with --debug for the "
               "traceback)", file=sys.stderr)
         return 1
     finally:      # main() called in-process (tests, scripts) leaves the caller's handlers
         interrupts.restore(previous)
+
+
+def _aborted(e: BaseException) -> int:
+    """One line for a command aborted by a second Ctrl-C, SIGTERM or SIGHUP; its status."""
+    from desktop_ft.core import interrupts
+
+    why = str(e) if isinstance(e, interrupts.Terminated) else "interrupted"
+    print(f"desktop-ft: {why}; a training run can be continued with `desktop-ft train "
+          "--resume RUN_DIR` (`desktop-ft runs` lists them)", file=sys.stderr)
+    code = getattr(e, "exit_code", None) or interrupts.termination_code() or 130
+    interrupts.exit_if_terminating(code)      # (not when main() is called in-process)
+    return code
 
 
 def _terminate(signum: int) -> None:

@@ -63,11 +63,20 @@ def terminating() -> bool:
     return _terminating.is_set()
 
 
+def termination_code() -> int | None:
+    """The exit status of the termination under way; None when there is none."""
+    return _exit_code[0] if _terminating.is_set() else None
+
+
+_exit_code: list = [None]
+
+
 def begin_termination(exit_code: int, deadline_s: float = EXIT_DEADLINE_S) -> None:
     """Set the flag and start the watchdog (once): the process ends with ``exit_code``
     after ``deadline_s`` however far the cooperative shutdown got."""
     if _terminating.is_set():
         return
+    _exit_code[0] = exit_code
     _terminating.set()
 
     def bite() -> None:

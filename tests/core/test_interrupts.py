@@ -159,3 +159,25 @@ def test_recover_puts_back_a_folder_parked_between_the_renames(tmp_path):
     atomic.recover(target)
     assert (target / "weights").read_text() == "epoch 2"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["last"]
+
+
+def test_a_termination_that_surfaces_as_another_error_is_still_the_termination(tmp_path):
+    """A second Ctrl+C arriving inside native code once surfaced as "SystemError: … bad
+    argument to internal function" (exit 1, "error"): it is still the abort, status 130."""
+    script = textwrap.dedent("""
+        import sys
+        from desktop_ft.cli import main
+        from desktop_ft.cli import commands
+        from desktop_ft.core import interrupts
+
+        def scan(args):
+            interrupts.begin_termination(130)
+            raise SystemError("Objects/listobject.c:338: bad argument to internal function")
+
+        commands.COMMANDS["scan"] = scan
+        sys.exit(main(["scan", sys.argv[1]]))
+    """)
+    proc = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 130, proc.stderr[-2000:]
+    assert_one_line(proc.stderr, "--resume RUN_DIR")

@@ -172,7 +172,7 @@ def fine_tune(job: TrainJob, observer: Observer | None = None,
     except BaseException as e:
         if run is not None:   # an abort (second Ctrl+C, SIGTERM) leaves it resumable
             run.mark(*(("interrupted", None) if isinstance(e, KeyboardInterrupt)
-                       else ("failed", str(e)[:500])))
+                       or interrupts.terminating() else ("failed", str(e)[:500])))
         raise
     finally:
         skip.close()
@@ -296,6 +296,8 @@ def _train(job, observer, stop, bundle, scan, train_split, val_split, lr, run, s
         except _Abandoned:
             pass
         except Exception as e:  # resource exhaustion, bad data that slipped through
+            if interrupts.terminating():   # a termination surfaced as another error
+                raise
             raise _training_error(e, job) from e
         cache_log.append(feature_cache.log_entry(plan, phase, cb.epoch_seconds[n_before:],
                                                  cache_seconds, observer))
