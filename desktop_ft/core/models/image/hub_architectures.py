@@ -99,7 +99,7 @@ HUB_ARCHITECTURES = (
         tiny_config={"image_shape": (32, 32, 3), "patch_size": 4, "embed_dim": 8,
                      "depths": (2, 2), "num_heads": (2, 2), "window_size": 4,
                      "drop_path": 0.1},
-        hf_model_types=("swin",)),
+        hf_model_types=("swin",), speed=7.4),
     ImageArchitecture(
         "resnet", "ResNet (keras-hub) — images", "ResNetBackbone", "keras_hub", TORCH, None,
         # ResNetV2's post_bn joins the last stage (a group of BatchNorm alone would
@@ -122,7 +122,7 @@ HUB_ARCHITECTURES = (
         tiny_config={"input_conv_filters": [64], "input_conv_kernel_sizes": [3],
                      "stackwise_num_filters": [64, 16], "stackwise_num_blocks": [1, 1],
                      "stackwise_num_strides": [1, 2], "block_type": "basic_block"},
-        timm_architectures=("resnet",)),
+        timm_architectures=("resnet",), speed=12.6),
     ImageArchitecture(
         "efficientnet", "EfficientNet (keras-hub) — images", "EfficientNetBackbone",
         "keras_hub", TORCH, None, EFFNET_BLOCKS, 4_049_564, None,
@@ -147,7 +147,7 @@ HUB_ARCHITECTURES = (
                      "stackwise_strides": [1, 2], "stackwise_block_types": ["v1", "v1"],
                      "stackwise_force_input_filters": [0, 0],
                      "stackwise_nores_option": [False, False], "dropout": 0.2},
-        timm_architectures=("efficientnet",)),
+        timm_architectures=("efficientnet",), speed=31.0),
     ImageArchitecture(
         "mobilenet", "MobileNetV3 (keras-hub) — images", "MobileNetBackbone", "keras_hub",
         TORCH, None,
@@ -166,7 +166,7 @@ HUB_ARCHITECTURES = (
                      "stackwise_padding": [[1], [1, 1]], "output_num_filters": 32,
                      "input_num_filters": 8, "depthwise_filters": 8,
                      "last_layer_filter": 32},
-        timm_architectures=("mobilenetv3",)),
+        timm_architectures=("mobilenetv3",), speed=18.6),
     ImageArchitecture(
         "densenet", "DenseNet (keras-hub) — images", "DenseNetBackbone", "keras_hub", TORCH,
         None,
@@ -178,7 +178,7 @@ HUB_ARCHITECTURES = (
                         "growth_rate": 32},
         tiny_config={"stackwise_num_repeats": [2, 2], "compression_ratio": 0.5,
                      "growth_rate": 4},
-        timm_architectures=("densenet",)),
+        timm_architectures=("densenet",), speed=14.6),
 )
 
 
