@@ -1,4 +1,4 @@
-"""ONNX from TensorFlow through tf2onnx, with two fixes to tf2onnx 1.17.
+"""ONNX from TensorFlow through tf2onnx, with three fixes for tf2onnx 1.17.
 
 * **Captured constants.** ``tf2onnx.convert.from_function`` (what Keras's
   ``export(format="onnx")`` calls) takes every non-resource input of the concrete function
@@ -9,6 +9,12 @@
   the ONNX file still declares them as required inputs with no value, so onnxruntime
   refuses to run it ("Required inputs ([…normalization/Sub/y:0, …]) are missing").
   Here only the function's own arguments are inputs; everything captured is frozen in.
+* **Grouped convolutions.** Keras's TensorFlow backend runs them (keras-hub MobileNet's
+  depthwise ``Conv2D(groups=…)``) through an XLA-compiled function, a call tf2onnx cannot
+  convert; while tracing for tf2onnx they are plain ``Conv2D`` ops
+  (``compat.plain_tf_grouped_convolutions``). The patch swaps a Keras module function for
+  the trace's duration: the window runs one model task at a time, so nothing else traces
+  meanwhile.
 * **Erfc.** tf2onnx has no handler for TensorFlow's ``Erfc`` (exact GELU, in DistilBERT,
   RoBERTa, XLM-RoBERTa and DeBERTa-v3): it is converted as 1 − Erf(x).
 """
