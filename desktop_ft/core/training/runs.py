@@ -227,7 +227,8 @@ class Run:
             return False
         with np.load(path) as saved:
             values = [saved[f"arr_{i}"] for i in range(len(saved.files))]
-        optimizer.build(variables)
+        if not optimizer.built:     # (compile builds it on TensorFlow)
+            optimizer.build(variables)
         if len(values) != len(optimizer.variables) or any(
                 tuple(v.shape) != tuple(a.shape) for v, a in zip(optimizer.variables, values)):
             return False
