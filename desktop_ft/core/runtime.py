@@ -64,7 +64,11 @@ def configure() -> None:
         from desktop_ft.core import backend
 
         backend.select(None)       # KERAS_BACKEND, else TensorFlow (not ~/.keras's choice)
-    with _native_stderr_silenced():
+    # (On TensorFlow, nothing imports JAX or IPython at start-up: see compat.)
+    skipped = compat.optional_imports_skipped() if "keras" not in sys.modules and \
+        os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow" else \
+        contextlib.nullcontext()
+    with _native_stderr_silenced(), skipped:
         import keras
 
         if keras.backend.backend() != "tensorflow":

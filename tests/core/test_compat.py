@@ -1,6 +1,13 @@
 """Each private upstream API that core/compat.py touches, checked to still behave as it
 assumes: these fail loudly when Keras changes."""
 
+import importlib.util
+import os
+import subprocess
+import sys
+
+import pytest
+
 from desktop_ft.core import compat
 
 
@@ -175,3 +182,27 @@ def test_grouped_convolutions_trace_as_plain_conv_ops_for_tf2onnx():
     with compat.plain_tf_grouped_convolutions():
         types = op_types()
     assert "Conv2D" in types and "StatefulPartitionedCall" not in types, types
+
+
+def test_start_up_skips_jax_and_ipython_on_tensorflow():
+    """On TensorFlow, start-up imports neither JAX nor IPython (1.8 s where installed:
+    TensorFlow and Keras import them for features the app does not use); both still
+    import afterwards, and a name already imported is left alone."""
+    code = ("import sys\n"
+            "from desktop_ft.core import runtime\n"
+            "runtime.configure()\n"
+            "import keras\n"
+            "print(keras.backend.backend(), sorted(n for n in ('jax', 'IPython') "
+            "if n in sys.modules))\n"
+            "import jax, IPython\n")
+    env = {**os.environ, "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    if importlib.util.find_spec("jax") is None or importlib.util.find_spec("IPython") is None:
+        pytest.skip("needs jax and IPython installed")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "tensorflow []"
+    with compat.optional_imports_skipped(("json", "a_module_never_imported")) as blocked:
+        import json  # noqa: F401   already imported: untouched
+        assert blocked == ["a_module_never_imported"]
+    assert "a_module_never_imported" not in sys.modules
