@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import importlib.machinery
 import importlib.util
 import os
 import sys
@@ -37,6 +38,8 @@ def requested(choice: str | None = None) -> str:
 
 
 def installed(name: str) -> bool:
+    if name in sys.modules and sys.modules[name] is None:   # start-up skips it for now
+        return importlib.machinery.PathFinder.find_spec(name) is not None   # (compat)
     return importlib.util.find_spec(name) is not None
 
 
