@@ -39,8 +39,10 @@ def only_run(root):
 def test_killed_mid_epoch_resumes_to_the_same_weights(image_folder, tmp_path):
     ref_dir, killed_dir = tmp_path / "ref", tmp_path / "killed"
     cmd = [sys.executable, "-m", "desktop_ft", *TRAIN, "--data", str(image_folder)]
+    # (train needs --export; nothing reads the reference's, so the cheapest format.)
     ref = subprocess.run([*cmd, "--run-dir", str(ref_dir), "--export", str(tmp_path / "o1"),
-                          "--json"], capture_output=True, text=True, env=env(), timeout=600)
+                          "--formats", "keras", "--json"], capture_output=True, text=True,
+                         env=env(), timeout=600)
     assert ref.returncode == 0, ref.stderr[-2000:]
     ref_summary = json.loads(ref.stdout.strip().splitlines()[-1])
 
@@ -67,8 +69,10 @@ def test_killed_mid_epoch_resumes_to_the_same_weights(image_folder, tmp_path):
     assert record["epochs_done"] == 2 and record["status"] == "running"
 
     assert main(["runs", "--run-dir", str(killed_dir), "--json"]) == 0
+    # (Only export.json's "run" is read from the resumed run's export.)
     resumed = subprocess.run([sys.executable, "-m", "desktop_ft", "train", "--resume",
-                              str(run), "--export", str(tmp_path / "o2"), "--json"],
+                              str(run), "--export", str(tmp_path / "o2"), "--formats",
+                              "keras", "--json"],
                              capture_output=True, text=True, env=env(), timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     summary = json.loads(resumed.stdout.strip().splitlines()[-1])
