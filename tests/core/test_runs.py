@@ -14,7 +14,7 @@ import pytest
 from desktop_ft.cli import main
 
 TRAIN = ["train", "--model", "vgg16", "--weights", "none", "--image-size", "32",
-         "--strategy", "full", "--epochs", "5", "--batch-size", "2", "--lr", "1e-4",
+         "--strategy", "full", "--epochs", "4", "--batch-size", "2", "--lr", "1e-4",
          "--seed", "7", "--no-feature-cache"]
 
 
@@ -51,7 +51,7 @@ def test_killed_mid_epoch_resumes_to_the_same_weights(image_folder, tmp_path):
                             stderr=subprocess.STDOUT, text=True, env=env())
     seconds = []
     for line in proc.stdout:
-        if line.startswith("Epoch ") and "/5 " in line and "s  loss" in line:
+        if line.startswith("Epoch ") and "/4 " in line and "s  loss" in line:
             seconds.append(float(line.split()[2].rstrip("s")))
             if len(seconds) == 2:
                 break
@@ -76,9 +76,9 @@ def test_killed_mid_epoch_resumes_to_the_same_weights(image_folder, tmp_path):
                              capture_output=True, text=True, env=env(), timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     summary = json.loads(resumed.stdout.strip().splitlines()[-1])
-    assert summary["epochs_run"] == 5 and summary["resumed_from"] == 2
+    assert summary["epochs_run"] == 4 and summary["resumed_from"] == 2
     record = json.loads((run / "run.json").read_text())
-    assert record["status"] == "finished" and len(record["history"]["loss"]) == 5
+    assert record["status"] == "finished" and len(record["history"]["loss"]) == 4
     np.testing.assert_allclose(record["history"]["loss"], ref_summary and
                                json.loads((only_run(ref_dir) / "run.json").read_text())
                                ["history"]["loss"], rtol=1e-5)
