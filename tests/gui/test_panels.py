@@ -293,6 +293,7 @@ def test_strategy_buttons_lora_and_vgg16_reason(qtbot, window, tiny_bert_preset)
 def test_export_refused_while_training(qtbot, window, image_folder, tmp_path):
     w, c = window, window.controller
     load_tiny_vgg_with_data(qtbot, w, image_folder)
+    click(qtbot, w.layers_panel.buttons["head"])    # (cheapest: what trains is not tested)
     train_and_wait(qtbot, w, epochs=1, batch_size=8)
     w.train_panel.set_options({**w.train_panel.options(), "epochs": 200, "batch_size": 2,
                                "feature_cache": False})
