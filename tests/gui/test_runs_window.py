@@ -19,6 +19,7 @@ def test_runs_dialog_resume_export_delete_and_offer(qtbot, window, image_folder,
     monkeypatch.setattr(formats, "DEFAULT_FORMATS", ("keras",))
     w, c = window, window.controller
     load_tiny_vgg_with_data(qtbot, w, image_folder)
+    click(qtbot, w.layers_panel.buttons["head"])    # (cheapest: what trains is not tested)
     w.train_panel.set_options({**w.train_panel.options(), "epochs": 3, "batch_size": 2,
                                "feature_cache": False})
     click(qtbot, w.train_panel.train_button)
