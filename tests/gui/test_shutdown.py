@@ -94,6 +94,7 @@ DRIVEN = textwrap.dedent("""
             w.open_path(folder)
             state["step"] = "scanning"
         elif state["step"] == "scanning" and c.scan is not None and c.tasks.running() == 0:
+            w.layers_panel.buttons["head"].click()     # (the cheapest training to stop)
             w.train_panel.set_options({**w.train_panel.options(), "epochs": 500,
                                        "batch_size": 2})
             w.train_panel.train_button.click()
