@@ -185,6 +185,7 @@ def test_closing_during_a_task_stops_it_within_5_s(qtbot, image_folder, tmp_path
             train_and_wait(qtbot, w, epochs=1, batch_size=4)
             assert c.export(str(tmp_path / "out"))
         else:
+            click(qtbot, w.layers_panel.buttons["head"])    # (cheapest before the close)
             w.train_panel.set_options({**w.train_panel.options(), "epochs": 500,
                                        "batch_size": 2})
             click(qtbot, w.train_panel.train_button)
