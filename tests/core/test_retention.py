@@ -192,9 +192,10 @@ def test_runs_prune_and_total_on_the_command_line(tmp_path, capsys):
 def test_train_keep_runs_prunes_when_the_run_ends(image_folder, tmp_path, capsys):
     root = tmp_path / "runs"
     runs_folder(root, ["finished", "interrupted", "failed", "finished"])
+    # (The head alone trains: what trains does not matter here, and it is the cheapest.)
     assert main(["train", "--model", "vgg16", "--weights", "none", "--image-size", "32",
-                 "--data", str(image_folder), "--epochs", "1", "--batch-size", "8",
-                 "--run-dir", str(root), "--keep-runs", "2", "--export",
+                 "--strategy", "head", "--data", str(image_folder), "--epochs", "1",
+                 "--batch-size", "8", "--run-dir", str(root), "--keep-runs", "2", "--export",
                  str(tmp_path / "out"), "--formats", "keras", "--json"]) == 0
     out, err = capsys.readouterr()     # (with --json, status lines go to stderr)
     assert "Removed 2 old runs" in err and "to keep the last 2 finished runs" in err
@@ -205,8 +206,8 @@ def test_train_keep_runs_prunes_when_the_run_ends(image_folder, tmp_path, capsys
     assert names(root) == sorted(["run-01", "run-03", new])
     # --keep-runs 0 keeps everything.
     assert main(["train", "--model", "vgg16", "--weights", "none", "--image-size", "32",
-                 "--data", str(image_folder), "--epochs", "1", "--batch-size", "8",
-                 "--run-dir", str(root), "--keep-runs", "0", "--export",
+                 "--strategy", "head", "--data", str(image_folder), "--epochs", "1",
+                 "--batch-size", "8", "--run-dir", str(root), "--keep-runs", "0", "--export",
                  str(tmp_path / "out2"), "--formats", "keras"]) == 0
     assert "old run" not in capsys.readouterr().out
     assert len(names(root)) == 4

@@ -14,7 +14,7 @@ import pytest
 from desktop_ft.cli import main
 
 TRAIN = ["train", "--model", "vgg16", "--weights", "none", "--image-size", "32",
-         "--strategy", "full", "--epochs", "5", "--batch-size", "2", "--lr", "1e-4",
+         "--strategy", "full", "--epochs", "4", "--batch-size", "2", "--lr", "1e-4",
          "--seed", "7", "--no-feature-cache"]
 
 
@@ -39,8 +39,10 @@ def only_run(root):
 def test_killed_mid_epoch_resumes_to_the_same_weights(image_folder, tmp_path):
     ref_dir, killed_dir = tmp_path / "ref", tmp_path / "killed"
     cmd = [sys.executable, "-m", "desktop_ft", *TRAIN, "--data", str(image_folder)]
+    # (train needs --export; nothing reads the reference's, so the cheapest format.)
     ref = subprocess.run([*cmd, "--run-dir", str(ref_dir), "--export", str(tmp_path / "o1"),
-                          "--json"], capture_output=True, text=True, env=env(), timeout=600)
+                          "--formats", "keras", "--json"], capture_output=True, text=True,
+                         env=env(), timeout=600)
     assert ref.returncode == 0, ref.stderr[-2000:]
     ref_summary = json.loads(ref.stdout.strip().splitlines()[-1])
 
@@ -49,7 +51,7 @@ def test_killed_mid_epoch_resumes_to_the_same_weights(image_folder, tmp_path):
                             stderr=subprocess.STDOUT, text=True, env=env())
     seconds = []
     for line in proc.stdout:
-        if line.startswith("Epoch ") and "/5 " in line and "s  loss" in line:
+        if line.startswith("Epoch ") and "/4 " in line and "s  loss" in line:
             seconds.append(float(line.split()[2].rstrip("s")))
             if len(seconds) == 2:
                 break
@@ -67,14 +69,16 @@ def test_killed_mid_epoch_resumes_to_the_same_weights(image_folder, tmp_path):
     assert record["epochs_done"] == 2 and record["status"] == "running"
 
     assert main(["runs", "--run-dir", str(killed_dir), "--json"]) == 0
+    # (Only export.json's "run" is read from the resumed run's export.)
     resumed = subprocess.run([sys.executable, "-m", "desktop_ft", "train", "--resume",
-                              str(run), "--export", str(tmp_path / "o2"), "--json"],
+                              str(run), "--export", str(tmp_path / "o2"), "--formats",
+                              "keras", "--json"],
                              capture_output=True, text=True, env=env(), timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     summary = json.loads(resumed.stdout.strip().splitlines()[-1])
-    assert summary["epochs_run"] == 5 and summary["resumed_from"] == 2
+    assert summary["epochs_run"] == 4 and summary["resumed_from"] == 2
     record = json.loads((run / "run.json").read_text())
-    assert record["status"] == "finished" and len(record["history"]["loss"]) == 5
+    assert record["status"] == "finished" and len(record["history"]["loss"]) == 4
     np.testing.assert_allclose(record["history"]["loss"], ref_summary and
                                json.loads((only_run(ref_dir) / "run.json").read_text())
                                ["history"]["loss"], rtol=1e-5)
@@ -89,9 +93,12 @@ def test_killed_mid_epoch_resumes_to_the_same_weights(image_folder, tmp_path):
 
 def test_runs_list_export_again_and_delete(image_folder, tmp_path, capsys):
     runs = tmp_path / "runs"
+    # (The head alone trains: the export again then also rebuilds the backbone from the
+    # run's seed, and must still give the same model.)
     assert main(["train", "--model", "vgg16", "--weights", "none", "--image-size", "32",
-                 "--data", str(image_folder), "--epochs", "2", "--batch-size", "8",
-                 "--run-dir", str(runs), "--export", str(tmp_path / "first"), "--json"]) == 0
+                 "--strategy", "head", "--data", str(image_folder), "--epochs", "2",
+                 "--batch-size", "8", "--run-dir", str(runs), "--export",
+                 str(tmp_path / "first"), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     run = only_run(runs)
     assert summary["run"] == str(run)

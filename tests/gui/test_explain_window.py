@@ -10,6 +10,7 @@ from tests.gui.conftest import LONG, click, drop_path, load_model, load_tiny_vgg
 def test_mistakes_filter_try_explain_and_report(qtbot, window, image_folder, tmp_path):
     w, c = window, window.controller
     load_tiny_vgg_with_data(qtbot, w, image_folder)
+    click(qtbot, w.layers_panel.buttons["head"])    # (cheapest: what trains is not tested)
     w.train_panel.lr.setText("1e-7")   # barely trained: it makes mistakes to look at
     result = train_and_wait(qtbot, w, epochs=1, batch_size=8)
     ev = result.evaluation

@@ -150,10 +150,11 @@ def test_window_and_cli_use_the_same_default_rate(qtbot, window, tiny_bert_prese
 
     from desktop_ft.cli import main
 
+    # (train needs an export; nothing reads it here, so the cheapest format.)
     assert main(["train", "--model", "bert", "--preset", str(tiny_bert_preset), "--seq-len",
                  "16", "--data", str(text_csv), "--strategy", "lora", "--lora-rank", "2",
                  "--epochs", "1", "--batch-size", "8", "--export", str(tmp_path / "o"),
-                 "--json"]) == 0
+                 "--formats", "keras", "--json"]) == 0
     cli = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert cli["learning_rate"] == result.learning_rate == 1e-3
     assert cli["trainable_params"] == result.summary()["trainable_params"]

@@ -90,6 +90,7 @@ def test_a_run_that_ends_in_the_window_applies_the_settings_cap(qtbot, window,
     c.status.connect(statuses.append)
     try:
         load_tiny_vgg_with_data(qtbot, w, image_folder)
+        click(qtbot, w.layers_panel.buttons["head"])  # (cheapest: what trains is not tested)
         result = train_and_wait(qtbot, w, epochs=1, batch_size=8, feature_cache=False)
     finally:
         shared.set_retention(20, 10.0)

@@ -27,6 +27,7 @@ def test_close_during_training_waits_for_the_worker(qtbot, image_folder):
     w.show()
     qtbot.waitUntil(lambda: w.controller.device != "", timeout=LONG)
     load_tiny_vgg_with_data(qtbot, w, image_folder)
+    click(qtbot, w.layers_panel.buttons["head"])    # (the cheapest training to stop)
     w.train_panel.set_options({**w.train_panel.options(), "epochs": 500, "batch_size": 2})
     click(qtbot, w.train_panel.train_button)
     qtbot.waitUntil(lambda: w.train_panel.plots.point_count() >= 1, timeout=LONG)
@@ -94,6 +95,7 @@ DRIVEN = textwrap.dedent("""
             w.open_path(folder)
             state["step"] = "scanning"
         elif state["step"] == "scanning" and c.scan is not None and c.tasks.running() == 0:
+            w.layers_panel.buttons["head"].click()     # (the cheapest training to stop)
             w.train_panel.set_options({**w.train_panel.options(), "epochs": 500,
                                        "batch_size": 2})
             w.train_panel.train_button.click()

@@ -117,6 +117,7 @@ def test_train_and_export_are_refused_while_lora_is_prepared(qtbot, window, tiny
 def test_export_is_disabled_while_training(qtbot, window, image_folder, tmp_path):
     w, c = window, window.controller
     load_tiny_vgg_with_data(qtbot, w, image_folder)
+    click(qtbot, w.layers_panel.buttons["head"])    # (cheapest: what trains is not tested)
     train_and_wait(qtbot, w, epochs=1, batch_size=4)
     assert w.try_panel.export_button.isEnabled()
     w.train_panel.set_options({**w.train_panel.options(), "epochs": 500, "batch_size": 2})
@@ -180,9 +181,11 @@ def test_closing_during_a_task_stops_it_within_5_s(qtbot, image_folder, tmp_path
     else:
         load_tiny_vgg_with_data(qtbot, w, image_folder)
         if task == "export":
+            click(qtbot, w.layers_panel.buttons["head"])    # (trained only to be exported)
             train_and_wait(qtbot, w, epochs=1, batch_size=4)
             assert c.export(str(tmp_path / "out"))
         else:
+            click(qtbot, w.layers_panel.buttons["head"])    # (cheapest before the close)
             w.train_panel.set_options({**w.train_panel.options(), "epochs": 500,
                                        "batch_size": 2})
             click(qtbot, w.train_panel.train_button)
