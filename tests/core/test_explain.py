@@ -46,7 +46,7 @@ def object_model(tmp_path_factory):
     job = TrainJob(model=ModelSpec("vgg16", weights="none", image_size=SIZE), data=str(root),
                    strategy="full", epochs=6, batch_size=8, lr=1e-4, seed=0)
     # No run folder: nothing here reads one, and a fully trained VGG16's checkpoints
-    # (last and best, weights and optimizer slots, every epoch) are ~2 GB of writing.
+    # (last and best, weights and optimizer slots, every epoch) are 1-2 GB of writing.
     result = fine_tune(job, record_run=False)
     assert result.history["val_accuracy"][-1] >= 0.9
     return result

@@ -64,7 +64,7 @@ def test_learns_an_easy_task_and_evaluates(binary_image_folder):
                    data=str(binary_image_folder), strategy="full", epochs=6, batch_size=4,
                    lr=1e-4, val_split=0.25)
     # No run folder (test_runs.py covers them): a fully trained VGG16's checkpoints are
-    # ~2 GB of writing over six epochs.
+    # 1-2 GB of writing over six epochs.
     result = fine_tune(job, record_run=False)
     assert result.bundle.model.output_shape == (None, 1)
     hist = result.history
