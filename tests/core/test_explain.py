@@ -45,7 +45,9 @@ def object_model(tmp_path_factory):
     root = object_folder(tmp_path_factory.mktemp("objects"))
     job = TrainJob(model=ModelSpec("vgg16", weights="none", image_size=SIZE), data=str(root),
                    strategy="full", epochs=6, batch_size=8, lr=1e-4, seed=0)
-    result = fine_tune(job)
+    # No run folder: nothing here reads one, and a fully trained VGG16's checkpoints
+    # (last and best, weights and optimizer slots, every epoch) are 1-2 GB of writing.
+    result = fine_tune(job, record_run=False)
     assert result.history["val_accuracy"][-1] >= 0.9
     return result
 
@@ -145,10 +147,16 @@ def keyword_data(tmp_path_factory):
     return root
 
 
-def test_the_deciding_word_gets_the_top_score(tiny_bert_preset, keyword_data):
+@pytest.fixture(scope="module")
+def keyword_model(tiny_bert_preset, keyword_data):
+    """The tiny BERT trained on the keyword task (read by the tests below, not changed)."""
     job = TrainJob(model=ModelSpec("bert", preset=str(tiny_bert_preset), seq_len=16),
                    data=str(keyword_data), strategy="full", epochs=20, batch_size=8, lr=3e-3)
-    result = fine_tune(job)
+    return fine_tune(job)
+
+
+def test_the_deciding_word_gets_the_top_score(keyword_model):
+    result = keyword_model
     assert result.history["val_accuracy"][-1] >= 0.95
     texts = ["the sad love is a nice", "a hate this love poor the", "this is love",
              "nice poor love", "is the love fine", "love a hate is this"]
@@ -212,12 +220,13 @@ def test_cli_explain_and_report(object_model, tmp_path, capsys):
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:|//)""", page)
 
 
-def test_cli_explain_text_writes_html(tiny_bert_preset, keyword_data, tmp_path, capsys):
-    job = TrainJob(model=ModelSpec("bert", preset=str(tiny_bert_preset), seq_len=16),
-                   data=str(keyword_data), strategy="full", epochs=2, batch_size=8, lr=3e-3)
-    result = fine_tune(job)
+def test_cli_explain_text_writes_html(keyword_model, tmp_path, capsys):
+    result = keyword_model
     out = tmp_path / "export"
-    export_model(result.bundle, out, result.classes, samples=result.parity_samples())
+    # `explain` reads model.keras and tokenizer.json (load_export_bundle), not the
+    # SavedModel.
+    export_model(result.bundle, out, result.classes, samples=result.parity_samples(),
+                 formats="keras")
     page = tmp_path / "why.html"
     assert main(["explain", str(out), "this is love", "a sad", "--out", str(page),
                  "--json"]) == 0

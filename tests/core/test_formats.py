@@ -52,12 +52,20 @@ def trained_images(image_folder):
     return fine_tune(job)
 
 
-def test_image_formats_parity_int8_size_and_card(trained_images, tmp_path):
+@pytest.fixture(scope="module")
+def image_export(trained_images, tmp_path_factory):
+    """The trained VGG16 exported in every format, as a user exports it (only read)."""
     r = trained_images
-    out = tmp_path / "out"
+    out = tmp_path_factory.mktemp("image_export") / "out"
     record = export_model(r.bundle, out, r.classes, samples=r.parity_samples(),
                           info=r.export_info(), formats="saved_model,keras,onnx,litert",
                           representative=r.parity_samples(16), validation=r.validation_inputs())
+    return record, out
+
+
+def test_image_formats_parity_int8_size_and_card(trained_images, image_export, tmp_path):
+    r = trained_images
+    record, out = image_export
     names = sorted(p.name for p in out.iterdir())
     assert names == ["README.md", "export.json", "labels.json", "model.keras", "model.onnx",
                      "model.tflite", "model_int8.tflite", "saved_model"]
@@ -118,11 +126,10 @@ def test_text_formats_and_tokenizer(tiny_bert_preset, text_csv, tmp_path):
                                r.bundle.predict_proba(texts), atol=1e-5)
 
 
-def test_reexport_from_an_export_and_from_a_run(trained_images, image_folder, tmp_path,
+def test_reexport_from_an_export_and_from_a_run(trained_images, image_export, tmp_path,
                                                 capsys):
     r = trained_images
-    first = tmp_path / "first"
-    export_model(r.bundle, first, r.classes, samples=r.parity_samples(), info=r.export_info())
+    first = image_export[1]        # an export of the run's model, with export.json
     assert main(["export", str(first), str(tmp_path / "again"), "--formats", "onnx",
                  "--json"]) == 0
     again = json.loads(capsys.readouterr().out.strip().splitlines()[-1])

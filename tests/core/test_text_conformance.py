@@ -17,7 +17,7 @@ from tests.core.text_presets import SEQ_LEN, TEXTS, make_preset, write_csv
 
 from desktop_ft.core.explain import explain, load_export_bundle
 from desktop_ft.core.export import export_model
-from desktop_ft.core.models import ModelSpec, load_model
+from desktop_ft.core.models import ModelSpec
 from desktop_ft.core.models.text.architectures import ARCHITECTURES
 from desktop_ft.core.training import TrainJob, fine_tune
 from desktop_ft.core.training.strategy import prepare_strategy
@@ -62,53 +62,6 @@ def _head_ids(tree) -> set[int]:
     return {id(v) for leaf in tree.leaves() if leaf.is_new for v in leaf.variables}
 
 
-def test_tree_and_strategies(preset):
-    name, _ = preset
-    bundle = load_model(spec_of(preset))
-    tree = bundle.tree
-    trainable, frozen = tree.totals()
-    assert trainable + frozen == bundle.model.count_params()
-    assert len(tree.units) == (1 if name == "albert" else 2), [u.path for u in tree.units]
-    assert all(u.params > 0 for u in tree.units)
-    assert tree.find("embeddings").params > 0
-    head_params = _counts(v for leaf in tree.leaves() if leaf.is_new for v in leaf.variables)
-
-    seen = {}
-    for strategy in ("head", "partial", "full", "bitfit", "lora", "qlora"):
-        bundle = prepare_strategy(bundle, strategy, unfreeze_last=1, lora_rank=2)
-        tree = bundle.tree
-        tree.apply_to_model()
-        assert tree.totals() == tree.model_totals(), strategy
-        assert tree.totals()[0] == _counts(bundle.model.trainable_weights), strategy
-        seen[strategy] = tree.totals()[0]
-        head = _head_ids(tree)
-        backbone = [v for v in bundle.model.trainable_weights if id(v) not in head]
-        if strategy == "head":
-            assert not backbone
-        elif strategy == "bitfit":
-            assert backbone and all(is_bias(v) for v in backbone), \
-                [v.path for v in backbone if not is_bias(v)]
-        elif strategy in ("lora", "qlora"):
-            assert backbone and all(is_lora(v) for v in backbone), \
-                [v.path for v in backbone if not is_lora(v)]
-        if strategy == "lora":
-            # The merged copy (export --merge-lora) is the same classifier. (B starts at
-            # zero: give the adapters something to merge.)
-            rng = np.random.default_rng(0)
-            for v in bundle.model.weights:
-                if v.path.endswith("lora_kernel_b"):
-                    v.assign(rng.normal(0, 0.5, v.shape).astype("float32"))
-            x = bundle.family_impl.model_inputs(bundle, TEXTS[:4])
-            merged = bundle.family_impl.merged_model(bundle)
-            np.testing.assert_allclose(np.asarray(merged(x)), np.asarray(bundle.model(x)),
-                                       atol=1e-5)
-    assert seen["head"] == head_params
-    assert seen["head"] < seen["partial"] < seen["full"] == trainable + frozen
-    assert seen["head"] < seen["bitfit"] < seen["partial"]
-    assert seen["head"] < seen["lora"] == seen["qlora"] < seen["full"]
-    assert bundle.peft() == {"lora_rank": 2, "quantized": "int8"}
-
-
 def test_training_runs(trained):
     losses = trained.history["loss"]
     assert trained.epochs_run == 1 and np.isfinite(losses).all(), trained.history
@@ -151,15 +104,63 @@ def test_export_parity_and_reload(trained, tmp_path):
                                atol=1e-5)
 
 
-def test_token_ids_match_keras_hub(preset):
+def test_token_ids_match_keras_hub(preset, trained):
     import keras_hub
 
     name, folder = preset
     arch = ARCHITECTURES[name]
-    bundle = load_model(spec_of(preset))
-    app = bundle.parts["tokenizer"].encode(TEXTS, SEQ_LEN)
+    app = trained.bundle.parts["tokenizer"].encode(TEXTS, SEQ_LEN)   # as load_model made it
     reference = getattr(keras_hub.models, arch.classifier + "Preprocessor").from_preset(
         str(folder), sequence_length=SEQ_LEN)(TEXTS)
     np.testing.assert_array_equal(app["token_ids"], np.asarray(reference["token_ids"]))
     np.testing.assert_array_equal(app["padding_mask"],
                                   np.asarray(reference["padding_mask"]).astype(np.int32))
+
+
+def test_tree_and_strategies(preset, trained):
+    """Last of the module's tests on each entry's trained bundle (it changes the model:
+    LoRA, int8), so every entry is built once; the tree is set afresh per strategy."""
+    name, _ = preset
+    bundle = trained.bundle
+    tree = bundle.tree
+    trainable, frozen = tree.totals()
+    assert trainable + frozen == bundle.model.count_params()
+    assert len(tree.units) == (1 if name == "albert" else 2), [u.path for u in tree.units]
+    assert all(u.params > 0 for u in tree.units)
+    assert tree.find("embeddings").params > 0
+    head_params = _counts(v for leaf in tree.leaves() if leaf.is_new for v in leaf.variables)
+
+    seen = {}
+    for strategy in ("head", "partial", "full", "bitfit", "lora", "qlora"):
+        bundle = prepare_strategy(bundle, strategy, unfreeze_last=1, lora_rank=2)
+        tree = bundle.tree
+        tree.apply_to_model()
+        assert tree.totals() == tree.model_totals(), strategy
+        assert tree.totals()[0] == _counts(bundle.model.trainable_weights), strategy
+        seen[strategy] = tree.totals()[0]
+        head = _head_ids(tree)
+        backbone = [v for v in bundle.model.trainable_weights if id(v) not in head]
+        if strategy == "head":
+            assert not backbone
+        elif strategy == "bitfit":
+            assert backbone and all(is_bias(v) for v in backbone), \
+                [v.path for v in backbone if not is_bias(v)]
+        elif strategy in ("lora", "qlora"):
+            assert backbone and all(is_lora(v) for v in backbone), \
+                [v.path for v in backbone if not is_lora(v)]
+        if strategy == "lora":
+            # The merged copy (export --merge-lora) is the same classifier. (B starts at
+            # zero: give the adapters something to merge.)
+            rng = np.random.default_rng(0)
+            for v in bundle.model.weights:
+                if v.path.endswith("lora_kernel_b"):
+                    v.assign(rng.normal(0, 0.5, v.shape).astype("float32"))
+            x = bundle.family_impl.model_inputs(bundle, TEXTS[:4])
+            merged = bundle.family_impl.merged_model(bundle)
+            np.testing.assert_allclose(np.asarray(merged(x)), np.asarray(bundle.model(x)),
+                                       atol=1e-5)
+    assert seen["head"] == head_params
+    assert seen["head"] < seen["partial"] < seen["full"] == trainable + frozen
+    assert seen["head"] < seen["bitfit"] < seen["partial"]
+    assert seen["head"] < seen["lora"] == seen["qlora"] < seen["full"]
+    assert bundle.peft() == {"lora_rank": 2, "quantized": "int8"}
