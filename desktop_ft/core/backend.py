@@ -38,8 +38,12 @@ def requested(choice: str | None = None) -> str:
 
 
 def installed(name: str) -> bool:
-    if name in sys.modules and sys.modules[name] is None:   # start-up skips it for now
-        return importlib.machinery.PathFinder.find_spec(name) is not None   # (compat)
+    """Importable here. (A name start-up skips for now is looked up on the path; any
+    other name set to None in ``sys.modules`` is not importable.)"""
+    from desktop_ft.core import compat
+
+    if name in compat.SKIPPED:
+        return importlib.machinery.PathFinder.find_spec(name) is not None
     return importlib.util.find_spec(name) is not None
 
 

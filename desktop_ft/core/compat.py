@@ -37,6 +37,7 @@ def fresh_layer_names():
 # guard the import with ``except ImportError``. 1.8 s of every start where they are
 # installed (measured with ``python -X importtime``).
 UNUSED_AT_START = ("jax", "IPython")
+SKIPPED: set[str] = set()     # the names optional_imports_skipped blocks right now
 
 
 @contextlib.contextmanager
@@ -46,9 +47,11 @@ def optional_imports_skipped(names=UNUSED_AT_START):
     blocked = [n for n in names if n not in sys.modules]
     for name in blocked:
         sys.modules[name] = None        # the import system reads None as "not found"
+    SKIPPED.update(blocked)
     try:
         yield blocked
     finally:
+        SKIPPED.difference_update(blocked)
         for name in blocked:
             if name in sys.modules and sys.modules[name] is None:
                 del sys.modules[name]

@@ -213,5 +213,9 @@ def test_a_module_skipped_at_start_up_still_counts_as_installed(monkeypatch):
     from desktop_ft.core import backend
 
     monkeypatch.setitem(sys.modules, "wave", None)     # as optional_imports_skipped does
+    monkeypatch.setattr(compat, "SKIPPED", {"wave"})
     assert backend.installed("wave")
     assert not backend.installed("a_module_never_installed")
+    # Set to None by anyone else, a name is not importable (tests make TensorFlow so).
+    monkeypatch.setattr(compat, "SKIPPED", set())
+    assert not backend.installed("wave")
