@@ -34,8 +34,8 @@ def fresh_layer_names():
 
 # Imported at start-up only for features the app never calls: TensorFlow's LiteRT module
 # imports JAX for its JAX converter, Keras imports IPython for notebook display. Both
-# guard the import with ``except ImportError``. 1.8 s of every start where they are
-# installed (measured with ``python -X importtime``).
+# guard the import with ``except ImportError``. About 2 s of every start where they are
+# installed (measured with ``python -X importtime`` and a timed ``runtime.configure()``).
 UNUSED_AT_START = ("jax", "IPython")
 SKIPPED: set[str] = set()     # the names optional_imports_skipped blocks right now
 

@@ -36,7 +36,8 @@ def compile_model(bundle: ModelBundle, job: TrainJob, lr: float, model=None) -> 
     model.compile(optimizer=opt, loss=loss, metrics=[metric], jit_compile=jit)
     if keras.backend.backend() == "tensorflow":
         # The optimizer's slots, made now and eagerly. Left to the first step, TensorFlow
-        # creates them inside the traced function and lifts each out of the graph: 1.3 s
-        # of a 2-layer BERT's ~5 s first BitFit step (measured), more with more weights.
+        # creates them inside the traced function, lifts them out and traces the whole
+        # step a second time: a 2-layer BERT's first BitFit epoch took 12.7 s, not 5.1 s
+        # (measured; bench/first_step.py, tests/core/test_compile.py).
         model.optimizer.build(model.trainable_variables)
 
