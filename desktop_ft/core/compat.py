@@ -81,18 +81,22 @@ def keras_weights_through_disk():
         saving_lib.is_memory_sufficient = original
 
 
-def archive_keeps_only_captured_variables(archive) -> None:
-    """Keras 3.15's ``ExportArchive`` would store every weight twice: once as the Keras
-    variable tracked by ``track()``, once as the ``tf.Variable`` the endpoint captures
-    (``write_out`` tracks those itself). Keep only the captured ones: the SavedModel's
-    variables are then the size of model.keras's weights, and the endpoint restores
-    exactly what it uses. The lists live on the private ``_tf_trackable``."""
-    trackable = getattr(archive, "_tf_trackable", None)
-    if trackable is None:        # pragma: no cover - another Keras: both copies kept
-        return
-    for attr in ("variables", "trainable_variables", "non_trainable_variables"):
-        if hasattr(trackable, attr):
-            setattr(trackable, attr, [])
+def traced_for_saving(fn):
+    """The concrete function of ``fn`` (a ``tf.function`` with an input signature),
+    traced as ``tf.saved_model.save`` will look for it, so that the save reuses it.
+
+    TensorFlow keys a function's traces by whether a SavedModel save is under way (the
+    save options' variable policy is part of the key): a trace made before the save is
+    made again inside it. For a text model's endpoint, tokenizer and all, one trace is
+    ~2 s here. ``save_context`` is private."""
+    import tensorflow as tf
+
+    try:
+        from tensorflow.python.saved_model import save_context
+    except ImportError:          # pragma: no cover - another TensorFlow: traced twice
+        return fn.get_concrete_function()
+    with save_context.save_context(tf.saved_model.SaveOptions()):
+        return fn.get_concrete_function()
 
 
 def all_layers(layer, include_self: bool = True) -> list:

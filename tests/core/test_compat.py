@@ -47,22 +47,47 @@ def test_keras_writes_weights_through_disk_when_told_memory_is_short(tmp_path, m
     assert loaded.layers[-1].kernel.shape == (3, 2)
 
 
-def test_export_archive_keeps_each_weight_once(tmp_path):
+def test_a_saved_function_is_traced_once_and_holds_each_weight_once(tmp_path):
     import keras
 
     from desktop_ft.core import backend
+    from desktop_ft.core.export.saved_model import save_function
 
     if backend.name() != "tensorflow":
         import pytest
 
-        pytest.skip("ExportArchive runs on TensorFlow")
+        pytest.skip("the SavedModel is written on TensorFlow")
+    import tensorflow as tf
+
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-    assert len(archive._tf_trackable.variables) == 2     # what the compat function empties
-    compat.archive_keeps_only_captured_variables(archive)
-    assert archive._tf_trackable.variables == [] and \
-        archive._tf_trackable.trainable_variables == []
+
+    class Table(tf.Module):       # a tokenizer's lookup table, reached through a module
+        def __init__(self):
+            super().__init__()
+            self.table = tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(
+                tf.constant(["a", "b"]), tf.constant([1.0, 2.0])), default_value=0.0)
+    lookup = Table()
+    traces = []
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="texts")])
+    def serve(texts):
+        traces.append(1)        # Python runs once per trace
+        x = tf.repeat(lookup.table.lookup(texts)[:, None], 3, axis=1)
+        return {"probs": model(x)}
+
+    save_function(serve, tmp_path / "sm", ("serving_default", "serve"),
+                  resources_of=[lookup])
+    assert len(traces) == 1           # twice when the save cannot reuse the trace
+    stored = [name for name, _ in tf.train.list_variables(str(tmp_path / "sm/variables/"
+                                                              "variables"))
+              if name.endswith("VARIABLE_VALUE")]
+    assert len(stored) == 2, stored   # kernel and bias, once each
+    loaded = tf.saved_model.load(str(tmp_path / "sm"))
+    assert set(loaded.signatures) == {"serving_default", "serve"}
+    texts = tf.constant(["b", "a", "zzz"])
+    want = model(tf.constant([[2.0] * 3, [1.0] * 3, [0.0] * 3])).numpy()
+    got = loaded.signatures["serve"](texts=texts)["probs"].numpy()
+    assert abs(got - want).max() < 1e-6
 
 
 def test_all_layers_and_direct_sublayers_walk_nested_models():

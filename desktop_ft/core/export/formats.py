@@ -107,21 +107,20 @@ def write_litert(wrapper, path: Path, representative: list | None = None) -> Non
     inputs → ``probs``); with ``representative`` inputs (dicts by input name), post-
     training int8 quantization of weights and activations (the input and output types
     stay uint8/int32 and float32)."""
-    import keras
     import tensorflow as tf
+
+    from desktop_ft.core.export.saved_model import save_function
 
     names = [t.name.split(":")[0] for t in wrapper.inputs]
     specs = [tf.TensorSpec([1, *t.shape[1:]], t.dtype, name=n)
              for t, n in zip(wrapper.inputs, names)]
 
+    @tf.function(input_signature=specs)
     def serve(*xs):
         return {"probs": wrapper(list(xs) if len(xs) > 1 else xs[0], training=False)}
 
     with tempfile.TemporaryDirectory() as tmp:
-        archive = keras.export.ExportArchive()
-        archive.track(wrapper)
-        archive.add_endpoint("serving_default", serve, input_signature=specs)
-        archive.write_out(tmp, verbose=False)
+        save_function(serve, Path(tmp), ("serving_default",))
         converter = tf.lite.TFLiteConverter.from_saved_model(tmp)
         if representative is not None:
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
