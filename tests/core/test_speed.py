@@ -73,6 +73,18 @@ def test_cached_training_matches_normal_training_and_updates_the_full_model(imag
     np.testing.assert_allclose(w_cached, w_plain, atol=1e-4)
     np.testing.assert_allclose(cached.history["val_loss"], plain.history["val_loss"],
                                atol=1e-4)
+    # The evaluation reads the cached validation features through the trained suffix:
+    # what the full model gives on those images, without tracing the full model.
+    assert cached.eval_items == plain.eval_items and cached.eval_labels == plain.eval_labels
+    assert cached.bundle.model.predict_function is None
+    assert plain.bundle.model.predict_function is not None
+    from desktop_ft.core.data.datasets import readable_inputs
+
+    images, _, _ = readable_inputs("images", cached.eval_items, cached.eval_labels)
+    np.testing.assert_allclose(cached.eval_probs, cached.bundle.predict_proba(images),
+                               atol=1e-5)
+    np.testing.assert_allclose(cached.eval_probs, plain.eval_probs, atol=1e-4)
+    assert cached.evaluation == plain.evaluation
 
 
 def test_augmentation_lives_in_the_model_and_bypasses_the_cache(image_folder):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from desktop_ft.core import compat
 from desktop_ft.core.models import split_chain
-from desktop_ft.core.models.base import predict_batch
+from desktop_ft.core.models.base import predict_batch, to_class_probs
 
 ALWAYS_RANDOM = ("GaussianNoise", "GaussianDropout", "AlphaDropout")
 
@@ -107,19 +107,20 @@ def compute_features(prefix, dataset):
 def cached_datasets(bundle, cut: str, train_ds, val_ds, batch_size: int, seed: int,
                     epochs: tuple[int, int]):
     """(suffix model, train features ds for ``epochs``, val features ds or None, seconds
-    spent). The training batches come in the same per-epoch orders as uncached ones."""
+    spent, the val features as arrays or None). The training batches come in the same
+    per-epoch orders as uncached ones."""
     import keras
 
     t0 = time.perf_counter()
     prefix, suffix = split_model(bundle, cut)
     xs, ys, ws = compute_features(prefix, train_ds)
+    val_features = None if val_ds is None else compute_features(prefix, val_ds)
     if keras.backend.backend() != "tensorflow":
         from desktop_ft.core.data.batches import ArrayBatches
 
         train = ArrayBatches((xs, ys, ws), batch_size, seed=seed, first_epoch=epochs[0])
-        val = None if val_ds is None else \
-            ArrayBatches(compute_features(prefix, val_ds), batch_size)
-        return suffix, train, val, time.perf_counter() - t0
+        val = None if val_ds is None else ArrayBatches(val_features, batch_size)
+        return suffix, train, val, time.perf_counter() - t0, val_features
     import tensorflow as tf
 
     from desktop_ft.core.data.datasets import epoch_batches
@@ -128,9 +129,29 @@ def cached_datasets(bundle, cut: str, train_ds, val_ds, batch_size: int, seed: i
     train = epoch_batches(examples, len(xs), batch_size, seed, epochs)
     val = None
     if val_ds is not None:
-        val = tf.data.Dataset.from_tensor_slices(compute_features(prefix, val_ds))
-        val = val.batch(batch_size)
-    return suffix, train, val, time.perf_counter() - t0
+        val = tf.data.Dataset.from_tensor_slices(val_features).batch(batch_size)
+    return suffix, train, val, time.perf_counter() - t0, val_features
+
+
+def probs_from_features(bundle, suffix, features, split, skipped, batch_size: int):
+    """(probs, items, labels) of ``split`` from its cached features (``features``: the
+    arrays :func:`cached_datasets` returned, in the split's order less the files
+    ``skipped`` while they were computed), through the trained ``suffix``: what the full
+    model gives on those images (``full(x) == suffix(prefix(x))``) without running the
+    frozen prefix over them again, nor tracing the full model. ``None`` when the
+    features do not line up with the split's readable items."""
+    import numpy as np
+
+    gone = {path for path, _ in skipped}
+    kept = [(item, label) for item, label in zip(split.items, split.labels)
+            if item not in gone]
+    xs = features[0]
+    if len(kept) != len(xs) or not kept:
+        return None
+    out = np.concatenate([predict_batch(suffix, xs[i:i + batch_size])
+                          for i in range(0, len(xs), batch_size)])
+    return (to_class_probs(out, bundle.binary), [item for item, _ in kept],
+            [label for _, label in kept])
 
 
 def log_entry(plan: CachePlan, phase: int, epoch_seconds: list, cache_seconds: float,

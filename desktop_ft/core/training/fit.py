@@ -244,6 +244,7 @@ def _train(job, observer, stop, bundle, scan, train_split, val_split, lr, run, s
     n_examples = len(train_split) + (len(val_split) if val_split else 0)
     cache_log: list[dict] = []
     history: dict = {k: list(v) for k, v in (run.record["history"] if run else {}).items()}
+    cached_val: list = []     # the last phase's (suffix, cached validation features)
     callbacks_extra = [checkpoint_callback(run, bundle, monitor, history)] if run else []
 
     def fit(first_epoch: int, last_epoch: int, lr: float, patience: int, phase: int):
@@ -257,10 +258,13 @@ def _train(job, observer, stop, bundle, scan, train_split, val_split, lr, run, s
                                f"({plan.feature_bytes / 2**20:,.1f} MiB)…")
             ordered = family.make_dataset(bundle, train_split, job.batch_size, shuffle=False,
                                           class_weights=weights, on_unreadable=skip)
-            fit_model, fit_train, fit_val, cache_seconds = feature_cache.cached_datasets(
-                bundle, plan.cut, ordered, val_ds, job.batch_size, job.seed,
-                (first_epoch, last_epoch))
+            fit_model, fit_train, fit_val, cache_seconds, val_features = \
+                feature_cache.cached_datasets(bundle, plan.cut, ordered, val_ds,
+                                              job.batch_size, job.seed,
+                                              (first_epoch, last_epoch))
+            cached_val[:] = [(fit_model, val_features)] if val_features is not None else []
         else:
+            cached_val.clear()
             fit_train = family.make_dataset(bundle, train_split, job.batch_size, shuffle=True,
                                             seed=job.seed, epochs=(first_epoch, last_epoch),
                                             class_weights=weights, on_unreadable=skip)
@@ -344,9 +348,15 @@ def _train(job, observer, stop, bundle, scan, train_split, val_split, lr, run, s
     eval_split = scan.test if scan.test is not None and len(scan.test) else val_split
     if eval_split is not None and len(eval_split) and not interrupts.abandoned(stop):
         observer.on_status("Evaluating on held-out data…")
-        inputs, eval_items, eval_labels = readable_inputs(
-            bundle.input_kind, eval_split.items, eval_split.labels, skip)
-        probs = bundle.predict_proba(inputs, batch_size=job.batch_size)
+        cached = feature_cache.probs_from_features(
+            bundle, *cached_val[0], eval_split, scan.skipped, job.batch_size) \
+            if cached_val and eval_split is val_split else None
+        if cached is not None:
+            probs, eval_items, eval_labels = cached
+        else:
+            inputs, eval_items, eval_labels = readable_inputs(
+                bundle.input_kind, eval_split.items, eval_split.labels, skip)
+            probs = bundle.predict_proba(inputs, batch_size=job.batch_size)
         evaluation = metrics_from_probs(eval_labels, probs, scan.classes)
         evaluation["split"] = "test" if eval_split is scan.test else "val"
         probs = probs.tolist()
