@@ -188,15 +188,25 @@ def test_absurd_settings_are_refused_before_starting(image_folder, capsys):
 def test_files_deleted_or_spoiled_during_training_are_skipped(tmp_path, feature_cache):
     """Files the scan accepted disappear or turn to garbage once training has begun:
     each is skipped (weight 0 in its batch, left out of the evaluation) and reported,
-    and training runs all its epochs."""
+    and training runs all its epochs. With the feature cache they change while the
+    features are computed: after that, neither training nor the evaluation (which reads
+    the cached validation features) opens them again."""
     from tests.conftest import write_image_folder
 
     folder = write_image_folder(tmp_path / "data", per_class=8)
     victims = {}
 
     class Vandal(Recorder):
+        def on_status(self, message):
+            super().on_status(message)
+            if message.startswith("Computing features"):
+                self.strike()
+
         def on_train_begin(self, info):
             super().on_train_begin(info)
+            self.strike()
+
+        def strike(self):
             if victims:
                 return
             files = sorted(folder.rglob("*.*"))
@@ -220,6 +230,8 @@ def test_files_deleted_or_spoiled_during_training_are_skipped(tmp_path, feature_
     assert any(f"Skipped {p}" in m for p in skipped for m in rec.status)
     assert not set(victims) & set(result.eval_items)
     assert result.evaluation["examples"] == len(result.eval_items) == len(result.eval_labels)
+    if feature_cache:      # evaluated from the cached features, the skipped left out
+        assert result.bundle.model.predict_function is None
 
 
 def test_out_of_memory_in_a_step_is_one_line_and_the_model_stays_usable(image_folder,

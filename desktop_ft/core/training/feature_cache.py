@@ -135,23 +135,26 @@ def cached_datasets(bundle, cut: str, train_ds, val_ds, batch_size: int, seed: i
 
 def probs_from_features(bundle, suffix, features, split, skipped, batch_size: int):
     """(probs, items, labels) of ``split`` from its cached features (``features``: the
-    arrays :func:`cached_datasets` returned, in the split's order less the files
-    ``skipped`` while they were computed), through the trained ``suffix``: what the full
-    model gives on those images (``full(x) == suffix(prefix(x))``) without running the
-    frozen prefix over them again, nor tracing the full model. ``None`` when the
-    features do not line up with the split's readable items."""
+    arrays :func:`cached_datasets` returned, one row per item of the split in its order;
+    a file unreadable while they were computed has a row of weight 0 and is in
+    ``skipped``), through the trained ``suffix``: what the full model gives on those
+    images (``full(x) == suffix(prefix(x))``) without running the frozen prefix over
+    them again, nor tracing the full model. The ``skipped`` files are left out. ``None``
+    when the features do not line up with the split."""
     import numpy as np
 
-    gone = {path for path, _ in skipped}
-    kept = [(item, label) for item, label in zip(split.items, split.labels)
-            if item not in gone]
     xs = features[0]
-    if len(kept) != len(xs) or not kept:
+    if len(xs) != len(split.items):
         return None
+    gone = {path for path, _ in skipped}
+    rows = [i for i, item in enumerate(split.items) if item not in gone]
+    if not rows:
+        return None
+    xs = xs[rows]
     out = np.concatenate([predict_batch(suffix, xs[i:i + batch_size])
                           for i in range(0, len(xs), batch_size)])
-    return (to_class_probs(out, bundle.binary), [item for item, _ in kept],
-            [label for _, label in kept])
+    return (to_class_probs(out, bundle.binary), [split.items[i] for i in rows],
+            [split.labels[i] for i in rows])
 
 
 def log_entry(plan: CachePlan, phase: int, epoch_seconds: list, cache_seconds: float,
