@@ -15,6 +15,7 @@ import os
 
 import numpy as np
 import pytest
+from tests.core.strategy_checks import apply_and_check
 from tests.core.image_presets import make_preset, tiny_size
 
 from desktop_ft.core.explain import explain, load_export_bundle
@@ -25,7 +26,6 @@ from desktop_ft.core.models.image.architectures import ARCHITECTURES
 from desktop_ft.core.training import TrainJob, fine_tune
 from desktop_ft.core.training.feature_cache import split_model
 from desktop_ft.core.training.strategy import prepare_strategy
-from desktop_ft.core.tree_nodes import is_bias, is_lora
 
 pytestmark = pytest.mark.slow
 
@@ -70,10 +70,6 @@ def trained(spec, image_folder):
 
 def _counts(vars_) -> int:
     return sum(int(np.prod(v.shape)) for v in vars_)
-
-
-def _head_ids(tree) -> set[int]:
-    return {id(v) for leaf in tree.leaves() if leaf.is_new for v in leaf.variables}
 
 
 def test_trains_on_cached_features_equal_to_uncached(trained):
@@ -158,19 +154,9 @@ def test_tree_and_strategies(trained):
     strategies += ["lora", "qlora"] if arch.offers_lora else []
     seen = {}
     for strategy in strategies:
-        bundle = prepare_strategy(bundle, strategy, unfreeze_last=1, lora_rank=2)
+        bundle, seen[strategy], _ = apply_and_check(bundle, strategy,
+                                                    bitfit_moves_backbone=False)
         tree = bundle.tree
-        tree.apply_to_model()
-        assert tree.totals() == tree.model_totals(), strategy
-        seen[strategy] = tree.totals()[0]
-        head = _head_ids(tree)
-        backbone = [v for v in bundle.model.trainable_weights if id(v) not in head]
-        if strategy == "head":
-            assert not backbone
-        elif strategy == "bitfit":
-            assert all(is_bias(v) for v in backbone), [v.path for v in backbone]
-        elif strategy in ("lora", "qlora"):
-            assert backbone and all(is_lora(v) for v in backbone)
         if strategy in ("partial", "full"):   # BatchNormalization stays frozen by default
             bn = [leaf for leaf in tree.leaves() if leaf.kind == "BatchNormalization"]
             assert bool(bn) == arch.has_bn
