@@ -221,7 +221,8 @@ class Family(ABC):
         """A ``tf.function`` taking raw input (``outputs(raw_model_output)`` → dict)."""
 
     def archive_extras(self, bundle: ModelBundle) -> list:
-        """Objects besides the model an ExportArchive must track (e.g. a tokenizer)."""
+        """Objects whose lookup tables the SavedModel must hold besides the model's
+        variables (e.g. a tokenizer's vocabulary)."""
         return []
 
     def synthetic_inputs(self) -> list:
