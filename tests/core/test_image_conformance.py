@@ -1,6 +1,7 @@
 """Every image architecture of the table through the whole app, on keras-hub's
 ``run_task_test`` pattern: built as a user builds it (``keras.applications`` entries with
-random weights at their smallest size; keras-hub entries from a tiny preset folder,
+random weights at their smallest size, at a tiny width and depth where Keras's
+constructor allows one; keras-hub entries from a tiny preset folder; both in
 :mod:`image_presets`), then its layer tree and every strategy, BatchNormalization kept
 frozen, one epoch of training on cached features, the cache's identity (the frozen
 prefix computes the same in training, so cached training equals uncached), Grad-CAM or
@@ -16,7 +17,7 @@ import os
 import numpy as np
 import pytest
 from tests.core.strategy_checks import apply_and_check
-from tests.core.image_presets import make_preset, tiny_size
+from tests.core.image_presets import make_preset, tiny_application, tiny_size
 
 from desktop_ft.core.explain import explain, load_export_bundle
 from desktop_ft.core.export import export_model
@@ -57,8 +58,15 @@ def spec(request, tmp_path_factory):
     arch = ARCHITECTURES[name]
     if arch.source == "keras_hub":
         folder = make_preset(arch, tmp_path_factory.mktemp(name) / "preset")
-        return ModelSpec(name, preset=str(folder), num_classes=3, image_size=tiny_size(arch))
-    return ModelSpec(name, weights="none", image_size=arch.min_size, num_classes=3)
+        yield ModelSpec(name, preset=str(folder), num_classes=3, image_size=tiny_size(arch))
+        return
+    tiny = None if FULL else tiny_application(arch)
+    with pytest.MonkeyPatch.context() as patch:
+        if tiny is not None:      # the app's build calls keras.applications.<builder>
+            import keras
+
+            patch.setattr(keras.applications, arch.builder, tiny)
+        yield ModelSpec(name, weights="none", image_size=arch.min_size, num_classes=3)
 
 
 @pytest.fixture(scope="module")
