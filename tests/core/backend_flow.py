@@ -4,12 +4,15 @@
     KERAS_BACKEND=torch python tests/core/backend_flow.py images DATA OUT [--no-tensorflow]
                                     [--precision=mixed_bfloat16]
     KERAS_BACKEND=jax   python tests/core/backend_flow.py text DATA OUT PRESET [--no-tensorflow]
+                                    [--then-with-tensorflow]
 
 Trains (images: the run stopped after its first batch, then a full run; text: a recorded
 run stopped after its first batch, then resumed to the end), evaluates, explains and
 exports; prints one JSON line of what the test checks. ``--no-tensorflow`` makes
 TensorFlow and tensorflow-text impossible to import, as on a machine that lacks them
-(Windows, a PyTorch- or JAX-only GPU machine).
+(Windows, a PyTorch- or JAX-only GPU machine); ``--then-with-tensorflow`` then makes
+them importable again and exports the same model a second time, to ``OUT-tf``, with the
+SavedModel (written by TensorFlow in a subprocess).
 """
 
 from __future__ import annotations
@@ -75,6 +78,19 @@ def main(kind: str, data: str, out: str, preset: str | None, precision: str) -> 
     samples = result.parity_samples()
     record = export.export_model(result.bundle, out, result.classes, samples=samples,
                                  info=result.export_info(), formats=formats)
+    tensorflow_imported = sys.modules.get("tensorflow") is not None
+    with_tensorflow = None
+    if "--then-with-tensorflow" in sys.argv:
+        # The same trained model exported again once TensorFlow is importable: the
+        # SavedModel, written by TensorFlow in a subprocess (one training for both).
+        for name in ("tensorflow", "tensorflow_text", "tf_keras", "tf2onnx"):
+            sys.modules.pop(name, None)
+        again = export.export_model(result.bundle, f"{out}-tf", result.classes,
+                                    samples=samples, info=result.export_info(),
+                                    formats="saved_model,keras")
+        with_tensorflow = {
+            "export": _export_fields(again),
+            "files": sorted(p.name for p in __import__("pathlib").Path(f"{out}-tf").iterdir())}
     explained = explain(result.bundle, samples[:1])
     reloaded_diff = None
     if kind == "images":      # model.keras reloads on this backend and agrees
@@ -87,16 +103,14 @@ def main(kind: str, data: str, out: str, preset: str | None, precision: str) -> 
     return {
         "backend": backend.name(), "device": runtime.device_description(),
         "precision": result.bundle.parts["precision"],
-        "tensorflow_imported": "tensorflow" in sys.modules and sys.modules["tensorflow"]
-        is not None,
+        "tensorflow_imported": tensorflow_imported,
         "stopped": {"reason": stopped.stop_reason, "batches": stopper.batches,
                     "epochs_run": stopped.epochs_run},
         "epochs_run": result.epochs_run, "history": result.history,
         "cache_cut": [c.get("cut") for c in result.feature_cache],
         "accuracy": result.evaluation.get("accuracy") if result.evaluation else None,
-        "export": {k: record.get(k) for k in ("formats_written", "parity_max_abs_diff",
-                                              "backend", "device", "formats_not_written",
-                                              "tokenizer", "onnx_written_by")},
+        "export": _export_fields(record),
+        "with_tensorflow": with_tensorflow,
         "onnx_parity": (record.get("formats") or {}).get("onnx", {}).get(
             "parity_max_abs_diff"),
         "resumed_from": result.resumed_from,
@@ -105,6 +119,12 @@ def main(kind: str, data: str, out: str, preset: str | None, precision: str) -> 
         "explained": sorted(explained[0]) if explained else [],
         "reloaded_diff": reloaded_diff,
     }
+
+
+def _export_fields(record: dict) -> dict:
+    return {k: record.get(k) for k in ("formats_written", "parity_max_abs_diff", "backend",
+                                       "device", "formats_not_written", "tokenizer",
+                                       "onnx_written_by")}
 
 
 if __name__ == "__main__":

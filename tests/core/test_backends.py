@@ -40,15 +40,13 @@ def other_backends(image_folder, text_csv, tiny_bert_preset, tmp_path_factory):
             "images": [sys.executable, str(FLOW), "images", str(image_folder),
                        str(out / "images"), "--no-tensorflow",
                        f"--precision={'mixed_bfloat16' if name == 'torch' else 'auto'}"],
-            # Text needs no TensorFlow: on torch the whole flow runs without it (ONNX by
-            # PyTorch's exporter); on jax with it (the SavedModel by TensorFlow).
+            # Text needs no TensorFlow: the whole flow runs without it (ONNX by PyTorch's
+            # exporter); on jax the same model is then exported with it too (the
+            # SavedModel by TensorFlow), one training for both.
             "text": [sys.executable, str(FLOW), "text", str(text_csv), str(out / "text"),
-                     str(tiny_bert_preset), *(["--no-tensorflow"] if name == "torch" else [])],
-            "text-notf": [sys.executable, str(FLOW), "text", str(text_csv),
-                          str(out / "text-notf"), str(tiny_bert_preset), "--no-tensorflow"],
+                     str(tiny_bert_preset), "--no-tensorflow",
+                     *(["--then-with-tensorflow"] if name == "jax" else [])],
         }
-        if name == "torch":
-            del commands["text-notf"]
         own = {**env, "KERAS_BACKEND": name}
         if name == "jax":     # tiny models: XLA's compile time dominates (−25 % measured)
             own["XLA_FLAGS"] = f"{env.get('XLA_FLAGS', '')} " \
@@ -104,11 +102,12 @@ def test_text_with_savedmodel_written_by_tensorflow(other_backends):
     assert out["epochs_run"] == 2 and out["resumed_from"] == 1
     # The SavedModel comes from TensorFlow in a subprocess; its answers match this
     # backend's model, on every text whose ids TensorFlow's tokenizer reproduces.
-    assert out["export"]["formats_written"] == ["saved_model", "keras"]
-    assert out["export"]["parity_max_abs_diff"] < 1e-4
-    assert out["export"]["backend"] == "jax"
-    assert out["export"]["tokenizer"]["matches_app"]
-    assert "saved_model" in out["files"] and "tokenizer.json" in out["files"]
+    tf_export = out["with_tensorflow"]
+    assert tf_export["export"]["formats_written"] == ["saved_model", "keras"]
+    assert tf_export["export"]["parity_max_abs_diff"] < 1e-4
+    assert tf_export["export"]["backend"] == "jax"
+    assert tf_export["export"]["tokenizer"]["matches_app"]
+    assert "saved_model" in tf_export["files"] and "tokenizer.json" in tf_export["files"]
     assert out["explained"] == ["probs", "scores", "tokens"]
 
 
@@ -117,7 +116,7 @@ def test_text_without_tensorflow(name, other_backends):
     """Train, stop, resume, evaluate, explain and export with neither tensorflow nor
     tensorflow_text importable: model.keras, tokenizer.json and model.onnx (PyTorch's
     exporter; on JAX from model.keras in a torch process)."""
-    out = flow(other_backends, name, "text" if name == "torch" else "text-notf")
+    out = flow(other_backends, name, "text")
     assert out["backend"] == name and not out["tensorflow_imported"]
     assert out["stopped"]["reason"] == "stopped by user" and out["stopped"]["epochs_run"] == 2
     assert out["epochs_run"] == 2 and out["resumed_from"] == 1
