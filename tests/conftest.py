@@ -240,3 +240,17 @@ def pytest_collection_modifyitems(config, items):
     (``-n 2``, README) one worker runs it while the other takes the rest, instead of it
     starting last and running alone."""
     items.sort(key=lambda item: "test_soak_many_runs" not in item.nodeid)
+
+
+@pytest.fixture(scope="module")
+def narrow_vgg16():
+    """``vgg16`` built at a few channels a layer (:func:`tests.core.image_presets.
+    narrow_vgg16`) for a module's tests, where the app builds it in this process; a
+    module opts in with ``pytestmark = pytest.mark.usefixtures("narrow_vgg16")``."""
+    import keras
+
+    from tests.core.image_presets import narrow_vgg16 as build
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(keras.applications, "VGG16", build)
+        yield

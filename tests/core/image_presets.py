@@ -55,3 +55,27 @@ def tiny_application(arch):
         "ResNet50V2": resnet_v2,
     }
     return builders.get(arch.builder) if arch.source == "keras.applications" else None
+
+
+def narrow_vgg16(include_top=True, weights=None, input_shape=None, **_):
+    """``keras.applications.VGG16``'s layers — the same names, 13 convolutions in five
+    blocks, pools and (with ``include_top``) flatten/fc1/fc2/predictions — at a few
+    channels each: 0.6 M parameters instead of 14.7 M (enough that int8 weights
+    still dominate a LiteRT file). For tests whose point is not the
+    network (formats, runs, checkpoints, the window's flow): the full width's every
+    checkpoint, export and ONNX/LiteRT conversion moved ~60 MB a file."""
+    import keras
+    from keras import layers
+
+    x = inputs = keras.Input(shape=input_shape or (224, 224, 3))
+    for block, (width, convs) in enumerate(((8, 2), (16, 2), (32, 3), (64, 3), (128, 3)), 1):
+        for i in range(1, convs + 1):
+            x = layers.Conv2D(width, 3, activation="relu", padding="same",
+                              name=f"block{block}_conv{i}")(x)
+        x = layers.MaxPooling2D(2, strides=2, name=f"block{block}_pool")(x)
+    if include_top:
+        x = layers.Flatten(name="flatten")(x)
+        x = layers.Dense(32, activation="relu", name="fc1")(x)
+        x = layers.Dense(32, activation="relu", name="fc2")(x)
+        x = layers.Dense(1000, activation="softmax", name="predictions")(x)
+    return keras.Model(inputs, x, name="vgg16")

@@ -15,6 +15,9 @@ from desktop_ft.core.export import export_model
 from desktop_ft.core.models import ModelSpec
 from desktop_ft.core.training import TrainJob, fine_tune
 
+# The formats are the point, not the network: vgg16's layers at a few channels each.
+pytestmark = pytest.mark.usefixtures("narrow_vgg16")
+
 RUNTIME = textwrap.dedent("""
     import json, sys, numpy as np
     kind, path, npz = sys.argv[1:4]
