@@ -1,5 +1,7 @@
-"""Tiny keras-hub image presets for the conformance test: an entry's ``tiny_config``
-(2 layers, a few channels) saved as a preset folder, as a user's download would be."""
+"""Tiny image networks for tests: a keras-hub entry's ``tiny_config`` (2 layers, a few
+channels) saved as a preset folder, as a user's download would be; ``keras.applications``
+constructors at a tiny width and depth for the conformance test; and VGG16's layers at a
+few channels for tests whose point is not the network."""
 
 from __future__ import annotations
 
