@@ -81,3 +81,21 @@ def narrow_vgg16(include_top=True, weights=None, input_shape=None, **_):
         x = layers.Dense(32, activation="relu", name="fc2")(x)
         x = layers.Dense(1000, activation="softmax", name="predictions")(x)
     return keras.Model(inputs, x, name="vgg16")
+
+
+def narrow_vgg16_cli(backend: str = "tensorflow") -> list:
+    """The command line of ``desktop-ft`` whose ``vgg16`` is :func:`narrow_vgg16`, on
+    ``backend`` (also set as KERAS_BACKEND in the child's environment by the caller)."""
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    return [sys.executable, "-c", "\n".join((
+        "import os, sys",
+        f"os.environ['KERAS_BACKEND'] = {backend!r}",
+        f"sys.path.insert(0, {str(root)!r})",
+        "import keras",
+        "from tests.core.image_presets import narrow_vgg16",
+        "keras.applications.VGG16 = narrow_vgg16",
+        "from desktop_ft.cli import main",
+        "sys.exit(main(sys.argv[1:]))"))]

@@ -208,10 +208,13 @@ def test_int8_from_torch_is_calibrated_on_training_inputs_and_measured(image_fol
                                                                        tmp_path):
     """An int8 LiteRT export from the torch backend (written by TensorFlow in a
     subprocess) is calibrated on training inputs, not the parity noise, and its held-out
-    accuracy is recorded beside the float model's, as on TensorFlow."""
+    accuracy is recorded beside the float model's, as on TensorFlow. (vgg16's layers at a
+    few channels each: the calibration is the point.)"""
+    from tests.core.image_presets import narrow_vgg16_cli
+
     out = tmp_path / "out"
     proc = subprocess.run(
-        [sys.executable, "-m", "desktop_ft", "train", "--backend", "torch", "--model",
+        [*narrow_vgg16_cli("torch"), "train", "--backend", "torch", "--model",
          "vgg16", "--weights", "none", "--image-size", "32", "--epochs", "1",
          "--batch-size", "4", "--seed", "1", "--data", str(image_folder), "--run-dir",
          str(tmp_path / "runs"), "--export", str(out), "--formats", "keras,litert"],
@@ -221,6 +224,7 @@ def test_int8_from_torch_is_calibrated_on_training_inputs_and_measured(image_fol
     record = json.loads((out / "export.json").read_text())
     int8 = record["formats"]["litert_int8"]
     assert record["backend"] == "torch"
+    assert record["trainable_params"] + record["frozen_params"] < 10**6   # narrow
     assert int8["calibrated_on"]["inputs"] == "training" and \
         int8["calibrated_on"]["examples"] >= 10
     assert int8["validation_examples"] >= 3 and 0.0 <= int8["accuracy"] <= 1.0
