@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+from tests.core.image_presets import narrow_vgg16_cli
 
 
 def free_port() -> int:
@@ -25,8 +26,8 @@ def test_two_workers_on_localhost(image_folder, tmp_path):
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3",
                "TF_CONFIG": json.dumps({"cluster": cluster,
                                         "task": {"type": "worker", "index": index}})}
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "desktop_ft", "train", "--distributed", "--model", "vgg16",
+        procs.append(subprocess.Popen(     # (vgg16's layers at a few channels each)
+            [*narrow_vgg16_cli(), "train", "--distributed", "--model", "vgg16",
              "--weights", "none", "--image-size", "32", "--data", str(image_folder),
              "--strategy", "head", "--epochs", "2", "--batch-size", "8", "--export",
              str(tmp_path / f"out{index}"), "--json"],
@@ -45,6 +46,7 @@ def test_two_workers_on_localhost(image_folder, tmp_path):
     chief = json.loads(outputs[0][1].strip().splitlines()[-1])
     other = json.loads(outputs[1][1].strip().splitlines()[-1])
     assert chief["epochs_run"] == other["epochs_run"] == 2
+    assert chief["trainable_params"] + chief["frozen_params"] < 10**6     # narrow
     assert chief["export"] and chief["parity_max_abs_diff"] < 1e-5
     assert other["export"] is None and not (tmp_path / "out1").exists()
     assert "MultiWorkerMirroredStrategy" in outputs[0][2]
