@@ -5,7 +5,6 @@ import json
 import os
 import socket
 import subprocess
-import sys
 
 import pytest
 from tests.core.image_presets import narrow_vgg16_cli
