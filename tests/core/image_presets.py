@@ -31,8 +31,9 @@ def make_preset(arch, folder, num_classes: int = 3):
 def tiny_application(arch):
     """The entry's ``keras.applications`` constructor at a tiny width and depth, where
     Keras builds it from a configurable function: the same code, layer names, blocks and
-    strides as the full network, one or two blocks a stage and a few channels (at 32 px
-    a full-width EfficientNetV2-B3 took 27 s to build and train here; this 3). ``None``:
+    strides as the full network, one or two blocks a stage and a few channels (the seven
+    entries below took 194 s through the conformance test alone at full width on two
+    cores, 58 s tiny; measured 2026-11-30). ``None``:
     the constructor has no such knobs (VGG, MobileNet, Xception), and the entry is built
     as it is."""
     from keras.src.applications import convnext, densenet, efficientnet_v2, resnet
@@ -63,9 +64,11 @@ def narrow_vgg16(include_top=True, weights=None, input_shape=None, **_):
     """``keras.applications.VGG16``'s layers — the same names, 13 convolutions in five
     blocks, pools and (with ``include_top``) flatten/fc1/fc2/predictions — at a few
     channels each: 0.49 M parameters instead of 14.7 M (enough that int8 weights
-    still dominate a LiteRT file). For tests whose point is not the
-    network (formats, runs, checkpoints, the window's flow): the full width's every
-    checkpoint, export and ONNX/LiteRT conversion moved ~60 MB a file."""
+    still dominate a LiteRT file). For tests whose point is not the network — the
+    export formats, int8 calibration from torch, two-worker training — where the full
+    width's every export and ONNX/LiteRT conversion moved ~60 MB a file. (Not where the
+    network is the point: Grad-CAM's localization, the soak's leak per run, checkpoint
+    sizes, the disk-full export.)"""
     import keras
     from keras import layers
 
@@ -85,7 +88,8 @@ def narrow_vgg16(include_top=True, weights=None, input_shape=None, **_):
 
 def narrow_vgg16_cli(backend: str = "tensorflow") -> list:
     """The command line of ``desktop-ft`` whose ``vgg16`` is :func:`narrow_vgg16`, on
-    ``backend`` (also set as KERAS_BACKEND in the child's environment by the caller)."""
+    ``backend`` (the child sets KERAS_BACKEND itself, before Keras is imported to patch
+    it; pass ``--backend`` too when the command says which it wants)."""
     import sys
     from pathlib import Path
 
