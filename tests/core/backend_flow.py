@@ -2,7 +2,7 @@
 ``test_backends.py`` (Keras fixes its backend per process)::
 
     KERAS_BACKEND=torch python tests/core/backend_flow.py images DATA OUT [--no-tensorflow]
-                                    [--precision=mixed_bfloat16]
+                                    [--precision=mixed_bfloat16] [--narrow-vgg16]
     KERAS_BACKEND=jax   python tests/core/backend_flow.py text DATA OUT PRESET [--no-tensorflow]
                                     [--then-with-tensorflow]
 
@@ -12,7 +12,8 @@ exports; prints one JSON line of what the test checks. ``--no-tensorflow`` makes
 TensorFlow and tensorflow-text impossible to import, as on a machine that lacks them
 (Windows, a PyTorch- or JAX-only GPU machine); ``--then-with-tensorflow`` then makes
 them importable again and exports the same model a second time, to ``OUT-tf``, with the
-SavedModel (written by TensorFlow in a subprocess).
+SavedModel (written by TensorFlow in a subprocess). ``--narrow-vgg16`` builds ``vgg16``
+as :func:`tests.core.image_presets.narrow_vgg16` (the same layers at a few channels).
 """
 
 from __future__ import annotations
@@ -39,6 +40,15 @@ def main(kind: str, data: str, out: str, preset: str | None, precision: str) -> 
     from desktop_ft.core.training import TrainJob, fine_tune
 
     backend.select(None)
+    if "--narrow-vgg16" in sys.argv:
+        from pathlib import Path
+
+        import keras
+
+        sys.path.insert(0, str(Path(__file__).resolve().parents[2]))   # the repository
+        from tests.core.image_presets import narrow_vgg16
+
+        keras.applications.VGG16 = narrow_vgg16
     no_tensorflow = "--no-tensorflow" in sys.argv
     if kind == "images":
         spec = ModelSpec("vgg16", weights="none", image_size=32, precision=precision)
@@ -103,6 +113,7 @@ def main(kind: str, data: str, out: str, preset: str | None, precision: str) -> 
     return {
         "backend": backend.name(), "device": runtime.device_description(),
         "precision": result.bundle.parts["precision"],
+        "params": result.bundle.model.count_params(),
         "tensorflow_imported": tensorflow_imported,
         "stopped": {"reason": stopped.stop_reason, "batches": stopper.batches,
                     "epochs_run": stopped.epochs_run},

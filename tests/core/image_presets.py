@@ -65,10 +65,11 @@ def narrow_vgg16(include_top=True, weights=None, input_shape=None, **_):
     blocks, pools and (with ``include_top``) flatten/fc1/fc2/predictions — at a few
     channels each: 0.49 M parameters instead of 14.7 M (enough that int8 weights
     still dominate a LiteRT file). For tests whose point is not the network — the
-    export formats, int8 calibration from torch, two-worker training — where the full
-    width's every export and ONNX/LiteRT conversion moved ~60 MB a file. (Not where the
-    network is the point: Grad-CAM's localization, the soak's leak per run, checkpoint
-    sizes, the disk-full export.)"""
+    export formats, int8 calibration from torch, two-worker training, the torch and
+    jax image flows (``backend_flow.py --narrow-vgg16``), the soak's image cycles —
+    where the full width's every export and ONNX/LiteRT conversion moved ~60 MB a file.
+    (Not where the network is the point: Grad-CAM's localization, checkpoint sizes, the
+    disk-full export.)"""
     import keras
     from keras import layers
 
