@@ -104,6 +104,7 @@ def test_soak_many_runs_in_one_window(qtbot, window, image_folder, text_csv,
             marks.append(("export", time.monotonic()))
             qtbot.wait(50)
             gc.collect()
+            marks.append(("gc", time.monotonic()))
             samples.append(rss_mb())
             kinds.append("image" if images else "text")
             threads.append((threading.active_count(), native_threads()))
