@@ -134,18 +134,6 @@ def test_binary_text_export_parity_in_fresh_process(tiny_bert_preset, text_folde
     assert fresh["labels"] == [result.classes[i] for i in keras_probs.argmax(axis=1)]
 
 
-@pytest.mark.large
-def test_real_minilm_text_export_parity(minilm_folder, text_csv, tmp_path):
-    job = TrainJob(model=ModelSpec("bert", preset=str(minilm_folder), seq_len=24),
-                   data=str(text_csv), epochs=1, batch_size=8, strategy="head")
-    result = fine_tune(job)
-    # The SavedModel's parity is the point (MiniLM's model.keras is 90 MB nobody reads).
-    record = export_mod.export_model(result.bundle, tmp_path / "o", result.classes,
-                                     formats="saved_model")
-    assert record["parity_max_abs_diff"] < 1e-5
-    assert record["trainable_params"] == 385
-
-
 @pytest.fixture
 def small_disk(tmp_path):
     """A real 30 MB file system (tmpfs), so a full disk is not simulated."""

@@ -179,7 +179,9 @@ def test_real_minilm_strategies(minilm_folder, text_csv, tmp_path, strategy):
     record = export_mod.export_model(bundle, tmp_path / strategy, result.classes,
                                      merge_lora=strategy == "lora")
     # int8 kernels: the SavedModel's graph and Keras's eager call differ by up to
-    # 3.3e-4 in a probability (measured); float models agree to 1e-6.
-    assert record["parity_max_abs_diff"] < (1e-3 if strategy == "qlora" else 1e-4)
+    # 3.3e-4 in a probability (measured); float models agree to 1e-6. (The real
+    # checkpoint's SavedModel parity: here, and after partial training in
+    # test_text_tokenizer's French task.)
+    assert record["parity_max_abs_diff"] < (1e-3 if strategy == "qlora" else 1e-5)
     if strategy == "lora":
-        assert record["merged_parity_max_abs_diff"] < 1e-4
+        assert record["merged_parity_max_abs_diff"] < 1e-5
