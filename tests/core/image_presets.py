@@ -66,8 +66,9 @@ def narrow_vgg16(include_top=True, weights=None, input_shape=None, **_):
     channels each: 0.49 M parameters instead of 14.7 M (enough that int8 weights
     still dominate a LiteRT file). For tests whose point is not the network — the
     export formats, int8 calibration from torch, two-worker training, the torch and
-    jax image flows (``backend_flow.py --narrow-vgg16``), the soak's image cycles —
-    where the full width's every export and ONNX/LiteRT conversion moved ~60 MB a file.
+    jax image flows (``backend_flow.py --narrow-vgg16``), the soak's image cycles, the
+    strategy tests (two-phase, on every backend) — where the full width's every
+    export and ONNX/LiteRT conversion moved ~60 MB a file.
     (Not where the network is the point: Grad-CAM's localization, checkpoint sizes, the
     disk-full export.)"""
     import keras

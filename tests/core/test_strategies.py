@@ -12,6 +12,11 @@ from desktop_ft.core.models import ModelSpec, load_model
 from desktop_ft.core.observer import Observer
 from desktop_ft.core.training import TrainJob, fine_tune, peft, prepare, prepare_strategy
 
+# VGG16's layers at a few channels (what moves in two-phase training, the refusal of
+# LoRA): these tests run on torch and jax too (test_backends), where XLA compiled the
+# full width's two phases (alone, these two tests: jax 55 -> 37 CPU-s, torch 23 -> 18).
+pytestmark = pytest.mark.usefixtures("narrow_vgg16")
+
 
 def snapshot(model):
     return {v.path: np.array(v) for v in model.weights}

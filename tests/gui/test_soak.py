@@ -5,12 +5,13 @@ image cycles or within text cycles (``memory_trend``), the thread count returns 
 baseline, and Qt prints no warning.
 
 The image cycles build ``vgg16`` as VGG16's layers at a few channels (``narrow_vgg16``;
-alone, an image cycle 9 -> 6.5 s). The leak this soak was written for (each training
-run's traced graph kept) still fails it: injected, RSS climbed 9-10 MB a cycle over 12
-cycles, against a bound of 4 (with the full-width VGG16, ~61 MB: its weights and Adam
-slots were kept too). ``test_a_discarded_models_graphs_are_released`` counts the kept
-functions themselves. The text cycles load a one-layer BERT (``one_layer_bert_preset``;
-train 6-7.5 -> 4-5 s a cycle)."""
+alone, an image cycle 9 -> 6.5 s); the text cycles load a one-layer BERT
+(``one_layer_bert_preset``; training 6-7.5 -> 4-5 s a cycle). The leak this soak was
+written for (each training run's traced graph kept) still fails it: injected, RSS
+climbed 6-11 MB a cycle over 12 cycles, against a bound of 4 (0.8-1.3 without it, over
+30; with the full-width VGG16 the leak was ~61 MB a cycle, its weights and Adam slots
+kept too). ``test_a_discarded_models_graphs_are_released`` counts the kept functions
+themselves."""
 
 import gc
 import os
@@ -41,7 +42,7 @@ def native_threads() -> int:
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(1500)   # ~6 min alone on 2 cores; twice that beside another job
+@pytest.mark.timeout(1500)   # ~4.5 min alone on 2 cores; twice that beside another job
 @pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="reads Linux's /proc")
 def test_soak_many_runs_in_one_window(qtbot, window, image_folder, text_csv,
                                       one_layer_bert_preset, tmp_path):
