@@ -188,5 +188,6 @@ def test_real_minilm_strategies(minilm_folder, text_csv, tmp_path, strategy):
     # checkpoint's SavedModel parity: here, and after partial training in
     # test_text_tokenizer's French task.)
     assert record["parity_max_abs_diff"] < (1e-3 if strategy == "qlora" else 1e-5)
+    assert record["output_activation"] == "sigmoid"        # two classes: one unit
     if strategy == "lora":
         assert record["merged_parity_max_abs_diff"] < 1e-5
