@@ -128,6 +128,7 @@ def test_two_phase_head_first_then_lower_lr(image_folder):
     result = fine_tune(job, Rec(), bundle=bundle, scan=scan)
     assert phases == [(1, 0, 1e-3), (2, 1, pytest.approx(1e-4))]
     assert result.phase2_epoch == 1 and result.epochs_run == 2
+    assert result.bundle.model.count_params() < 1e6               # narrow_vgg16
     assert result.bundle.tree.strategy == "two-phase"
     moved = changed(before, result.bundle.model)
     assert any(p.startswith("block5_conv") for p in moved)

@@ -69,6 +69,7 @@ def test_soak_many_runs_in_one_window(qtbot, window, image_folder, text_csv,
                             timeout=LONG)
             if images:
                 load_model(qtbot, w, family="vgg16", weights="none", image_size=32)
+                assert c.bundle.model.count_params() < 1e6      # narrow_vgg16
                 click(qtbot, w.layers_panel.buttons["head"])
                 model = w.layers_panel.tree_model
                 block5 = model.index_for_path("block5")
