@@ -2,8 +2,9 @@
 
     python scripts/screenshots.py docs/
 
-Without a display it re-runs itself under Xvfb (Debian: apt-get install xvfb
-libxcb-cursor0), i.e. xvfb-run -a -s "-screen 0 1400x900x24" python scripts/screenshots.py.
+Without a display it re-runs itself under Xvfb (Debian: apt-get install xvfb and the xcb
+libraries README.md lists; a missing one is named, as the app names it), i.e.
+xvfb-run -a -s "-screen 0 1400x900x24" python scripts/screenshots.py.
 
 States: the empty first screen, a model loaded with its layer tree, training with live
 curves, the result with a confusion matrix, the mistakes list, and Try it with Grad-CAM.
@@ -19,6 +20,12 @@ from pathlib import Path
 
 
 def main(out_dir: str = "docs") -> int:
+    from desktop_ft.gui.platform_check import window_problem
+
+    problem = window_problem()
+    if problem is not None:      # as the app says it, before Qt aborts with its own
+        print(f"screenshots: {problem}", file=sys.stderr)
+        return 1
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
@@ -117,8 +124,8 @@ def _under_xvfb() -> int | None:
         return None
     xvfb = shutil.which("xvfb-run")
     if xvfb is None:
-        raise SystemExit("No display and no xvfb-run: install Xvfb (apt-get install xvfb "
-                         "libxcb-cursor0) or set DISPLAY.")
+        raise SystemExit("No display and no xvfb-run: install Xvfb (apt-get install xvfb, "
+                         "and the xcb libraries README.md lists) or set DISPLAY.")
     return subprocess.call([xvfb, "-a", "-s", "-screen 0 1400x900x24", sys.executable,
                             *sys.argv])
 
