@@ -183,6 +183,21 @@ class LayerTree:
         self._changed([self.root])
 
     @property
+    def block_count(self) -> int:
+        """How many blocks "the last N blocks" counts from (``partial``, ``two-phase``):
+        the most ``unfreeze_last`` can unfreeze, and the cap for a front end's input."""
+        return len(self.units)
+
+    def unfreeze_last_note(self, unfreeze_last: int) -> str | None:
+        """What to tell the user when ``unfreeze_last`` asks for more blocks than there
+        are (they all unfreeze), else None. Names no CLI flag: the window shows it too."""
+        n = self.block_count
+        if unfreeze_last <= n:
+            return None
+        return (f"Unfreezing all {n} blocks: {unfreeze_last} were asked for and the model "
+                f"has {n}.")
+
+    @property
     def has_lora(self) -> bool:
         return any(is_lora(v) for leaf in self.leaves() for v in leaf.variables)
 
@@ -216,6 +231,9 @@ class LayerTree:
             if strategy in ("partial", "two-phase"):
                 if unfreeze_last < 0:
                     raise UserError("--unfreeze-last must be 0 or more.")
+                # Clamped: a slice from len - N goes negative when N exceeds the blocks,
+                # and a negative start counts from the end (6 of VGG16's 5 was block 5).
+                unfreeze_last = min(unfreeze_last, self.block_count)
                 chosen = self.units[len(self.units) - unfreeze_last:] if unfreeze_last else []
                 if unfreeze_last:
                     chosen = chosen + self.partial_extras

@@ -159,3 +159,34 @@ def test_render_lists_every_node_and_totals(vgg):
     text = vgg.tree.render()
     assert "[ ] block1_conv1" in text and "[x] head_output" in text
     assert "Trainable: 1,539 of 14,716,227 parameters" in text
+
+
+def test_unfreeze_last_above_the_block_count_unfreezes_every_block(vgg):
+    """VGG16 has 5 blocks: asking for 6 unfreezes all 5 (a negative slice once left only
+    block 5), and the tree says so in words a front end can show."""
+    from desktop_ft.core.observer import Observer
+    from desktop_ft.core.training import prepare_strategy
+
+    tree = vgg.tree
+    said = []
+
+    class Recorder(Observer):
+        def on_status(self, message):
+            said.append(message)
+
+    prepare_strategy(vgg, "partial", unfreeze_last=6, observer=Recorder())
+    blocks = [tree.find(f"block{i}") for i in range(1, 6)]
+    assert [b.state for b in blocks] == [ON] * 5
+    assert tree.block_count == 5
+    assert any("all 5 blocks" in m for m in said), said
+    assert tree.unfreeze_last_note(6) is not None and tree.unfreeze_last_note(5) is None
+
+
+def test_cli_says_all_5_blocks(capsys):
+    from desktop_ft.cli import main
+
+    assert main(["layers", "--model", "vgg16", "--weights", "none", "--image-size", "32",
+                 "--strategy", "partial", "--unfreeze-last", "6"]) == 0
+    out = capsys.readouterr().out
+    assert "all 5 blocks" in out
+    assert "[ ] block1_conv1" not in out and "[x] block1_conv1" in out

@@ -29,6 +29,9 @@ def prepare_strategy(bundle: ModelBundle, strategy: str, *, unfreeze_last: int =
         strategy = bundle.family_impl.default_strategy(bundle.spec)
     bundle = prepare_model(bundle, strategy, lora_rank, observer, stop)
     bundle.tree.apply_strategy(strategy, unfreeze_last)
+    note = bundle.tree.unfreeze_last_note(unfreeze_last)
+    if note and strategy in ("partial", "two-phase"):
+        observer.on_status(note)
     if patterns:
         bundle.tree.apply_patterns(list(patterns))
     return bundle
