@@ -100,7 +100,8 @@ def _add_model_args(p: argparse.ArgumentParser, for_training: bool) -> None:
                    help="auto: only the new head on pretrained weights, everything on "
                         "random ones; head: only the new head; partial: also the last N "
                         "blocks/layers; full: everything; bitfit: biases + head; lora: "
-                        "low-rank adapters (text); qlora: int8 backbone + LoRA (text); "
+                        "low-rank adapters (text models, and ViT, DeiT and Swin); qlora: "
+                        "int8 backbone + LoRA (the same models); "
                         "two-phase: head first, then the partial layers at lr/10 "
                         "(default: auto)")
     s.add_argument("--lora-rank", type=_positive_int, default=None, metavar="N",
@@ -117,12 +118,25 @@ def _add_model_args(p: argparse.ArgumentParser, for_training: bool) -> None:
 
 
 class OneLineParser(argparse.ArgumentParser):
-    """Usage errors as every other error: one line, exit status 1 (argparse prints the
-    whole usage and exits 2)."""
+    """Usage errors in one line (argparse prints the whole usage), with argparse's exit
+    status 2; other errors exit 1. ``required_unless={"export": "resume"}``: ``--export``
+    is required unless ``--resume`` is given (argparse cannot say so itself)."""
+
+    def __init__(self, *args, required_unless: dict[str, str] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.required_unless = required_unless or {}
+
+    def parse_known_args(self, args=None, namespace=None):
+        namespace, extras = super().parse_known_args(args, namespace)
+        for dest, unless in self.required_unless.items():
+            if getattr(namespace, dest, None) is None and not getattr(namespace, unless, None):
+                self.error(f"the following arguments are required: --{dest} (unless "
+                           f"--{unless} is given)")
+        return namespace, extras
 
     def error(self, message: str):
         command = self.prog.removeprefix("desktop-ft").strip()
-        self.exit(1, f"desktop-ft: error: {command + ': ' if command else ''}{message} "
+        self.exit(2, f"desktop-ft: error: {command + ': ' if command else ''}{message} "
                      f"(see `{self.prog} --help`)\n")
 
 
@@ -151,7 +165,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("train", help="fine-tune a model and export it",
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       usage="%(prog)s (--data PATH | --project FILE) --export OUT "
+                             "[options]\n       %(prog)s --resume RUN_DIR [--export OUT] "
+                             "[options]",
+                       required_unless={"export": "resume"})
     p.add_argument("--project", default=None, metavar="FILE",
                    help="a project file saved by the app; other options override it")
     _add_model_args(p, for_training=True)
@@ -204,8 +222,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--formats", default=None, metavar="LIST",
                    help=f"comma-separated, from {','.join(FORMATS)} (default "
                         f"{','.join(DEFAULT_FORMATS)}); litert also writes model_int8.tflite")
-    p.add_argument("--export", required=False, metavar="OUT",
-                   help="export folder (SavedModel, model.keras, labels.json, export.json)")
+    # Required unless --resume (required_unless above): a resumed run may only continue.
+    p.add_argument("--export", metavar="OUT",
+                   help="export folder (SavedModel, model.keras, labels.json, export.json); "
+                        "required, except with --resume")
     p.add_argument("--json", action="store_true", help="end with one JSON line summarising")
 
     p = sub.add_parser("export", help="export again without retraining, from a run's "

@@ -169,6 +169,8 @@ def nothing(tmp):
 # --------------------------------------------------------------------------- the corpus
 SCAN = ["scan", "{data}"]
 REFUSE, SKIP, OK = "refuse", "skip", "ok"
+USAGE = "usage"     # refused by argparse: exit status 2, not 1
+PARSER_CHECKED = ("--epochs", "--batch-size", "--lora-rank", "--seed")
 CASES = [
     # image folders
     ("empty-folder", tree({"x": None}), ["scan", "{data}/x"], (REFUSE, "it is empty")),
@@ -236,7 +238,8 @@ CASES = [
      ["layers", *TINY[:2], "--weights", "{weights}", "--image-size", "32"], (REFUSE, "")),
     # numeric flags
     *[(f"flag{flag}={value}", nothing, ["train", *TINY, "--data", "{tmp}", flag, value,
-                                        "--export", "{tmp}/out"], (REFUSE, flag))
+                                        "--export", "{tmp}/out"],
+      (USAGE if flag in PARSER_CHECKED else REFUSE, flag))
       for flag, value in [("--epochs", "0"), ("--batch-size", "-3"), ("--lr", "-1"),
                           ("--lr", "nan"), ("--val-split", "1.5"), ("--image-size", "4"),
                           ("--lora-rank", "0"), ("--early-stopping", "-1"),
@@ -254,16 +257,19 @@ CASES = [
     ("export-to-a-read-only-folder", lambda t: {"out": _readonly(t / "ro") / "out"},
      ["export", "{run}", "{out}"], (REFUSE, "")),
     # project files
-    ("project-malformed", project("{oops"), ["train", "--project", "{project}"],
+    ("project-malformed", project("{oops"), ["train", "--project", "{project}",
+                                           "--export", "{tmp}/o"],
      (REFUSE, "not a desktop-ft project")),
     ("project-wrong-version", project({"desktop_ft_project": 99, "job": GOOD_JOB}),
-     ["train", "--project", "{project}"], (REFUSE, "version 99")),
+     ["train", "--project", "{project}", "--export", "{tmp}/o"], (REFUSE, "version 99")),
     ("project-unknown-key", project({"desktop_ft_project": 1,
                                      "job": {**GOOD_JOB, "epocs": 3}}),
-     ["train", "--project", "{project}"], (REFUSE, "unknown key job.epocs")),
+     ["train", "--project", "{project}", "--export", "{tmp}/o"],
+     (REFUSE, "unknown key job.epocs")),
     ("project-wrong-type", project({"desktop_ft_project": 1,
                                     "job": {**GOOD_JOB, "epochs": "ten"}}),
-     ["train", "--project", "{project}"], (REFUSE, "job.epochs must be a whole number")),
+     ["train", "--project", "{project}", "--export", "{tmp}/o"],
+     (REFUSE, "job.epochs must be a whole number")),
     ("project-relative-data-missing", project({"desktop_ft_project": 1, "job": GOOD_JOB}),
      ["train", "--project", "{project}", "--export", "{tmp}/o"], (REFUSE, "imgs")),
     # predict / evaluate misuse (on the ``trained`` fixture's export)
@@ -342,9 +348,9 @@ def test_bad_input(case, tmp_path, capsys, trained):
     code, out, err = run_cli([*argv, "--json"] if kind == SKIP else argv, capsys)
     try:
         assert "Traceback" not in err + out
-        if kind == REFUSE:
+        if kind in (REFUSE, USAGE):
             lines = err.strip().splitlines()
-            assert code == 1 and len(lines) == 1, (code, err)
+            assert code == (2 if kind == USAGE else 1) and len(lines) == 1, (code, err)
             assert lines[0].startswith("desktop-ft: error: ") and expected in lines[0], lines
             assert "run with --debug" not in lines[0], "an unexpected exception"
             assert snapshot(tmp_path) == before, "a refusal changed the user's files"

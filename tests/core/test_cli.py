@@ -97,7 +97,19 @@ def test_errors_are_one_line_without_traceback(tmp_path):
 def test_bad_arguments_exit_2(capsys):
     with pytest.raises(SystemExit) as e:
         main(["train", "--epochs", "0"])
-    assert e.value.code == 1
+    assert e.value.code == 2        # argparse's convention for usage errors
+    assert "--epochs" in capsys.readouterr().err
+    # train needs --export OUT, except to continue a run; argparse says so
+    with pytest.raises(SystemExit) as e:
+        main(["train", "--data", "photos/"])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "required: --export (unless --resume" in err
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    usage = capsys.readouterr().out
+    assert "--export OUT [options]" in usage and "--resume RUN_DIR [--export OUT]" in usage
+    # An argument refused once the model is built (not by argparse): exit status 1.
     assert main(["layers", "--model", "vgg16", "--weights", "none", "--image-size", "32",
                  "--unfreeze", "nothing_like_this*"]) == 1
     assert "matches no layer" in capsys.readouterr().err
