@@ -14,6 +14,7 @@ STRATEGY_BUTTONS = ((("head", "New head only"), ("partial", "Last N blocks"),
                     (("bitfit", "BitFit"), ("lora", "LoRA"), ("qlora", "int8 + LoRA"),
                      ("two-phase", "Two-phase")))
 PEFT_KEYS = ("lora", "qlora")
+MAX_UNFREEZE_LAST = 24      # before a model is loaded
 
 
 class LayersPanel(QGroupBox):
@@ -38,10 +39,10 @@ class LayersPanel(QGroupBox):
                 b.setProperty("strategy", key)
                 row.addWidget(b)
                 self.buttons[key] = b
-        self.unfreeze_last = QSpinBox(objectName="unfreezeLast", minimum=0, maximum=24,
-                                      value=1, prefix="N = ")
-        self.unfreeze_last.setToolTip("How many of the last blocks (CNNs) or transformer "
-                                      "layers 'Last N' unfreezes.")
+        # At most the loaded model's block count (set_bundle); reads "all 5 blocks" there.
+        self.unfreeze_last = QSpinBox(objectName="unfreezeLast", minimum=0,
+                                      maximum=MAX_UNFREEZE_LAST, value=1, prefix="N = ")
+        self.unfreeze_last.valueChanged.connect(self._on_unfreeze_last)
         rows[0].addWidget(self.unfreeze_last)
         self.lora_rank = QSpinBox(objectName="loraRank", minimum=1, maximum=256, value=4,
                                   prefix="rank ")
@@ -62,6 +63,7 @@ class LayersPanel(QGroupBox):
         layout.addWidget(self.summary)
         self._bundle = None
         self._busy = False
+        self._on_unfreeze_last(self.unfreeze_last.value())
         self._update_buttons()
 
     def bind(self, controller) -> None:
@@ -84,6 +86,10 @@ class LayersPanel(QGroupBox):
             self.tree_view.expandToDepth(0)
             unit = bundle.family_impl.unit_name
             self.buttons["partial"].setText(f"Last N {unit}")
+        # (A value above the new maximum is clamped to it by QSpinBox.)
+        self.unfreeze_last.setMaximum(bundle.tree.block_count if bundle is not None
+                                      else MAX_UNFREEZE_LAST)
+        self._on_unfreeze_last(self.unfreeze_last.value())
         self._update_buttons()
 
     @Slot(bool)
@@ -111,6 +117,17 @@ class LayersPanel(QGroupBox):
         key = self.sender().property("strategy")
         self.show_strategy(key)
         self.strategyRequested.emit(key, self.unfreeze_last.value(), self.lora_rank.value())
+
+    @Slot(int)
+    def _on_unfreeze_last(self, value: int) -> None:
+        """Say "all 5 blocks" when N covers every block of the loaded model."""
+        count = self._bundle.tree.block_count if self._bundle is not None else 0
+        unit = self._bundle.family_impl.unit_name if self._bundle is not None else ""
+        self.unfreeze_last.setSuffix(f" (all {count} {unit})" if count and value >= count
+                                     else "")
+        self.unfreeze_last.setToolTip(
+            f"How many of the last {unit or 'blocks (CNNs) or transformer layers'} "
+            f"'Last N' unfreezes{f'; this model has {count}' if count else ''}.")
 
     @Slot(int, int)
     def _on_totals(self, trainable: int, frozen: int) -> None:
