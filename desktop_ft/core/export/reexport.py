@@ -27,8 +27,7 @@ class ReexportSource:
 
     def after_export(self, record: dict) -> None:
         if self.run is not None:
-            self.run.record.setdefault("exports", []).append(record["path"])
-            self.run.save()
+            self.run.add_export(record["path"])
 
 
 def source_for_reexport(src: str | os.PathLike, best: bool = False,

@@ -25,7 +25,6 @@ import os
 import shutil
 import socket
 import time
-import uuid
 import warnings
 from pathlib import Path
 
@@ -44,9 +43,7 @@ def default_runs_dir() -> Path:
 
 
 def _write_json(path: Path, record: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:6]}")
-    tmp.write_text(json.dumps(record, indent=1))
-    os.replace(tmp, path)
+    atomic.write_text(path, json.dumps(record, indent=1))
 
 
 def _pid_alive(pid: int) -> bool:
@@ -124,16 +121,28 @@ class Run:
             return "interrupted"
         return status
 
+    def add_export(self, path: str) -> None:
+        """List an export made from this run in run.json — unless the run's writer is
+        alive: run.json is then its file (a save from here could put back an older
+        status or history), and its next save would drop the entry anyway."""
+        if self.status == "running":
+            return
+        self.record = Run.open(self.path).record     # what is on disk now
+        self.record.setdefault("exports", []).append(path)
+        self.save()
+
     def mark(self, status: str, error: str | None = None) -> None:
         self.record["status"] = status
         self.record["error"] = error
         self.save()
 
     def checkpoint_dir(self, which: str = "last") -> Path:
-        path = self.path / "checkpoints" / which
-        atomic.recover(path)
+        """The folder to read a checkpoint from. Reading changes nothing in the run: its
+        writer may be alive (an export of a run still training), and what lies beside
+        the checkpoint is then that writer's work in progress."""
+        path = atomic.current(self.path / "checkpoints" / which)
         if not ((path / ckpt.VARIABLES).is_file() or (path / ckpt.LEGACY_WEIGHTS).is_file()):
-            if which == "best" and (self.path / "checkpoints" / "last").is_dir():
+            if which == "best" and atomic.current(self.path / "checkpoints" / "last").is_dir():
                 return self.checkpoint_dir("last")
             raise UserError(f"{self.path} has no {which} checkpoint yet: the run ended "
                             "before its first epoch finished.")

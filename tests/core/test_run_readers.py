@@ -1,0 +1,69 @@
+"""Reading a run (its checkpoint, an export from it) never changes a live writer's files:
+the temporary folder a training process is writing its next checkpoint into, the version
+it parked between its two renames, and its run.json all stay as they were."""
+
+import json
+import os
+
+import numpy as np
+
+from desktop_ft.cli import main
+from desktop_ft.core.training.runs import Run
+
+
+def live_run(root):
+    """A run whose writer is this (live) process, with one finished checkpoint."""
+    run = Run.create(root, job={"epochs": 3}, family="vgg16", classes=["a", "b"],
+                     split={"train": None, "val": None}, tree={}, peft=None)
+    last = run.path / "checkpoints" / "last"
+    last.mkdir()
+    np.savez(last / "variables.npz")
+    (last / "state.json").write_text(json.dumps({"epoch": 1, "seed_states": []}))
+    return run
+
+
+def writers_temp(run, which="last"):
+    """What a writer has half-written beside ``checkpoints/<which>``."""
+    tmp = run.path / "checkpoints" / f".{which}.tmp-0123abcd"
+    tmp.mkdir()
+    (tmp / "variables.npz").write_bytes(b"half")
+    return tmp
+
+
+def test_reading_a_checkpoint_leaves_the_writers_temporary_folder(tmp_path):
+    run = live_run(tmp_path)
+    assert Run.open(run.path).status == "running"
+    tmp = writers_temp(run)
+    reader = Run.open(run.path)
+    assert reader.load_state("last")["epoch"] == 1
+    assert reader.checkpoint_dir("last") == run.path / "checkpoints" / "last"
+    assert (tmp / "variables.npz").read_bytes() == b"half"
+
+
+def test_reading_between_the_writers_renames_reads_the_parked_version(tmp_path):
+    run = live_run(tmp_path)
+    last = run.path / "checkpoints" / "last"
+    parked = last.with_name(".last.old-0123abcd")
+    os.replace(last, parked)            # the writer's first rename; its second is next
+    tmp = writers_temp(run)
+    assert Run.open(run.path).load_state("last")["epoch"] == 1
+    assert parked.is_dir() and not last.exists() and tmp.is_dir()
+
+
+def test_exporting_a_running_run_leaves_its_files(image_folder, tmp_path, capsys):
+    runs = tmp_path / "runs"
+    assert main(["train", "--model", "vgg16", "--weights", "none", "--image-size", "32",
+                 "--strategy", "head", "--data", str(image_folder), "--epochs", "1",
+                 "--batch-size", "8", "--run-dir", str(runs), "--export",
+                 str(tmp_path / "first"), "--formats", "keras", "--json"]) == 0
+    [path] = [p for p in runs.iterdir() if (p / "run.json").is_file()]
+    record = json.loads((path / "run.json").read_text())
+    record.update(status="running", pid=os.getpid())   # as if still training here
+    (path / "run.json").write_text(json.dumps(record))
+    before = (path / "run.json").read_bytes()
+    tmp = writers_temp(Run.open(path))
+    capsys.readouterr()
+    assert main(["export", str(path), str(tmp_path / "again"), "--formats", "keras",
+                 "--json"]) == 0
+    assert (tmp / "variables.npz").read_bytes() == b"half"
+    assert (path / "run.json").read_bytes() == before     # the writer's to write
