@@ -23,6 +23,7 @@ import typing
 from dataclasses import dataclass
 from pathlib import Path
 
+from desktop_ft.core import atomic
 from desktop_ft.core.errors import UserError
 from desktop_ft.core.observer import Observer
 from desktop_ft.core.training import TrainJob, peft_strategy_of, prepare, prepare_model
@@ -53,10 +54,7 @@ def project_from_session(job: TrainJob, bundle=None) -> Project:
 
 def save_project(path: str | os.PathLike, project: Project) -> None:
     """Write atomically (a crash mid-write leaves the previous file intact)."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(project.to_dict(), indent=2))
-    os.replace(tmp, path)
+    atomic.write_text(Path(path), json.dumps(project.to_dict(), indent=2))
 
 
 def load_project(path: str | os.PathLike) -> Project:

@@ -13,6 +13,8 @@ import os
 import time
 from pathlib import Path
 
+from desktop_ft.core import atomic
+
 TOP_MISTAKES = 24
 
 
@@ -157,7 +159,5 @@ def write_report(path: str | os.PathLike, *, evaluation: dict, mistakes: list[di
     page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{_esc(title)}</title>"
             f"<style>{STYLE}</style></head><body>{body}</body></html>")
     path = Path(path).expanduser()
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(page, encoding="utf-8")
-    os.replace(tmp, path)
+    atomic.write_text(path, page)
     return path

@@ -20,7 +20,7 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
-from desktop_ft.core import compat
+from desktop_ft.core import atomic, compat
 from desktop_ft.core.errors import UserError, describe_exception
 from desktop_ft.core.observer import Observer
 
@@ -60,7 +60,7 @@ def download_imagenet(arch, include_top: bool, observer: Observer,
                 observer.on_progress(done, total, "download")
         if not _hash_ok(Path(tmp), expected):
             raise UserError(f"The downloaded {name} is corrupt (checksum mismatch). Try again.")
-        os.replace(tmp, target)
+        atomic.replace_file(Path(tmp), target)
         return target
     except UserError:
         raise
