@@ -131,3 +131,35 @@ def recover(target: Path) -> None:
         os.replace(parked.pop(), target)
     for leftover in [*parked, *parent.glob(f".{target.name}.tmp-*")]:
         shutil.rmtree(leftover, ignore_errors=True)
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` (on this machine) still runs — what decides that a folder
+    some process was writing is now abandoned. Never signals it: on Windows
+    ``os.kill(pid, 0)`` would terminate the process."""
+    if pid <= 0:             # 0 would ask about this process group
+        return False
+    if os.name == "nt":
+        return _windows_pid_alive(pid)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
+
+
+def _windows_pid_alive(pid: int) -> bool:
+    import ctypes
+
+    kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
+    handle = kernel32.OpenProcess(0x1000, False, pid)   # PROCESS_QUERY_LIMITED_INFORMATION
+    if not handle:
+        return ctypes.get_last_error() == 5    # ERROR_ACCESS_DENIED: it exists
+    try:
+        code = ctypes.c_ulong()
+        ok = kernel32.GetExitCodeProcess(handle, ctypes.byref(code))
+        return not ok or code.value == 259     # STILL_ACTIVE
+    finally:
+        kernel32.CloseHandle(handle)

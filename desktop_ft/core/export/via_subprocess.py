@@ -12,6 +12,7 @@ from pathlib import Path
 
 from desktop_ft.core import atomic
 from desktop_ft.core.errors import UserError
+from desktop_ft.core.export import staging
 from desktop_ft.core.export.parity import parity_line, parity_samples
 
 
@@ -36,13 +37,13 @@ def export_in_subprocess(bundle, out: Path, labels, samples, info, observer,
     calibrated on training inputs and its held-out accuracy measured, as on TensorFlow."""
     import subprocess
     import sys
-    import tempfile
 
     import numpy as np
 
+    timeout = staging.export_timeout()
     checks = parity_samples(bundle, samples)
     probs = bundle.predict_proba(checks)
-    stage = Path(tempfile.mkdtemp(prefix=".desktop-ft-stage-", dir=out.parent))
+    stage = staging.new_stage(out.parent)
     try:
         write_keras(bundle, stage / "export", labels, info=info, merge_lora=merge_lora,
                      formats=("keras",))
@@ -57,7 +58,8 @@ def export_in_subprocess(bundle, out: Path, labels, samples, info, observer,
              str(out), ",".join(formats), str(stage / "reference.npz"), via,
              str(stage / "calibration.npz")],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        stdout, stderr = _communicate_unless_stopped(proc, stop, out)
+        staging.add_owner(stage, proc.pid)
+        stdout, stderr = _communicate_unless_stopped(proc, stop, out, names[via], timeout)
         lines = stdout.strip().splitlines()
         if proc.returncode != 0 or not lines:
             why = (stderr.strip().splitlines() or ["no output"])[-1]
@@ -100,20 +102,28 @@ def read_calibration(path: Path, kind: str) -> tuple[list | None, tuple | None]:
     return reps or None, ((vals, labels) if vals else None)
 
 
-def _communicate_unless_stopped(proc, stop, out: Path) -> tuple[str, str]:
-    """The subprocess's (stdout, stderr); ``stop`` set ends it (it writes beside ``out``
-    and swaps in atomically, so the previous export stays) and cancels the export."""
+def _communicate_unless_stopped(proc, stop, out: Path, via: str,
+                                timeout: float) -> tuple[str, str]:
+    """The subprocess's (stdout, stderr); ``stop`` set, or ``timeout`` seconds passed
+    (a stuck conversion would otherwise hold the export forever), ends it (it writes
+    beside ``out`` and swaps in atomically, so the previous export stays) and cancels
+    the export."""
     import subprocess
+    import time
 
+    deadline = time.monotonic() + timeout
     while True:
         try:
-            return proc.communicate(timeout=0.2)
+            return proc.communicate(timeout=min(0.2, max(deadline - time.monotonic(), 0)))
         except subprocess.TimeoutExpired:
-            if stop is not None and stop.is_set():
-                proc.kill()
-                proc.communicate()
-                atomic.recover(out)
-                kept = f"the previous export in {out} is unchanged" if out.exists() else \
-                    "nothing was written"
-                raise UserError(f"Export cancelled; {kept}.") from None
+            stopped = stop is not None and stop.is_set()
+            if not stopped and time.monotonic() < deadline:
+                continue
+            proc.kill()
+            proc.communicate()
+            atomic.recover(out)
+            kept = f"the previous export in {out} is unchanged" if out.exists() else \
+                "nothing was written"
+            raise UserError(f"Export cancelled; {kept}." if stopped
+                            else staging.timeout_message(timeout, via, kept)) from None
 
