@@ -67,3 +67,32 @@ def test_exporting_a_running_run_leaves_its_files(image_folder, tmp_path, capsys
                  "--json"]) == 0
     assert (tmp / "variables.npz").read_bytes() == b"half"
     assert (path / "run.json").read_bytes() == before     # the writer's to write
+
+
+def test_a_run_whose_writer_is_unknown_or_gone_is_interrupted(tmp_path):
+    import subprocess
+    import sys
+
+    run = live_run(tmp_path)
+    del run.record["pid"]            # pid 0 once asked about this process group: "alive"
+    assert run.status == "interrupted"
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    run.record["pid"] = proc.pid
+    assert run.status == "interrupted"
+    run.record["pid"] = os.getpid()
+    assert run.status == "running"
+
+
+def test_asking_whether_a_writer_lives_never_signals_it_on_windows(monkeypatch):
+    """On Windows os.kill(pid, 0) terminates the process: listing runs would end the
+    training it asks about."""
+    from desktop_ft.core import atomic
+
+    def kill(pid, sig):
+        raise AssertionError("os.kill on Windows terminates the process")
+
+    monkeypatch.setattr(os, "name", "nt")
+    monkeypatch.setattr(os, "kill", kill)
+    monkeypatch.setattr(atomic, "_windows_pid_alive", lambda pid: pid == 1234)
+    assert atomic.pid_alive(1234) and not atomic.pid_alive(99)

@@ -46,16 +46,6 @@ def _write_json(path: Path, record: dict) -> None:
     atomic.write_text(path, json.dumps(record, indent=1))
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 class Run:
     """One run folder. Create with :meth:`create`, open with :meth:`open`."""
 
@@ -117,7 +107,7 @@ class Run:
         interrupted when it is gone (killed, crashed, the machine went down)."""
         status = self.record["status"]
         if status == "running" and (self.record.get("host") != socket.gethostname()
-                                    or not _pid_alive(int(self.record.get("pid", 0)))):
+                                    or not atomic.pid_alive(int(self.record.get("pid", 0)))):
             return "interrupted"
         return status
 
