@@ -175,3 +175,56 @@ def export_run(run_path: str, out: str, observer, formats=None, stop=None):
                           stop=stop)
     src.after_export(record)
     return record
+
+
+# ---------------------------------------------------------------------- the Runs dialog
+def run_sizes(paths: list[str], observer, stop) -> dict[str, int | None]:
+    """Each run folder's disk use in bytes (None: it vanished or cannot be read), run by
+    run with progress; stops between runs when cancelled (legacy runs hold 1-2 GB)."""
+    from pathlib import Path
+
+    from desktop_ft.core.training.runs import disk_usage
+
+    sizes: dict[str, int | None] = {}
+    for i, path in enumerate(paths):
+        if stop.is_set():
+            break
+        try:
+            sizes[path] = disk_usage(Path(path))
+        except OSError:        # deleted meanwhile (another process), unreadable
+            sizes[path] = None
+        observer.on_progress(i + 1, len(paths), Path(path).name)
+    return sizes
+
+
+def delete_run(path: str) -> str:
+    from desktop_ft.core.training.runs import delete_run
+
+    delete_run(path)
+    return path
+
+
+def plan_cleanup(keep: int, max_bytes: float, observer, stop) -> list[dict]:
+    """The runs the Settings cap removes (summaries with their sizes), oldest first."""
+    from desktop_ft.core.training.retention import plan_prune
+    from desktop_ft.core.training.runs import list_runs
+
+    runs = list_runs(sizes=False)
+    sizes = run_sizes([r["path"] for r in runs], observer, stop)
+    if stop.is_set():
+        return []
+    return plan_prune([{**r, "bytes": sizes.get(r["path"])} for r in runs], keep, max_bytes)
+
+
+def remove_runs(runs: list[dict], observer, stop) -> list[dict]:
+    """Delete these runs one by one with progress (skipping any that cannot be, as
+    :func:`~desktop_ft.core.training.retention.remove_runs`); those removed."""
+    from desktop_ft.core.training.retention import remove_runs as remove
+
+    removed = []
+    for i, run in enumerate(runs):
+        if stop.is_set():
+            break
+        observer.on_progress(i, len(runs), run["name"])
+        removed += remove([run])
+    return removed

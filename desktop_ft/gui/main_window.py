@@ -206,7 +206,7 @@ class MainWindow(QMainWindow):
     def open_runs_dialog(self):
         from desktop_ft.gui.runs_dialog import RunsDialog
 
-        dialog = RunsDialog(self.settings, self)
+        dialog = RunsDialog(self.settings, self, tasks=self.controller.tasks)
         dialog.resumeRequested.connect(self.controller.resume_run)
         dialog.exportRequested.connect(self.controller.export_run)
         dialog.show()

@@ -1,33 +1,63 @@
 """File → Runs…: the training runs in the user's runs folder and their total disk use,
 with Resume, Export…, Delete and Clean up (the Settings cap, as ``desktop-ft runs
---prune``) — the same list as ``desktop-ft runs``."""
+--prune``) — the same list as ``desktop-ft runs``.
+
+The list itself comes from the runs' small ``run.json`` files, read here; measuring each
+run's disk use and deleting folders (legacy runs hold 1–2 GB) run as tasks
+(:mod:`desktop_ft.gui.tasks`), with a progress bar, while the dialog stays responsive."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import (QAbstractItemView, QDialog, QFileDialog, QHBoxLayout,
-                               QHeaderView, QLabel, QMessageBox, QPushButton, QTableWidget,
-                               QTableWidgetItem, QVBoxLayout)
+                               QHeaderView, QLabel, QMessageBox, QProgressBar, QPushButton,
+                               QTableWidget, QTableWidgetItem, QVBoxLayout)
+
+from desktop_ft.gui import jobs
+from desktop_ft.gui.tasks import STOP, QtObserver, TaskRunner
 
 COLUMNS = ("Run", "Status", "Epochs", "Best validation", "Data", "Size")
+SIZE_COLUMN = 5
+
+
+def _size_text(n: int | None) -> str:
+    return "…" if n is None else f"{n / 1e6:.1f} MB"
 
 
 class RunsDialog(QDialog):
     """``resumeRequested(path)`` and ``exportRequested(run_path, out)`` go to the
-    controller; deleting happens here (after a confirmation)."""
+    controller; sizing and deleting run as tasks of ``tasks`` (the window's runner, so
+    closing the window waits for them), or of a runner of its own."""
 
     resumeRequested = Signal(str)
     exportRequested = Signal(str, str)
 
-    def __init__(self, settings, parent=None):
+    def __init__(self, settings, parent=None, tasks: TaskRunner | None = None):
         super().__init__(parent)
         self.setObjectName("runsDialog")
         self.setWindowTitle("Training runs")
         self.resize(900, 420)
         self._settings = settings
+        self._tasks = tasks if tasks is not None else TaskRunner(self)
+        # Progress of the sizes (shown while nothing else runs) and of a delete/clean-up.
+        self._size_observer, self._observer = QtObserver(self), QtObserver(self)
+        for observer in (self._size_observer, self._observer):
+            observer.progress.connect(self._on_progress)
+        self._sizing = None          # the TaskState measuring the listed runs
+        self._sized = False
+        self._busy = ""              # what a delete or clean-up is doing, while it runs
+        self._note = ""              # what the last clean-up removed
+        self.last_error = ""         # the last task error shown
+        self.runs: list[dict] = []
         layout = QVBoxLayout(self)
         self.where = QLabel(objectName="runsFolder")
         layout.addWidget(self.where)
+        layout.addWidget(self._make_table(), 1)
+        layout.addLayout(self._make_progress_row())
+        layout.addLayout(self._make_buttons())
+        self.refresh()
+
+    def _make_table(self) -> QTableWidget:
         self.table = QTableWidget(0, len(COLUMNS), objectName="runsTable")
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -35,7 +65,21 @@ class RunsDialog(QDialog):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
         self.table.itemSelectionChanged.connect(self._update_buttons)
-        layout.addWidget(self.table, 1)
+        return self.table
+
+    def _make_progress_row(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        self.activity = QLabel(objectName="runsActivity")
+        self.progress = QProgressBar(objectName="runsProgress")
+        self.progress.setTextVisible(False)
+        self.progress.setMaximumWidth(240)
+        row.addWidget(self.activity, 1)
+        row.addWidget(self.progress)
+        self.activity.hide()
+        self.progress.hide()
+        return row
+
+    def _make_buttons(self) -> QHBoxLayout:
         row = QHBoxLayout()
         self.resume_button = QPushButton("Resume", objectName="runsResume")
         self.export_button = QPushButton("Export…", objectName="runsExport")
@@ -54,25 +98,23 @@ class RunsDialog(QDialog):
             row.addWidget(b)
         row.addStretch(1)
         row.addWidget(close)
-        layout.addLayout(row)
-        self.runs: list[dict] = []
-        self.refresh()
+        return row
 
+    # ------------------------------------------------------------------ the list
     def refresh(self) -> None:
-        from desktop_ft.core.training.retention import format_bytes
-        from desktop_ft.core.training.runs import default_runs_dir, list_runs
+        """List the runs (their run.json files) now; measure their sizes in a task."""
+        from desktop_ft.core.training.runs import list_runs
 
-        self.runs = list_runs()
-        total = sum(r["bytes"] or 0 for r in self.runs)
-        self.where.setText(f"Runs in {default_runs_dir()}: {len(self.runs)} "
-                           f"run{'s' if len(self.runs) != 1 else ''}, {format_bytes(total)} "
-                           "in all")
+        if self._sizing is not None:
+            self._sizing.cancel()
+        self.runs = list_runs(sizes=False)
+        self._sized = not self.runs
         self.table.setRowCount(len(self.runs))
         for i, r in enumerate(self.runs):
             best = r["best"] or {}
             values = (r["name"], r["status"], f"{r['epochs_done']} / {r['epochs']}",
                       f"{best['monitor']} {best['value']:.4f} (epoch {best['epoch']})"
-                      if best else "—", r["data"] or "", f"{r['bytes'] / 1e6:.1f} MB")
+                      if best else "—", r["data"] or "", _size_text(None))
             for j, text in enumerate(values):
                 item = QTableWidgetItem(text)
                 if j == 1 and r.get("error"):
@@ -82,7 +124,44 @@ class RunsDialog(QDialog):
             self.table.resizeColumnToContents(j)
         if self.runs:
             self.table.selectRow(0)
+        self._show_total()
+        self._sizing = None
+        if self.runs:
+            paths = [r["path"] for r in self.runs]
+            self._sizing = self._tasks.run("runs-sizes", jobs.run_sizes, paths,
+                                           self._size_observer, STOP,
+                                           on_done=self._on_sized,
+                                           on_error=self._on_sizing_failed,
+                                           label="Measuring the runs…")
+            if not self._busy:
+                self._show_activity("Measuring disk use…", len(paths))
         self._update_buttons()
+
+    def _show_total(self) -> None:
+        from desktop_ft.core.training.retention import format_bytes
+        from desktop_ft.core.training.runs import default_runs_dir
+
+        n = len(self.runs)
+        total = format_bytes(sum(r["bytes"] or 0 for r in self.runs)) if self._sized \
+            else "measuring…"
+        note = f" — {self._note}" if self._note else ""
+        self.where.setText(f"Runs in {default_runs_dir()}: {n} run{'s' if n != 1 else ''}, "
+                           f"{total}{' in all' if self._sized else ''}{note}")
+
+    @Slot(object)
+    def _on_sized(self, sizes: dict) -> None:
+        if set(sizes) != {r["path"] for r in self.runs}:
+            return    # an older listing's (or a cancelled) measure: a newer one follows
+        for i, r in enumerate(self.runs):
+            r["bytes"] = sizes[r["path"]]
+            item = self.table.item(i, SIZE_COLUMN)
+            item.setText(_size_text(r["bytes"]) if r["bytes"] is not None else "?")
+            item.setToolTip("" if r["bytes"] is not None else "Could not be measured")
+        self.table.resizeColumnToContents(SIZE_COLUMN)
+        self._sized = True
+        self._show_total()
+        if not self._busy:
+            self._show_activity("")
 
     def selected(self) -> dict | None:
         rows = self.table.selectionModel().selectedRows()
@@ -93,15 +172,87 @@ class RunsDialog(QDialog):
             if r["name"] == name:
                 self.table.selectRow(i)
 
+    # ------------------------------------------------------------------ busy state
+    @property
+    def busy(self) -> bool:
+        """A delete or clean-up is running (sizing alone leaves every button usable)."""
+        return bool(self._busy)
+
+    def tasks_running(self) -> int:
+        """Tasks of the dialog's runner started and not ended (all the window's when it
+        shares the window's)."""
+        return self._tasks.running()
+
+    def _show_activity(self, text: str, total: int = 0) -> None:
+        """``text`` beside a progress bar (``total`` 0: busy without steps); "" hides."""
+        self.activity.setText(text)
+        self.progress.setRange(0, total)
+        self.progress.setValue(0)
+        self.activity.setVisible(bool(text))
+        self.progress.setVisible(bool(text))
+
+    def _start(self, what: str, name: str, fn, *args, on_done, total: int = 0) -> None:
+        self._busy = what
+        self._show_activity(what, total)
+        self._update_buttons()
+        self._tasks.run(name, fn, *args, on_done=on_done, on_error=self._on_failed,
+                        label=what)
+
+    def _end(self) -> None:
+        self._busy = ""
+        self._show_activity("")
+
+    @Slot(float, float, str)
+    def _on_progress(self, done: float, total: float, what: str) -> None:
+        if self.sender() is self._size_observer and self._busy:
+            return        # a delete or clean-up shows its own progress
+        if self.progress.maximum() > 0:
+            self.progress.setValue(int(done))
+            self.activity.setText(f"{(self._busy or 'Measuring disk use…').rstrip('…')}: "
+                                  f"{what} ({int(done)} of {int(total)})")
+
+    @Slot(str, str)
+    def _on_failed(self, message: str, details: str) -> None:
+        """A delete or clean-up failed: say what and why; the dialog stays usable and
+        lists what is there now."""
+        what = self._busy.rstrip("…")
+        self._end()
+        self._tell(f"{what} failed: {message}", details)
+        self.refresh()
+
+    @Slot(str, str)
+    def _on_sizing_failed(self, message: str, details: str) -> None:
+        if not self._busy:
+            self._show_activity("")
+        self._tell(f"Measuring the runs' disk use failed: {message}", details)
+
+    def _tell(self, text: str, details: str) -> None:
+        self.last_error = text
+        box = QMessageBox(QMessageBox.Icon.Warning, "Training runs", text,
+                          QMessageBox.StandardButton.Ok, self)
+        box.setObjectName("runsError")
+        if details:
+            box.setDetailedText(details)
+        box.open()      # not exec(): a nested event loop would hold the task's slot
+
     @Slot()
     def _update_buttons(self) -> None:
-        run = self.selected()
-        self.resume_button.setEnabled(run is not None and run["status"] in
+        run, idle = self.selected(), not self._busy
+        self.resume_button.setEnabled(idle and run is not None and run["status"] in
                                       ("interrupted", "stopped", "failed")
                                       and run["epochs_done"] < (run["epochs"] or 0))
-        self.export_button.setEnabled(run is not None and run["epochs_done"] > 0)
-        self.delete_button.setEnabled(run is not None and run["status"] != "running")
+        # A run another process is still training exports its last finished epoch:
+        # reading a run leaves a live writer's files alone (core.atomic.current).
+        self.export_button.setEnabled(idle and run is not None and run["epochs_done"] > 0)
+        self.export_button.setToolTip(
+            f"Export epoch {run['epochs_done']}, the last finished; training goes on"
+            if run is not None and run["status"] == "running" else
+            "Export the run's last checkpoint (no retraining)")
+        self.delete_button.setEnabled(idle and run is not None and
+                                      run["status"] != "running")
+        self.cleanup_button.setEnabled(idle)
 
+    # ------------------------------------------------------------------ actions
     @Slot()
     def _on_resume(self) -> None:
         run = self.selected()
@@ -126,34 +277,44 @@ class RunsDialog(QDialog):
         self._delete(confirm=True)
 
     def _delete(self, confirm: bool) -> None:
-        from desktop_ft.core.errors import UserError
-        from desktop_ft.core.training.runs import delete_run
-
         run = self.selected()
-        if run is None:
+        if run is None or self._busy:
             return
+        size = f" ({_size_text(run['bytes'])})" if run["bytes"] is not None else ""
         if confirm and QMessageBox.question(
-                self, "Delete run", f"Delete {run['name']} and its checkpoints "
-                f"({run['bytes'] / 1e6:.1f} MB)?") != QMessageBox.StandardButton.Yes:
+                self, "Delete run", f"Delete {run['name']} and its checkpoints{size}?"
+        ) != QMessageBox.StandardButton.Yes:
             return
-        try:
-            delete_run(run["path"])
-        except UserError as e:
-            QMessageBox.warning(self, "Delete run", str(e))
-        self.refresh()
+        self._start(f"Deleting {run['name']}…", "runs-delete", jobs.delete_run, run["path"],
+                    on_done=self._on_deleted)
 
     def delete_selected_without_asking(self) -> None:
         self._delete(confirm=False)
 
+    @Slot(object)
+    def _on_deleted(self, _path: str) -> None:
+        self._end()
+        self.refresh()
+
     @Slot()
     def clean_up(self) -> None:
-        """Apply the Settings cap: list what goes (count, size), ask, remove, refresh."""
-        from desktop_ft.core.training import retention
-        from desktop_ft.core.training.runs import list_runs
+        """Apply the Settings cap: measure the runs and list what goes (count, size), ask,
+        remove, refresh — the measuring and removing in tasks."""
+        if self._busy:
+            return
+        keep, max_bytes = self._settings.keep_runs(), self._settings.max_runs_gb() * 1e9
+        self._start("Measuring the runs…", "runs-plan", jobs.plan_cleanup, keep, max_bytes,
+                    self._observer, STOP, on_done=self._on_cleanup_planned,
+                    total=len(self.runs))
 
+    @Slot(object)
+    def _on_cleanup_planned(self, doomed: list[dict]) -> None:
+        from desktop_ft.core.training import retention
+
+        self._end()
+        self._update_buttons()
         keep, max_bytes = self._settings.keep_runs(), self._settings.max_runs_gb() * 1e9
         cap = retention.describe_cap(keep, max_bytes)
-        doomed = retention.plan_prune(list_runs(), keep, max_bytes)
         if not doomed:
             QMessageBox.information(self, "Clean up runs", f"Nothing to remove: the runs "
                                     f"folder already keeps {cap} (set in Settings).")
@@ -167,11 +328,17 @@ class RunsDialog(QDialog):
                 f"run{'s' if len(doomed) != 1 else ''} ({retention.format_bytes(freed)}) to "
                 f"keep {cap}?\n\n{names}{more}") != QMessageBox.StandardButton.Yes:
             return
-        removed = retention.remove_runs(doomed)
+        self._start("Removing old runs…", "runs-remove", jobs.remove_runs, doomed,
+                    self._observer, STOP, on_done=self._on_cleaned, total=len(doomed))
+
+    @Slot(object)
+    def _on_cleaned(self, removed: list[dict]) -> None:
+        from desktop_ft.core.training import retention
+
+        keep, max_bytes = self._settings.keep_runs(), self._settings.max_runs_gb() * 1e9
+        self._end()
+        self._note = retention.describe(removed, keep, max_bytes) if removed else ""
         self.refresh()
-        if removed:
-            self.where.setText(f"{self.where.text()} — "
-                               f"{retention.describe(removed, keep, max_bytes)}")
 
 
 def interrupted_run() -> dict | None:

@@ -33,9 +33,11 @@ def test_runs_dialog_shows_the_total_and_cleans_up(qtbot, settings, monkeypatch)
     dialog = RunsDialog(settings)
     qtbot.addWidget(dialog)
     assert dialog.table.rowCount() == 5
-    assert dialog.where.text() == f"Runs in {root}: 5 runs, 5.0 MB in all"
+    # (The sizes are measured in a task: test_runs_dialog_threads.py.)
+    qtbot.waitUntil(lambda: dialog.where.text() == f"Runs in {root}: 5 runs, 5.0 MB in all")
 
     click(qtbot, dialog.cleanup_button)
+    qtbot.waitUntil(lambda: "in all — Removed" in dialog.where.text())
     [question] = asked
     assert question.startswith("Remove 2 old runs (2.0 MB) to keep the last 2 finished runs "
                                "and at most 10.0 GB?")
@@ -45,8 +47,11 @@ def test_runs_dialog_shows_the_total_and_cleans_up(qtbot, settings, monkeypatch)
     assert dialog.where.text().startswith(f"Runs in {root}: 3 runs, 3.0 MB in all — "
                                           "Removed 2 old runs (2.0 MB)")
     # Nothing more to remove: it says so, and asks nothing.
+    qtbot.waitUntil(lambda: dialog.cleanup_button.isEnabled())
     click(qtbot, dialog.cleanup_button)
+    qtbot.waitUntil(lambda: len(told) == 1)
     assert len(asked) == 1 and "Nothing to remove" in told[0]
+    qtbot.waitUntil(lambda: not dialog.busy and dialog.tasks_running() == 0)
 
 
 def test_clean_up_asks_first_and_no_removes_nothing(qtbot, settings, monkeypatch):
@@ -55,12 +60,15 @@ def test_clean_up_asks_first_and_no_removes_nothing(qtbot, settings, monkeypatch
     root = Path(os.environ["DESKTOP_FT_RUNS"])
     runs_folder(root, ["finished"] * 3)
     settings.set_retention(1, 0.0)
+    asked = []
     monkeypatch.setattr(QMessageBox, "question",
-                        lambda *a: QMessageBox.StandardButton.No)
+                        lambda *a: (asked.append(a), QMessageBox.StandardButton.No)[1])
     dialog = RunsDialog(settings)
     qtbot.addWidget(dialog)
     click(qtbot, dialog.cleanup_button)
+    qtbot.waitUntil(lambda: bool(asked) and not dialog.busy)
     assert len(names(root)) == 3 and dialog.table.rowCount() == 3
+    qtbot.waitUntil(lambda: dialog.tasks_running() == 0)
 
 
 def test_settings_dialog_keeps_the_runs_cap(qtbot, settings):

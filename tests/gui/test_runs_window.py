@@ -47,8 +47,9 @@ def test_runs_dialog_resume_export_delete_and_offer(qtbot, window, image_folder,
     dialog.exportRequested.emit(dialog.selected()["path"], str(out))
     qtbot.waitUntil(lambda: (out / "export.json").exists() and c.tasks.running() == 0,
                     timeout=LONG)
-    dialog.delete_selected_without_asking()
-    assert dialog.table.rowCount() == 0
+    dialog.delete_selected_without_asking()      # (in a task: test_runs_dialog_threads.py)
+    qtbot.waitUntil(lambda: dialog.table.rowCount() == 0 and c.tasks.running() == 0,
+                    timeout=LONG)
     dialog.close()
 
 
