@@ -19,6 +19,29 @@ class UserError(Exception):
         self.details = details
 
 
+class Worded(str):
+    """A message that is not an error (a scan warning, say): ``str`` is the CLI's
+    sentence, which may name command-line flags; :attr:`window` says the same with the
+    window's controls. It stays a plain string wherever one is expected (JSON, printing).
+
+    >>> w = Worded("Consider --class-weights.", window="Tick Class weights on Train.")
+    >>> str(w), window_text(w)
+    ('Consider --class-weights.', 'Tick Class weights on Train.')
+    """
+
+    window: str
+
+    def __new__(cls, message: str, *, window: str | None = None):
+        self = super().__new__(cls, message)
+        self.window = window or message
+        return self
+
+
+def window_text(message: str) -> str:
+    """How the window shows ``message``: a :class:`Worded` message's window wording."""
+    return getattr(message, "window", message)
+
+
 def describe_exception(e: BaseException) -> str:
     """``TypeName: first line`` — for the details of a wrapped low-level error."""
     text = str(e).strip()

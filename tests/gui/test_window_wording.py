@@ -2,7 +2,12 @@
 model's blocks and says "all 5 blocks" there; messages name the window's controls, never
 a command-line flag; the class-weights box reaches the training job."""
 
-from tests.gui.conftest import click, load_tiny_vgg
+import re
+
+from desktop_ft.core.errors import UserError
+from desktop_ft.core.training import TrainJob
+from tests.conftest import write_image_folder
+from tests.gui.conftest import LONG, click, drop_path, load_tiny_vgg
 
 
 def test_last_n_is_bounded_by_the_models_blocks_and_says_all(qtbot, window):
@@ -19,3 +24,83 @@ def test_last_n_is_bounded_by_the_models_blocks_and_says_all(qtbot, window):
     assert bundle.model.get_layer("block1_conv1").trainable
     spin.setValue(2)
     assert spin.text() == "N = 2"
+
+
+FLAG = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")     # a command-line flag
+
+
+def imbalanced_folder(root):
+    write_image_folder(root, classes=("red",), per_class=30)
+    return write_image_folder(root, classes=("blue",), per_class=5, seed=1)
+
+
+def test_the_imbalance_warning_points_to_the_class_weights_box(qtbot, window, tmp_path):
+    from desktop_ft.core import data
+
+    w = window
+    folder = imbalanced_folder(tmp_path / "imbalanced")
+    # The CLI's scan keeps its flag.
+    assert any("--class-weights" in s for s in data.scan(folder).warnings)
+    drop_path(w, folder)
+    qtbot.waitUntil(lambda: w.controller.scan is not None, timeout=LONG)
+    shown = w.data_panel.warnings.text()
+    assert "Classes are imbalanced: 'red' has 30 examples, 'blue' 5." in shown, shown
+    assert not FLAG.search(shown), shown
+    assert f"ticking {w.train_panel.class_weights.text()} on the Train tab" in shown
+
+
+def test_the_class_weights_box_reaches_the_training_job_and_the_project(
+        qtbot, window, image_folder, tmp_path, monkeypatch):
+    from desktop_ft.core.project import load_project
+    from desktop_ft.gui import jobs
+
+    w, c = window, window.controller
+    box = w.train_panel.class_weights
+    assert box.text() == "Class weights (balance classes)" and not box.isChecked()
+    drop_path(w, image_folder)
+    qtbot.waitUntil(lambda: c.scan is not None and c.tasks.running() == 0, timeout=LONG)
+    jobs_seen = []
+
+    def fake_fine_tune(job, *args):
+        jobs_seen.append(job)
+        raise UserError("(stopped by the test)")
+
+    monkeypatch.setattr(jobs, "fine_tune", fake_fine_tune)
+    box.setChecked(True)
+    click(qtbot, w.train_panel.train_button)
+    qtbot.waitUntil(lambda: bool(jobs_seen) and not c.training, timeout=LONG)
+    assert jobs_seen[0]["class_weights"] is True
+    assert TrainJob.from_dict(jobs_seen[0]).class_weights
+
+    path = tmp_path / "p.desktop-ft.json"
+    c.save_project(str(path), w._job())
+    project = load_project(path)
+    assert project.job.class_weights is True
+    box.setChecked(False)
+    c.projectOpened.emit(project)         # what File → Open project… shows first
+    assert box.isChecked()
+
+
+def test_refusals_in_the_window_name_its_controls_not_flags(qtbot, window, image_folder,
+                                                           tmp_path):
+    w, c = window, window.controller
+    # A table whose columns the app does not recognise (the window has no column box).
+    table = tmp_path / "reviews.csv"
+    table.write_text("sentence_x,verdict_y\ngood,pos\nbad,neg\n")
+    drop_path(w, table)
+    qtbot.waitUntil(lambda: w.banner.isVisible() and c.tasks.running() == 0, timeout=LONG)
+    shown = w.banner.text()
+    assert "no text column found" in shown and "Rename the text column to 'text'" in shown
+    assert not FLAG.search(shown), shown
+    w.banner.hide_error()
+    # Two-phase with a phase 1 as long as the whole run.
+    drop_path(w, image_folder)
+    qtbot.waitUntil(lambda: c.scan is not None and c.tasks.running() == 0, timeout=LONG)
+    w.train_panel.set_options({**w.train_panel.options(), "epochs": 3, "two_phase": True,
+                               "phase1_epochs": 5})
+    click(qtbot, w.train_panel.train_button)
+    qtbot.waitUntil(lambda: w.banner.isVisible(), timeout=LONG)
+    shown = w.banner.text()
+    assert "Phase 1 (Train tab) must be fewer epochs than Epochs (3)" in shown, shown
+    assert not FLAG.search(shown), shown
+    assert not c.training

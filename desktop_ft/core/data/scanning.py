@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from desktop_ft.core.errors import UserError
+from desktop_ft.core.errors import UserError, Worded
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
 TEXT_EXTENSIONS = (".txt",)
@@ -33,6 +33,9 @@ LABEL_COLUMN_CANDIDATES = ("label", "class", "category", "target", "sentiment", 
 VAL_FOLDER_NAMES = ("val", "validation", "valid")
 TINY_CLASS = 5          # fewer examples than this in a class: warn
 IMBALANCE_RATIO = 5.0   # largest / smallest class above this: warn
+# The window's name for TrainJob.class_weights (its Train tab's checkbox), which the
+# imbalance warning points to there.
+CLASS_WEIGHTS_BOX = "Class weights (balance classes)"
 
 
 class ScanCancelled(UserError):
@@ -362,8 +365,12 @@ def _pick_column(path, header, lower, wanted, candidates, what) -> int:
     for c in candidates:
         if c in lower:
             return lower.index(c)
-    raise UserError(f"{path}: no {what} column found (looked for {', '.join(candidates)}). "
-                    f"Columns: {', '.join(header)}. Name it with --{what}-column.")
+    found = f"{path}: no {what} column found (looked for {', '.join(candidates)}). " \
+        f"Columns: {', '.join(header)}."
+    # (The window has no column control: it says what header the table needs.)
+    raise UserError(f"{found} Name it with --{what}-column.",
+                    window_message=f"{found} Rename the {what} column to '{candidates[0]}' "
+                                   "in the table's header row, then open it again.")
 
 
 def _label_sort_key(label: str):
@@ -385,6 +392,9 @@ def _warnings(scan_: DataScan) -> list[str]:
     if nonzero and max(nonzero) / min(nonzero) > IMBALANCE_RATIO:
         big = max(counts, key=counts.get)
         small = min((k for k in counts if counts[k]), key=counts.get)
-        out.append(f"Classes are imbalanced: '{big}' has {counts[big]} examples, '{small}' "
-                   f"{counts[small]}. Consider class weights (--class-weights).")
+        facts = (f"Classes are imbalanced: '{big}' has {counts[big]} examples, '{small}' "
+                 f"{counts[small]}.")
+        out.append(Worded(f"{facts} Consider class weights (--class-weights).",
+                          window=f"{facts} Consider ticking {CLASS_WEIGHTS_BOX} on the "
+                                 "Train tab."))
     return out

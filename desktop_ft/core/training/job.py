@@ -29,6 +29,12 @@ JOB_STRATEGIES = ("auto", "head", "partial", "full", "bitfit", "lora", "qlora", 
 FEW_PARAMS_FRACTION = 0.05
 
 
+def _bad(flag: str, setting: str, problem: str) -> UserError:
+    """A refused value, named by its flag for the CLI and by its control in the window
+    (a project file opened there can hold it)."""
+    return UserError(f"{flag} {problem}", window_message=f"{setting} {problem}")
+
+
 @dataclass
 class TrainJob:
     """What to train, on what, and how. Serialisable (``to_dict``) for projects and runs."""
@@ -67,33 +73,42 @@ class TrainJob:
             raise UserError(f"Unknown strategy '{self.strategy}'. Choose one of: "
                             f"{', '.join(JOB_STRATEGIES)}.")
         if self.epochs < 1:
-            raise UserError(f"--epochs must be at least 1, got {self.epochs}.")
+            raise _bad("--epochs", "Epochs (Train tab)", f"must be at least 1, got {self.epochs}.")
         if self.batch_size < 1:
-            raise UserError(f"--batch-size must be at least 1, got {self.batch_size}.")
+            raise _bad("--batch-size", "Batch (Train tab)",
+                       f"must be at least 1, got {self.batch_size}.")
         if self.lr is not None and not (self.lr > 0 and math.isfinite(self.lr)):
-            raise UserError(f"--lr must be a positive number, got {self.lr}.")
+            raise _bad("--lr", "Learning rate (Train tab)",
+                       f"must be a positive number, got {self.lr}.")
         if self.optimizer is not None and self.optimizer not in OPTIMIZERS:
             raise UserError(f"Unknown optimizer '{self.optimizer}'. Choose one of: "
                             f"{', '.join(OPTIMIZERS)}.")
         if not 0 <= self.val_split < 1:
-            raise UserError(f"--val-split must be a fraction from 0 to below 1 (e.g. 0.2), "
-                            f"got {self.val_split}.")
+            raise _bad("--val-split", "The validation split (Data tab)", "must be a fraction "
+                       f"from 0 to below 1 (e.g. 0.2), got {self.val_split}.")
         if self.cache_budget_mb < 0:
-            raise UserError(f"--cache-budget must be 0 (no feature cache) or more MB, got "
-                            f"{self.cache_budget_mb}.")
+            raise _bad("--cache-budget", "The feature cache's memory budget", "must be 0 (no "
+                       f"feature cache) or more MB, got {self.cache_budget_mb}.")
         if self.early_stopping < 0:
-            raise UserError("--early-stopping must be 0 (off) or a patience in epochs.")
+            raise _bad("--early-stopping", "Early stopping (Train tab)",
+                       "must be 0 (off) or a patience in epochs.")
         if self.keep_runs < 0 or not self.max_runs_gb >= 0:
-            raise UserError("--keep-runs and --max-runs-gb must be 0 (no cap) or more.")
+            raise _bad("--keep-runs and --max-runs-gb", "The runs cap (Settings)",
+                       "must be 0 (no cap) or more.")
         if self.unfreeze_last < 0:
-            raise UserError("--unfreeze-last must be 0 or more.")
+            raise _bad("--unfreeze-last", "N of 'Last N blocks'", "must be 0 or more.")
         if self.lora_rank < 1:
-            raise UserError(f"--lora-rank must be at least 1, got {self.lora_rank}.")
+            raise _bad("--lora-rank", "The LoRA rank", f"must be at least 1, got "
+                       f"{self.lora_rank}.")
         if self.strategy == "two-phase":
             self.two_phase = True
         if self.phase1_epochs < 0 or (self.two_phase and self.phase1_epochs >= self.epochs):
             raise UserError(f"--phase1-epochs must be below --epochs ({self.epochs}); got "
-                            f"{self.phase1_epochs}.")
+                            f"{self.phase1_epochs}.",
+                            window_message=f"Phase 1 (Train tab) must be fewer epochs than "
+                                           f"Epochs ({self.epochs}); it is "
+                                           f"{self.phase1_epochs}. Lower it, or set it to "
+                                           "auto.")
         if self.two_phase and self.epochs < 2:
             raise UserError("Two-phase training needs at least 2 epochs.")
         if self.two_phase and self.strategy in ("lora", "qlora"):

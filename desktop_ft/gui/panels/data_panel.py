@@ -9,6 +9,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QDoubleSpinBox, QFileDialog, Q
                                QHeaderView, QLabel, QListWidget, QPushButton, QStackedWidget,
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
+from desktop_ft.core.errors import window_text
 from desktop_ft.gui.settings import AppSettings
 
 WELCOME = (
@@ -142,7 +143,8 @@ class DataPanel(QWidget):
             self.skipped.addItem(f"{path} — {reason}")
         if not scan.skipped:
             self.skipped.addItem("(none)")
-        self.warnings.setText("\n".join(f"⚠ {w}" for w in scan.warnings))
+        # In the window's words: the controls to use, not command-line flags.
+        self.warnings.setText("\n".join(f"⚠ {window_text(w)}" for w in scan.warnings))
         own_val = scan.val is not None
         self.val_split_box.setEnabled(not own_val)
         self.val_split_box.setToolTip("This data has its own validation folder." if own_val

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QHBoxLayout, QHeade
                                QSplitter, QTableWidget, QTableWidgetItem, QTabWidget,
                                QVBoxLayout, QWidget)
 
+from desktop_ft.core.data.scanning import CLASS_WEIGHTS_BOX
 from desktop_ft.core.errors import UserError
 from desktop_ft.core.layer_tree import STRATEGY_HELP
 from desktop_ft.core.progress import Progress, format_seconds
@@ -67,7 +68,12 @@ class TrainPanel(QWidget):
                                       "only the rest on it (images; much faster)")
         self.jit = QCheckBox("XLA", objectName="jitCompile")
         self.jit.setToolTip("Compile the training step with XLA")
-        for w in (self.two_phase, self.phase1_epochs, self.feature_cache, self.jit):
+        self.class_weights = QCheckBox(CLASS_WEIGHTS_BOX, objectName="classWeights")
+        self.class_weights.setToolTip("Weight each class inversely to its number of "
+                                      "training examples, so a rare class counts as much "
+                                      "as a common one")
+        for w in (self.two_phase, self.phase1_epochs, self.feature_cache, self.jit,
+                  self.class_weights):
             options.addWidget(w)
         options.addStretch(1)
         layout.addLayout(options)
@@ -149,7 +155,8 @@ class TrainPanel(QWidget):
                 "two_phase": self.two_phase.isChecked(),
                 "phase1_epochs": self.phase1_epochs.value(),
                 "feature_cache": self.feature_cache.isChecked(),
-                "jit_compile": self.jit.isChecked()}
+                "jit_compile": self.jit.isChecked(),
+                "class_weights": self.class_weights.isChecked()}
 
     def set_options(self, job: dict) -> None:
         self.epochs.setValue(int(job.get("epochs", 10)))
@@ -160,6 +167,7 @@ class TrainPanel(QWidget):
         self.phase1_epochs.setValue(int(job.get("phase1_epochs", 0)))
         self.feature_cache.setChecked(bool(job.get("feature_cache", True)))
         self.jit.setChecked(bool(job.get("jit_compile", False)))
+        self.class_weights.setChecked(bool(job.get("class_weights", False)))
 
     def set_two_phase(self, on: bool) -> None:
         self.two_phase.setChecked(on)
