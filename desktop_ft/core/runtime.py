@@ -222,7 +222,10 @@ def resolve_precision(requested: str, gpu_capabilities: list[tuple[int, int]]) -
     if not gpu_capabilities:
         if requested == "mixed_float16":
             raise UserError("mixed_float16 on a CPU is about 150× slower than float32; use "
-                            "--precision auto or float32 (or mixed_bfloat16).")
+                            "--precision auto or float32 (or mixed_bfloat16).",
+                            window_message="Mixed float16 on a CPU is about 150× slower "
+                                           "than float32: choose Precision auto or float32 "
+                                           "(or mixed bfloat16) and load the model again.")
         if requested == "mixed_bfloat16":
             return "mixed_bfloat16", "bfloat16 on CPU: expect roughly float32 speed."
         return "float32", ""

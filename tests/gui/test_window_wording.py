@@ -4,6 +4,8 @@ a command-line flag; the class-weights box reaches the training job."""
 
 import re
 
+import pytest
+
 from desktop_ft.core.errors import UserError
 from desktop_ft.core.training import TrainJob
 from tests.conftest import write_image_folder
@@ -104,3 +106,18 @@ def test_refusals_in_the_window_name_its_controls_not_flags(qtbot, window, image
     assert "Phase 1 (Train tab) must be fewer epochs than Epochs (3)" in shown, shown
     assert not FLAG.search(shown), shown
     assert not c.training
+
+
+def test_float16_on_a_cpu_names_the_precision_picker(qtbot, window):
+    from desktop_ft.core import runtime
+
+    if runtime.gpu_capabilities():
+        pytest.skip("mixed float16 is refused on CPUs only")
+    w, c = window, window.controller
+    w.model_panel.set_spec({**w.model_panel.spec(), "family": "vgg16", "weights": "none",
+                            "image_size": 32, "precision": "mixed_float16"})
+    click(qtbot, w.model_panel.load_button)
+    qtbot.waitUntil(lambda: w.banner.isVisible() and not c.loading, timeout=LONG)
+    shown = w.banner.text()
+    assert "choose Precision auto or float32" in shown, shown
+    assert not FLAG.search(shown), shown
