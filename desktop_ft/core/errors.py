@@ -46,3 +46,30 @@ def describe_exception(e: BaseException) -> str:
     """``TypeName: first line`` — for the details of a wrapped low-level error."""
     text = str(e).strip()
     return f"{type(e).__name__}: {text.splitlines()[0][:500] if text else ''}".rstrip(": ")
+
+
+# Libraries whose own exceptions all mean "could not fetch": kagglehub's are not OSErrors
+# (NotFoundError, UnauthenticatedError …), nor are httpx's or http.client's (IncompleteRead).
+_FETCHING_LIBRARIES = ("requests", "urllib3", "httpx", "httpcore", "kagglehub",
+                       "huggingface_hub", "http")
+
+
+def is_fetch_error(e: BaseException) -> bool:
+    """Whether ``e`` says a file could not be fetched or found — no network, a server's
+    refusal, a missing or unreadable file: what advice about working offline fits. A
+    fault in the code (a TypeError, an AttributeError …) is not one, and must not be
+    disguised as one."""
+    return isinstance(e, OSError) or \
+        type(e).__module__.split(".")[0] in _FETCHING_LIBRARIES
+
+
+# Libraries whose exceptions refuse a file's contents (a truncated safetensors header …).
+_FILE_FORMAT_LIBRARIES = ("safetensors", "h5py", "tokenizers")
+
+
+def is_refused_file_error(e: BaseException) -> bool:
+    """Whether ``e`` says a model source's files are not what they should be: a file
+    format library refusing their contents, or keras-hub's ValueError for a preset or
+    folder it cannot use. Its cause is what the user needs, without offline advice."""
+    return isinstance(e, ValueError) or \
+        type(e).__module__.split(".")[0] in _FILE_FORMAT_LIBRARIES

@@ -17,7 +17,8 @@ import threading
 from pathlib import Path
 
 from desktop_ft.core import compat
-from desktop_ft.core.errors import UserError
+from desktop_ft.core.errors import (UserError, describe_exception, is_fetch_error,
+                                   is_refused_file_error)
 from desktop_ft.core.models.base import Family, ModelBundle, ModelSpec
 from desktop_ft.core.models.image.weights import download_imagenet, load_weights_file
 from desktop_ft.core.observer import Observer
@@ -61,6 +62,21 @@ def _applications_backbone(arch, spec, observer, stop):
     return backbone, f"file {Path(weights).name} ({n} layers loaded)"
 
 
+def _unloadable_preset(preset, e: Exception) -> UserError | None:
+    """What to tell the user when keras-hub cannot load ``preset``: offline advice for a
+    failed download or a missing file; the cause alone for files refused as they are
+    (keras-hub's ValueError for an unknown name or another model's folder, a truncated
+    weights file); None for anything else."""
+    if is_fetch_error(e):
+        return UserError(f"Could not load the keras-hub preset '{preset}' "
+                         f"({describe_exception(e)}). Offline, use a local preset folder, "
+                         "or --weights none.")
+    if is_refused_file_error(e):
+        return UserError(f"Could not load the keras-hub preset '{preset}': "
+                         f"{describe_exception(e)}.")
+    return None
+
+
 def _hub_backbone(arch, spec):
     """(backbone, source, preprocessing, image size) of a keras-hub entry: a preset name
     or folder (keras-hub preset, Hugging Face or timm), or the entry's default
@@ -84,11 +100,10 @@ def _hub_backbone(arch, spec):
         classifier = keras_hub.models.ImageClassifier.from_preset(
             spec.preset, num_classes=2, load_weights=spec.weights != "none")
     except Exception as e:
-        from desktop_ft.core.errors import describe_exception
-
-        raise UserError(f"Could not load the keras-hub preset '{spec.preset}' "
-                        f"({describe_exception(e)}). Offline, use a local preset folder, "
-                        "or --weights none.") from e
+        error = _unloadable_preset(spec.preset, e)
+        if error is None:
+            raise       # a fault in the code: not disguised as an offline problem
+        raise error from e
     backbone = classifier.backbone
     if not isinstance(backbone, cls):
         raise UserError(f"'{spec.preset}' holds a {type(backbone).__name__}, not a "

@@ -21,7 +21,7 @@ import zipfile
 from pathlib import Path
 
 from desktop_ft.core import atomic, compat
-from desktop_ft.core.errors import UserError, describe_exception
+from desktop_ft.core.errors import UserError, describe_exception, is_fetch_error
 from desktop_ft.core.observer import Observer
 
 
@@ -64,7 +64,9 @@ def download_imagenet(arch, include_top: bool, observer: Observer,
         return target
     except UserError:
         raise
-    except Exception as e:  # URLError, timeouts, HTTP errors, DNS failures
+    except Exception as e:
+        if not is_fetch_error(e):    # URLError, timeouts, HTTP, DNS: not a fault in code
+            raise
         why = describe_exception(e)
         short = arch.title.split(" —")[0]
         raise UserError(

@@ -25,7 +25,8 @@ import json
 import threading
 from pathlib import Path
 
-from desktop_ft.core.errors import UserError, describe_exception
+from desktop_ft.core.errors import (UserError, describe_exception, is_fetch_error,
+                                   is_refused_file_error)
 from desktop_ft.core.models.base import Family, ModelBundle, ModelSpec
 from desktop_ft.core.models.text.architectures import (ARCHITECTURES, TextArchitecture,
                                                        architecture_for_model_type)
@@ -102,6 +103,28 @@ def _keras_hub_class(name: str):
     return getattr(keras_hub.models, name)
 
 
+def _unloadable(arch: TextArchitecture, preset: str, kind: str,
+                e: Exception) -> UserError | None:
+    """What to tell the user when ``preset`` cannot be loaded: the cause, with advice
+    about working offline when a download failed or a file is missing; files refused as
+    they are (keras-hub's ValueError, a truncated safetensors file) with the cause only.
+    None for anything else: a fault in the code propagates as it is."""
+    fetch = is_fetch_error(e)
+    if not (fetch or is_refused_file_error(e)):
+        return None
+    why = describe_exception(e)
+    advice = fetch and kind == KERAS_HUB_PRESET
+    hint = (" keras-hub downloads presets on first use; without network access give a "
+            "local folder instead (a keras-hub preset or a Hugging Face folder)."
+            if advice else "")
+    window_hint = (" keras-hub downloads presets on first use; without network access "
+                   "choose a local folder with \"Folder…\" (a keras-hub preset or a "
+                   "Hugging Face folder)." if advice else "")
+    return UserError(f"Could not load {arch.name} from {preset}: {why}.{hint}",
+                     window_message=f"Could not load {arch.name} from {preset}: "
+                     f"{why}.{window_hint}", details=why)
+
+
 def build(family: Family, spec: ModelSpec, observer: Observer,
           stop: threading.Event | None = None) -> ModelBundle:
     arch = family.arch
@@ -128,16 +151,10 @@ def build(family: Family, spec: ModelSpec, observer: Observer,
     except UserError:
         raise
     except Exception as e:
-        why = describe_exception(e)
-        hint = (" keras-hub downloads presets on first use; without network access give a "
-                "local folder instead (a keras-hub preset or a Hugging Face folder)."
-                if kind == KERAS_HUB_PRESET else "")
-        window_hint = (" keras-hub downloads presets on first use; without network access "
-                       "choose a local folder with \"Folder…\" (a keras-hub preset or a "
-                       "Hugging Face folder)." if kind == KERAS_HUB_PRESET else "")
-        raise UserError(f"Could not load {arch.name} from {spec.preset}: {why}.{hint}",
-                        window_message=f"Could not load {arch.name} from {spec.preset}: "
-                        f"{why}.{window_hint}", details=why) from e
+        error = _unloadable(arch, spec.preset, kind, e)
+        if error is None:
+            raise       # a fault in the code: not disguised as an offline problem
+        raise error from e
     if tokenizer.vocabulary_size > backbone.vocabulary_size:
         raise UserError(f"The tokenizer of {spec.preset} has {tokenizer.vocabulary_size:,} "
                         f"tokens but the model only {backbone.vocabulary_size:,} embeddings: "
