@@ -238,7 +238,6 @@ class ImageFamily(Family):
     def attach_saved_assets(self, bundle: ModelBundle, folder) -> None:
         """A bundle read back from an export: its preprocessing from ``export.json``
         (a keras-hub preset may declare its own), else the entry's."""
-        import json
         from pathlib import Path
 
         bundle.parts.setdefault("preprocessing", self.arch.preprocessing)
@@ -248,13 +247,48 @@ class ImageFamily(Family):
                                          "predictions_new"}
         if not self.arch.chain and "base" not in bundle.parts and "backbone" in names:
             bundle.parts["base"] = bundle.model.get_layer("backbone")
-        try:
-            info = json.loads((Path(folder) / "export.json").read_text(encoding="utf-8"))
-            p = info["preprocessing"]
-            bundle.parts["preprocessing"] = (tuple(p["scale"]), tuple(p["offset"]),
-                                             bool(p["bgr"]))
-        except (OSError, ValueError, KeyError, TypeError):
-            pass
+        saved = saved_preprocessing(Path(folder) / "export.json")
+        if saved is not None:
+            bundle.parts["preprocessing"] = saved
+
+
+def saved_preprocessing(path) -> tuple | None:
+    """``(scale, offset, bgr)`` as an export's ``export.json`` records it; None where it
+    records none (no export.json: a bare model; no field: an export from before it).
+    A record that cannot be read is an error: the architecture's default in its place
+    would feed the network other numbers than it was trained on, and it would predict
+    wrongly without a word."""
+    import json
+    import math
+
+    if not path.is_file():
+        return None
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise UserError(f"{path} cannot be read ({e}); its preprocessing record is needed "
+                        "to feed the model as it was trained.") from e
+    if not isinstance(info, dict) or "preprocessing" not in info:
+        return None
+    p = info["preprocessing"]
+
+    def bad(field: str, want: str) -> UserError:
+        return UserError(f"{path}: '{field}' is not {want} (found {json.dumps(p)[:200]}); "
+                         "the model cannot be fed as it was trained. Export it again.")
+
+    if not isinstance(p, dict):
+        raise bad("preprocessing", "a record of scale, offset and bgr")
+    values = []
+    for key in ("scale", "offset"):
+        v = p.get(key)
+        if not (isinstance(v, list) and len(v) == 3 and all(
+                isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+                for x in v)):
+            raise bad(f"preprocessing.{key}", "three numbers (one per channel)")
+        values.append(tuple(float(x) for x in v))
+    if not isinstance(p.get("bgr"), bool):
+        raise bad("preprocessing.bgr", "true or false")
+    return values[0], values[1], p["bgr"]
 
 
 FAMILIES: dict[str, ImageFamily] = {name: ImageFamily(arch)
