@@ -23,6 +23,41 @@ def test_layer_names_are_the_same_each_build():
     first, second = names(), names()
     assert first == second and "conv2d" in first and "add" in first
 
+def test_gc_collect_is_deferred_while_quantizing_and_always_put_back():
+    """Keras still runs gc.collect() when quantizing drops a float kernel (what the
+    deferral saves); inside the block it does nothing; blocks that overlap (two threads
+    quantizing) or raise leave the real gc.collect in place."""
+    import gc
+    import warnings
+
+    import keras
+
+    real = gc.collect
+    calls = []
+    gc.collect = lambda generation=2: calls.append(generation) or 0
+    try:
+        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")     # layers without an int8 form
+            model.quantize("int8")
+    finally:
+        gc.collect = real
+    assert calls, "Keras no longer collects while quantizing: drop the deferral"
+
+    with compat.gc_collect_deferred():
+        assert gc.collect() == 0 and gc.collect is not real
+    assert gc.collect is real
+    first, second = compat.gc_collect_deferred(), compat.gc_collect_deferred()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)       # not nested: the first ends first
+    assert gc.collect is not real
+    second.__exit__(None, None, None)
+    assert gc.collect is real
+    with pytest.raises(RuntimeError), compat.gc_collect_deferred():
+        raise RuntimeError("quantizing failed")
+    assert gc.collect is real
+
 
 def test_keras_writes_weights_through_disk_when_told_memory_is_short(tmp_path, monkeypatch):
     """``keras_weights_through_disk`` makes Keras's saver think memory is short: it must

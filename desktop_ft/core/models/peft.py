@@ -3,35 +3,20 @@ model's weights into a plain clone (adapters merged into the kernels)."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import tempfile
 import warnings
 
+from desktop_ft.core import compat
+
 
 def quantize_backbone(backbone) -> None:
     """``backbone.quantize("int8")`` without Keras's per-layer warnings and collections."""
-    with warnings.catch_warnings(), _one_collection():
+    # Keras collects garbage after each float kernel it drops: one collection at the end.
+    with warnings.catch_warnings(), compat.gc_collect_deferred():
         # Keras warns for every layer without a quantized form (norms, dropout, …).
         warnings.simplefilter("ignore", UserWarning)
         backbone.quantize("int8")
-
-
-@contextlib.contextmanager
-def _one_collection():
-    """Keras runs a full ``gc.collect()`` each time quantizing drops a float kernel
-    (``Layer.__delattr__``): ~0.6 s each with TensorFlow loaded, 8 s of a 2-layer model's
-    10 s and most of a base model's minute. Within the block ``gc.collect`` does nothing;
-    one collection runs at the end (frees the same float kernels)."""
-    import gc
-
-    collect = gc.collect
-    gc.collect = lambda generation=2: 0
-    try:
-        yield
-    finally:
-        gc.collect = collect
-        collect()
 
 
 def merged_weights_into(model, clone) -> None:
