@@ -96,3 +96,22 @@ def test_asking_whether_a_writer_lives_never_signals_it_on_windows(monkeypatch):
     monkeypatch.setattr(os, "kill", kill)
     monkeypatch.setattr(atomic, "_windows_pid_alive", lambda pid: pid == 1234)
     assert atomic.pid_alive(1234) and not atomic.pid_alive(99)
+
+
+def test_sizing_a_run_while_its_writer_swaps_a_checkpoint(tmp_path, monkeypatch):
+    """A file seen by the walk, then removed by the writer before it is measured."""
+    from desktop_ft.core.training.runs import disk_usage
+
+    run = live_run(tmp_path)
+    gone = run.path / "checkpoints" / "last" / "state.json"
+    real_stat, seen = os.stat, []
+
+    def stat(path, *args, **kwargs):
+        if os.fspath(path) == str(gone):
+            seen.append(path)
+            if len(seen) > 1:
+                raise FileNotFoundError(2, "No such file or directory", str(path))
+        return real_stat(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "stat", stat)
+    assert disk_usage(run.path) > 0

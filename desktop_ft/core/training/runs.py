@@ -237,7 +237,16 @@ class Run:
 
 
 def disk_usage(path: Path) -> int:
-    return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file())
+    """Bytes of the files under ``path``. A file removed while this walks (a live
+    writer's checkpoint swap) counts as gone, not as an error."""
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.stat(os.path.join(root, name)).st_size
+            except OSError:
+                continue
+    return total
 
 
 def list_runs(root: str | os.PathLike | None = None, sizes: bool = True) -> list[dict]:
