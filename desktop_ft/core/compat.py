@@ -312,3 +312,20 @@ def plain_tf_grouped_convolutions():
         yield
     finally:
         nn.conv = original
+
+
+def keras_hub_wordpiece_max_bytes(tokenizer, max_bytes: int) -> bool:
+    """Let keras-hub's WordPiece tokenizer piece words up to ``max_bytes`` UTF-8 bytes:
+    it builds ``tf_text.FastWordpieceTokenizer`` (the private ``_fast_word_piece``) with
+    that op's default, 100 bytes, where Hugging Face's WordPiece allows 100 *characters*
+    (40 kana are 120 bytes). Rebuilt with the same arguments but the limit; False where
+    the attribute is not there."""
+    if getattr(tokenizer, "_fast_word_piece", None) is None:
+        return False
+    import tensorflow_text as tf_text
+
+    tokenizer._fast_word_piece = tf_text.FastWordpieceTokenizer(
+        vocab=tokenizer.vocabulary, token_out_type=tokenizer.compute_dtype,
+        suffix_indicator=tokenizer.suffix_indicator, unknown_token=tokenizer.oov_token,
+        no_pretokenization=True, support_detokenization=True, max_bytes_per_word=max_bytes)
+    return True

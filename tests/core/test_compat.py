@@ -279,3 +279,16 @@ def test_a_module_skipped_at_start_up_still_counts_as_installed(monkeypatch):
     # Set to None by anyone else, a name is not importable (tests make TensorFlow so).
     monkeypatch.setattr(compat, "SKIPPED", set())
     assert not backend.installed("wave")
+
+
+def test_keras_hub_wordpiece_takes_longer_words():
+    """keras-hub's WordPiece turns a word of more than 100 bytes into [UNK]; rebuilt with
+    a larger limit it pieces it (the SavedModel's tokenizer needs that for 40 kana)."""
+    import keras_hub
+
+    word = "ab" * 60
+    tokenizer = keras_hub.tokenizers.WordPieceTokenizer(
+        vocabulary=["[UNK]", "[PAD]", "ab", "##ab"], oov_token="[UNK]")
+    assert tokenizer(word).numpy().tolist() == [0]
+    assert compat.keras_hub_wordpiece_max_bytes(tokenizer, 400)
+    assert tokenizer(word).numpy().tolist() == [2] + [3] * 59

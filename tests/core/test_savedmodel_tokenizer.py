@@ -21,16 +21,13 @@ from desktop_ft.core.models.text.hard_strings import (EVERYDAY_STRINGS, EXOTIC_S
                                                       HARD_STRINGS)
 from desktop_ft.core.models.text.tf_tokenizer import id_differences, tf_preprocessor
 
-WHITESPACE_ONLY = "   \t\n "
 # What differs, per architecture, and why. A leftover that gets fixed must leave the list.
 KNOWN = {
-    # HF's fast XLM-R and ALBERT tokenizers give whitespace-only text a lone "▁" piece;
-    # the SentencePiece library (the TF op, and the checkpoints' slow tokenizers) gives
-    # none.
-    "xlm_roberta": {WHITESPACE_ONLY},
+    # keras-hub's byte-level BPE ops stop at a NUL character.
+    "roberta": {"control\x07char\ttab\r\nnewline\x00nul"},
     # ALBERT's NFKD splits Hangul syllables into jamo; SentencePiece's own NFKC map then
     # composes them again and HF's Precompiled step does not.
-    "albert": {WHITESPACE_ONLY, "한국어 문장입니다"},
+    "albert": {"한국어 문장입니다"},
 }
 
 

@@ -40,6 +40,8 @@ EVERYDAY_STRINGS = (
     "Perché l’università è lì? Sì, c’è.",
     "São Paulo é ótimo, não é? Ação!",
     "Het café ‘De Gouden Leeuw’ is geopend.",
+    # A table cell that ends in a space
+    "Thanks, see you tomorrow ",
 )
 
 EXOTIC_STRINGS = (
@@ -64,6 +66,9 @@ EXOTIC_STRINGS = (
     "naïve café" * 40,
     "line\u2028separator\u2029paragraph\u3000ideographic\u1680ogham\x0bvtab\x85nel",
     "replacement\ufffdchar private\ue000use",
+    "trailing tab and bell\t\x07 ",
+    # 40 kana without a space: 120 UTF-8 bytes, 40 characters
+    "ありがとうございます" * 4,
 )
 
 HARD_STRINGS = EVERYDAY_STRINGS + EXOTIC_STRINGS

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 
+from desktop_ft.core import compat
 from desktop_ft.core.errors import UserError
 
 
@@ -34,6 +35,9 @@ def tf_preprocessor(bundle):
         # own switches would NFKC-casefold and split CJK on other ranges.
         kh = tokenizer_cls(vocabulary=tok.vocabulary(), lowercase=False,
                            strip_accents=False, split_on_cjk=False)
+        # Words of up to N characters are pieced (_long_words_unknown makes longer
+        # ones [UNK]), not of up to 100 bytes.
+        compat.keras_hub_wordpiece_max_bytes(kh, 4 * _max_word_chars(data))
     elif arch.tokenizer == "bpe":
         model = data["model"]
         merges = [m if isinstance(m, str) else " ".join(m) for m in model["merges"]]
@@ -48,7 +52,8 @@ def tf_preprocessor(bundle):
     preprocessor.build(None)
     steps = _wordpiece_steps(data) if arch.tokenizer == "wordpiece" else \
         _normalizer_steps(data) if arch.tokenizer == "spm" else []
-    return _normalized(preprocessor, steps) if steps else preprocessor
+    finish = _trailing_space_piece(data, tok) if arch.tokenizer == "spm" else None
+    return _normalized(preprocessor, steps, finish) if steps or finish else preprocessor
 
 
 # Hugging Face's is_chinese_char ranges (one differs from keras-hub's: 0x2B920, not 0x2B820).
@@ -85,7 +90,34 @@ def _wordpiece_steps(data: dict) -> list:
         out += [lambda t: tf_text.normalize_utf8(t, "NFD"), replace(r"\p{Mn}", "")]
     if lowercase:
         out.append(_lowercase)
-    return out
+    return out + [_long_words_unknown(data)]
+
+
+def _max_word_chars(data: dict) -> int:
+    return int(data["model"].get("max_input_chars_per_word") or 100)
+
+
+def _long_words_unknown(data: dict):
+    """Hugging Face's WordPiece makes a word of more than ``max_input_chars_per_word``
+    characters one [UNK]: such a word (between the spaces, controls and punctuation
+    keras-hub splits on) becomes one character the vocabulary lacks. (One regex with a
+    counted repeat of that class overflows RE2's DFA.)"""
+    import tensorflow as tf
+    import tensorflow_text as tf_text
+
+    vocab = set(data["model"]["vocab"])
+    stand_in = next(chr(c) for c in range(0xE000, 0xF900) if chr(c) not in vocab)
+    limit = _max_word_chars(data)
+    punctuation = r"[!-/:-@\[-`{-~]|\p{P}"
+
+    def step(texts):
+        words = tf_text.regex_split(texts, rf"\s|\p{{Cc}}|\p{{Cf}}|{punctuation}",
+                                    punctuation)
+        words = tf.ragged.map_flat_values(
+            lambda w: tf.where(tf.strings.length(w, unit="UTF8_CHAR") > limit, stand_in, w),
+            words)
+        return tf.strings.reduce_join(words, axis=-1, separator=" ")
+    return step
 
 
 def _lowercase(texts):
@@ -133,9 +165,78 @@ def _normalizer_steps(data: dict) -> list:
     return out
 
 
-def _normalized(preprocessor, steps):
-    """``preprocessor`` after ``steps``: a ``tf.Module``, so that the export archive
-    tracks the preprocessor's resources through it."""
+def _trailing_space_piece(data: dict, tok):
+    """Hugging Face's Metaspace gives text that ends in a space (whitespace-only text too)
+    one more piece, a lone "▁"; the SentencePiece op strips that space. The returned
+    ``finish(texts, outputs)`` puts the piece back before the end token, unless the ids
+    were already cut to length. A space is what the checkpoint's character map turns
+    into one (U+200B too), even when characters the map drops follow it."""
+    import tensorflow as tf
+
+    norm = data.get("normalizer") or {}
+    steps = norm.get("normalizers", []) if norm.get("type") == "Sequence" else [norm]
+    charsmap = next((step.get("precompiled_charsmap") for step in steps
+                     if step.get("type") == "Precompiled"), None)
+    if (data.get("pre_tokenizer") or {}).get("type") != "Metaspace" or not charsmap:
+        return None
+    spaces, dropped = _charsmap_spaces(charsmap)
+    ends_in_space = rf"(?s).*{spaces}{dropped}*" if dropped else rf"(?s).*{spaces}"
+    white = r"[\t-\r\x{85}\p{Z}]"          # Unicode White_Space, as Rust's trim()
+    strip = any(step.get("type") == "Strip" for step in steps)
+    vocab = tok.vocabulary()
+    piece = vocab.index("▁") if "▁" in vocab else int(data["model"].get("unk_id") or 0)
+
+    def finish(texts, x):
+        ids, mask = x["token_ids"], x["padding_mask"]
+        if strip:
+            texts = tf.strings.regex_replace(texts, rf"^{white}+|{white}+$", "")
+        used = tf.reduce_sum(tf.cast(mask, tf.int32), axis=1, keepdims=True)
+        add = tf.strings.regex_full_match(texts, ends_in_space)[:, None] & \
+            (used < tf.shape(ids)[1])
+        pos = tf.range(tf.shape(ids)[1])[None, :]
+        end = tf.gather(ids, used - 1, batch_dims=1)
+        ids = tf.where(add & (pos == used - 1), tf.constant(piece, ids.dtype), ids)
+        ids = tf.where(add & (pos == used), end, ids)
+        grown = tf.cast(add & (pos == used), mask.dtype)
+        return {**x, "token_ids": ids, "padding_mask": mask | grown if mask.dtype == tf.bool
+                else mask + grown}
+    return finish
+
+
+def _charsmap_spaces(charsmap: str) -> tuple[str, str]:
+    """RE2 classes of the characters a SentencePiece character map (base64, as
+    tokenizer.json holds it) turns into spaces and of those it drops, found by running
+    Hugging Face's own Precompiled step on each (the Basic Multilingual Plane and the
+    tag characters: nmt_nfkc maps nothing else to a space or to nothing)."""
+    import base64
+
+    from tokenizers import normalizers
+
+    step = normalizers.Precompiled(base64.b64decode(charsmap))
+    found: dict[str, list[int]] = {"space": [], "dropped": []}
+    for c in [*range(0xD800), *range(0xE000, 0x10000), *range(0xE0000, 0xE0080)]:
+        out = step.normalize_str(chr(c))
+        if out == "":
+            found["dropped"].append(c)
+        elif out.strip(" ") == "":
+            found["space"].append(c)
+
+    def char_class(points):
+        runs: list[list[int]] = []
+        for c in points:
+            if runs and runs[-1][1] == c - 1:
+                runs[-1][1] = c
+            else:
+                runs.append([c, c])
+        return "[" + "".join(rf"\x{{{a:X}}}" + (rf"-\x{{{b:X}}}" if b > a else "")
+                             for a, b in runs) + "]" if runs else ""
+    return char_class(found["space"]) or "[ ]", char_class(found["dropped"])
+
+
+def _normalized(preprocessor, steps, finish=None):
+    """``preprocessor`` after ``steps`` (and ``finish(texts, outputs)`` on its outputs): a
+    ``tf.Module``, so that the export archive tracks the preprocessor's resources
+    through it."""
     import tensorflow as tf
 
     class Normalized(tf.Module):
@@ -146,7 +247,8 @@ def _normalized(preprocessor, steps):
         def __call__(self, texts):
             for step in steps:
                 texts = step(texts)
-            return self.preprocessor(texts)
+            out = self.preprocessor(texts)
+            return finish(texts, out) if finish else out
     return Normalized()
 
 
@@ -162,7 +264,9 @@ def id_differences(bundle, preprocessor, texts) -> list[dict]:
     if not texts:
         return []
     app = require_tokenizer(bundle).encode(texts, bundle.spec.seq_len)
-    saved = preprocessor(tf.constant(texts))
+    # Traced, as in the SavedModel: called eagerly, keras-hub's layers take their
+    # pure-Python path instead of the TensorFlow ops the SavedModel holds.
+    saved = tf.function(preprocessor)(tf.constant(texts))
     out = []
     for i, text in enumerate(texts):
         a = app["token_ids"][i][app["padding_mask"][i] > 0]
