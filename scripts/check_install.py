@@ -1,10 +1,11 @@
-"""Does ``pip install desktop-ft`` (and ``desktop-ft[torch]``) resolve on Windows x86_64,
-macOS arm64 and Linux x86_64 with Python 3.12? Checked without installing anything, by
-``uv pip compile --python-platform``, which evaluates the environment markers
-(``platform_system != "Windows"``) for the target platform. (pip's ``--platform``
+"""Does ``pip install desktop-ft`` (and its ``[torch]`` and ``[jax]`` extras) resolve on
+Windows x86_64, macOS arm64 and Linux x86_64 with Python 3.12? Checked without installing
+anything, by ``uv pip compile --python-platform``, which evaluates the environment
+markers (``platform_system != "Windows"``) for the target platform. (pip's ``--platform``
 evaluates them for the machine it runs on, so a marker would not take effect there.)
 
-    python scripts/check_install.py          # one line per platform and extra
+    python scripts/check_install.py          # one line per platform and extra (none,
+                                             # [torch], [jax])
 
 Prints one line per resolution and exits 1 if any fails, with uv's explanation. README's
 test command (and so ``.ci/run``) runs it.
@@ -23,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PLATFORMS = {"Windows x86_64": "x86_64-pc-windows-msvc",
              "macOS arm64": "aarch64-apple-darwin",
              "Linux x86_64": "x86_64-unknown-linux-gnu"}
-EXTRAS = (None, "torch")
+EXTRAS = (None, "torch", "jax")
 PYTHON = "3.12"
 
 

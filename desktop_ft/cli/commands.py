@@ -244,10 +244,9 @@ def _install_sigint(stop: threading.Event, stream) -> None:
 def cmd_evaluate(args) -> int:
     from desktop_ft.core import data
     from desktop_ft.core.data.datasets import load_inputs
-    from desktop_ft.core.export import ExportedModel
     from desktop_ft.core.training import metrics_from_probs
 
-    exported = ExportedModel(args.out)
+    exported = _open_export(args.out)
     scan = data.scan(args.data, exported.kind, classes=exported.labels,
                      text_column=args.text_column, label_column=args.label_column)
     items, labels = list(scan.train.items), list(scan.train.labels)
@@ -280,9 +279,7 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_predict(args) -> int:
-    from desktop_ft.core.export import ExportedModel
-
-    exported = ExportedModel(args.out)
+    exported = _open_export(args.out)
     inputs = args.inputs
     if exported.kind == "images":
         probs = exported.predict_proba(_read_images(inputs))
@@ -300,6 +297,17 @@ def cmd_predict(args) -> int:
             probs_text = ", ".join(f"{c} {v:.3f}" for c, v in row["probs"].items())
             print(f"{row['input']}: {row['label']}  ({probs_text})")
     return 0
+
+
+def _open_export(folder: str):
+    """The export's SavedModel, or where it cannot run here (no tensorflow-text on
+    Windows, none written) its model.keras or ONNX file, saying so on stderr."""
+    from desktop_ft.core.export import ExportedModel
+
+    exported = ExportedModel(folder, fallback=True)
+    if exported.note:
+        print(exported.note, file=sys.stderr)
+    return exported
 
 
 def _read_images(paths: list[str]) -> list:

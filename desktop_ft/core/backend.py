@@ -88,6 +88,26 @@ def tensorflow_available() -> bool:
     return installed("tensorflow")
 
 
+def tensorflow_text_missing() -> str | None:
+    """Why the text SavedModel's tokenizer ops (tensorflow-text) cannot run in this
+    process, or None when they can. Imports TensorFlow: call it where TensorFlow runs.
+
+    Found is not enough: a tensorflow-text built for another TensorFlow fails at import
+    (and keras-hub, which swallows that ImportError, then fails inside the SavedModel's
+    trace with an AttributeError)."""
+    advice = ("the text SavedModel's tokenizer needs tensorflow-text, {}; it has no "
+              "Windows wheel (Linux x86_64 and macOS arm64 have one)")
+    if not tensorflow_available() or not installed("tensorflow_text"):
+        return advice.format("which is not installed")
+    import tensorflow as tf
+
+    try:
+        import tensorflow_text  # noqa: F401
+    except (ImportError, OSError, tf.errors.NotFoundError) as e:
+        return advice.format(f"which fails to import here ({type(e).__name__}: {e})")
+    return None
+
+
 # ----------------------------------------------------------------------------- devices
 
 def gpus() -> list[dict]:

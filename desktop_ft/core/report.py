@@ -139,7 +139,9 @@ def write_report(path: str | os.PathLike, *, evaluation: dict, mistakes: list[di
              ("Accuracy", f"{evaluation['accuracy']:.2%}"
               if evaluation.get("accuracy") is not None else "n/a"),
              ("Export parity (max |Δ| Keras vs SavedModel)",
-              f"{meta['parity_max_abs_diff']:.2e}" if "parity_max_abs_diff" in meta else ""),
+              # (None: no SavedModel written, e.g. text without tensorflow-text)
+              f"{meta['parity_max_abs_diff']:.2e}"
+              if meta.get("parity_max_abs_diff") is not None else ""),
              ("Written", time.strftime("%Y-%m-%d %H:%M"))]
     facts_html = "".join(f"<tr><th>{_esc(k)}</th><td>{_esc(v)}</td></tr>"
                          for k, v in facts if v not in ("", None))

@@ -95,15 +95,27 @@ def test_image_formats_parity_int8_size_and_card(trained_images, image_export, t
         assert part in card, part
 
 
-def test_keras_only_export_says_what_it_lacks(trained_images, tmp_path, capsys):
+def test_keras_only_export_says_what_it_lacks(trained_images, image_folder, tmp_path,
+                                              capsys):
     from desktop_ft.core.export import parity_line
 
     r = trained_images
     out = tmp_path / "keras_only"
     record = export_model(r.bundle, out, r.classes, formats="keras")
     assert parity_line(record) == "no format to check (Keras only)"
-    assert main(["evaluate", str(out), "--data", str(tmp_path)]) == 1
-    assert "has no SavedModel" in capsys.readouterr().err
+    # evaluate runs model.keras instead, and says why and how to add the SavedModel.
+    assert main(["evaluate", str(out), "--data", str(image_folder), "--json"]) == 0
+    captured = capsys.readouterr()
+    assert "Ran model.keras of keras_only: it has no SavedModel" in captured.err
+    assert "--formats saved_model,keras" in captured.err
+    assert json.loads(captured.out.strip().splitlines()[-1])["examples"] == 24
+    image = sorted(image_folder.rglob("*.png"))[0]
+    assert main(["predict", str(out), str(image), "--json"]) == 0
+    [row] = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    from desktop_ft.core.data.datasets import load_image_rgb
+
+    expected = r.bundle.predict_proba([load_image_rgb(str(image))])[0]
+    assert np.allclose([row["probs"][c] for c in r.classes], expected, atol=1e-5)
 
 
 def test_text_formats_and_tokenizer(tiny_bert_preset, text_csv, tmp_path):

@@ -9,7 +9,9 @@ a record of what was trained — written atomically (docs/ARCHITECTURE.md, "Expo
                      (string ``[N]``).
 ``OUT/model.keras``  the Keras model.
 ``OUT/labels.json``  class names in output order.
-``OUT/export.json``  model, weights source, strategy, counts, input size, metrics, parity.
+``OUT/export.json``  model, weights source, strategy, counts, input size, metrics, parity,
+                     and ``formats_not_written`` ({format: why}) for what this machine
+                     could not write (a text SavedModel without tensorflow-text).
 
 Example:
     >>> info = export_model(result.bundle, "out/", labels=result.classes,
@@ -24,6 +26,8 @@ export or a run folder), :mod:`.model_card` and :mod:`.format_check`.
 
 from desktop_ft.core.export.exported import ExportedModel
 from desktop_ft.core.export.parity import parity_line, parity_parts
+from desktop_ft.core.export.via_subprocess import not_written_note
 from desktop_ft.core.export.writer import FORMAT_VERSION, export_model
 
-__all__ = ["FORMAT_VERSION", "ExportedModel", "export_model", "parity_line", "parity_parts"]
+__all__ = ["FORMAT_VERSION", "ExportedModel", "export_model", "not_written_note",
+           "parity_line", "parity_parts"]

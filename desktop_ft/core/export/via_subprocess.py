@@ -16,13 +16,16 @@ from desktop_ft.core.export import staging
 from desktop_ft.core.export.parity import parity_line, parity_samples
 
 
-def without_tensorflow_note(missing, out) -> str:
+def not_written_note(not_written: dict, out) -> str:
+    """The status line of an export that left formats out (``{format: why}``, as
+    ``export.json``'s ``formats_not_written``): which, why, and the command that adds
+    them later from this export on a machine that has what they need."""
     names = {"saved_model": "SavedModel", "onnx": "ONNX", "litert": "LiteRT"}
-    listed = ", ".join(names[f] for f in missing)
-    return (f"The {listed} export needs TensorFlow, which is not installed: wrote "
-            f"model.keras, labels.json and export.json. With TensorFlow installed (pip "
-            f"install tensorflow), add it with: desktop-ft export {out} NEW_OUT --formats "
-            f"{','.join(['keras', *missing])}")
+    reasons = "; ".join(f"{names.get(f, f)}: {why}" for f, why in not_written.items())
+    them = "it" if len(not_written) == 1 else "them"
+    return (f"Not written — {reasons}. The other formats were written; add {them} later "
+            f"where that is installed: desktop-ft export {out} NEW_OUT --formats "
+            f"{','.join(['keras', *not_written])}")
 
 
 def export_in_subprocess(bundle, out: Path, labels, samples, info, observer,
@@ -70,6 +73,8 @@ def export_in_subprocess(bundle, out: Path, labels, samples, info, observer,
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     observer.on_status(f"Exported to {out}: " + parity_line(record) + ".")
+    if record.get("formats_not_written"):
+        observer.on_status(not_written_note(record["formats_not_written"], out))
     return record
 
 

@@ -17,7 +17,7 @@ from desktop_ft.core.export.formats import (parse_formats, tokenizer_matches, wr
 from desktop_ft.core.export.model_card import model_card
 from desktop_ft.core.export.parity import (measure_parity, parity_line, parity_samples,
                                            predict_with)
-from desktop_ft.core.export.via_subprocess import export_in_subprocess, without_tensorflow_note
+from desktop_ft.core.export.via_subprocess import export_in_subprocess, not_written_note
 from desktop_ft.core.observer import Observer
 from desktop_ft.core.training import peft
 
@@ -93,9 +93,7 @@ def export_model(bundle, out: str | os.PathLike, labels: list[str], *,
         missing = [f for f in tf_formats if f != "onnx" or not (writes_onnx_natively() or
                                                                   onnx_by_torch)]
         if missing:
-            observer.on_status(without_tensorflow_note(missing, out))
-            info = {**(info or {}), "formats_not_written": {
-                f: "needs TensorFlow installed" for f in missing}}
+            info = _not_written(info, dict.fromkeys(missing, "needs TensorFlow installed"))
         if onnx_by_torch:
             kept = tuple(f for f in formats if f not in missing)
             return export_in_subprocess(bundle, out, labels, samples, info, observer,
@@ -103,6 +101,12 @@ def export_model(bundle, out: str | os.PathLike, labels: list[str], *,
                                         write_keras=export_model)
         if missing:
             formats = tuple(f for f in formats if f not in missing) or ("keras",)
+    why = "saved_model" in formats and bundle.family_impl.saved_model_unavailable()
+    if why:
+        # (A text model without tensorflow-text.) Everything else is still written, so
+        # that evaluate, predict and explain have model.keras and tokenizer.json to run.
+        info = _not_written(info, {"saved_model": why})
+        formats = tuple(f for f in formats if f != "saved_model") or ("keras",)
     atomic.recover(out)       # what an export killed earlier left behind
     needed = estimate_export_bytes(bundle, formats)
     free = shutil.disk_usage(out.parent).free
@@ -211,7 +215,16 @@ def export_model(bundle, out: str | os.PathLike, labels: list[str], *,
         raise UserError(f"Export failed ({describe_exception(e)[:300]}); {kept}.",
                         details=describe_exception(e)) from e
     observer.on_status(f"Exported to {out}: " + parity_line(record) + ".")
+    if record.get("formats_not_written"):
+        observer.on_status(not_written_note(record["formats_not_written"], out))
     return {**record, "path": str(out)}
+
+
+def _not_written(info: dict | None, reasons: dict) -> dict:
+    """``info`` with ``reasons`` ({format: why}) added to its ``formats_not_written``."""
+    info = dict(info or {})
+    info["formats_not_written"] = {**info.get("formats_not_written", {}), **reasons}
+    return info
 
 
 class _Cancelled(Exception):

@@ -220,6 +220,11 @@ class Family(ABC):
     def serve_function(self, bundle: ModelBundle, outputs):
         """A ``tf.function`` taking raw input (``outputs(raw_model_output)`` → dict)."""
 
+    def saved_model_unavailable(self) -> str | None:
+        """Why this process cannot write or run this family's SavedModel (an op library
+        missing), or None. The export then writes the other formats and says why."""
+        return None
+
     def archive_extras(self, bundle: ModelBundle) -> list:
         """Objects whose lookup tables the SavedModel must hold besides the model's
         variables (e.g. a tokenizer's vocabulary)."""

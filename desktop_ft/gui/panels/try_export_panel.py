@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import Qt, QUrl, Signal, Slot
 from PySide6.QtGui import QDesktopServices, QImage, QPixmap
 from PySide6.QtWidgets import (QCheckBox, QFileDialog, QGroupBox, QHBoxLayout, QLabel,
@@ -210,7 +212,7 @@ class TryExportPanel(QWidget):
 
     @Slot(object)
     def show_export(self, record: dict) -> None:
-        from desktop_ft.core.export import parity_parts
+        from desktop_ft.core.export import not_written_note, parity_parts
 
         self._export_dir = record["path"]
         files = ", ".join(record.get("formats_written", []))
@@ -218,6 +220,9 @@ class TryExportPanel(QWidget):
         parity = (f"Max |Δ| between the app and each format, run by its own runtime: "
                   f"{', '.join(parts)}.") if parts else \
             "No SavedModel, ONNX or LiteRT file to compare with the app."
+        left_out = record.get("formats_not_written")
+        if left_out:     # e.g. a text SavedModel on Windows (no tensorflow-text there)
+            parity += "<br>" + html.escape(not_written_note(left_out, record["path"]))
         self.export_label.setText(f"Exported to <b>{record['path']}</b> ({files})<br>{parity}")
         self.open_button.setEnabled(True)
 

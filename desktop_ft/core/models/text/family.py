@@ -133,6 +133,11 @@ class TextFamily(Family):
             return outputs(model(inputs, training=False))
         return serve
 
+    def saved_model_unavailable(self) -> str | None:
+        from desktop_ft.core import backend
+
+        return backend.tensorflow_text_missing()
+
     def _tf_preprocessor(self, bundle: ModelBundle):
         preprocessor = bundle.parts.get("tf_preprocessor")
         if preprocessor is None:
