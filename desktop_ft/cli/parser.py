@@ -256,7 +256,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --prune: list what would be removed, remove nothing")
     p.add_argument("--json", action="store_true")
 
-    p = sub.add_parser("evaluate", help="evaluate an export's SavedModel on labelled data")
+    p = sub.add_parser("evaluate", help="evaluate an export on labelled data (its "
+                       "SavedModel; model.keras or model.onnx where that cannot run here)")
     p.add_argument("out", metavar="OUT", help="an export folder")
     p.add_argument("--data", required=True)
     p.add_argument("--text-column", default=None)

@@ -62,7 +62,7 @@ def _saved_model_missing(folder: Path, kind: str, meta: dict) -> str | None:
                 f"); add it with: desktop-ft export {folder} OUT --formats "
                 "saved_model,keras")
     if not backend.tensorflow_available():
-        return "its SavedModel needs TensorFlow, which is not installed (pip install tensorflow)"
+        return "its SavedModel needs TensorFlow: pip install tensorflow"
     if kind == "text":
         runtime.configure()
         return backend.tensorflow_text_missing()
