@@ -35,6 +35,7 @@ class SessionController(QObject):
     exportFailedWithRun = Signal(str, str)   # run folder, export folder: offer a retry
     projectOpened = Signal(object)        # Project: the panels show its settings
     familyWanted = Signal(str)            # data dropped that another family takes
+    tableColumns = Signal(str, object, object)   # a table, its header, (text, label) asked
     error = Signal(str, str)              # message, details
     note = Signal(str)
     status = Signal(str)
@@ -44,6 +45,7 @@ class SessionController(QObject):
         super().__init__(parent)
         self.bundle = None
         self.scan = None
+        self.scan_columns: tuple = (None, None)   # the table columns self.scan was read by
         self.result = None
         self.mistakes: list[dict] = []
         self.last_export: dict | None = None
@@ -166,12 +168,19 @@ class SessionController(QObject):
         return jobs.with_classes(bundle, scan)
 
     # ------------------------------------------------------------------ data
-    def open_data(self, path: str) -> None:
+    def open_data(self, path: str, columns: tuple | None = None) -> None:
+        """Scan a folder or table; ``columns``: a table's (text, label) columns, None for
+        either to find it by name."""
         if self._refuse_while_training("changing the data"):
             return
         self.status.emit(f"Scanning {path}…")
-        self.tasks.run("scan", jobs.scan_data, path, STOP, on_done=self._on_scanned,
-                       label="Scanning…")
+        self.tasks.run("scan", jobs.scan_data, path, STOP, columns,
+                       on_done=self._on_scanned, label="Scanning…")
+
+    @Slot(str, str, str)
+    def choose_columns(self, path: str, text: str, label: str) -> None:
+        """Read a table again by the columns chosen in the window ("": by name)."""
+        self.open_data(path, (text or None, label or None))
 
     def use_sample(self) -> None:
         self.tasks.run("sample-data", jobs.sample_dataset, on_done=self._on_sample_ready)
@@ -181,10 +190,14 @@ class SessionController(QObject):
         self.open_data(path)
 
     @Slot(object)
-    def _on_scanned(self, scanned) -> None:
-        scan, samples = scanned
-        self.scan = scan
-        self.scanChanged.emit(scan, samples)
+    def _on_scanned(self, scanned: dict) -> None:
+        scan = scanned["scan"]
+        self.tableColumns.emit(scanned["path"], scanned["header"], scanned["columns"])
+        if scan is None:      # a table read by the wrong columns: the window offers others
+            self.error.emit(scanned["message"], "")
+            return
+        self.scan, self.scan_columns = scan, scanned["columns"]
+        self.scanChanged.emit(scan, scanned["samples"])
         self.status.emit(f"{scan.kind.capitalize()}: {len(scan.classes)} classes, "
                          f"{sum(scan.counts().values())} examples, {len(scan.skipped)} "
                          "skipped.")
@@ -219,7 +232,7 @@ class SessionController(QObject):
 
             # The runs cap from Settings, unless the job names its own.
             job = TrainJob.from_dict({**AppSettings().retention(), **job,
-                                      "data": self.scan.root, "strategy": None}).to_dict()
+                                      **self._data_fields(), "strategy": None}).to_dict()
         except UserError as e:
             self.error.emit(e.window_message, e.details or "")
             return
@@ -228,6 +241,12 @@ class SessionController(QObject):
             self.sample_mode, on_done=self._on_trained, on_error=self._on_train_error,
             busy=False, owns_model=True, label="Training…")
         self._set_training(self._train_task is not None)
+
+    def _data_fields(self) -> dict:
+        """The TrainJob fields that say which data the session holds, as it was read."""
+        text, label = self.scan_columns
+        return {"data": self.scan.root if self.scan else "", "text_column": text,
+                "label_column": label}
 
     def stop(self) -> None:
         if self._train_task is not None:
@@ -251,6 +270,7 @@ class SessionController(QObject):
         result, note, mistakes, *samples = outcome
         if samples:       # a resumed run brings its own data
             self.scan = result.scan
+            self.scan_columns = (result.job.text_column, result.job.label_column)
             self.scanChanged.emit(result.scan, samples[0])
         if note:
             self.note.emit(note)
@@ -354,8 +374,7 @@ class SessionController(QObject):
         from desktop_ft.core.training import TrainJob
 
         try:
-            job = TrainJob.from_dict({**job, "data": self.scan.root if self.scan else "",
-                                      "strategy": None})
+            job = TrainJob.from_dict({**job, **self._data_fields(), "strategy": None})
             save_project(path, project_from_session(job, self.bundle))
         except (UserError, OSError) as e:
             self.error.emit(f"Could not save the project: {e}", "")
@@ -381,9 +400,10 @@ class SessionController(QObject):
 
     @Slot(object)
     def _on_project_replayed(self, replayed) -> None:
-        bundle, scan, samples = replayed
+        bundle, scan, samples, table = replayed
         self._set_loading(False)
-        self.scan = scan
+        self.tableColumns.emit(scan.root, table["header"], table["columns"])
+        self.scan, self.scan_columns = scan, table["columns"]
         self.scanChanged.emit(scan, samples)
         self._set_bundle(bundle)
 

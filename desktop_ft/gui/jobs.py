@@ -3,6 +3,8 @@ TensorFlow and Qt's QImage (safe off the GUI thread), never widgets."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 
@@ -37,12 +39,27 @@ def load_model(spec: dict, observer, stop, allow_fallback: bool):
         return load_model(spec, observer, stop), note
 
 
-def scan_data(path: str, stop):
-    """(scan, thumbnails or sample texts per class)."""
+def scan_data(path: str, stop, columns: tuple | None = None) -> dict:
+    """``{"path", "columns", "scan", "samples"}`` — ``samples``: thumbnails or sample texts
+    per class. A table also brings its header (``"header"``) and the (text, label)
+    ``columns`` asked for (None: found by name); when they give no usable data, ``scan``
+    is None and ``"message"`` says why, so the window can offer the header instead."""
     from desktop_ft.core import data
 
-    scan = data.scan(path, stop=stop)
-    return scan, samples_of(scan)
+    text_column, label_column = columns or (None, None)
+    is_table = Path(path).suffix.lower() in data.TABLE_EXTENSIONS and Path(path).is_file()
+    out = {"path": path, "columns": (text_column, label_column), "scan": None,
+           "samples": {}, "header": data.table_columns(path) if is_table else []}
+    try:
+        out["scan"] = data.scan(path, stop=stop, text_column=text_column,
+                                label_column=label_column)
+    except UserError as e:
+        if not is_table:
+            raise
+        out["message"] = e.window_message
+        return out
+    out["samples"] = samples_of(out["scan"])
+    return out
 
 
 def samples_of(scan) -> dict:
@@ -148,12 +165,16 @@ def export(bundle, out: str, result, observer, formats=None, stop=None):
 
 
 def replay_project(project, observer, stop):
-    """(bundle, scan, samples) for a project: its data scanned, its model loaded and set
-    up as saved."""
+    """(bundle, scan, samples, table) for a project: its data scanned, its model loaded and
+    set up as saved; ``table``: the header and the columns a table was read by."""
+    from desktop_ft.core import data
     from desktop_ft.core.project import replay
 
     bundle, scan = replay(project, observer, stop)
-    return bundle, scan, samples_of(scan)
+    is_table = Path(scan.root).is_file()
+    table = {"header": data.table_columns(scan.root) if is_table else [],
+             "columns": (project.job.text_column, project.job.label_column)}
+    return bundle, scan, samples_of(scan), table
 
 
 def resume(path: str, observer, stop):
@@ -181,8 +202,6 @@ def export_run(run_path: str, out: str, observer, formats=None, stop=None):
 def run_sizes(paths: list[str], observer, stop) -> dict[str, int | None]:
     """Each run folder's disk use in bytes (None: it vanished or cannot be read), run by
     run with progress; stops between runs when cancelled (legacy runs hold 1-2 GB)."""
-    from pathlib import Path
-
     from desktop_ft.core.training.runs import disk_usage
 
     sizes: dict[str, int | None] = {}

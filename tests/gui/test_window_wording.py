@@ -51,23 +51,30 @@ def test_the_imbalance_warning_points_to_the_class_weights_box(qtbot, window, tm
     assert f"ticking {w.train_panel.class_weights.text()} on the Train tab" in shown
 
 
+def capture_jobs(monkeypatch) -> list[dict]:
+    """The training jobs the window starts, recorded instead of run."""
+    from desktop_ft.gui import jobs
+
+    seen = []
+
+    def fake_fine_tune(job, *args):
+        seen.append(job)
+        raise UserError("(stopped by the test)")
+
+    monkeypatch.setattr(jobs, "fine_tune", fake_fine_tune)
+    return seen
+
+
 def test_the_class_weights_box_reaches_the_training_job_and_the_project(
         qtbot, window, image_folder, tmp_path, monkeypatch):
     from desktop_ft.core.project import load_project
-    from desktop_ft.gui import jobs
 
     w, c = window, window.controller
     box = w.train_panel.class_weights
     assert box.text() == "Class weights (balance classes)" and not box.isChecked()
     drop_path(w, image_folder)
     qtbot.waitUntil(lambda: c.scan is not None and c.tasks.running() == 0, timeout=LONG)
-    jobs_seen = []
-
-    def fake_fine_tune(job, *args):
-        jobs_seen.append(job)
-        raise UserError("(stopped by the test)")
-
-    monkeypatch.setattr(jobs, "fine_tune", fake_fine_tune)
+    jobs_seen = capture_jobs(monkeypatch)
     box.setChecked(True)
     click(qtbot, w.train_panel.train_button)
     qtbot.waitUntil(lambda: bool(jobs_seen) and not c.training, timeout=LONG)
@@ -83,18 +90,51 @@ def test_the_class_weights_box_reaches_the_training_job_and_the_project(
     assert box.isChecked()
 
 
-def test_refusals_in_the_window_name_its_controls_not_flags(qtbot, window, image_folder,
-                                                           tmp_path):
-    w, c = window, window.controller
-    # A table whose columns the app does not recognise (the window has no column box).
+def choose(combo, name):
+    """Pick ``name`` in a combo box as a user does (``activated`` follows a click only)."""
+    combo.setCurrentIndex(combo.findText(name))
+    combo.activated.emit(combo.currentIndex())
+
+
+def test_a_tables_columns_are_offered_and_reach_the_job(qtbot, window, tmp_path,
+                                                        monkeypatch):
+    from desktop_ft.core.project import load_project
+
+    w, c, panel = window, window.controller, window.data_panel
     table = tmp_path / "reviews.csv"
-    table.write_text("sentence_x,verdict_y\ngood,pos\nbad,neg\n")
+    table.write_text("id,sentence_x,verdict_y\n" + "".join(
+        f"{i},{'so good' if i % 2 else 'so bad'} {i},{'pos' if i % 2 else 'neg'}\n"
+        for i in range(12)))
     drop_path(w, table)
     qtbot.waitUntil(lambda: w.banner.isVisible() and c.tasks.running() == 0, timeout=LONG)
     shown = w.banner.text()
-    assert "no text column found" in shown and "Rename the text column to 'text'" in shown
+    assert "no text column found" in shown and "Choose the text column under Columns" in shown
     assert not FLAG.search(shown), shown
+    assert panel.columns_row.isVisible() and c.scan is None
+    assert [panel.text_column.itemText(i) for i in range(panel.text_column.count())] == \
+        ["automatic", "id", "sentence_x", "verdict_y"]
     w.banner.hide_error()
+    choose(panel.text_column, "sentence_x")
+    qtbot.waitUntil(lambda: w.banner.isVisible() and c.tasks.running() == 0, timeout=LONG)
+    assert "Choose the label column under Columns" in w.banner.text()
+    w.banner.hide_error()
+    choose(panel.label_column, "verdict_y")
+    qtbot.waitUntil(lambda: c.scan is not None and c.tasks.running() == 0, timeout=LONG)
+    assert c.scan.classes == ["neg", "pos"] and not w.banner.isVisible()
+    assert panel.text_column.currentText() == "sentence_x"
+    # The columns go with the job (a resumed run or a project reads the table again).
+    jobs_seen = capture_jobs(monkeypatch)
+    click(qtbot, w.train_panel.train_button)
+    qtbot.waitUntil(lambda: bool(jobs_seen) and not c.training, timeout=LONG)
+    assert (jobs_seen[0]["text_column"], jobs_seen[0]["label_column"]) == \
+        ("sentence_x", "verdict_y")
+    c.save_project(str(tmp_path / "p.json"), w._job())
+    job = load_project(tmp_path / "p.json").job
+    assert (job.text_column, job.label_column) == ("sentence_x", "verdict_y")
+
+
+def test_refusals_in_the_window_name_its_controls_not_flags(qtbot, window, image_folder):
+    w, c = window, window.controller
     # Two-phase with a phase 1 as long as the whole run.
     drop_path(w, image_folder)
     qtbot.waitUntil(lambda: c.scan is not None and c.tasks.running() == 0, timeout=LONG)

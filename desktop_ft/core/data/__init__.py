@@ -17,6 +17,7 @@ from desktop_ft.core.data.scanning import (
     VAL_FOLDER_NAMES,
     decode_text,
     scan,
+    table_columns,
 )
 
 __all__ = [
@@ -33,4 +34,5 @@ __all__ = [
     "VAL_FOLDER_NAMES",
     "decode_text",
     "scan",
+    "table_columns",
 ]

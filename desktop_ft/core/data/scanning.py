@@ -294,8 +294,14 @@ def _read_text(path: Path) -> tuple[bool, str]:
     return True, text
 
 
-def _scan_table(path: Path, text_column: str | None, label_column: str | None,
-                classes: list[str] | None) -> DataScan:
+def table_columns(path: str | os.PathLike) -> list[str]:
+    """A CSV/TSV file's header row: the columns a text and a label column are chosen from
+    (the window offers them)."""
+    return _read_table(Path(path).expanduser())[0]
+
+
+def _read_table(path: Path):
+    """(header, reader over the rows after it, encoding)."""
     try:
         data = path.read_bytes()
     except OSError as e:
@@ -309,9 +315,14 @@ def _scan_table(path: Path, text_column: str | None, label_column: str | None,
     delimiter = "\t" if path.suffix.lower() == ".tsv" else _sniff_delimiter(raw)
     reader = csv.reader(io.StringIO(raw), delimiter=delimiter)
     try:
-        header = [h.strip() for h in next(reader)]
+        return [h.strip() for h in next(reader)], reader, encoding
     except (StopIteration, csv.Error) as e:
         raise UserError(f"{path} could not be read as a table: {e}") from None
+
+
+def _scan_table(path: Path, text_column: str | None, label_column: str | None,
+                classes: list[str] | None) -> DataScan:
+    header, reader, encoding = _read_table(path)
     lower = [h.lower() for h in header]
     t_idx = _pick_column(path, header, lower, text_column, TEXT_COLUMN_CANDIDATES, "text")
     l_idx = _pick_column(path, header, lower, label_column, LABEL_COLUMN_CANDIDATES, "label")
@@ -367,10 +378,9 @@ def _pick_column(path, header, lower, wanted, candidates, what) -> int:
             return lower.index(c)
     found = f"{path}: no {what} column found (looked for {', '.join(candidates)}). " \
         f"Columns: {', '.join(header)}."
-    # (The window has no column control: it says what header the table needs.)
+    # (The window offers the table's columns beside this message.)
     raise UserError(f"{found} Name it with --{what}-column.",
-                    window_message=f"{found} Rename the {what} column to '{candidates[0]}' "
-                                   "in the table's header row, then open it again.")
+                    window_message=f"{found} Choose the {what} column under Columns.")
 
 
 def _label_sort_key(label: str):

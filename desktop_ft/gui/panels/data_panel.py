@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QPixmap
-from PySide6.QtWidgets import (QAbstractItemView, QDoubleSpinBox, QFileDialog, QHBoxLayout,
-                               QHeaderView, QLabel, QListWidget, QPushButton, QStackedWidget,
-                               QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDoubleSpinBox, QFileDialog,
+                               QHBoxLayout, QHeaderView, QLabel, QListWidget, QPushButton,
+                               QStackedWidget, QTableWidget, QTableWidgetItem, QVBoxLayout,
+                               QWidget)
 
 from desktop_ft.core.errors import window_text
 from desktop_ft.gui.settings import AppSettings
@@ -24,10 +25,12 @@ WELCOME = (
 
 class DataPanel(QWidget):
     """``show_scan(scan, thumbs)``; ``dataChosen(path)`` when the user picks data with a
-    dialog; ``sampleRequested`` for the built-in sample; ``val_split()``."""
+    dialog; ``sampleRequested`` for the built-in sample; ``val_split()``; for a table,
+    ``show_columns(path, header, chosen)`` and ``columnsChosen(path, text, label)``."""
 
     dataChosen = Signal(str)
     sampleRequested = Signal()
+    columnsChosen = Signal(str, str, str)     # a table, its text and label columns ("": auto)
 
     def __init__(self, settings: AppSettings, parent=None):
         super().__init__(parent)
@@ -66,6 +69,7 @@ class DataPanel(QWidget):
         self.title = QLabel(objectName="dataTitle")
         self.title.setWordWrap(True)
         layout.addWidget(self.title)
+        layout.addWidget(self._build_columns())
         self.class_table = QTableWidget(0, 3, objectName="classTable")
         self.class_table.setHorizontalHeaderLabels(["Class", "Examples", "Samples"])
         self.class_table.horizontalHeader().setSectionResizeMode(
@@ -92,8 +96,30 @@ class DataPanel(QWidget):
         layout.addLayout(row)
         return page
 
+    def _build_columns(self) -> QWidget:
+        """A table's text and label columns, picked from its header."""
+        self.columns_row = QWidget(objectName="tableColumns")
+        row = QHBoxLayout(self.columns_row)
+        row.setContentsMargins(0, 0, 0, 0)
+        self.text_column = QComboBox(objectName="textColumn")
+        self.label_column = QComboBox(objectName="labelColumn")
+        row.addWidget(QLabel("Columns — text:"))
+        row.addWidget(self.text_column)
+        row.addWidget(QLabel("label:"))
+        row.addWidget(self.label_column)
+        row.addStretch(1)
+        for combo in (self.text_column, self.label_column):
+            combo.setToolTip("Automatic: a column named text, sentence, review … (label, "
+                             "class, …)")
+            combo.activated.connect(self._on_column_activated)
+        self._table = ""
+        self.columns_row.hide()
+        return self.columns_row
+
     def bind(self, controller) -> None:
         self.dataChosen.connect(controller.open_data)
+        self.columnsChosen.connect(controller.choose_columns)
+        controller.tableColumns.connect(self.show_columns)
         controller.scanChanged.connect(self.show_scan)
         controller.projectOpened.connect(self._on_project)
 
@@ -107,6 +133,27 @@ class DataPanel(QWidget):
 
     def set_val_split(self, value: float) -> None:
         self.val_split_box.setValue(float(value))
+
+    @Slot(str, object, object)
+    def show_columns(self, path: str, header: list, chosen: tuple) -> None:
+        """Offer a table's columns (``header``), ``chosen`` (text, label) selected (None:
+        automatic); hidden for folders (no header)."""
+        self._table = path
+        self.columns_row.setVisible(bool(header))
+        for combo, name in zip((self.text_column, self.label_column), chosen):
+            combo.clear()
+            combo.addItem("automatic", "")
+            for column in header:
+                combo.addItem(column, column)
+            combo.setCurrentIndex(max(0, combo.findData(name or "")))
+        if header and self.showing_welcome():     # (no table read yet: its columns)
+            self.stack.setCurrentIndex(1)
+            self.title.setText(f"<b>{path}</b> — choose its text and label columns")
+
+    @Slot()
+    def _on_column_activated(self) -> None:
+        self.columnsChosen.emit(self._table, self.text_column.currentData(),
+                                self.label_column.currentData())
 
     def showing_welcome(self) -> bool:
         return self.stack.currentIndex() == 0
