@@ -147,7 +147,17 @@ def pid_alive(pid: int) -> bool:
         return False
     except PermissionError:  # alive, another user's
         return True
-    return True
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """A process that ended but was not reaped (its parent died where the init process
+    does not reap, as in some containers): it answers signals, yet owns nothing."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:         # no /proc (macOS), or gone meanwhile
+        return False
+    return stat[stat.rfind(")") + 2:].startswith("Z")
 
 
 def _windows_pid_alive(pid: int) -> bool:

@@ -86,3 +86,48 @@ def test_a_stuck_export_subprocess_is_stopped(tmp_path, monkeypatch):
     assert started[0].poll() is not None            # killed, not left running
     assert not out.exists()
     assert not list(tmp_path.glob(f"{staging.STAGE_PREFIX}*"))
+
+
+def test_an_ended_but_unreaped_process_owns_nothing():
+    from desktop_ft.core import atomic
+
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])    # not waited for: a zombie
+    deadline = time.monotonic() + 30
+    while atomic.pid_alive(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not atomic.pid_alive(proc.pid)
+    proc.wait()
+
+
+CHILD = """
+import time
+from desktop_ft.core.export import staging
+staging.end_with_parent(0.1)
+print("ready", flush=True)
+time.sleep(120)      # stuck, as a conversion can be
+"""
+PARENT = """
+import subprocess, sys
+child = subprocess.Popen([sys.executable, "-c", sys.argv[1]], stdout=subprocess.PIPE,
+                         text=True)
+if child.stdout.readline().strip() != "ready":
+    sys.exit("the export subprocess did not start")
+print(child.pid, flush=True)
+"""
+
+
+def test_the_export_subprocess_ends_when_its_parent_is_killed():
+    """Without its parent nobody reads its result, and it would keep its stage owned."""
+    from desktop_ft.core import atomic
+
+    parent = subprocess.run([sys.executable, "-c", PARENT, CHILD], capture_output=True,
+                            text=True, timeout=120)     # it ends: as good as killed
+    assert parent.returncode == 0, parent.stderr[-2000:]
+    pid = int(parent.stdout.split()[-1])
+    deadline = time.monotonic() + 30
+    while atomic.pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    alive = atomic.pid_alive(pid)
+    if alive:
+        os.kill(pid, 9)
+    assert not alive

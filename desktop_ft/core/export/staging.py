@@ -52,6 +52,23 @@ def timeout_message(seconds: float, via: str, kept: str) -> str:
             f"to the seconds to allow.")
 
 
+def end_with_parent(poll_s: float = 2.0) -> None:
+    """In the export subprocess: end it soon after the process that started it is gone.
+    Killed, that process reads no result, and a subprocess stuck without it would keep
+    its stage owned for good. (POSIX hands an orphan to another parent; Windows keeps
+    the dead one's pid, hence both checks.)"""
+    import threading
+
+    parent = os.getppid()
+
+    def watch():
+        while os.getppid() == parent and atomic.pid_alive(parent):
+            time.sleep(poll_s)
+        os._exit(3)
+
+    threading.Thread(target=watch, name="desktop-ft-parent-watch", daemon=True).start()
+
+
 def new_stage(parent: Path) -> Path:
     """A fresh stage beside ``OUT`` (in ``parent``), owned by this process; abandoned
     stages there are removed first."""

@@ -35,6 +35,9 @@ def main(argv: list[str]) -> int:
         if via == "tensorflow":
             runtime.quiet_tensorflow()
         backend.select(via)
+        from desktop_ft.core.export import staging
+
+        staging.end_with_parent()   # killed, the exporting process would read no result
         import numpy as np
 
         from desktop_ft.core.export import export_model
