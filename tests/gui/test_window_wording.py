@@ -161,3 +161,26 @@ def test_float16_on_a_cpu_names_the_precision_picker(qtbot, window):
     shown = w.banner.text()
     assert "choose Precision auto or float32" in shown, shown
     assert not FLAG.search(shown), shown
+
+
+def test_another_networks_folder_names_the_network_list(qtbot, window, tmp_path):
+    """A preset folder of another network: the window says which to choose under
+    Network (the CLI: which --model)."""
+    w, c = window, window.controller
+    text = tmp_path / "roberta"
+    text.mkdir()
+    (text / "config.json").write_text('{"model_type": "roberta"}')
+    (text / "model.safetensors").write_bytes(b"")
+    image = tmp_path / "swin"
+    image.mkdir()
+    (image / "config.json").write_text('{"model_type": "swin"}')
+    for family, folder, expected in (("bert", text, "Choose RoBERTa under Network."),
+                                     ("vit", image, "choose Swin Transformer (keras-hub) "
+                                                    "under Network.")):
+        w.banner.hide_error()
+        w.model_panel.set_spec({**w.model_panel.spec(), "family": family,
+                                "preset": str(folder), "weights": "imagenet"})
+        click(qtbot, w.model_panel.load_button)
+        qtbot.waitUntil(lambda: w.banner.isVisible() and not c.loading, timeout=LONG)
+        shown = w.banner.text()
+        assert expected in shown and not FLAG.search(shown), shown

@@ -17,8 +17,8 @@ import threading
 from pathlib import Path
 
 from desktop_ft.core import compat
-from desktop_ft.core.errors import (UserError, describe_exception, is_fetch_error,
-                                   is_refused_file_error)
+from desktop_ft.core.errors import (UserError, window_text, describe_exception,
+                                   is_fetch_error, is_refused_file_error)
 from desktop_ft.core.models.base import Family, ModelBundle, ModelSpec
 from desktop_ft.core.models.image.weights import download_imagenet, load_weights_file
 from desktop_ft.core.observer import Observer
@@ -68,9 +68,10 @@ def _unloadable_preset(preset, e: Exception) -> UserError | None:
     (keras-hub's ValueError for an unknown name or another model's folder, a truncated
     weights file); None for anything else."""
     if is_fetch_error(e):
-        return UserError(f"Could not load the keras-hub preset '{preset}' "
-                         f"({describe_exception(e)}). Offline, use a local preset folder, "
-                         "or --weights none.")
+        failed = f"Could not load the keras-hub preset '{preset}' ({describe_exception(e)})."
+        return UserError(f"{failed} Offline, use a local preset folder, or --weights none.",
+                         window_message=f"{failed} Offline, choose a local preset folder "
+                                        "(Preset or folder → Folder…).")
     if is_refused_file_error(e):
         return UserError(f"Could not load the keras-hub preset '{preset}': "
                          f"{describe_exception(e)}.")
@@ -94,7 +95,7 @@ def _hub_backbone(arch, spec):
     if Path(str(spec.preset)).expanduser().is_dir():
         wrong = folder_mismatch(Path(str(spec.preset)).expanduser(), arch)
         if wrong:
-            raise UserError(wrong)
+            raise UserError(wrong, window_message=window_text(wrong))
     try:
         # num_classes: the preset's own head is not loaded (only its backbone is used).
         classifier = keras_hub.models.ImageClassifier.from_preset(

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from desktop_ft.core.errors import Worded
 from desktop_ft.core.models.image.entry import TF, TORCH, ImageArchitecture
 
 _TRANSFORMER_BLOCKS = ((r"^(transformer_block_\d+)$", r"\1"),
@@ -222,8 +223,12 @@ def folder_mismatch(path, arch: ImageArchitecture) -> str | None:
     if what is None:
         return None
     if found is not None:
-        return f"{path} holds {what}, not {arch.short}: use --model {found.name} ({found.short})."
+        return Worded(f"{path} holds {what}, not {arch.short}: use --model {found.name} "
+                      f"({found.short}).", window=f"{path} holds {what}, not {arch.short}: "
+                      f"choose {found.short} under Network.")
     known = ", ".join(a.name for a in HUB_ARCHITECTURES)
-    return (f"{path} holds {what}, which no image entry loads. keras-hub image entries: "
-            f"{known} (`desktop-ft models`); a keras.applications network takes a Keras "
-            "weights file (--weights FILE).")
+    facts = f"{path} holds {what}, which no image entry loads. keras-hub image entries: {known}"
+    return Worded(f"{facts} (`desktop-ft models`); a keras.applications network takes a "
+                  "Keras weights file (--weights FILE).",
+                  window=f"{facts}; a keras.applications network takes a Keras weights "
+                         "file (Weights → From file…).")

@@ -25,8 +25,8 @@ import json
 import threading
 from pathlib import Path
 
-from desktop_ft.core.errors import (UserError, describe_exception, is_fetch_error,
-                                   is_refused_file_error)
+from desktop_ft.core.errors import (UserError, Worded, window_text, describe_exception,
+                                   is_fetch_error, is_refused_file_error)
 from desktop_ft.core.models.base import Family, ModelBundle, ModelSpec
 from desktop_ft.core.models.text.architectures import (ARCHITECTURES, TextArchitecture,
                                                        architecture_for_model_type)
@@ -68,10 +68,9 @@ def describe_source(preset: str, arch: TextArchitecture | None = None) -> str:
             raise UserError(f"{p / 'config.json'} is not valid JSON ({e}).") from None
         if model_type not in arch.hf_model_types:
             other = architecture_for_model_type(str(model_type))
-            hint = f" Choose {other.title.split(' —')[0]} (--model {other.name})." if other \
-                else f" Supported: {', '.join(ARCHITECTURES)}."
-            raise UserError(f"{p} holds a '{model_type}' model, not "
-                            f"{arch.title.split(' —')[0]}.{hint}")
+            hint = _choose(other) or f" Supported: {', '.join(ARCHITECTURES)}."
+            problem = f"{p} holds a '{model_type}' model, not {arch.title.split(' —')[0]}."
+            raise UserError(f"{problem}{hint}", window_message=f"{problem}{window_text(hint)}")
         if not arch.hf_folders:
             raise UserError(f"keras-hub cannot convert Hugging Face {arch.name} folders; use "
                             f"a keras-hub preset ({', '.join(arch.presets[:3])}, …).")
@@ -93,8 +92,19 @@ def _check_keras_hub_folder(p: Path, arch: TextArchitecture) -> None:
         raise UserError(f"{p / 'config.json'} is not valid JSON ({e}).") from None
     if class_name and class_name != arch.backbone:
         other = next((a for a in ARCHITECTURES.values() if a.backbone == class_name), None)
-        hint = f" Choose {other.title.split(' —')[0]} (--model {other.name})." if other else ""
-        raise UserError(f"{p} holds a keras-hub {class_name}, not a {arch.backbone}.{hint}")
+        hint = _choose(other)
+        problem = f"{p} holds a keras-hub {class_name}, not a {arch.backbone}."
+        raise UserError(f"{problem}{hint}", window_message=f"{problem}{window_text(hint)}")
+
+
+def _choose(other) -> str:
+    """" Choose <the right architecture>." — by its flag for the CLI, under Network in the
+    window; "" when none fits."""
+    if other is None:
+        return ""
+    short = other.title.split(" —")[0]
+    return Worded(f" Choose {short} (--model {other.name}).",
+                  window=f" Choose {short} under Network.")
 
 
 def _keras_hub_class(name: str):
@@ -132,7 +142,10 @@ def build(family: Family, spec: ModelSpec, observer: Observer,
     if not spec.preset:
         if not random:
             raise UserError(f"{arch.title.split(' —')[0]} needs a preset name or a local "
-                            "folder (--preset), or --weights none.")
+                            "folder (--preset), or --weights none.",
+                            window_message=f"{arch.title.split(' —')[0]} needs a preset "
+                                           "name or a local folder (Preset or folder → "
+                                           "Folder…).")
         observer.on_status(f"Building {arch.name} with random weights (default "
                            "configuration)…")
         backbone = _keras_hub_class(arch.backbone)(**arch.default_config)
@@ -197,5 +210,8 @@ def require_tokenizer(bundle: ModelBundle) -> CheckpointTokenizer:
     tokenizer = bundle.parts.get("tokenizer")
     if tokenizer is None:
         raise UserError("This model has random weights and no tokenizer: give a preset or a "
-                        "folder (--preset) whose tokenizer it should use.")
+                        "folder (--preset) whose tokenizer it should use.",
+                        window_message="This model has random weights and no tokenizer: "
+                                       "give a preset or a folder whose tokenizer it should "
+                                       "use (Preset or folder), and load it again.")
     return tokenizer
