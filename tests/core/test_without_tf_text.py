@@ -87,6 +87,7 @@ def _check_export(folder, stdout: str, backend_name: str) -> dict:
     assert "Not written — SavedModel" in stdout
     assert f"desktop-ft export {folder} NEW_OUT --formats keras,saved_model" in stdout
     assert record["tokenizer"]["matches_app"]
+    assert f"* **Not written:** saved_model — {why}" in (folder / "README.md").read_text()
     return record
 
 

@@ -115,6 +115,8 @@ def model_card(record: dict) -> str:
         f"* **Input:** {'uint8 images' if images else 'text'}"
         + (f", {size}×{size} px inside the model" if images else f", {seq} tokens"),
         (f"* **Run:** `{record['run']}`" if record.get("run") else ""),
+        *(f"* **Not written:** {name} — {why}" for name, why in
+          (record.get("formats_not_written") or {}).items()),
         "\n## Metrics\n", _metrics(record.get("metrics")),
         "## Parity with the app\n",
         "Max |app − format| over real training inputs and synthetic ones, each format run "
