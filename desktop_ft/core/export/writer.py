@@ -101,12 +101,7 @@ def export_model(bundle, out: str | os.PathLike, labels: list[str], *,
                                         write_keras=export_model)
         if missing:
             formats = tuple(f for f in formats if f not in missing) or ("keras",)
-    why = "saved_model" in formats and bundle.family_impl.saved_model_unavailable()
-    if why:
-        # (A text model without tensorflow-text.) Everything else is still written, so
-        # that evaluate, predict and explain have model.keras and tokenizer.json to run.
-        info = _not_written(info, {"saved_model": why})
-        formats = tuple(f for f in formats if f != "saved_model") or ("keras",)
+    formats, info = _less_unwritable_saved_model(bundle, formats, info)
     atomic.recover(out)       # what an export killed earlier left behind
     needed = estimate_export_bytes(bundle, formats)
     free = shutil.disk_usage(out.parent).free
@@ -218,6 +213,18 @@ def export_model(bundle, out: str | os.PathLike, labels: list[str], *,
     if record.get("formats_not_written"):
         observer.on_status(not_written_note(record["formats_not_written"], out))
     return {**record, "path": str(out)}
+
+
+def _less_unwritable_saved_model(bundle, formats: tuple, info: dict | None):
+    """(``formats``, ``info``) less a SavedModel this process cannot write (a text model
+    without tensorflow-text), its reason added to ``formats_not_written``. Everything
+    else is still written, so that evaluate, predict and explain have model.keras and
+    tokenizer.json to run."""
+    why = "saved_model" in formats and bundle.family_impl.saved_model_unavailable()
+    if not why:
+        return formats, info
+    return (tuple(f for f in formats if f != "saved_model") or ("keras",),
+            _not_written(info, {"saved_model": why}))
 
 
 def _not_written(info: dict | None, reasons: dict) -> dict:
