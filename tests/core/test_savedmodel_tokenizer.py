@@ -117,3 +117,29 @@ def test_minilm_savedmodel_tokenizer_gives_the_apps_ids(minilm_folder):
     cased = CheckpointTokenizer(Tokenizer.from_str(json.dumps(data)), "cased MiniLM",
                                 segment_ids=True)
     assert differing_texts(cased, arch) == set()
+
+
+def test_parity_figure_covers_the_texts_whose_ids_differ(monkeypatch, tmp_path):
+    """The SavedModel's figure is over every text; the ones whose ids differ are also
+    named with their own difference (it once left them out and read 0.0)."""
+    import numpy as np
+
+    from desktop_ft.core.export import parity
+
+    app = np.array([[0.5, 0.5], [0.9, 0.1], [0.2, 0.8]], np.float32)
+    saved = app + np.array([[0, 0], [-0.3, 0.3], [1e-6, -1e-6]], np.float32)
+
+    class Exported:
+        def __init__(self, folder, kind):
+            assert kind == "text"
+
+        def predict_proba(self, samples):
+            return saved[:len(samples)]
+
+    monkeypatch.setattr(parity, "ExportedModel", Exported)
+    bundle = SimpleNamespace(input_kind="text", predict_proba=lambda samples: app)
+    out = parity.measure_parity(bundle, tmp_path, ["a", "b", "c"], listed={1})
+    assert out["max_abs_diff"] == pytest.approx(0.3, rel=1e-5) and out["samples"] == 3
+    assert out["differs"] == [{"index": 1, "text": "b",
+                               "max_abs_diff": pytest.approx(0.3, rel=1e-5)}]
+    assert out["same_ids_max_abs_diff"] == pytest.approx(1e-6, abs=1e-6)

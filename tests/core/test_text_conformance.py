@@ -27,6 +27,9 @@ from desktop_ft.core.training import TrainJob, fine_tune
 pytestmark = pytest.mark.slow
 
 NAMES = list(ARCHITECTURES)
+# Texts on which the SavedModel's TensorFlow tokenizer still gives other ids than the
+# app (test_savedmodel_tokenizer.py says why): keras-hub's BPE ops stop at a NUL.
+SAVED_MODEL_LEFTOVERS = {"roberta": {"control\x07char\ttab\r\nnewline\x00nul"}}
 
 
 @pytest.fixture(scope="module", params=NAMES)
@@ -89,7 +92,17 @@ def test_export_parity_and_reload(trained, tmp_path):
         tok["saved_model_differs"]
     assert not plain & {d["text"] for d in tok["saved_model_differs"]}
     assert tok["matches_app"] is True
-    assert record["parity_max_abs_diff"] < 1e-4
+    differs = {d["text"] for d in tok["saved_model_differs"]}
+    assert differs <= SAVED_MODEL_LEFTOVERS.get(r.bundle.family, set()), differs
+    # The SavedModel's figure covers every text checked; those whose ids differ are
+    # listed beside it with their own difference.
+    listed = record.get("parity_differs", [])
+    assert {d["text"] for d in listed} == differs
+    if differs:
+        assert record["parity_max_abs_diff"] >= max(d["max_abs_diff"] for d in listed)
+        assert record["parity_max_abs_diff_same_ids"] < 1e-4
+    else:
+        assert record["parity_max_abs_diff"] < 1e-4
     # ONNX too (DistilBERT, RoBERTa, XLM-R and DeBERTa-v3 need TensorFlow's Erfc, the
     # exact GELU, converted: core/export/tf_onnx.py registers it with tf2onnx).
     assert record["formats"]["onnx"]["parity_max_abs_diff"] < 1e-4, record["formats"]

@@ -92,7 +92,8 @@ def model_card(record: dict) -> str:
             text_note += (f"\nThe SavedModel's tokenizer (TensorFlow ops) gives other token "
                           f"ids than the app on {len(differs)} of "
                           f"{tokenizer.get('saved_model_checked')} checked texts; the "
-                          "SavedModel's parity above leaves them out. Feed `tokenizer.json` "
+                          "SavedModel's parity above counts them (`parity_differs` in "
+                          "`export.json` gives each one's own). Feed `tokenizer.json` "
                           "ids (ONNX, LiteRT, model.keras) where these matter:\n\n"
                           + "\n".join(f"* `{d['text'][:60]!r}`" for d in differs[:12])
                           + ("\n* …" if len(differs) > 12 else "") + "\n")

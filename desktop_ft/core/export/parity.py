@@ -32,21 +32,30 @@ def parity_parts(record: dict) -> list[str]:
     return parts
 
 
-
 def predict_with(model, bundle, inputs):
     """Class probabilities from another Keras model of the same family (the merged one)."""
     twin = dataclasses.replace(bundle, model=model)
     return twin.predict_proba(inputs)
 
 
-def measure_parity(bundle, folder: Path, samples: list, app_probs=None) -> dict:
-    """Max |Keras − reloaded SavedModel| over ``samples`` (raw inputs); ``app_probs``:
-    the app's own probabilities when it runs on another backend."""
+def measure_parity(bundle, folder: Path, samples: list, app_probs=None,
+                   listed=()) -> dict:
+    """Max |Keras − reloaded SavedModel| over every one of ``samples`` (raw inputs);
+    ``app_probs``: the app's own probabilities when it runs on another backend.
+    ``listed``: indices of samples to name beside the figure with their own difference
+    (texts whose SavedModel token ids differ from the app's): they count in it too;
+    ``same_ids_max_abs_diff`` is the figure over the others."""
     import numpy as np
 
+    if not len(samples):
+        return {"max_abs_diff": 0.0, "samples": 0, "differs": []}
     exported = ExportedModel(folder, kind=bundle.input_kind)
     keras_probs = bundle.predict_proba(samples) if app_probs is None else app_probs
     saved_probs = exported.predict_proba(samples)
-    diff = float(np.max(np.abs(keras_probs - saved_probs))) if len(samples) else 0.0
-    return {"max_abs_diff": diff, "samples": len(samples)}
-
+    per_sample = np.max(np.abs(np.asarray(keras_probs) - np.asarray(saved_probs)), axis=-1)
+    differs = [{"index": int(i), "text": str(samples[i])[:200],
+                "max_abs_diff": float(per_sample[i])} for i in sorted(listed)]
+    same = np.delete(per_sample, sorted(listed))
+    return {"max_abs_diff": float(per_sample.max()), "samples": len(samples),
+            "differs": differs, "same_ids_max_abs_diff": float(same.max()) if len(same)
+            else None}

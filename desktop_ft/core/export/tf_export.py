@@ -74,7 +74,7 @@ def main(argv: list[str]) -> int:
 _RECOMPUTED = ("format_version", "created", "parity_max_abs_diff", "parity_samples",
                "formats_written", "formats", "saved_model_bytes", "keras_bytes",
                "export_seconds", "signature", "weights_bytes", "weights_bytes_float32",
-               "path", "tokenizer")
+               "path", "tokenizer", "parity_differs", "parity_max_abs_diff_same_ids")
 
 
 if __name__ == "__main__":

@@ -77,6 +77,10 @@ def export_model(bundle, out: str | os.PathLike, labels: list[str], *,
     if len(labels) != bundle.num_classes:
         raise UserError(f"{len(labels)} labels for a model with {bundle.num_classes} outputs.")
     out.parent.mkdir(parents=True, exist_ok=True)
+    if backend.name() != "tensorflow" and in_subprocess and backend.tensorflow_available():
+        # tensorflow-text not even installed (Windows): no TensorFlow process is started
+        # for a SavedModel it could not write.
+        formats, info = _less_unwritable_saved_model(bundle, formats, info, try_import=False)
     tf_formats = [f for f in formats if f in TENSORFLOW_FORMATS]
     if tf_formats and backend.name() != "tensorflow" and in_subprocess:
         if backend.tensorflow_available():
@@ -137,19 +141,20 @@ def export_model(bundle, out: str | os.PathLike, labels: list[str], *,
             extra["adapter_bytes"] = peft.save_adapters(bundle, tmp / "adapters.lora.h5")
         extra["weights_bytes"], extra["weights_bytes_float32"] = peft.weights_bytes(bundle.model)
         (tmp / "labels.json").write_text(json.dumps(list(labels), indent=2))
-        parity = {"max_abs_diff": None, "samples": len(checks)}
-        same_ids = list(range(len(checks)))
+        parity = {"max_abs_diff": None, "samples": len(checks), "differs": []}
+        differing = set()
         if bundle.family_impl.write_tokenizer(bundle, tmp / "tokenizer.json"):
             extra["tokenizer"] = tokenizer_record(bundle, tmp, checks,
                                                   "saved_model" in formats)
             differing = {d["index"] for d in extra["tokenizer"].get("saved_model_differs", [])}
-            same_ids = [i for i in same_ids if i not in differing]
         if "saved_model" in formats:
             observer.on_status("Checking the SavedModel against the Keras model…")
-            # (Texts whose SavedModel token ids differ are listed, not averaged in.)
-            parity = measure_parity(bundle, tmp, [checks[i] for i in same_ids],
-                                    None if app_probs is None else
-                                    [app_probs[i] for i in same_ids])
+            # Over every text: those whose SavedModel token ids differ count in the
+            # figure and are listed beside it (parity_differs) with their own difference.
+            parity = measure_parity(bundle, tmp, checks, app_probs, listed=differing)
+            if differing:
+                extra["parity_differs"] = parity["differs"]
+                extra["parity_max_abs_diff_same_ids"] = parity["same_ids_max_abs_diff"]
         _check_stop(stop)
         extra["formats"] = write_formats(bundle, tmp, formats, checks, representative,
                                          validation, observer)
@@ -215,12 +220,13 @@ def export_model(bundle, out: str | os.PathLike, labels: list[str], *,
     return {**record, "path": str(out)}
 
 
-def _less_unwritable_saved_model(bundle, formats: tuple, info: dict | None):
+def _less_unwritable_saved_model(bundle, formats: tuple, info: dict | None,
+                                 try_import: bool = True):
     """(``formats``, ``info``) less a SavedModel this process cannot write (a text model
     without tensorflow-text), its reason added to ``formats_not_written``. Everything
     else is still written, so that evaluate, predict and explain have model.keras and
     tokenizer.json to run."""
-    why = "saved_model" in formats and bundle.family_impl.saved_model_unavailable()
+    why = "saved_model" in formats and bundle.family_impl.saved_model_unavailable(try_import)
     if not why:
         return formats, info
     return (tuple(f for f in formats if f != "saved_model") or ("keras",),
