@@ -88,9 +88,10 @@ def tensorflow_available() -> bool:
     return installed("tensorflow")
 
 
-def tensorflow_text_missing() -> str | None:
+def tensorflow_text_missing(try_import: bool = True) -> str | None:
     """Why the text SavedModel's tokenizer ops (tensorflow-text) cannot run in this
-    process, or None when they can. Imports TensorFlow: call it where TensorFlow runs.
+    process, or None when they can. Imports TensorFlow (call it where TensorFlow runs),
+    unless ``try_import`` is False: then only a missing package is found.
 
     Found is not enough: a tensorflow-text built for another TensorFlow fails at import
     (and keras-hub, which swallows that ImportError, then fails inside the SavedModel's
@@ -99,6 +100,8 @@ def tensorflow_text_missing() -> str | None:
               "Windows wheel (Linux x86_64 and macOS arm64 have one)")
     if not tensorflow_available() or not installed("tensorflow_text"):
         return advice.format("which is not installed")
+    if not try_import:
+        return None
     import tensorflow as tf
 
     try:

@@ -143,3 +143,25 @@ def test_evaluate_predict_and_explain_run_the_export(exports, blocked_env, text_
     np.testing.assert_allclose(probs(last["explain"]), keras_probs, atol=1e-5)
     np.testing.assert_allclose(probs(last["onnx"]), keras_probs, atol=1e-5)
     assert [row["tokens"][:2] for row in last["explain"]] == [["this", "is"]] * 2
+
+
+def test_a_missing_tensorflow_text_is_found_without_importing(monkeypatch):
+    """Where tensorflow-text is not installed at all (Windows), a torch or JAX export
+    knows before it starts a TensorFlow process that the SavedModel cannot be written."""
+    from types import SimpleNamespace
+
+    from desktop_ft.core.export.writer import _less_unwritable_saved_model
+    from desktop_ft.core.models import get_family
+
+    monkeypatch.setattr(backend, "installed", lambda name: name != "tensorflow_text")
+    text = SimpleNamespace(family_impl=get_family("bert"))
+    formats, info = _less_unwritable_saved_model(text, ("saved_model", "keras"), {"run": "r"},
+                                                 try_import=False)
+    assert formats == ("keras",) and info["run"] == "r"
+    assert "tensorflow-text, which is not installed" in info["formats_not_written"][
+        "saved_model"]
+    assert _less_unwritable_saved_model(text, ("saved_model",), None,
+                                        try_import=False)[0] == ("keras",)
+    images = SimpleNamespace(family_impl=get_family("vgg16"))
+    assert _less_unwritable_saved_model(images, ("saved_model",), None) == \
+        (("saved_model",), None)

@@ -77,6 +77,10 @@ def export_model(bundle, out: str | os.PathLike, labels: list[str], *,
     if len(labels) != bundle.num_classes:
         raise UserError(f"{len(labels)} labels for a model with {bundle.num_classes} outputs.")
     out.parent.mkdir(parents=True, exist_ok=True)
+    if backend.name() != "tensorflow" and in_subprocess and backend.tensorflow_available():
+        # tensorflow-text not even installed (Windows): no TensorFlow process is started
+        # for a SavedModel it could not write.
+        formats, info = _less_unwritable_saved_model(bundle, formats, info, try_import=False)
     tf_formats = [f for f in formats if f in TENSORFLOW_FORMATS]
     if tf_formats and backend.name() != "tensorflow" and in_subprocess:
         if backend.tensorflow_available():
@@ -216,12 +220,13 @@ def export_model(bundle, out: str | os.PathLike, labels: list[str], *,
     return {**record, "path": str(out)}
 
 
-def _less_unwritable_saved_model(bundle, formats: tuple, info: dict | None):
+def _less_unwritable_saved_model(bundle, formats: tuple, info: dict | None,
+                                 try_import: bool = True):
     """(``formats``, ``info``) less a SavedModel this process cannot write (a text model
     without tensorflow-text), its reason added to ``formats_not_written``. Everything
     else is still written, so that evaluate, predict and explain have model.keras and
     tokenizer.json to run."""
-    why = "saved_model" in formats and bundle.family_impl.saved_model_unavailable()
+    why = "saved_model" in formats and bundle.family_impl.saved_model_unavailable(try_import)
     if not why:
         return formats, info
     return (tuple(f for f in formats if f != "saved_model") or ("keras",),

@@ -220,9 +220,10 @@ class Family(ABC):
     def serve_function(self, bundle: ModelBundle, outputs):
         """A ``tf.function`` taking raw input (``outputs(raw_model_output)`` → dict)."""
 
-    def saved_model_unavailable(self) -> str | None:
+    def saved_model_unavailable(self, try_import: bool = True) -> str | None:
         """Why this process cannot write or run this family's SavedModel (an op library
-        missing), or None. The export then writes the other formats and says why."""
+        missing), or None. The export then writes the other formats and says why.
+        ``try_import=False``: only what is known without importing TensorFlow."""
         return None
 
     def archive_extras(self, bundle: ModelBundle) -> list:

@@ -133,10 +133,10 @@ class TextFamily(Family):
             return outputs(model(inputs, training=False))
         return serve
 
-    def saved_model_unavailable(self) -> str | None:
+    def saved_model_unavailable(self, try_import: bool = True) -> str | None:
         from desktop_ft.core import backend
 
-        return backend.tensorflow_text_missing()
+        return backend.tensorflow_text_missing(try_import)
 
     def _tf_preprocessor(self, bundle: ModelBundle):
         preprocessor = bundle.parts.get("tf_preprocessor")
