@@ -134,9 +134,20 @@ def _project_from_args(args):
 
 
 def cmd_train(args) -> int:
-    if args.resume:
-        return _resume(args)
     from desktop_ft.core import distribution
+
+    if args.distributed:
+        _distribution_from_flags(args)
+        distribution.distribution_strategy(distributed=True)   # before any other TF/JAX work
+    try:
+        return _resume(args) if args.resume else _train(args)
+    except BaseException as e:
+        if distribution.multi_process():
+            distribution.leave_after_failure(_group_failure(e), _exit_code(e))
+        raise
+
+
+def _train(args) -> int:
     from desktop_ft.core.project import replay
     from desktop_ft.core.training import fine_tune
 
@@ -147,8 +158,6 @@ def cmd_train(args) -> int:
     if not args.export:
         raise UserError("train needs --export OUT: the folder to write the trained model to "
                         "(or --resume RUN_DIR to continue a run).")
-    if args.distributed:
-        distribution.distribution_strategy(distributed=True)   # before any other TF work
     out_stream = sys.stderr if args.json else sys.stdout
     observer = PrintingObserver(out_stream)
     stop = threading.Event()
@@ -159,21 +168,52 @@ def cmd_train(args) -> int:
                            run_dir=args.run_dir)
     else:
         result = fine_tune(job, observer, stop, run_dir=args.run_dir)
-    if args.distributed and not distribution.is_chief():
-        summary = result.summary()
-        summary["export"] = None
-        print("Not the chief worker: the chief exports.", file=out_stream)
-        if args.json:
-            print(json.dumps(summary))
-        return 0
     return _finish(args, result, observer, out_stream)
+
+
+def _distribution_from_flags(args) -> None:
+    """--job-addresses, --num-processes, --process-id: Keras's own variables, which
+    ``keras.distribution.initialize()`` reads."""
+    from desktop_ft.core.distribution import JAX_VARIABLES
+
+    for name, value in zip(JAX_VARIABLES, (args.job_addresses, args.num_processes,
+                                           args.process_id)):
+        if value is not None:
+            os.environ[name] = str(value)
+
+
+def _group_failure(e: BaseException) -> str:
+    """One line for a process of a JAX group whose training ended in an error: most
+    often another process died (its connection closed in the middle of a step)."""
+    from desktop_ft.core import distribution
+
+    strategy = distribution.distribution_strategy()
+    why = "interrupted" if isinstance(e, KeyboardInterrupt) else \
+        (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
+    return (f"process {strategy.process_index} of {strategy.processes} stopped: {why}. "
+            "When one process of the group fails or is stopped, all stop (a process that "
+            "dies is noticed at the next step; a machine that vanishes within JAX's "
+            "100-second heartbeat timeout); process 0's run folder resumes with "
+            f"--distributed --resume RUN_DIR on {strategy.processes} processes.")
+
+
+def _exit_code(e: BaseException) -> int:
+    return getattr(e, "exit_code", None) or interrupts.termination_code() or \
+        (130 if isinstance(e, KeyboardInterrupt) else 1)
 
 
 def _finish(args, result, observer, out_stream) -> int:
     """Print the evaluation, export, and end with the JSON summary."""
-    from desktop_ft.core import export
+    from desktop_ft.core import distribution, export
 
     summary = result.summary()
+    if getattr(args, "distributed", False) and not distribution.is_chief():
+        summary["export"] = None
+        print("Not process 0: process 0 writes the run folder and the export.",
+              file=out_stream)
+        if args.json:
+            print(json.dumps(summary))
+        return 0
     print_evaluation(result.evaluation, out_stream)
     if args.export:
         record = export.export_model(result.bundle, args.export, result.classes,
@@ -231,8 +271,14 @@ def _install_sigint(stop: threading.Event, stream) -> None:
     if threading.current_thread() is not threading.main_thread():
         return
 
+    from desktop_ft.core import distribution
+
+    # Several JAX processes step together: one that stops alone would leave the others
+    # waiting for it, so there the first Ctrl-C aborts (and all stop; see cmd_train).
+    together = distribution.multi_process()
+
     def handler(signum, frame):
-        if stop.is_set():
+        if stop.is_set() or together:
             interrupts.begin_termination(130)
             raise KeyboardInterrupt
         stop.set()

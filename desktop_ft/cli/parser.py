@@ -208,7 +208,16 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--jit", dest="jit_compile", action="store_true", default=None,
                    help="compile with XLA")
     f.add_argument("--distributed", action="store_true",
-                   help="multi-worker training from TF_CONFIG (the chief exports)")
+                   help="train with other processes, on other machines too: TensorFlow "
+                        "workers from TF_CONFIG (the chief exports), or JAX processes "
+                        "from KERAS_DISTRIBUTION_* or the three flags below (process 0 "
+                        "exports); see README")
+    f.add_argument("--job-addresses", default=None, metavar="HOST:PORT[,…]",
+                   help="JAX: process 0's address (KERAS_DISTRIBUTION_JOB_ADDRESSES)")
+    f.add_argument("--num-processes", type=_positive_int, default=None, metavar="N",
+                   help="JAX: how many processes train (KERAS_DISTRIBUTION_NUM_PROCESSES)")
+    f.add_argument("--process-id", type=int, default=None, metavar="I",
+                   help="JAX: this process, 0 to N-1 (KERAS_DISTRIBUTION_PROCESS_ID)")
     r = p.add_argument_group("runs")
     r.add_argument("--run-dir", default=None, metavar="DIR",
                    help="where the run folder goes (checkpoint after every epoch; default: "

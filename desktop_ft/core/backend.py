@@ -165,11 +165,21 @@ def device_description() -> str:
     MPS" — for the status bar, the CLI and ``export.json``."""
     found = gpus()
     if not found:
-        return f"{name()} · CPU"
+        cpus = _jax_cpu_devices() if name() == "jax" else 1
+        return f"{name()} · {cpus} × CPU" if cpus > 1 else f"{name()} · CPU"
     first = found[0]
     count = f"{len(found)} × " if len(found) > 1 else ""
     label = first["kind"] if first["kind"] == "MPS" else f"{first['kind']} · {first['name']}"
     return f"{name()} · {count}{label}"
+
+
+def _jax_cpu_devices() -> int:
+    """JAX's CPU devices in this process: several when XLA_FLAGS asks for
+    ``--xla_force_host_platform_device_count`` (how the multi-device path is tested
+    without GPUs; training then spreads over them)."""
+    import jax
+
+    return len(jax.local_devices(backend="cpu"))
 
 
 def gpu_capabilities() -> list[tuple[int, int]]:
@@ -181,10 +191,13 @@ def unsupported(distributed: bool, backend: str | None = None) -> str | None:
     """What ``backend`` (default: the active one) cannot do that the job asks for — said
     before anything starts."""
     backend = backend or name()
-    if distributed and backend != "tensorflow":
-        return ("--distributed (MultiWorkerMirroredStrategy over TF_CONFIG) is TensorFlow's; "
-                f"on {backend} train on one machine (on JAX, several GPUs in one machine are "
-                "used automatically with keras.distribution.DataParallel).")
+    if distributed and backend not in ("tensorflow", "jax"):
+        # Keras 3.15 implements keras.distribution for TensorFlow and JAX only; its torch
+        # trainer runs on one device (multi-device fit arrives in 3.16 nightlies).
+        return (f"--distributed is not available on {backend}: Keras 3.15's distribution "
+                "API exists for TensorFlow's and JAX's backends only, and on PyTorch Keras "
+                "trains on one GPU. Use --backend jax (keras.distribution, several "
+                "processes) or --backend tensorflow (MultiWorkerMirroredStrategy).")
     return None
 
 

@@ -314,6 +314,22 @@ def plain_tf_grouped_convolutions():
         nn.conv = original
 
 
+def localize_jax_variables(variables) -> None:
+    """Put JAX variables that a ``keras.distribution`` laid out over several devices
+    (or processes) onto this process's first device. Keras keeps each variable's layout
+    in the private ``_layout`` and re-applies it on every ``assign``, and offers no way
+    to drop it; without this, a model trained under ``DataParallel`` predicts only on
+    batches that split evenly over every device of the group."""
+    import numpy as np
+
+    for v in variables:
+        if not hasattr(v, "_layout"):
+            continue
+        value = np.asarray(v.value)    # a replicated array reads on any one process
+        v._layout = None
+        v.assign(value)
+
+
 def keras_hub_wordpiece_max_bytes(tokenizer, max_bytes: int) -> bool:
     """Let keras-hub's WordPiece tokenizer piece words up to ``max_bytes`` UTF-8 bytes:
     it builds ``tf_text.FastWordpieceTokenizer`` (the private ``_fast_word_piece``) with

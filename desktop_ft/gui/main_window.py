@@ -187,6 +187,11 @@ class MainWindow(QMainWindow):
     @Slot(str)
     def _on_device(self, description: str) -> None:
         self.device_label.setText(f"Compute: {description}")
+        # Training on several machines is a command-line mode (processes started
+        # together, one per machine); the window trains on this machine's devices.
+        self.device_label.setToolTip(
+            f"Training here uses {description}. Several machines: multi-process training "
+            "is a command-line mode — desktop-ft train --distributed (see README).")
         from desktop_ft.gui.runs_dialog import interrupted_run
 
         run = interrupted_run()

@@ -81,7 +81,9 @@ class MenuActions(QObject):
                           "fine-tuning with Keras, for images and text: "
                           f"{', '.join(f.title.split(' —')[0] for f in FAMILIES.values())}."
                           "</p>"
-                          f"<p>Compute: {self.w.controller.device or 'starting…'}</p>")
+                          f"<p>Compute: {self.w.controller.device or 'starting…'}</p>"
+                          "<p>Training on several machines is a command-line mode: "
+                          "<code>desktop-ft train --distributed</code> (see README).</p>")
 
 
 def build_menus(window) -> dict[str, QAction]:

@@ -172,14 +172,17 @@ def test_cli_refuses_distributed_on_torch_before_starting(image_folder, tmp_path
         env={**os.environ, "TF_CONFIG": '{"cluster": {"worker": ["localhost:1"]}, '
                                          '"task": {"type": "worker", "index": 0}}'})
     assert proc.returncode == 1, proc.stderr
-    assert proc.stderr.count("\n") == 1 and "is TensorFlow's" in proc.stderr
+    assert proc.stderr.count("\n") == 1 and "not available on torch" in proc.stderr
+    assert "one GPU" in proc.stderr and "--backend jax" in proc.stderr
     assert not (tmp_path / "out").exists()
 
 
-def test_distributed_is_refused_on_other_backends(monkeypatch):
+def test_distributed_is_refused_on_torch_only(monkeypatch):
     monkeypatch.setattr(backend, "name", lambda: "torch")
-    assert "TensorFlow's" in backend.unsupported(distributed=True)
+    assert "TensorFlow's and JAX's" in backend.unsupported(distributed=True)
     assert backend.unsupported(distributed=False) is None
+    assert backend.unsupported(True, "jax") is None
+    assert backend.unsupported(True, "tensorflow") is None
 
 
 def test_savedmodel_needs_tensorflow_says_so(monkeypatch, tmp_path):

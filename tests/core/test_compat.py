@@ -296,3 +296,29 @@ def test_keras_hub_wordpiece_takes_longer_words():
     assert ids() == [[0]]
     assert compat.keras_hub_wordpiece_max_bytes(tokenizer, 400)
     assert ids() == [[2] + [3] * 59]
+
+
+def test_jax_variables_laid_out_over_two_devices_come_back_to_one():
+    """``localize_jax_variables`` drops Keras's private ``_layout``: afterwards a model
+    trained under DataParallel predicts a batch of 1 (which 2 devices cannot split)."""
+    from desktop_ft.core import backend
+
+    if not backend.installed("jax"):
+        pytest.skip("jax is not installed")
+    script = "\n".join((
+        "import keras, numpy as np",
+        "from desktop_ft.core import compat",
+        "keras.distribution.set_distribution(keras.distribution.DataParallel())",
+        "model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])",
+        "assert all(v._layout is not None for v in model.variables)",
+        "before = model.get_weights()",
+        "keras.distribution.set_distribution(None)",
+        "compat.localize_jax_variables(model.variables)",
+        "assert all(len(v.value.devices()) == 1 for v in model.variables)",
+        "assert all((a == b).all() for a, b in zip(before, model.get_weights()))",
+        "print(model.predict(np.ones((1, 3)), verbose=0).shape)"))
+    env = {**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "3",
+           "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0 and "(1, 2)" in proc.stdout, proc.stderr[-2000:]

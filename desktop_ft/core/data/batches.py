@@ -41,6 +41,7 @@ class _Batches(keras.utils.PyDataset):
         self.n, self.batch_size, self.seed = n, max(1, batch_size), seed
         self.epoch = first_epoch
         self._orders: dict[int, np.ndarray] = {}
+        self._shard: tuple[int, int] | None = None
 
     def __len__(self) -> int:
         return math.ceil(self.n / self.batch_size)
@@ -61,6 +62,30 @@ class _Batches(keras.utils.PyDataset):
                 rng = np.random.default_rng([self.seed, self.epoch])
                 order = self._orders[self.epoch] = rng.permutation(self.n)
         return order[i * self.batch_size:(i + 1) * self.batch_size]
+
+    def shard(self, index: int, count: int) -> "_Batches":
+        """Read only part ``index`` of ``count`` of every batch (one process of several
+        training together). Each batch is first the one a single process would read,
+        cut from the same fixed order, padded to the whole batch size with weight-0
+        copies of its first example: every process then has equally many, equally
+        shaped batches, and together they hold exactly the single process's batch."""
+        if self.batch_size % count:
+            raise ValueError(f"batch size {self.batch_size} does not split into {count}")
+        self._shard = (index, count)
+        return self
+
+    def slot(self, i: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """Batch ``i``'s example indices, and which are real (None: all of them)."""
+        idx = self.indices(i)
+        if self._shard is None:
+            return idx, None
+        index, count = self._shard
+        real = np.zeros(self.batch_size, bool)
+        real[:len(idx)] = True
+        idx = np.concatenate([idx, np.full(self.batch_size - len(idx), idx[0], idx.dtype)])
+        part = self.batch_size // count
+        cut = slice(index * part, (index + 1) * part)
+        return idx[cut], real[cut]
 
 
 class ImageBatches(_Batches):
@@ -98,7 +123,7 @@ class ImageBatches(_Batches):
         return x, 1.0
 
     def __getitem__(self, i: int):
-        idx = self.indices(i)
+        idx, real = self.slot(i)
         examples = [self._example(int(k)) for k in idx]
         shape = next((x.shape for x, _ in examples if x is not None), None)
         if shape is None:        # every file of the batch became unreadable
@@ -106,6 +131,8 @@ class ImageBatches(_Batches):
         x = np.stack([e if e is not None else np.zeros(shape, np.float32)
                       for e, _ in examples])
         ok = np.array([w for _, w in examples], np.float32)
+        if real is not None:
+            ok = ok * real
         return x, self.targets[idx], self.weights[idx] * ok
 
     def _any_shape(self):
@@ -125,9 +152,12 @@ class ArrayBatches(_Batches):
         self.arrays = arrays
 
     def __getitem__(self, i: int):
-        idx = self.indices(i)
-        return tuple({k: v[idx] for k, v in a.items()} if isinstance(a, dict) else a[idx]
-                     for a in self.arrays)
+        idx, real = self.slot(i)
+        batch = [{k: v[idx] for k, v in a.items()} if isinstance(a, dict) else a[idx]
+                 for a in self.arrays]
+        if real is not None and len(batch) > 2:      # padding weighs nothing
+            batch[2] = batch[2] * real
+        return tuple(batch)
 
 
 class EpochOrder(keras.callbacks.Callback):

@@ -158,10 +158,13 @@ def fine_tune(job: TrainJob, observer: Observer | None = None,
     if len(train_split) == 0:
         raise UserError("No training examples left after the validation split.")
     run = resume
-    if run is None and record_run:
+    # (One process of several that train together writes: process 0.)
+    if run is None and record_run and distribution.is_chief():
         run = Run.create(run_dir, job=job.to_dict(), family=bundle.family,
                          classes=scan.classes, tree=tree.states(), peft=_peft_record(bundle),
                          split=split_record(train_split, val_split))
+        run.record["processes"] = distribution.process_count()
+        run.save()
         observer.on_status(f"Run folder: {run.path}")
     if run is not None and not run.record["epochs_done"]:
         run.record_source(bundle)     # checkpoints then hold only what training changes
@@ -183,7 +186,8 @@ def fine_tune(job: TrainJob, observer: Observer | None = None,
         run.mark("finished" if result.stop_reason != "stopped by user" else
                  "interrupted" if interrupts.terminating() else "stopped")
         result.run_path = str(run.path)
-        retention.after_run(run.path, job.keep_runs, job.max_runs_gb, observer)
+        if not run.read_only:
+            retention.after_run(run.path, job.keep_runs, job.max_runs_gb, observer)
     observer.on_train_end(result.summary())
     return result
 
@@ -228,8 +232,9 @@ def _train(job, observer, stop, bundle, scan, train_split, val_split, lr, run, s
     tree, family = bundle.tree, bundle.family_impl
     start = run.record["epochs_done"] if run is not None else 0
     resuming = start > 0
-    val_ds = family.make_dataset(bundle, val_split, job.batch_size, shuffle=False,
-                                 on_unreadable=skip) if val_split is not None else None
+    val_ds = distribution.shard_dataset(family.make_dataset(
+        bundle, val_split, job.batch_size, shuffle=False, on_unreadable=skip),
+        job.batch_size) if val_split is not None else None
     steps = math.ceil(len(train_split) / job.batch_size)
     cb = _make_callback(observer, stop)
     weights = splits.class_weights(train_split, scan.num_classes) if job.class_weights else None
@@ -268,6 +273,7 @@ def _train(job, observer, stop, bundle, scan, train_split, val_split, lr, run, s
             fit_train = family.make_dataset(bundle, train_split, job.batch_size, shuffle=True,
                                             seed=job.seed, epochs=(first_epoch, last_epoch),
                                             class_weights=weights, on_unreadable=skip)
+            fit_train = distribution.shard_dataset(fit_train, job.batch_size)
             if family.chain_layers(bundle.model) is not None:
                 observer.on_status(f"Feature cache not used: {plan.reason}.")
         with strategy.scope():
@@ -327,6 +333,7 @@ def _train(job, observer, stop, bundle, scan, train_split, val_split, lr, run, s
                 fit(max(phase2_at, start), job.epochs, lr / 10, job.early_stopping, phase=2)
         else:
             fit(start, job.epochs, lr, job.early_stopping, phase=1)
+    distribution.end_training(bundle.model)     # evaluation and export on one device
     if not run:
         history = cb.history
     if cb.nan_at:
@@ -346,7 +353,8 @@ def _train(job, observer, stop, bundle, scan, train_split, val_split, lr, run, s
         reason = "completed"
     evaluation, probs = None, []
     eval_split = scan.test if scan.test is not None and len(scan.test) else val_split
-    if eval_split is not None and len(eval_split) and not interrupts.abandoned(stop):
+    if eval_split is not None and len(eval_split) and not interrupts.abandoned(stop) and \
+            distribution.is_chief():       # (the process that exports evaluates)
         observer.on_status("Evaluating on held-out data…")
         cached = feature_cache.probs_from_features(
             bundle, *cached_val[0], eval_split, scan.skipped, job.batch_size) \
@@ -368,7 +376,7 @@ def _train(job, observer, stop, bundle, scan, train_split, val_split, lr, run, s
                        stop_reason=reason, evaluation=evaluation,
                        eval_items=eval_items if evaluation else [],
                        eval_labels=eval_labels if evaluation else [],
-                       eval_probs=probs,
+                       eval_probs=probs, devices=distribution.training_devices(),
                        train_counts=dict(zip(scan.classes,
                                              train_split.counts(scan.num_classes))),
                        val_counts=dict(zip(scan.classes, val_split.counts(scan.num_classes)))

@@ -32,6 +32,8 @@ class TrainResult:
     eval_items: list = field(default_factory=list)
     eval_labels: list = field(default_factory=list)
     eval_probs: list = field(default_factory=list)
+    # What trained: {"processes", "devices", "device_names"} (distribution.training_devices)
+    devices: dict = field(default_factory=dict)
 
     @property
     def classes(self) -> list[str]:
@@ -43,7 +45,8 @@ class TrainResult:
                 "stop_reason": self.stop_reason, "history": self.history,
                 "learning_rate": self.learning_rate, "run": self.run_path,
                 "train_examples": self.train_counts, "val_examples": self.val_counts,
-                "feature_cache": self.feature_cache, "train_job": self.job.to_dict()}
+                "feature_cache": self.feature_cache, "train_job": self.job.to_dict(),
+                **self.devices}
 
     def parity_samples(self, n: int = 4) -> list:
         """A few real training inputs for the export's parity check (and, more of them,
@@ -91,6 +94,7 @@ class TrainResult:
             "feature_cache": self.feature_cache,
             "lora_rank": peft.get("lora_rank"),
             "quantized": peft.get("quantized"),
+            **self.devices,
         }
 
 

@@ -8,7 +8,7 @@ import os
 import threading
 from pathlib import Path
 
-from desktop_ft.core import runtime
+from desktop_ft.core import distribution, runtime
 from desktop_ft.core.data import DataScan, Split
 from desktop_ft.core.errors import UserError
 from desktop_ft.core.models import get_family, load_model
@@ -82,9 +82,18 @@ def resume_run(path: str | os.PathLike, observer: Observer | None = None,
     """Continue an interrupted run at its next epoch; returns the TrainResult."""
     observer = observer or Observer()
     run = Run.open(Path(path))
+    # Process 1… of several reads the run (on storage every process sees) but leaves
+    # writing it, and judging whether it is free, to process 0.
+    run.read_only = not distribution.is_chief()
     status = run.status
-    if status == "running":
+    if status == "running" and not run.read_only:
         raise UserError(f"{run.path} is still training in another process.")
+    recorded, now = int(run.record.get("processes", 1)), distribution.process_count()
+    if recorded != now:
+        raise UserError(f"{run.path.name} trained on {recorded} process(es) and continues "
+                        f"only on as many (this is {now}): how each batch is split and "
+                        "summed follows that count, so another would not continue the same "
+                        f"run. Start {recorded} processes with --distributed --resume.")
     done, total = run.record["epochs_done"], run.record["job"]["epochs"]
     if status == "finished" and done >= total:
         raise UserError(f"{run.path} finished all {total} epochs; export it with "

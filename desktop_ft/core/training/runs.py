@@ -55,6 +55,9 @@ class Run:
         self._source: dict | None = None
         self._keys: set = set()      # saved once: saved at every later epoch too
         self._checked = False
+        # Process 1… of several training together reads the run (to resume it) but
+        # never writes it: process 0 does.
+        self.read_only = False
 
     # ------------------------------------------------------------------ create / open
     @classmethod
@@ -98,7 +101,8 @@ class Run:
         return cls(path, record)
 
     def save(self) -> None:
-        _write_json(self.path / "run.json", self.record)
+        if not self.read_only:
+            _write_json(self.path / "run.json", self.record)
 
     # ------------------------------------------------------------------ state
     @property
@@ -152,7 +156,8 @@ class Run:
     def record_source(self, bundle) -> None:
         """Fingerprint the model the run starts from (``source.json``, once per run)."""
         self._source = ckpt.source_record(bundle, int(self.record["job"].get("seed", 0)))
-        _write_json(self.path / ckpt.SOURCE, self._source)
+        if not self.read_only:
+            _write_json(self.path / ckpt.SOURCE, self._source)
 
     @property
     def source(self) -> dict | None:
@@ -175,10 +180,12 @@ class Run:
         """Write ``checkpoints/<which>/`` atomically: the variables training changes,
         optimizer state, epoch and the random generators' states; returns the keys."""
 
+        if self.read_only:
+            return keys or set()
+        keys = self._keys_to_save(bundle) if keys is None else keys
         target = self.path / "checkpoints" / which
         atomic.recover(target)
         tmp = atomic.temp_beside(target)
-        keys = self._keys_to_save(bundle) if keys is None else keys
         try:
             ckpt.save_variables(tmp / ckpt.VARIABLES, bundle.model, keys)
             if optimizer is not None:
