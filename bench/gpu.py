@@ -19,6 +19,13 @@ The first epoch (compilation, decoding) is left out: images/s is over the later 
 Full fine-tuning is also given as a share of the card's bf16 peak (``--peak-tflops``,
 790 for an H100/H200's dense bf16), at ≈ 46 GFLOP per training image at 224 px.
 
+With ``--all-gpus`` (JAX), both run on every GPU of the machine in one process through
+``keras.distribution.DataParallel`` (the engine does so by itself when it sees several;
+plain Keras is given the same distribution), the batch split across the cards, and the
+share of peak is of all the cards together:
+
+    python bench/gpu.py --backend jax --all-gpus --batch 256
+
 The BERT rows train BERT-base (12 layers, 768 wide, random weights), full fine-tuning,
 ``--seq-len`` tokens per text:
 
@@ -216,12 +223,26 @@ def engine_bert(data: Path, precision: str, args) -> tuple[float, float]:
     return args.texts * args.seq_len * len(seconds[1:]) / sum(seconds[1:]), tokenized
 
 
+def on_devices(args):
+    """What each measurement runs on: with ``--all-gpus`` a fresh DataParallel over every
+    GPU before each (the engine hands its model back to one device when training ends);
+    returns how many cards train."""
+    from desktop_ft.core import distribution
+
+    if not args.all_gpus:
+        return 1
+    distribution.reset()
+    return max(1, distribution.distribution_strategy().num_replicas_in_sync)
+
+
 def run_backend(args) -> list[dict]:
     from desktop_ft.core import backend, runtime
 
     backend.select(args.backend)
     runtime.configure()
     device = runtime.device_description()
+    if args.all_gpus and (args.backend != "jax" or len(backend.gpus()) < 2):
+        raise SystemExit(f"--all-gpus needs JAX and several GPUs; here: {device}.")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = synthetic_folder(Path(tmp) / "images", args.images, 256)
@@ -230,7 +251,9 @@ def run_backend(args) -> list[dict]:
                 row = {"backend": args.backend, "device": device, "model": f"VGG16 {args.size} px",
                        "training": mode, "precision": precision}
                 try:
+                    row["gpus"] = on_devices(args)
                     row["plain"] = plain_vgg(folder, mode, precision, args)
+                    on_devices(args)
                     row["engine"] = engine_vgg(folder, mode, precision, args)
                 except Exception as e:      # e.g. out of memory: say so, go on
                     row["error"] = f"{type(e).__name__}: {str(e)[:200]}"
@@ -242,7 +265,9 @@ def run_backend(args) -> list[dict]:
                    "model": f"BERT-base, {args.seq_len} tokens", "training": "full",
                    "precision": precision, "unit": "tokens/s", "seq_len": args.seq_len}
             try:
+                row["gpus"] = on_devices(args)
                 row["plain"] = plain_bert(precision, args)
+                on_devices(args)
                 row["engine"], row["tokenizer"] = engine_bert(texts, precision, args)
             except Exception as e:
                 row["error"] = f"{type(e).__name__}: {str(e)[:200]}"
@@ -265,7 +290,8 @@ def table(rows: list[dict], peak_tflops: float) -> str:
         ratio = f"{engine / r['plain']:.2f}×" if engine else "—"
         share = ""
         if unit == "images/s" and r["training"] == "full" and engine and "224" in r["model"]:
-            share = f"{engine * TRAIN_FLOP_PER_IMAGE / (peak_tflops * 1e12):.0%}"
+            cards = r.get("gpus", 1)     # (--all-gpus: the peak of every card together)
+            share = f"{engine * TRAIN_FLOP_PER_IMAGE / (peak_tflops * 1e12 * cards):.0%}"
         lines.append(f"| {r['device']} | {r['model']} | {r['training']} | {r['precision']} "
                      f"| {r['plain']:,.0f} {unit} | "
                      f"{f'{engine:,.0f} {unit}' if engine else '—'} "
@@ -295,6 +321,9 @@ def main() -> int:
     ap.add_argument("--seq-len", type=int, default=128)
     ap.add_argument("--text-batch", type=int, default=64)
     ap.add_argument("--peak-tflops", type=float, default=790.0)
+    ap.add_argument("--all-gpus", action="store_true",
+                    help="JAX: every GPU of this machine in one process "
+                         "(keras.distribution.DataParallel); the share of peak is of all")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     if args.backend:
@@ -304,11 +333,12 @@ def main() -> int:
 
         rows = []
         for name in ("torch", "jax"):
-            if importlib.util.find_spec(name) is None:
+            if importlib.util.find_spec(name) is None or (args.all_gpus and name != "jax"):
                 continue
             cmd = [sys.executable, __file__, "--backend", name, "--json",
                    *[f"--{k.replace('_', '-')}={v}" for k, v in vars(args).items()
-                     if k not in ("backend", "json")]]
+                     if k not in ("backend", "json", "all_gpus")],
+                   *(["--all-gpus"] if args.all_gpus else [])]
             proc = subprocess.run(cmd, capture_output=True, text=True,
                                   env={**os.environ, "KERAS_BACKEND": name})
             sys.stderr.write(proc.stderr[-4000:])
