@@ -143,3 +143,30 @@ def test_parity_figure_covers_the_texts_whose_ids_differ(monkeypatch, tmp_path):
     assert out["differs"] == [{"index": 1, "text": "b",
                                "max_abs_diff": pytest.approx(0.3, rel=1e-5)}]
     assert out["same_ids_max_abs_diff"] == pytest.approx(1e-6, abs=1e-6)
+
+
+def test_export_lists_differing_texts_beside_a_figure_over_every_text(
+        tiny_bert_preset, tmp_path, monkeypatch):
+    """export.json's SavedModel figure counts every text checked; a text whose ids differ
+    (here: reported so by a stand-in check) is listed beside it with its own figure."""
+    import json
+
+    from desktop_ft.core.export import export_model
+    from desktop_ft.core.models import ModelSpec, load_model
+    from desktop_ft.core.models.text import tf_tokenizer
+
+    def one_differs(bundle, preprocessor, texts):
+        return [{"index": 0, "text": texts[0], "app_ids": [1], "saved_model_ids": [2]}]
+    monkeypatch.setattr(tf_tokenizer, "id_differences", one_differs)
+    bundle = load_model(ModelSpec("bert", preset=str(tiny_bert_preset), seq_len=16,
+                                  num_classes=3))
+    record = export_model(bundle, tmp_path / "out", ["a", "b", "c"],
+                          samples=["this is good"], formats="saved_model")
+    assert record["parity_samples"] == record["tokenizer"]["saved_model_checked"]
+    [listed] = record["parity_differs"]
+    assert listed["index"] == 0 and listed["text"] == "this is good"
+    assert listed["max_abs_diff"] <= record["parity_max_abs_diff"] < 1e-4
+    assert record["parity_max_abs_diff_same_ids"] <= record["parity_max_abs_diff"]
+    on_disk = json.loads((tmp_path / "out" / "export.json").read_text())
+    assert on_disk["parity_differs"] == record["parity_differs"]
+    assert "counts them" in (tmp_path / "out" / "README.md").read_text(encoding="utf-8")
