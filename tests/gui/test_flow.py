@@ -21,6 +21,8 @@ def test_window_basics(window):
         assert window.findChild(object, name) is not None, name
     assert window.acceptDrops()
     assert window.device_label.text().startswith("Compute: ")
+    # Several machines: the window says where that is done.
+    assert "command-line mode" in window.device_label.toolTip()
     assert window.data_panel.showing_welcome()
 
 
