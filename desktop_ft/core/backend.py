@@ -79,10 +79,6 @@ def name() -> str:
     return keras.backend.backend()
 
 
-def is_tensorflow() -> bool:
-    return name() == "tensorflow"
-
-
 def tensorflow_available() -> bool:
     """Whether TensorFlow can be imported (any backend may use it for the SavedModel)."""
     return installed("tensorflow")

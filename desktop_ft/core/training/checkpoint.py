@@ -122,11 +122,6 @@ def save_variables(path: Path, model, keys: set) -> None:
                 np.lib.format.write_array(f, _value(keyed[key]), allow_pickle=False)
 
 
-def saved_keys(path: Path) -> set:
-    with zipfile.ZipFile(path) as zf:
-        return {n[:-4] for n in zf.namelist() if n.endswith(".npy")}
-
-
 def load_variables(folder: Path, model, source: dict | None, run_name: str) -> set:
     """Assign a checkpoint's variables to ``model``. With ``source`` (the model was
     rebuilt from the run's source), first check every variable the checkpoint does not
