@@ -23,7 +23,7 @@ def tf_preprocessor(bundle):
 
     from desktop_ft.core.models.text.build import require_tokenizer
 
-    arch = bundle.family_impl.arch
+    arch = bundle.modality.arch
     tok = require_tokenizer(bundle)
     data = json.loads(tok.to_str())
     tokenizer_cls = getattr(keras_hub.models, arch.backbone.replace("Backbone", "Tokenizer"))
@@ -71,7 +71,9 @@ def _wordpiece_steps(data: dict) -> list:
 
     norm = data.get("normalizer") or {}
     if norm.get("type") != "BertNormalizer":
-        return _normalizer_steps(data)
+        # BertPreTokenizer splits on every Unicode space; keras-hub on ASCII ones only.
+        spaces = lambda t: tf.strings.regex_replace(t, r"[\t-\r\x{85}\p{Z}]", " ")  # noqa: E731
+        return [spaces, *_normalizer_steps(data), _long_words_unknown(data)]
 
     def replace(pattern, rewrite):
         return lambda t: tf.strings.regex_replace(t, pattern, rewrite)
@@ -155,8 +157,8 @@ def _normalizer_steps(data: dict) -> list:
         if kind == "Replace" and "String" in step.get("pattern", {}):
             out.append(lambda t, a=re.escape(step["pattern"]["String"]), b=step["content"]:
                        tf.strings.regex_replace(t, a, b))
-        elif kind == "NFKD":
-            out.append(lambda t: tf_text.normalize_utf8(t, "NFKD"))
+        elif kind in ("NFC", "NFD", "NFKC", "NFKD"):
+            out.append(lambda t, form=kind: tf_text.normalize_utf8(t, form))
         elif kind == "StripAccents":
             out.append(lambda t: tf.strings.regex_replace(t, r"\p{Mn}", ""))
         elif kind == "Lowercase":
