@@ -84,13 +84,13 @@ def main() -> int:
         # Training.
         w.train()
         plots = w.train_panel.plots
-        pump(lambda: plots.point_count() >= 1)     # after the first (traced) step
+        pump(lambda: plots.batch_loss.n >= 1)     # after the first (traced) step
         gaps.clear()
         last[0] = time.perf_counter()
         pump(lambda: not c.training)
         timer.stop()
         busy = np.array(gaps[1:]) * 1000
-        batches = plots.point_count()
+        batches = plots.batch_loss.n
         w.close()
     idle_p99 = float(np.percentile(idle, 99))
     p50, p99, mx = (float(np.percentile(busy, 50)), float(np.percentile(busy, 99)),

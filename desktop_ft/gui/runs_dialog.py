@@ -47,7 +47,6 @@ class RunsDialog(QDialog):
         self._sized = False
         self._busy = ""              # what a delete or clean-up is doing, while it runs
         self._note = ""              # what the last clean-up removed
-        self.last_error = ""         # the last task error shown
         self.runs: list[dict] = []
         layout = QVBoxLayout(self)
         self.where = QLabel(objectName="runsFolder")
@@ -167,22 +166,7 @@ class RunsDialog(QDialog):
         rows = self.table.selectionModel().selectedRows()
         return self.runs[rows[0].row()] if rows else None
 
-    def select(self, name: str) -> None:
-        for i, r in enumerate(self.runs):
-            if r["name"] == name:
-                self.table.selectRow(i)
-
     # ------------------------------------------------------------------ busy state
-    @property
-    def busy(self) -> bool:
-        """A delete or clean-up is running (sizing alone leaves every button usable)."""
-        return bool(self._busy)
-
-    def tasks_running(self) -> int:
-        """Tasks of the dialog's runner started and not ended (all the window's when it
-        shares the window's)."""
-        return self._tasks.running()
-
     def _show_activity(self, text: str, total: int = 0) -> None:
         """``text`` beside a progress bar (``total`` 0: busy without steps); "" hides."""
         self.activity.setText(text)
@@ -227,7 +211,6 @@ class RunsDialog(QDialog):
         self._tell(f"Measuring the runs' disk use failed: {message}", details)
 
     def _tell(self, text: str, details: str) -> None:
-        self.last_error = text
         box = QMessageBox(QMessageBox.Icon.Warning, "Training runs", text,
                           QMessageBox.StandardButton.Ok, self)
         box.setObjectName("runsError")
@@ -274,22 +257,16 @@ class RunsDialog(QDialog):
 
     @Slot()
     def _on_delete_clicked(self) -> None:
-        self._delete(confirm=True)
-
-    def _delete(self, confirm: bool) -> None:
         run = self.selected()
         if run is None or self._busy:
             return
         size = f" ({_size_text(run['bytes'])})" if run["bytes"] is not None else ""
-        if confirm and QMessageBox.question(
+        if QMessageBox.question(
                 self, "Delete run", f"Delete {run['name']} and its checkpoints{size}?"
         ) != QMessageBox.StandardButton.Yes:
             return
         self._start(f"Deleting {run['name']}…", "runs-delete", jobs.delete_run, run["path"],
                     on_done=self._on_deleted)
-
-    def delete_selected_without_asking(self) -> None:
-        self._delete(confirm=False)
 
     @Slot(object)
     def _on_deleted(self, _path: str) -> None:

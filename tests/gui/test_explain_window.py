@@ -3,6 +3,7 @@ Try it, Grad-CAM and word highlights in Try it, and File → Save report."""
 
 from PySide6.QtCore import QPoint, Qt
 
+from tests.gui.probes import cell_center
 from tests.gui.conftest import LONG, click, drop_path, load_model, load_tiny_vgg_with_data, \
     train_and_wait
 
@@ -26,7 +27,7 @@ def test_mistakes_filter_try_explain_and_report(qtbot, window, image_folder, tmp
     i, j = next((i, j) for i, row in enumerate(ev["confusion_matrix"])
                 for j, v in enumerate(row) if i != j and v)
     panel.results.setCurrentIndex(0)
-    x, y = panel.confusion.cell_center(i, j)
+    x, y = cell_center(panel.confusion, i, j)
     qtbot.mouseClick(panel.confusion, Qt.MouseButton.LeftButton, pos=QPoint(int(x), int(y)))
     assert panel.results.currentWidget() is panel.mistakes
     assert view.count() == ev["confusion_matrix"][i][j]

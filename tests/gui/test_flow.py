@@ -7,6 +7,7 @@ import numpy as np
 from PIL import Image
 from PySide6.QtCore import Qt
 
+from tests.gui.probes import phase_marks
 from tests.gui.conftest import (LONG, click, drop_path, load_tiny_vgg, load_tiny_vgg_with_data,
                                 lora_bert_with_data, train_and_wait)
 
@@ -73,7 +74,7 @@ def test_end_to_end_load_click_drop_train_stop_export(qtbot, window, image_folde
     panel.set_options({**panel.options(), "epochs": 20, "batch_size": 2})
     click(qtbot, panel.train_button)
     assert c.training and layers.tree_model.read_only
-    qtbot.waitUntil(lambda: panel.plots.point_count() >= 2, timeout=LONG)
+    qtbot.waitUntil(lambda: panel.plots.batch_loss.n >= 2, timeout=LONG)
     click(qtbot, panel.stop_button)
     qtbot.waitUntil(lambda: not c.training, timeout=LONG)
     assert c.result is not first and c.result.stop_reason == "stopped by user"
@@ -171,7 +172,7 @@ def test_two_phase_marks_phase_two_and_repaints_the_tree_on_the_gui_thread(
     assert w.train_panel.two_phase.isChecked()
     result = train_and_wait(qtbot, w, epochs=2, phase1_epochs=1, batch_size=8)
     assert result.phase2_epoch == 1
-    assert w.train_panel.plots.phase_marks == [1.0]
+    assert phase_marks(w.train_panel.plots) == [1.0]
     assert result.bundle.tree.find("block5").state == "on"
     # The worker switched the tree between phases; the Qt model repainted only in its
     # own thread, and shows the final state.

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from desktop_ft.gui.settings import AppSettings
 from tests.core.test_retention import names, runs_folder
+from tests.gui.probes import runs_busy, runs_tasks
 from tests.gui.conftest import click, load_tiny_vgg_with_data, train_and_wait
 
 
@@ -51,7 +52,7 @@ def test_runs_dialog_shows_the_total_and_cleans_up(qtbot, settings, monkeypatch)
     click(qtbot, dialog.cleanup_button)
     qtbot.waitUntil(lambda: len(told) == 1)
     assert len(asked) == 1 and "Nothing to remove" in told[0]
-    qtbot.waitUntil(lambda: not dialog.busy and dialog.tasks_running() == 0)
+    qtbot.waitUntil(lambda: not runs_busy(dialog) and runs_tasks(dialog) == 0)
 
 
 def test_clean_up_asks_first_and_no_removes_nothing(qtbot, settings, monkeypatch):
@@ -66,9 +67,9 @@ def test_clean_up_asks_first_and_no_removes_nothing(qtbot, settings, monkeypatch
     dialog = RunsDialog(settings)
     qtbot.addWidget(dialog)
     click(qtbot, dialog.cleanup_button)
-    qtbot.waitUntil(lambda: bool(asked) and not dialog.busy)
+    qtbot.waitUntil(lambda: bool(asked) and not runs_busy(dialog))
     assert len(names(root)) == 3 and dialog.table.rowCount() == 3
-    qtbot.waitUntil(lambda: dialog.tasks_running() == 0)
+    qtbot.waitUntil(lambda: runs_tasks(dialog) == 0)
 
 
 def test_settings_dialog_keeps_the_runs_cap(qtbot, settings):

@@ -14,6 +14,8 @@ from PySide6.QtWidgets import QMessageBox
 
 from desktop_ft.gui.settings import AppSettings
 from tests.core.test_retention import names, runs_folder
+from tests.gui.probes import delete_selected_run, runs_busy, runs_error, runs_tasks, \
+    select_run
 from tests.gui.conftest import click
 
 SLOW_S = 0.6          # one simulated slow measure or delete
@@ -67,7 +69,7 @@ def test_sizes_are_measured_in_a_task_with_progress(qtbot, settings, monkeypatch
     assert watch.longest < SLOW_S / 2, watch.longest
     assert [dialog.table.item(i, 5).text() for i in range(3)] == ["1.0 MB"] * 3
     assert not dialog.progress.isVisible()
-    qtbot.waitUntil(lambda: dialog.tasks_running() == 0)
+    qtbot.waitUntil(lambda: runs_tasks(dialog) == 0)
 
 
 def test_delete_runs_in_a_task_and_the_dialog_stays_responsive(qtbot, settings,
@@ -83,18 +85,18 @@ def test_delete_runs_in_a_task_and_the_dialog_stays_responsive(qtbot, settings,
     monkeypatch.setattr(shutil, "rmtree", slow(shutil.rmtree))
     monkeypatch.setattr(QMessageBox, "question",
                         lambda *a: QMessageBox.StandardButton.Yes)
-    dialog.select("run-01")
+    select_run(dialog, "run-01")
     watch = LoopWatch()
     started = time.monotonic()
     click(qtbot, dialog.delete_button)
     assert time.monotonic() - started < SLOW_S / 2
-    assert dialog.busy and dialog.activity.text() == "Deleting run-01…"
+    assert runs_busy(dialog) and dialog.activity.text() == "Deleting run-01…"
     assert dialog.progress.isVisible()
     assert not dialog.delete_button.isEnabled() and not dialog.cleanup_button.isEnabled()
     qtbot.waitUntil(lambda: dialog.table.rowCount() == 1, timeout=5000)
     assert watch.longest < SLOW_S / 2, watch.longest
-    assert names(root) == ["run-00"] and not dialog.busy
-    qtbot.waitUntil(lambda: dialog.tasks_running() == 0)
+    assert names(root) == ["run-00"] and not runs_busy(dialog)
+    qtbot.waitUntil(lambda: runs_tasks(dialog) == 0)
     assert dialog.delete_button.isEnabled()
     monkeypatch.undo()
 
@@ -113,14 +115,14 @@ def test_a_failed_delete_is_shown_and_the_dialog_stays_usable(qtbot, settings,
     dialog = RunsDialog(settings)
     qtbot.addWidget(dialog)
     dialog.show()
-    dialog.delete_selected_without_asking()
-    qtbot.waitUntil(lambda: bool(dialog.last_error), timeout=5000)
-    assert dialog.last_error.startswith("Deleting run-00 failed: ")
-    assert "Permission denied" in dialog.last_error
+    delete_selected_run(dialog)
+    qtbot.waitUntil(lambda: bool(runs_error(dialog)), timeout=5000)
+    assert runs_error(dialog).startswith("Deleting run-00 failed: ")
+    assert "Permission denied" in runs_error(dialog)
     box = dialog.findChild(QMessageBox, "runsError")
-    assert box is not None and box.isVisible() and box.text() == dialog.last_error
+    assert box is not None and box.isVisible()
     assert names(root) == ["run-00"] and dialog.table.rowCount() == 1
-    qtbot.waitUntil(lambda: dialog.tasks_running() == 0)
+    qtbot.waitUntil(lambda: runs_tasks(dialog) == 0)
     assert dialog.delete_button.isEnabled()
     box.close()
     monkeypatch.undo()       # (before the runs folder's own clean-up)
@@ -133,14 +135,14 @@ def test_a_run_another_process_trains_exports_its_last_epoch(qtbot, settings):
     runs_folder(root, ["running", "interrupted"])     # (a live pid; a dead one)
     dialog = RunsDialog(settings)
     qtbot.addWidget(dialog)
-    dialog.select("run-00")
+    select_run(dialog, "run-00")
     assert dialog.selected()["status"] == "running"
     # Reading a run leaves a live writer's files alone (test_run_readers.py): export the
     # finished epoch, but never delete a run being written.
     assert dialog.export_button.isEnabled() and not dialog.delete_button.isEnabled()
     assert dialog.export_button.toolTip() == ("Export epoch 1, the last finished; "
                                               "training goes on")
-    dialog.select("run-01")
+    select_run(dialog, "run-01")
     assert dialog.selected()["status"] == "interrupted"
     assert dialog.export_button.isEnabled() and dialog.resume_button.isEnabled()
-    qtbot.waitUntil(lambda: dialog.tasks_running() == 0)
+    qtbot.waitUntil(lambda: runs_tasks(dialog) == 0)

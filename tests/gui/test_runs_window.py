@@ -7,6 +7,7 @@ import sys
 import threading
 from pathlib import Path
 
+from tests.gui.probes import delete_selected_run
 from tests.gui.conftest import LONG, click, close_window, load_tiny_vgg_with_data
 
 
@@ -47,7 +48,7 @@ def test_runs_dialog_resume_export_delete_and_offer(qtbot, window, image_folder,
     dialog.exportRequested.emit(dialog.selected()["path"], str(out))
     qtbot.waitUntil(lambda: (out / "export.json").exists() and c.tasks.running() == 0,
                     timeout=LONG)
-    dialog.delete_selected_without_asking()      # (in a task: test_runs_dialog_threads.py)
+    delete_selected_run(dialog)      # (in a task: test_runs_dialog_threads.py)
     qtbot.waitUntil(lambda: dialog.table.rowCount() == 0 and c.tasks.running() == 0,
                     timeout=LONG)
     dialog.close()

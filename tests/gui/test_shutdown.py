@@ -30,7 +30,7 @@ def test_close_during_training_waits_for_the_worker(qtbot, image_folder):
     click(qtbot, w.layers_panel.buttons["head"])    # (the cheapest training to stop)
     w.train_panel.set_options({**w.train_panel.options(), "epochs": 500, "batch_size": 2})
     click(qtbot, w.train_panel.train_button)
-    qtbot.waitUntil(lambda: w.train_panel.plots.point_count() >= 1, timeout=LONG)
+    qtbot.waitUntil(lambda: w.train_panel.plots.batch_loss.n >= 1, timeout=LONG)
     t0 = time.monotonic()
     w.close()
     assert w.isVisible()     # not accepted while the training worker still runs

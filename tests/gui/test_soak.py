@@ -83,7 +83,7 @@ def test_soak_many_runs_in_one_window(qtbot, window, image_folder, text_csv,
             if i % 4 in (2, 3):     # every other pair of cycles: stopped mid-epoch
                 panel.set_options({**panel.options(), "epochs": 50, "batch_size": 2})
                 click(qtbot, panel.train_button)
-                qtbot.waitUntil(lambda: panel.plots.point_count() >= 2, timeout=LONG)
+                qtbot.waitUntil(lambda: panel.plots.batch_loss.n >= 2, timeout=LONG)
                 click(qtbot, panel.stop_button)
                 qtbot.waitUntil(lambda: not c.training and c.tasks.running() == 0,
                                 timeout=LONG)

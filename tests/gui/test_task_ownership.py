@@ -190,7 +190,7 @@ def test_closing_during_a_task_stops_it_within_5_s(qtbot, image_folder, tmp_path
                                        "batch_size": 2})
             click(qtbot, w.train_panel.train_button)
             # Past the first step's tracing, which nothing can interrupt.
-            qtbot.waitUntil(lambda: w.train_panel.plots.point_count() >= 1, timeout=LONG)
+            qtbot.waitUntil(lambda: w.train_panel.plots.batch_loss.n >= 1, timeout=LONG)
     assert c.tasks.model_task is not None
     close_within_deadline(qtbot, w)
     if task == "export":

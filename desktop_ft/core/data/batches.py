@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import os
 import threading
+from dataclasses import dataclass
 
 import keras
 import numpy as np
@@ -31,6 +32,14 @@ def workers() -> int:
     if not backend.gpus():
         return 1
     return max(2, min(8, os.cpu_count() or 2))
+
+
+@dataclass(frozen=True)
+class Order:
+    """The order batches come in: as given (``seed`` None), or shuffled per epoch in an
+    order fixed by (``seed``, epoch), starting at epoch ``first_epoch``."""
+    seed: int | None = None
+    first_epoch: int = 0
 
 
 class _Batches(keras.utils.PyDataset):
@@ -94,10 +103,9 @@ class ImageBatches(_Batches):
     memory when ``cache`` is true."""
 
     def __init__(self, paths, targets, weights, batch_size: int, *, preprocess,
-                 seed: int | None = None, first_epoch: int = 0, cache: bool = True,
-                 on_unreadable=None):
-        super().__init__(len(paths), batch_size, seed=seed, first_epoch=first_epoch,
-                         parallel=True)
+                 order: Order = Order(), cache: bool = True, on_unreadable=None):
+        super().__init__(len(paths), batch_size, seed=order.seed,
+                         first_epoch=order.first_epoch, parallel=True)
         self.paths, self.targets, self.weights = list(paths), targets, weights
         self.preprocess, self.on_unreadable = preprocess, on_unreadable
         self._cache: dict[int, np.ndarray] | None = {} if cache else None

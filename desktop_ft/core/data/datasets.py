@@ -1,5 +1,5 @@
 """Feeding data to a model: decoding images, batched datasets of (input, target), and
-raw inputs for prediction. Families choose the preprocessing (``Family.make_dataset``)."""
+raw inputs for prediction. Modalities choose the preprocessing (``Modality.make_dataset``)."""
 
 from __future__ import annotations
 
@@ -67,7 +67,7 @@ def image_dataset(split: Split, num_classes: int, batch_size: int, *, preprocess
     once through ``on_unreadable(path, reason)``.
 
     Decoding uses PIL (it reads every format we accept, webp and palette GIFs included)
-    in parallel; ``preprocess`` (a family's: ``uint8 [H, W, 3]`` tensor → model input)
+    in parallel; ``preprocess`` (a modality's: ``uint8 [H, W, 3]`` tensor → model input)
     is the very function its exported SavedModel uses, so training and serving see
     identical inputs. Decoded examples are cached in memory when they fit
     ``cache_bytes`` (``example_bytes`` each). With ``epochs``, shuffled batches for those
@@ -79,11 +79,11 @@ def image_dataset(split: Split, num_classes: int, batch_size: int, *, preprocess
     targets = _targets(split.labels, num_classes, binary)
     weights = _weights(split.labels, class_weights)
     if keras.backend.backend() != "tensorflow":
-        from desktop_ft.core.data.batches import ImageBatches
+        from desktop_ft.core.data.batches import ImageBatches, Order
 
         return ImageBatches(split.items, targets, weights, batch_size,
-                            preprocess=preprocess_numpy, seed=seed if shuffle else None,
-                            first_epoch=epochs[0] if epochs else 0,
+                            preprocess=preprocess_numpy,
+                            order=Order(seed if shuffle else None, epochs[0] if epochs else 0),
                             cache=len(split) * example_bytes <= cache_bytes,
                             on_unreadable=on_unreadable)
     import tensorflow as tf

@@ -79,7 +79,7 @@ class TrainingPlots(QWidget):
         self.val_acc = line(self.acc_plot, "val accuracy", (220, 110, 20), 2, symbol="s")
         self._series = [self.batch_loss, self.smooth_loss, self.epoch_loss, self.val_loss,
                         self.train_acc, self.val_acc]
-        self._markers: list = []
+        self.phase_lines: list = []
         self._smooth = None
         self._steps = 1
         self._dirty = False
@@ -99,9 +99,9 @@ class TrainingPlots(QWidget):
                 plot.enableAutoRange(axis="x", enable=False)
             else:
                 plot.enableAutoRange(axis="x", enable=True)
-        for m in self._markers:
+        for m in self.phase_lines:
             self.loss_plot.removeItem(m)
-        self._markers = []
+        self.phase_lines = []
         self._smooth = None
         self._steps = max(int(steps_per_epoch), 1)
 
@@ -113,11 +113,7 @@ class TrainingPlots(QWidget):
                                              style=pg.QtCore.Qt.PenStyle.DashLine),
                                 labelOpts={"position": 0.85, "color": (80, 80, 80)})
             plot.addItem(m)
-            self._markers.append(m)
-
-    @property
-    def phase_marks(self) -> list[float]:
-        return sorted({m.value() for m in self._markers})
+            self.phase_lines.append(m)
 
     def add_batch(self, epoch: int, batch: int, loss: float) -> None:
         if not np.isfinite(loss):
@@ -136,9 +132,6 @@ class TrainingPlots(QWidget):
             if key in logs and np.isfinite(logs[key]):
                 series.append(x, logs[key])
         self._dirty = True
-
-    def point_count(self) -> int:
-        return self.batch_loss.n
 
     def _paint(self) -> None:
         if not self._dirty:

@@ -121,14 +121,6 @@ class ConfusionMatrixView(QLabel):
         n = len(self.matrix)
         return (row, col) if 0 <= row < n and 0 <= col < n else None
 
-    def cell_center(self, row: int, col: int) -> tuple[float, float]:
-        pix = self.pixmap()
-        scale = pix.width() / self._image.width()
-        ox = (self.width() - pix.width()) / 2
-        oy = (self.height() - pix.height()) / 2
-        return (ox + (CM_MARGIN + (col + 0.5) * CM_CELL) * scale,
-                oy + (CM_MARGIN + (row + 0.5) * CM_CELL) * scale)
-
     def mousePressEvent(self, event) -> None:
         cell = self.cell_at(event.position().x(), event.position().y())
         if cell is not None:
