@@ -46,6 +46,39 @@ def _metrics(metrics: dict | None) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _text_note(record: dict, images: bool, seq) -> str:
+    """How a text model's formats take their input, and what the tokenizer check found."""
+    note = ("" if images else
+            f"\nText formats other than the SavedModel take `token_ids` and "
+            f"`padding_mask` (int32 `[N, {seq}]`). `tokenizer.json` (Hugging Face "
+            "`tokenizers`) makes them from strings with the model's own vocabulary:\n"
+            "```python\nfrom tokenizers import Tokenizer\nimport numpy as np\n"
+            "tok = Tokenizer.from_file(\"OUT/tokenizer.json\")\n"
+            "enc = tok.encode_batch([\"a sentence\"])\n"
+            "ids = np.array([e.ids for e in enc], np.int32)\n"
+            "mask = np.array([e.attention_mask for e in enc], np.int32)\n```\n")
+    tokenizer = record.get("tokenizer") or {}
+    if tokenizer:
+        note += (f"\n**Tokenizer:** {tokenizer.get('model')} from "
+                 f"{tokenizer.get('source')}; `tokenizer.json` gives the app's token ids"
+                 f"{'' if tokenizer.get('matches_app') else ' — NOT on every check'}.\n")
+        differs = tokenizer.get("saved_model_differs")
+        if differs:
+            note += (f"\nThe SavedModel's tokenizer (TensorFlow ops) gives other token "
+                     f"ids than the app on {len(differs)} of "
+                     f"{tokenizer.get('saved_model_checked')} checked texts; the "
+                     "SavedModel's parity above counts them (`parity_differs` in "
+                     "`export.json` gives each one's own). Feed `tokenizer.json` "
+                     "ids (ONNX, LiteRT, model.keras) where these matter:\n\n"
+                     + "\n".join(f"* `{d['text'][:60]!r}`" for d in differs[:12])
+                     + ("\n* …" if len(differs) > 12 else "") + "\n")
+        elif differs is not None:
+            note += ("\nThe SavedModel's tokenizer gave the app's token ids on all "
+                     f"{tokenizer.get('saved_model_checked')} checked texts (accents, "
+                     "ß, Turkish i, CJK, emoji, control characters, …).\n")
+    return note
+
+
 def model_card(record: dict) -> str:
     images = record["input"] == "images"
     formats = record.get("formats_written", [])
@@ -73,34 +106,7 @@ def model_card(record: dict) -> str:
     int8_line = (f"\nint8 LiteRT: {int8['bytes'] / 1e6:.1f} MB, accuracy {int8['accuracy']:.2%} "
                  f"on {int8['validation_examples']} validation examples (float: "
                  f"{int8['float_accuracy']:.2%}).\n") if "accuracy" in int8 else ""
-    text_note = ("" if images else
-                 f"\nText formats other than the SavedModel take `token_ids` and "
-                 f"`padding_mask` (int32 `[N, {seq}]`). `tokenizer.json` (Hugging Face "
-                 "`tokenizers`) makes them from strings with the model's own vocabulary:\n"
-                 "```python\nfrom tokenizers import Tokenizer\nimport numpy as np\n"
-                 "tok = Tokenizer.from_file(\"OUT/tokenizer.json\")\n"
-                 "enc = tok.encode_batch([\"a sentence\"])\n"
-                 "ids = np.array([e.ids for e in enc], np.int32)\n"
-                 "mask = np.array([e.attention_mask for e in enc], np.int32)\n```\n")
-    tokenizer = record.get("tokenizer") or {}
-    if tokenizer:
-        text_note += (f"\n**Tokenizer:** {tokenizer.get('model')} from "
-                      f"{tokenizer.get('source')}; `tokenizer.json` gives the app's token ids"
-                      f"{'' if tokenizer.get('matches_app') else ' — NOT on every check'}.\n")
-        differs = tokenizer.get("saved_model_differs")
-        if differs:
-            text_note += (f"\nThe SavedModel's tokenizer (TensorFlow ops) gives other token "
-                          f"ids than the app on {len(differs)} of "
-                          f"{tokenizer.get('saved_model_checked')} checked texts; the "
-                          "SavedModel's parity above counts them (`parity_differs` in "
-                          "`export.json` gives each one's own). Feed `tokenizer.json` "
-                          "ids (ONNX, LiteRT, model.keras) where these matter:\n\n"
-                          + "\n".join(f"* `{d['text'][:60]!r}`" for d in differs[:12])
-                          + ("\n* …" if len(differs) > 12 else "") + "\n")
-        elif differs is not None:
-            text_note += ("\nThe SavedModel's tokenizer gave the app's token ids on all "
-                          f"{tokenizer.get('saved_model_checked')} checked texts (accents, "
-                          "ß, Turkish i, CJK, emoji, control characters, …).\n")
+    text_note = _text_note(record, images, seq)
     counts = record.get("train_examples") or {}
     data_line = ", ".join(f"{c}: {n}" for c, n in counts.items()) if counts else ""
     sections = [
