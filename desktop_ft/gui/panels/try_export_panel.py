@@ -41,8 +41,32 @@ class TryExportPanel(QWidget):
         self._overlay_source = None
         self.overlay_shown = False
         layout = QVBoxLayout(self)
+        layout.addWidget(self._make_try_box(), 1)
+        layout.addWidget(self._make_export_box())
+        self.set_input_kind("images")
+
+    def _make_try_box(self) -> QGroupBox:
+        """Try it: the input on the left (image, sentence, "Show why"), the answer on the
+        right."""
         box = QGroupBox("Try it", objectName="tryItPanel")
         row = QHBoxLayout(box)
+        row.addLayout(self._make_try_inputs())
+        right = QVBoxLayout()
+        self.result = QLabel("Train a model, then drop an image or type a sentence.",
+                             objectName="tryResult")
+        self.bars = ProbabilityBars()
+        self.bars.setObjectName("probabilityBars")
+        self.highlights = QLabel("", objectName="tokenHighlights")
+        self.highlights.setWordWrap(True)
+        self.highlights.setTextFormat(Qt.TextFormat.RichText)
+        right.addWidget(self.result)
+        right.addWidget(self.bars)
+        right.addWidget(self.highlights)
+        right.addStretch(1)
+        row.addLayout(right, 1)
+        return box
+
+    def _make_try_inputs(self) -> QVBoxLayout:
         left = QVBoxLayout()
         self.image = ImageDropLabel("Drop an image here")
         self.image.setObjectName("tryImage")
@@ -65,21 +89,10 @@ class TryExportPanel(QWidget):
         for w in (self.image, self.choose, self.text):
             left.addWidget(w)
         left.addLayout(explain_row)
-        row.addLayout(left)
-        right = QVBoxLayout()
-        self.result = QLabel("Train a model, then drop an image or type a sentence.",
-                             objectName="tryResult")
-        self.bars = ProbabilityBars()
-        self.bars.setObjectName("probabilityBars")
-        self.highlights = QLabel("", objectName="tokenHighlights")
-        self.highlights.setWordWrap(True)
-        self.highlights.setTextFormat(Qt.TextFormat.RichText)
-        right.addWidget(self.result)
-        right.addWidget(self.bars)
-        right.addWidget(self.highlights)
-        right.addStretch(1)
-        row.addLayout(right, 1)
-        layout.addWidget(box, 1)
+        return left
+
+    def _make_export_box(self) -> QGroupBox:
+        """Export: the formats to write, Export… and Open folder, and what was written."""
         ebox = QGroupBox("Export", objectName="exportPanel")
         el = QVBoxLayout(ebox)
         el.addWidget(QLabel("Every format takes raw input and returns class probabilities; "
@@ -109,8 +122,7 @@ class TryExportPanel(QWidget):
         self.export_label.setWordWrap(True)
         self.export_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         el.addWidget(self.export_label)
-        layout.addWidget(ebox)
-        self.set_input_kind("images")
+        return ebox
 
     def bind(self, controller) -> None:
         self._controller = controller
