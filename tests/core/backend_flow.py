@@ -52,8 +52,11 @@ def main(kind: str, data: str, out: str, preset: str | None, precision: str) -> 
     no_tensorflow = "--no-tensorflow" in sys.argv
     if kind == "images":
         spec = ModelSpec("vgg16", weights="none", image_size=32, precision=precision)
-        job = TrainJob(model=spec, data=data, strategy="partial", epochs=2, batch_size=8,
-                       lr=1e-3, seed=3)
+        # Three epochs at 3e-3 on 3 × 20 coloured squares: better than chance (1/3) on
+        # held-out images on both backends (measured 2026-12-07: torch 0.83, jax 0.67;
+        # 2 epochs at 1e-3 on 3 × 8 stayed at 1/3).
+        job = TrainJob(model=spec, data=data, strategy="partial", epochs=3, batch_size=8,
+                       lr=3e-3, seed=3)
     else:
         spec = ModelSpec("bert", preset=preset, seq_len=16, precision=precision)
         job = TrainJob(model=spec, data=data, strategy="lora", lora_rank=2, epochs=2,
