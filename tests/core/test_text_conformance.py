@@ -66,14 +66,20 @@ def test_training_runs(trained):
 
 
 def test_explain_scores_the_words(trained):
-    text = TEXTS[0]
-    [e] = explain(trained.bundle, [text])
-    assert e["tokens"] and len(e["tokens"]) == len(e["scores"])
+    texts = TEXTS[:4]
+    explained = explain(trained.bundle, texts)
     specials = set(ARCHITECTURES[trained.bundle.family].specials)
-    assert not specials & set(e["tokens"]), e["tokens"]
-    assert "".join(t.removeprefix("##") for t in e["tokens"]) == text.replace(" ", "")
-    # Normalised to a peak of 1 (all 0 when no token argues for the prediction).
-    assert all(0.0 <= s <= 1.0 for s in e["scores"]) and max(e["scores"]) in (0.0, 1.0)
+    for text, e in zip(texts, explained):
+        assert e["tokens"] and len(e["tokens"]) == len(e["scores"])
+        assert not specials & set(e["tokens"]), e["tokens"]
+        assert "".join(t.removeprefix("##") for t in e["tokens"]) == text.replace(" ", "")
+        # Normalised to a peak of 1 (all 0 when no token argues for the prediction).
+        assert all(np.isfinite(s) and 0.0 <= s <= 1.0 for s in e["scores"]), e["scores"]
+        assert max(e["scores"]) in (0.0, 1.0), e["scores"]
+    # Scores, not blanks: a peak of 1 and words that score less (a barely trained random
+    # model may find no evidence in one text; not in most).
+    scores = [e["scores"] for e in explained]
+    assert sum(max(s) == 1.0 and min(s) < 0.99 for s in scores) >= 2, scores
 
 
 def test_export_parity_and_reload(trained, tmp_path):
