@@ -1,22 +1,23 @@
-"""Data: scanning a folder or table into classes and splits (:mod:`.scanning`), validation
+"""Data: scanning a folder or table into classes and splits (:mod:`.scanning`, over
+:mod:`.folders`, :mod:`.tables`, :mod:`.file_checks`; the result :mod:`.scan_result`), validation
 splits (:mod:`.splits`), decoding images (:mod:`.images`), the training batches
 (:mod:`.datasets`, :mod:`.batches`) and the built-in sample dataset (:mod:`.sample_data`).
 ``desktop_ft.core.data.scan(path)`` is the entry point."""
 
-from desktop_ft.core.data.scanning import (
-    DataScan,
-    IMAGE_EXTENSIONS,
+from desktop_ft.core.data.file_checks import decode_text
+from desktop_ft.core.data.folders import IMAGE_EXTENSIONS, TEXT_EXTENSIONS, VAL_FOLDER_NAMES
+from desktop_ft.core.data.scan_result import (
     IMBALANCE_RATIO,
-    LABEL_COLUMN_CANDIDATES,
+    TINY_CLASS,
+    DataScan,
     ScanCancelled,
     Split,
+)
+from desktop_ft.core.data.scanning import scan
+from desktop_ft.core.data.tables import (
+    LABEL_COLUMN_CANDIDATES,
     TABLE_EXTENSIONS,
     TEXT_COLUMN_CANDIDATES,
-    TEXT_EXTENSIONS,
-    TINY_CLASS,
-    VAL_FOLDER_NAMES,
-    decode_text,
-    scan,
     table_columns,
 )
 

@@ -9,7 +9,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QHBoxLayout, QHeade
                                QSplitter, QTableWidget, QTableWidgetItem, QTabWidget,
                                QVBoxLayout, QWidget)
 
-from desktop_ft.core.data.scanning import CLASS_WEIGHTS_BOX
+from desktop_ft.core.data.scan_result import CLASS_WEIGHTS_BOX
 from desktop_ft.core.errors import UserError
 from desktop_ft.core.layer_tree import STRATEGY_HELP
 from desktop_ft.core.progress import Progress, format_seconds
