@@ -29,7 +29,7 @@ share of peak is of all the cards together:
 The BERT rows train BERT-base (12 layers, 768 wide, random weights), full fine-tuning,
 ``--seq-len`` tokens per text:
 
-* **engine**: ``fine_tune`` of the text family's random BERT-base (``--weights none``) on
+* **engine**: ``fine_tune`` of the text modality's random BERT-base (``--weights none``) on
   a CSV of synthetic texts, each long enough to fill the sequence, tokenized by the
   engine's tokenizer (Hugging Face ``tokenizers``, here over a synthetic 30,522-word
   vocabulary, since a random model has none) once up front, as ``desktop-ft train`` does;
@@ -215,7 +215,7 @@ def engine_bert(data: Path, precision: str, args) -> tuple[float, float]:
 
     bundle = load_model(ModelSpec("bert", weights="none", seq_len=args.seq_len,
                                   precision=precision))
-    tokenizer = bundle.parts["tokenizer"] = synthetic_tokenizer(bundle.family_impl.arch)
+    tokenizer = bundle.parts["tokenizer"] = synthetic_tokenizer(bundle.modality.arch)
     tokenized = tokenizer_rate(tokenizer, data, args.seq_len)
     job = TrainJob(model=bundle.spec, data=str(data), strategy="full", epochs=args.epochs,
                    batch_size=args.text_batch, val_split=0.0, lr=5e-5)

@@ -67,7 +67,8 @@ def main() -> int:
         pump(lambda: c.device != "")
         w.open_path(str(folder))
         pump(lambda: c.scan is not None)
-        w.model_panel.set_spec({"family": "vgg16", "weights": "none", "image_size": args.size})
+        w.model_panel.set_spec({"architecture": "vgg16", "weights": "none",
+                                "image_size": args.size})
         w.model_panel.load_button.click()
         pump(lambda: c.bundle is not None and c.tasks.running() == 0)
         w.layers_panel.buttons["partial"].click()

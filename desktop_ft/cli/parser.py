@@ -7,7 +7,7 @@ import argparse
 from desktop_ft import __version__
 from desktop_ft.core.backend import BACKENDS
 from desktop_ft.core.export.formats import DEFAULT_FORMATS, FORMATS
-from desktop_ft.core.models import FAMILIES, ModelSpec
+from desktop_ft.core.models import ARCHITECTURES, ModelSpec
 from desktop_ft.core.runtime import PRECISIONS
 from desktop_ft.core.training import JOB_STRATEGIES, OPTIMIZERS
 from desktop_ft.core.training.retention import DEFAULT_KEEP, DEFAULT_MAX_GB
@@ -65,9 +65,9 @@ def _add_retention_args(p, what: str) -> None:
 def _add_model_args(p: argparse.ArgumentParser, for_training: bool) -> None:
     _add_backend_arg(p)
     g = p.add_argument_group("model")
-    g.add_argument("--model", choices=list(FAMILIES), default=None, metavar="NAME",
-                   help=f"the network, one of {', '.join(FAMILIES)} (`desktop-ft models` "
-                        f"lists them; default: {DEFAULT_SPEC.family}, or the project's)")
+    g.add_argument("--model", choices=list(ARCHITECTURES), default=None, metavar="NAME",
+                   help=f"the network, one of {', '.join(ARCHITECTURES)} (`desktop-ft models` "
+                        f"lists them; default: {DEFAULT_SPEC.architecture}, or the project's)")
     g.add_argument("--weights", default=None,
                    help="image models: imagenet, none, a weights file (.h5/.weights.h5, "
                         "full or no-top) or a saved model (.keras/.h5) whose backbone is "

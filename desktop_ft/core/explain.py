@@ -1,6 +1,6 @@
 """Why a model decides as it does: the validation examples it gets wrong, and per-input
 explanations — Grad-CAM heatmaps for images, token importance for text — computed by
-the model's family (``Family.explain``), drawn here as pictures and HTML.
+the model's modality (``Modality.explain``), drawn here as pictures and HTML.
 
 Example:
     >>> bundle = load_export_bundle("out/")
@@ -18,7 +18,7 @@ import warnings
 from pathlib import Path
 
 from desktop_ft.core.errors import UserError
-from desktop_ft.core.models import ModelBundle, ModelSpec, get_family
+from desktop_ft.core.models import ModelBundle, ModelSpec, modality_for
 
 
 def mistakes(items: list, labels: list[int], probs, classes: list[str]) -> list[dict]:
@@ -35,39 +35,39 @@ def mistakes(items: list, labels: list[int], probs, classes: list[str]) -> list[
 
 
 def explain(bundle: ModelBundle, inputs: list) -> list[dict]:
-    """The family's explanation of each raw input (see ``Family.explain``)."""
+    """The modality's explanation of each raw input (see ``Modality.explain``)."""
     if not len(inputs):
         return []
-    return bundle.family_impl.explain(bundle, inputs)
+    return bundle.modality.explain(bundle, inputs)
 
 
 def load_export_bundle(folder: str | os.PathLike) -> ModelBundle:
     """The Keras model of an export folder (``model.keras``, loaded in safe mode), as a
-    bundle its family can explain."""
+    bundle its modality can explain."""
     folder = Path(folder).expanduser()
     meta_file, keras_file = folder / "export.json", folder / "model.keras"
     if not meta_file.is_file() or not keras_file.is_file():
         raise UserError(f"{folder} is not a desktop-ft export (it needs export.json and "
                         "model.keras).")
     meta = json.loads(meta_file.read_text())
-    default = ModelSpec().family
-    spec = ModelSpec.from_dict(meta.get("spec") or {"family": meta.get("model", default)})
-    family = get_family(spec.family)
+    default = ModelSpec().architecture
+    spec = ModelSpec.from_dict(meta.get("spec") or {"architecture": meta.get("model", default)})
+    modality = modality_for(spec.architecture)
     from desktop_ft.core import runtime
 
     runtime.configure()
     import keras
 
-    if family.input_kind == "text":
+    if modality.input_kind == "text":
         import keras_hub  # noqa: F401  registers the keras-hub classes model.keras uses
     with warnings.catch_warnings():
         # The saved optimizer's state is not needed to explain (nor loaded: compile=False).
         warnings.simplefilter("ignore", UserWarning)
         model = keras.saving.load_model(str(keras_file), safe_mode=True, compile=False)
-    bundle = ModelBundle(spec=spec, model=model, new_layers=set(), family_impl=family,
+    bundle = ModelBundle(spec=spec, model=model, new_layers=set(), modality=modality,
                          weights_source=meta.get("weights", ""),
                          classes=list(meta.get("classes") or []))
-    family.attach_saved_assets(bundle, folder)
+    modality.attach_saved_assets(bundle, folder)
     return bundle
 
 

@@ -1,7 +1,7 @@
 """The layer tree: how a person thinks of the model, with tri-state ``trainable``.
 
-The tree is generic: each family builds its own shape from :func:`leaf_node` and
-:func:`subtree_node` (``core/models/<family>/tree.py``) — e.g. VGG16 → ``block1`` …
+The tree is generic: each modality builds its own shape from :func:`leaf_node` and
+:func:`subtree_node` (``core/models/<modality>/tree.py``) — e.g. VGG16 → ``block1`` …
 ``block5`` → conv/pool layers → ``head``; BERT → ``embeddings``, ``transformer_layer_i``
 → attention, feed-forward and norms → ``pooled_dense`` → ``head``.
 
@@ -80,8 +80,8 @@ class LayerTree:
     # ------------------------------------------------------------------ building
     @classmethod
     def from_bundle(cls, bundle) -> "LayerTree":
-        """The tree the bundle's family builds (``Family.build_tree``)."""
-        return bundle.family_impl.build_tree(bundle)
+        """The tree the bundle's modality builds (``Modality.build_tree``)."""
+        return bundle.modality.build_tree(bundle)
 
     # ------------------------------------------------------------------ queries
     def nodes(self) -> Iterator[Node]:

@@ -71,6 +71,10 @@ def load_project(path: str | os.PathLike) -> Project:
     if record["desktop_ft_project"] != PROJECT_VERSION:
         raise UserError(f"{path} is a version {record['desktop_ft_project']} project; this "
                         f"desktop-ft reads version {PROJECT_VERSION}.")
+    job = record.get("job")
+    if isinstance(job, dict) and isinstance(job.get("model"), dict):
+        from desktop_ft.core.models import ModelSpec   # a file from before "architecture"
+        record["job"] = {**job, "model": ModelSpec.upgrade_dict(job["model"])}
     _check_record(path, record)
     job = dict(record.get("job") or {})
     for key in ("data", "val_data"):

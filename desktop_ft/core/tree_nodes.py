@@ -1,5 +1,5 @@
 """Rows of the layer tree: :class:`Node`, per-variable trainable flags, and the helpers a
-family's tree builder uses (:func:`leaf_node`, :func:`subtree_node`)."""
+modality's tree builder uses (:func:`leaf_node`, :func:`subtree_node`)."""
 
 from __future__ import annotations
 

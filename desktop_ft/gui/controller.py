@@ -13,7 +13,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal, Slot
 
 from desktop_ft.core.errors import UserError
-from desktop_ft.core.models import ModelSpec, check_spec, family_for_input, get_family
+from desktop_ft.core.models import ModelSpec, check_spec, modality_for_input, modality_for
 from desktop_ft.core.data.sample_data import default_location
 from desktop_ft.gui import jobs
 from desktop_ft.gui.tasks import STOP, QtObserver, TaskRunner
@@ -34,7 +34,7 @@ class SessionController(QObject):
     exportFailed = Signal()
     exportFailedWithRun = Signal(str, str)   # run folder, export folder: offer a retry
     projectOpened = Signal(object)        # Project: the panels show its settings
-    familyWanted = Signal(str)            # data dropped that another family takes
+    architectureWanted = Signal(str)            # data dropped that another modality takes
     tableColumns = Signal(str, object, object)   # a table, its header, (text, label) asked
     error = Signal(str, str)              # message, details
     note = Signal(str)
@@ -106,7 +106,8 @@ class SessionController(QObject):
 
     def _scan_fits(self, spec: dict) -> bool:
         return self.scan is not None and \
-            self.scan.kind == get_family(spec.get("family", ModelSpec().family)).input_kind
+            self.scan.kind == modality_for(
+                spec.get("architecture", ModelSpec().architecture)).input_kind
 
     def _set_loading(self, loading: bool) -> None:
         self.loading = loading
@@ -121,7 +122,7 @@ class SessionController(QObject):
         if self.scan is not None and self._scan_fits(bundle.spec.to_dict()):
             bundle.classes = list(self.scan.classes)
         self._set_bundle(bundle)
-        self.status.emit(f"Loaded {bundle.family.upper()} — weights: {bundle.weights_source}")
+        self.status.emit(f"Loaded {bundle.architecture.upper()} — weights: {bundle.weights_source}")
 
     @Slot(str, str)
     def _on_load_error(self, message: str, details: str) -> None:
@@ -147,8 +148,8 @@ class SessionController(QObject):
             except UserError as e:
                 self.error.emit(e.window_message, e.details or "")
             return
-        if self.bundle.family_impl.lora_unavailable and key in ("lora", "qlora"):
-            self.error.emit(self.bundle.family_impl.lora_unavailable, "")
+        if self.bundle.modality.lora_unavailable and key in ("lora", "qlora"):
+            self.error.emit(self.bundle.modality.lora_unavailable, "")
             return
         self.tasks.run("strategy", jobs.prepare_strategy, self.bundle, key, unfreeze_last,
                        lora_rank, self.observer, STOP, on_done=self._on_prepared,
@@ -202,11 +203,11 @@ class SessionController(QObject):
                          f"{sum(scan.counts().values())} examples, {len(scan.skipped)} "
                          "skipped.")
         if self.bundle is None:
-            self.familyWanted.emit(family_for_input(scan.kind).name)
+            self.architectureWanted.emit(modality_for_input(scan.kind).name)
         elif self.bundle.input_kind != scan.kind:
-            wanted = family_for_input(scan.kind)
+            wanted = modality_for_input(scan.kind)
             self.error.emit(f"This data holds {scan.kind}, but the loaded model is "
-                            f"{self.bundle.family_impl.title}. Choose {wanted.title} and "
+                            f"{self.bundle.modality.title}. Choose {wanted.title} and "
                             "load it to train.", "")
         elif self.bundle.num_classes != scan.num_classes or \
                 self.bundle.classes != scan.classes:

@@ -22,20 +22,21 @@ def warm_up() -> str:
 
 def load_model(spec: dict, observer, stop, allow_fallback: bool):
     """(bundle, note). With ``allow_fallback`` (the built-in sample only), weights that
-    cannot be downloaded fall back to what the family offers offline (random weights),
+    cannot be downloaded fall back to what the modality offers offline (random weights),
     with a note, so Train works offline."""
-    from desktop_ft.core.models import ModelSpec, get_family, load_model
+    from desktop_ft.core.models import ModelSpec, modality_for, load_model
 
     spec = ModelSpec.from_dict(spec)
     try:
         return load_model(spec, observer, stop), ""
     except UserError as e:
-        fallback = get_family(spec.family).offline_fallback(spec) if allow_fallback else None
+        modality = modality_for(spec.architecture)
+        fallback = modality.offline_fallback(spec) if allow_fallback else None
         if fallback is None or stop.is_set():
             raise
         spec, note = fallback
         note = f"{note} ({str(e).split('. ')[0]})"
-        get_family(spec.family).check_spec(spec)
+        modality_for(spec.architecture).check_spec(spec)
         return load_model(spec, observer, stop), note
 
 
@@ -152,7 +153,7 @@ def write_report(path: str, result, mistakes: list[dict], export_record: dict | 
     plain = [{k: v for k, v in m.items() if k != "thumbnail"} for m in mistakes]
     return str(write_report(path, evaluation=result.evaluation or {}, mistakes=plain,
                             kind=result.bundle.input_kind, meta=meta, data=data,
-                            title=f"desktop-ft report — {result.bundle.family_impl.title}"))
+                            title=f"desktop-ft report — {result.bundle.modality.title}"))
 
 
 def export(bundle, out: str, result, observer, formats=None, stop=None):

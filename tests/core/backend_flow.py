@@ -110,7 +110,7 @@ def main(kind: str, data: str, out: str, preset: str | None, precision: str) -> 
         import keras
 
         model = keras.saving.load_model(f"{out}/model.keras", compile=False)
-        probs = result.bundle.family_impl.predict_proba(
+        probs = result.bundle.modality.predict_proba(
             type(result.bundle)(**{**result.bundle.__dict__, "model": model}), samples)
         reloaded_diff = float(np.abs(probs - result.bundle.predict_proba(samples)).max())
     return {

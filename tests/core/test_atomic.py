@@ -31,7 +31,7 @@ def synced(monkeypatch):
 def test_run_json_is_synced(tmp_path, synced):
     from desktop_ft.core.training.runs import Run
 
-    run = Run.create(tmp_path, job={}, family="vgg16", classes=["a"], split={}, tree={},
+    run = Run.create(tmp_path, job={}, architecture="vgg16", classes=["a"], split={}, tree={},
                      peft=None)
     synced.clear()
     run.mark("finished")

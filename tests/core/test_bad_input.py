@@ -158,7 +158,7 @@ def project(record: dict | str):
     return setup
 
 
-GOOD_JOB = {"model": {"family": "vgg16", "weights": "none", "image_size": 32},
+GOOD_JOB = {"model": {"architecture": "vgg16", "weights": "none", "image_size": 32},
             "data": "imgs", "epochs": 1}
 
 

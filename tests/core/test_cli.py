@@ -129,7 +129,7 @@ def test_project_file_replays_a_setup(image_folder, tmp_path, capsys):
     tree.apply_strategy("head")
     tree.set_trainable("block5/block5_conv3", True)
     states = tree.states()
-    job = {"model": {"family": "vgg16", "weights": "none", "image_size": 32},
+    job = {"model": {"architecture": "vgg16", "weights": "none", "image_size": 32},
            "data": str(image_folder), "epochs": 1, "batch_size": 8, "strategy": None}
     save_project(tmp_path / "p.json", Project(TrainJob.from_dict(job), tree=states))
     assert main(["train", "--project", str(tmp_path / "p.json"), "--export",

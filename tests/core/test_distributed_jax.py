@@ -216,7 +216,7 @@ def test_a_run_resumes_only_on_as_many_processes(tmp_path):
     from desktop_ft.core.training.resume import resume_run
     from desktop_ft.core.training.runs import Run
 
-    run = Run.create(tmp_path, job={"epochs": 2}, family="vgg16", classes=["a", "b"],
+    run = Run.create(tmp_path, job={"epochs": 2}, architecture="vgg16", classes=["a", "b"],
                      split={"train": None, "val": None}, tree={}, peft=None)
     run.record.update(processes=2, epochs_done=1)
     run.mark("failed")

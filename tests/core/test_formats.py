@@ -80,7 +80,7 @@ def test_image_formats_parity_int8_size_and_card(trained_images, image_export, t
     assert abs(int8["accuracy"] - int8["float_accuracy"]) <= 0.2   # 6 validation images
     # Each file run by its own runtime, here too, on an image the app resizes itself.
     img = np.random.default_rng(4).integers(0, 256, (45, 61, 3), dtype=np.uint8)
-    x = r.bundle.family_impl.format_inputs(r.bundle, [img])
+    x = r.bundle.modality.format_inputs(r.bundle, [img])
     app = r.bundle.predict_proba(list(x["images"]))
     for kind, name in (("onnx", "model.onnx"), ("litert", "model.tflite")):
         np.testing.assert_allclose(run_fresh(kind, out / name, x, tmp_path), app, atol=1e-5)

@@ -12,7 +12,7 @@ import pytest
 from tests.core.hub_folders import write_hf_swin, write_timm_resnet18
 
 from desktop_ft.core.errors import UserError
-from desktop_ft.core.models import ModelSpec, family_for_folder, load_model
+from desktop_ft.core.models import ModelSpec, architecture_for_folder, load_model
 from desktop_ft.core.models.image.entry import TORCH
 from desktop_ft.core.training import TrainJob, fine_tune
 
@@ -28,7 +28,7 @@ def _same_outputs(base, source, size):
 def test_a_timm_folder_loads_and_trains(tmp_path, image_folder):
     folder = tmp_path / "resnet18.a1_in1k"
     source = write_timm_resnet18(folder)
-    assert family_for_folder(folder) == "resnet"
+    assert architecture_for_folder(folder) == "resnet"
     job = TrainJob(model=ModelSpec("resnet", preset=str(folder), image_size=32,
                                    num_classes=3),
                    data=str(image_folder), epochs=1, batch_size=8, strategy="head", lr=1e-3)
@@ -45,7 +45,7 @@ def test_a_timm_folder_loads_and_trains(tmp_path, image_folder):
 def test_a_hugging_face_swin_folder_loads(tmp_path):
     folder = tmp_path / "swin-tiny"
     source = write_hf_swin(folder)
-    assert family_for_folder(folder) == "swin"
+    assert architecture_for_folder(folder) == "swin"
     bundle = load_model(ModelSpec("swin", preset=str(folder), num_classes=3))
     assert bundle.spec.image_size == 32            # its positional grid's size
     np.testing.assert_allclose(bundle.parts["preprocessing"][1], TORCH[1], rtol=1e-6)
@@ -67,7 +67,7 @@ def test_a_folder_of_another_network_says_what_to_use(tmp_path):
     other = tmp_path / "convnext"
     other.mkdir()
     (other / "config.json").write_text(json.dumps({"architecture": "convnext_tiny"}))
-    assert family_for_folder(other) is None
+    assert architecture_for_folder(other) is None
     with pytest.raises(UserError) as e:
         load_model(ModelSpec("resnet", preset=str(other), image_size=32))
     message = str(e.value)

@@ -108,7 +108,7 @@ def test_explain_maps_the_image(trained):
 
 def test_export_parity_and_reload(trained, tmp_path):
     r = trained
-    name = r.bundle.family
+    name = r.bundle.architecture
     if not (FULL or name in EXPORTED):
         pytest.skip("exported with DESKTOP_FT_FULL_CONFORMANCE=1 (slow: a full-width backbone)")
     formats = "saved_model,keras,onnx,litert"
@@ -131,21 +131,21 @@ def test_export_parity_and_reload(trained, tmp_path):
 def test_onnx_parity(trained, tmp_path):
     """ONNX (tf2onnx on TensorFlow) runs in onnxruntime and matches the app."""
     bundle = trained.bundle
-    if bundle.family not in ONNX_ONLY or FULL:
+    if bundle.architecture not in ONNX_ONLY or FULL:
         pytest.skip("ONNX is checked with the other formats (test_export_parity_and_reload)")
     rng = np.random.default_rng(3)
     checks = [rng.integers(0, 256, (40, 52, 3), dtype=np.uint8) for _ in range(3)]
     record = write_formats(bundle, tmp_path, ("onnx",), checks)
     assert record["onnx"]["parity_max_abs_diff"] < 1e-4, record
     assert record["onnx"]["exporter"].startswith("tf2onnx "), record
-    print(bundle.family, "ONNX parity", record["onnx"]["parity_max_abs_diff"])
+    print(bundle.architecture, "ONNX parity", record["onnx"]["parity_max_abs_diff"])
 
 
 def test_tree_and_strategies(trained):
     """Last of the module's tests on each entry's trained bundle (it changes the model:
     LoRA, int8), so every entry is built once."""
     bundle = trained.bundle
-    arch = ARCHITECTURES[bundle.family]
+    arch = ARCHITECTURES[bundle.architecture]
     bundle.tree.apply_strategy("head")
     tree = bundle.tree
     trainable, frozen = tree.totals()

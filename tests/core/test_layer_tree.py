@@ -1,5 +1,5 @@
 """The layer tree's totals equal Keras's after apply_to_model, for every strategy, on
-both families; groups cascade; patterns are shell globs on path or name."""
+both modalities; groups cascade; patterns are shell globs on path or name."""
 
 import pytest
 
@@ -52,11 +52,11 @@ def test_bert_tree_shape(bert):
         ["feedforward_intermediate_dense", "feedforward_output_dense"]
 
 
-@pytest.mark.parametrize("family", ["vgg", "bert"])
+@pytest.mark.parametrize("architecture", ["vgg", "bert"])
 @pytest.mark.parametrize("strategy", TREE_STRATEGIES + ("two-phase",))
 @pytest.mark.parametrize("last", [1, 2])
-def test_tree_totals_equal_keras_for_every_strategy(request, family, strategy, last):
-    bundle = request.getfixturevalue(family)
+def test_tree_totals_equal_keras_for_every_strategy(request, modality, strategy, last):
+    bundle = request.getfixturevalue(modality)
     tree = bundle.tree
     tree.apply_strategy(strategy, unfreeze_last=last)
     tree.apply_to_model()
@@ -64,15 +64,15 @@ def test_tree_totals_equal_keras_for_every_strategy(request, family, strategy, l
     assert tree.model_totals() == tree.totals()
 
 
-@pytest.mark.parametrize("family,patterns", [
+@pytest.mark.parametrize("modality,patterns", [
     ("vgg", [("unfreeze", "block5"), ("freeze", "block5_conv2")]),
     ("vgg", [("unfreeze", "block[34]*"), ("freeze", "*pool")]),
     ("bert", [("unfreeze", "transformer_layer_1/self_attention_layer/*"),
               ("freeze", "key")]),
     ("bert", [("unfreeze", "*layer_norm")]),
 ])
-def test_patterns_then_apply_match_keras(request, family, patterns):
-    bundle = request.getfixturevalue(family)
+def test_patterns_then_apply_match_keras(request, modality, patterns):
+    bundle = request.getfixturevalue(modality)
     tree = bundle.tree
     tree.apply_strategy("head")
     tree.apply_patterns(patterns)

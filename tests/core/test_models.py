@@ -180,7 +180,7 @@ def test_real_minilm_loads_offline(minilm_folder):
 
 
 def test_family_for_folder_reads_only_config_json(tmp_path):
-    from desktop_ft.core.models import FAMILIES, family_for_folder
+    from desktop_ft.core.models import ARCHITECTURES, architecture_for_folder
 
     def folder(name, config):
         path = tmp_path / name
@@ -190,17 +190,18 @@ def test_family_for_folder_reads_only_config_json(tmp_path):
                                               else json.dumps(config))
         return path
 
-    assert family_for_folder(folder("hf_roberta", {"model_type": "roberta"})) == "roberta"
-    assert family_for_folder(folder("hf_xlmr", {"model_type": "xlm-roberta"})) == "xlm_roberta"
-    for name, family in FAMILIES.items():   # every keras-hub architecture's preset folder
-        arch = family.arch
-        if family.input_kind == "text" or arch.source == "keras_hub":
-            backbone = arch.backbone if family.input_kind == "text" else arch.builder
+    assert architecture_for_folder(folder("hf_roberta", {"model_type": "roberta"})) == "roberta"
+    assert architecture_for_folder(folder("hf_xlmr", {"model_type": "xlm-roberta"})) \
+        == "xlm_roberta"
+    for name, modality in ARCHITECTURES.items():   # every keras-hub architecture's preset folder
+        arch = modality.arch
+        if modality.input_kind == "text" or arch.source == "keras_hub":
+            backbone = arch.backbone if modality.input_kind == "text" else arch.builder
             preset = folder(f"kh_{name}", {"class_name": backbone, "config": {}})
-            assert family_for_folder(preset) == name
-    assert family_for_folder(folder("hf_vit", {"model_type": "vit"})) == "vit"
-    assert family_for_folder(folder("gpt2", {"model_type": "gpt2"})) is None
-    assert family_for_folder(folder("empty", None)) is None
-    assert family_for_folder(folder("broken", "{not json")) is None
-    assert family_for_folder(folder("list", "[1, 2]")) is None
-    assert family_for_folder(tmp_path / "missing") is None
+            assert architecture_for_folder(preset) == name
+    assert architecture_for_folder(folder("hf_vit", {"model_type": "vit"})) == "vit"
+    assert architecture_for_folder(folder("gpt2", {"model_type": "gpt2"})) is None
+    assert architecture_for_folder(folder("empty", None)) is None
+    assert architecture_for_folder(folder("broken", "{not json")) is None
+    assert architecture_for_folder(folder("list", "[1, 2]")) is None
+    assert architecture_for_folder(tmp_path / "missing") is None

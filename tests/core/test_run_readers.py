@@ -13,7 +13,7 @@ from desktop_ft.core.training.runs import Run
 
 def live_run(root):
     """A run whose writer is this (live) process, with one finished checkpoint."""
-    run = Run.create(root, job={"epochs": 3}, family="vgg16", classes=["a", "b"],
+    run = Run.create(root, job={"epochs": 3}, architecture="vgg16", classes=["a", "b"],
                      split={"train": None, "val": None}, tree={}, peft=None)
     last = run.path / "checkpoints" / "last"
     last.mkdir()

@@ -22,7 +22,7 @@ def attach(vgg, folder, record):
         (folder / "export.json").write_text(record if isinstance(record, str)
                                             else json.dumps(record))
     vgg.parts.pop("preprocessing", None)
-    vgg.family_impl.attach_saved_assets(vgg, folder)
+    vgg.modality.attach_saved_assets(vgg, folder)
     return vgg.parts["preprocessing"]
 
 
@@ -31,7 +31,7 @@ def test_a_readable_record_is_used(vgg, tmp_path):
 
 
 def test_no_record_means_the_architectures_own(vgg, tmp_path):
-    default = vgg.family_impl.arch.preprocessing
+    default = vgg.modality.arch.preprocessing
     assert attach(vgg, tmp_path, None) == default                  # no export.json
     assert attach(vgg, tmp_path, {"model": "vgg16"}) == default    # from before the field
 

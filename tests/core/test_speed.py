@@ -14,7 +14,7 @@ from desktop_ft.core.models import ModelSpec, check_spec, load_model
 from desktop_ft.core.observer import Observer
 from desktop_ft.core.training import TrainJob, feature_cache, fine_tune
 
-VGG = dict(family="vgg16", weights="none", image_size=32)
+VGG = dict(architecture="vgg16", weights="none", image_size=32)
 
 
 class Status(Observer):

@@ -86,7 +86,7 @@ def test_lora_moves_only_adapters_and_head(tiny_bert_preset, text_csv, tmp_path)
     merged = keras.saving.load_model(out / "model.keras")
     assert not peft.lora_layers(merged)
     texts = ["this is love", "hate it"]
-    x = bundle.family_impl.model_inputs(bundle, texts)
+    x = bundle.modality.model_inputs(bundle, texts)
     np.testing.assert_allclose(keras.ops.convert_to_numpy(merged(x)),
                                keras.ops.convert_to_numpy(bundle.model(x)), atol=1e-5)
     # The adapter file alone restores what training learned.

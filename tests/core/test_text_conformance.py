@@ -68,7 +68,7 @@ def test_training_runs(trained):
 def test_explain_scores_the_words(trained):
     texts = TEXTS[:4]
     explained = explain(trained.bundle, texts)
-    specials = set(ARCHITECTURES[trained.bundle.family].specials)
+    specials = set(ARCHITECTURES[trained.bundle.architecture].specials)
     for text, e in zip(texts, explained):
         assert e["tokens"] and len(e["tokens"]) == len(e["scores"])
         assert not specials & set(e["tokens"]), e["tokens"]
@@ -93,13 +93,13 @@ def test_export_parity_and_reload(trained, tmp_path):
     print("SavedModel tokenizer differs on:",
           [d["text"] for d in tok["saved_model_differs"]])
     # Plain ASCII, upper case included, tokenizes alike (ALBERT lowercases in both).
-    plain = set(r.bundle.family_impl.synthetic_inputs()[:2])
+    plain = set(r.bundle.modality.synthetic_inputs()[:2])
     assert not {d["index"] for d in tok["saved_model_differs"]} & set(range(6)), \
         tok["saved_model_differs"]
     assert not plain & {d["text"] for d in tok["saved_model_differs"]}
     assert tok["matches_app"] is True
     differs = {d["text"] for d in tok["saved_model_differs"]}
-    assert differs <= SAVED_MODEL_LEFTOVERS.get(r.bundle.family, set()), differs
+    assert differs <= SAVED_MODEL_LEFTOVERS.get(r.bundle.architecture, set()), differs
     # The SavedModel's figure covers every text checked; those whose ids differ are
     # listed beside it with their own difference.
     listed = record.get("parity_differs", [])
@@ -156,8 +156,8 @@ def test_tree_and_strategies(preset, trained):
             for v in bundle.model.weights:
                 if v.path.endswith("lora_kernel_b"):
                     v.assign(rng.normal(0, 0.5, v.shape).astype("float32"))
-            x = bundle.family_impl.model_inputs(bundle, TEXTS[:4])
-            merged = bundle.family_impl.merged_model(bundle)
+            x = bundle.modality.model_inputs(bundle, TEXTS[:4])
+            merged = bundle.modality.merged_model(bundle)
             np.testing.assert_allclose(np.asarray(merged(x)), np.asarray(bundle.model(x)),
                                        atol=1e-5)
     assert seen["head"] == head_params

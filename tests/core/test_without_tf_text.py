@@ -151,10 +151,10 @@ def test_a_missing_tensorflow_text_is_found_without_importing(monkeypatch):
     from types import SimpleNamespace
 
     from desktop_ft.core.export.writer import _less_unwritable_saved_model
-    from desktop_ft.core.models import get_family
+    from desktop_ft.core.models import modality_for
 
     monkeypatch.setattr(backend, "installed", lambda name: name != "tensorflow_text")
-    text = SimpleNamespace(family_impl=get_family("bert"))
+    text = SimpleNamespace(modality=modality_for("bert"))
     formats, info = _less_unwritable_saved_model(text, ("saved_model", "keras"), {"run": "r"},
                                                  try_import=False)
     assert formats == ("keras",) and info["run"] == "r"
@@ -162,6 +162,6 @@ def test_a_missing_tensorflow_text_is_found_without_importing(monkeypatch):
         "saved_model"]
     assert _less_unwritable_saved_model(text, ("saved_model",), None,
                                         try_import=False)[0] == ("keras",)
-    images = SimpleNamespace(family_impl=get_family("vgg16"))
+    images = SimpleNamespace(modality=modality_for("vgg16"))
     assert _less_unwritable_saved_model(images, ("saved_model",), None) == \
         (("saved_model",), None)

@@ -91,7 +91,7 @@ def load_model(qtbot, w, **spec):
 
 
 def load_tiny_vgg(qtbot, w, size=32):
-    return load_model(qtbot, w, family="vgg16", weights="none", image_size=size)
+    return load_model(qtbot, w, architecture="vgg16", weights="none", image_size=size)
 
 
 def load_tiny_vgg_with_data(qtbot, w, folder):
@@ -116,7 +116,7 @@ def lora_bert_with_data(qtbot, w, preset, data, rank=2):
     c = w.controller
     drop_path(w, data)
     qtbot.waitUntil(lambda: c.scan is not None, timeout=LONG)
-    load_model(qtbot, w, family="bert", preset=str(preset), seq_len=16)
+    load_model(qtbot, w, architecture="bert", preset=str(preset), seq_len=16)
     w.layers_panel.lora_rank.setValue(rank)
     click(qtbot, w.layers_panel.buttons["lora"])
     qtbot.waitUntil(lambda: c.bundle.tree.has_lora and c.tasks.running() == 0, timeout=LONG)

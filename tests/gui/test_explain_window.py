@@ -58,7 +58,7 @@ def test_word_highlights_in_try_it(qtbot, window, tiny_bert_preset, text_csv):
     w = window
     drop_path(w, text_csv)
     qtbot.waitUntil(lambda: w.controller.scan is not None, timeout=LONG)
-    load_model(qtbot, w, family="bert", preset=str(tiny_bert_preset), seq_len=16)
+    load_model(qtbot, w, architecture="bert", preset=str(tiny_bert_preset), seq_len=16)
     train_and_wait(qtbot, w, epochs=1, batch_size=8)
     tryit = w.try_panel
     w.tabs.setCurrentWidget(tryit)

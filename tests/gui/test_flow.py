@@ -126,7 +126,7 @@ def test_text_model_end_to_end(qtbot, window, tiny_bert_preset, text_csv, tmp_pa
     w, c = window, window.controller
     drop_path(w, text_csv)
     qtbot.waitUntil(lambda: c.scan is not None, timeout=LONG)
-    assert w.model_panel.family() == "bert"      # switched to match the data
+    assert w.model_panel.architecture() == "bert"      # switched to match the data
     assert "this is" in w.data_panel.class_table.item(0, 2).text()  # sample texts shown
     w.model_panel.set_spec({**w.model_panel.spec(), "preset": str(tiny_bert_preset),
                             "seq_len": 16})

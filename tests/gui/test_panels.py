@@ -21,13 +21,13 @@ def test_model_panel_spec_round_trip_and_changed_marker(qtbot, window, tmp_path)
     panel = w.model_panel
     weights = tmp_path / "w.weights.h5"
     weights.write_bytes(b"")
-    spec = {"family": "vgg16", "weights": str(weights), "image_size": 48, "head": "gap",
+    spec = {"architecture": "vgg16", "weights": str(weights), "image_size": 48, "head": "gap",
             "augment": ["flip"], "precision": "float32"}
     panel.set_spec(spec)
     got = panel.spec()
     assert {k: got[k] for k in spec} == spec
-    panel.set_spec({"family": "bert", "preset": "bert_tiny_en_uncased", "seq_len": 32})
-    assert panel.family() == "bert" and panel.spec()["augment"] == []
+    panel.set_spec({"architecture": "bert", "preset": "bert_tiny_en_uncased", "seq_len": 32})
+    assert panel.architecture() == "bert" and panel.spec()["augment"] == []
     assert panel.image_size.isHidden() and not panel.seq_len.isHidden()
     load_tiny_vgg(qtbot, w)
     assert panel.load_button.text() == "Load model"
@@ -45,7 +45,7 @@ def test_pretrained_weights_load_with_only_the_head_trainable(qtbot, window, tmp
     source = keras.applications.VGG16(include_top=False, weights=None, input_shape=(32, 32, 3))
     path = tmp_path / "notop.weights.h5"
     source.save_weights(str(path))
-    bundle = load_model(qtbot, window, family="vgg16", weights=str(path), image_size=32)
+    bundle = load_model(qtbot, window, architecture="vgg16", weights=str(path), image_size=32)
     assert bundle.tree.strategy == "head"
     assert window.layers_panel.summary.text().startswith("Trainable: 513 of")
 
@@ -59,8 +59,8 @@ def test_item_model_passes_qt_tester_isolated(qtbot, qtmodeltester, window):
     qtmodeltester.check(w.layers_panel.tree_model, force_py=True)
     # (The tester stays connected and checks again at every signal: the reset of a new
     # model, each click's layout change. A second check() would connect it twice.)
-    load_model(qtbot, w, family="bert", preset=str(tiny_bert_preset), seq_len=16)
-    assert w.controller.bundle.family == "bert"
+    load_model(qtbot, w, architecture="bert", preset=str(tiny_bert_preset), seq_len=16)
+    assert w.controller.bundle.architecture == "bert"
     click(qtbot, w.layers_panel.buttons["bitfit"])
     model = w.layers_panel.tree_model
     q = model.index_for_path("transformer_layer_0/self_attention_layer/query")
@@ -110,13 +110,13 @@ def test_space_context_menu_and_read_only(qtbot, window):
 
 def test_worker_error_is_shown_and_app_stays_usable(qtbot, window, tmp_path):
     w = window
-    w.model_panel.set_spec({"family": "bert", "preset": str(tmp_path / "no_such_bert")})
+    w.model_panel.set_spec({"architecture": "bert", "preset": str(tmp_path / "no_such_bert")})
     click(qtbot, w.model_panel.load_button)
     qtbot.waitUntil(lambda: w.banner.isVisible(), timeout=LONG)
     assert "not a folder" in w.banner.text()
     assert w.model_panel.load_button.isEnabled()
     load_tiny_vgg(qtbot, w)     # still usable
-    assert w.controller.bundle.family == "vgg16"
+    assert w.controller.bundle.architecture == "vgg16"
 
 
 def test_dropping_something_that_is_not_a_dataset(qtbot, window, tmp_path):
@@ -211,7 +211,7 @@ def test_imagenet_download_shows_progress_and_cancels(qtbot, window, monkeypatch
     monkeypatch.setattr(vgg_weights.urllib.request, "urlopen", lambda *a, **k: SlowResponse())
     w = window
     panel = w.model_panel
-    panel.set_spec({"family": "vgg16", "weights": "imagenet", "image_size": 32})
+    panel.set_spec({"architecture": "vgg16", "weights": "imagenet", "image_size": 32})
     click(qtbot, panel.load_button)
     qtbot.waitUntil(lambda: panel.progress.maximum() == 1000 and panel.progress.value() > 0,
                     timeout=LONG)
@@ -267,7 +267,7 @@ def test_strategy_buttons_lora_and_vgg16_reason(qtbot, window, tiny_bert_preset)
     load_tiny_vgg(qtbot, w)
     lora_button = w.layers_panel.buttons["lora"]
     assert not lora_button.isEnabled() and "has only convolutions" in lora_button.toolTip()
-    load_model(qtbot, w, family="bert", preset=str(tiny_bert_preset), seq_len=16)
+    load_model(qtbot, w, architecture="bert", preset=str(tiny_bert_preset), seq_len=16)
     assert lora_button.isEnabled()
     assert w.layers_panel.buttons["partial"].text() == "Last N layers"
     w.layers_panel.lora_rank.setValue(2)
@@ -339,24 +339,24 @@ def model_panel(qtbot, tmp_path):
 
 
 def test_network_picker_headers_are_never_current(qtbot, model_panel):
-    from desktop_ft.core.models import FAMILIES
+    from desktop_ft.core.models import ARCHITECTURES
 
-    picker = model_panel.family_picker
+    picker = model_panel.architecture_picker
     rows = [(picker.itemText(i), picker.itemData(i)) for i in range(picker.count())]
     headers = [i for i in range(picker.count()) if not picker.is_item(i)]
     assert [rows[i][0] for i in headers] == ["Images", "Text"]
     for i in headers:   # neither enabled nor selectable: the popup cannot pick them
         flags = picker.model().flags(picker.model().index(i, 0))
         assert not flags & (Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsEnabled)
-    kinds = [FAMILIES[data].input_kind for _, data in rows if data is not None]
+    kinds = [ARCHITECTURES[data].input_kind for _, data in rows if data is not None]
     assert kinds == sorted(kinds, key=lambda k: k != "images")   # images first
-    assert len(kinds) == len(FAMILIES) and rows[headers[1] + 1][1] != "vgg16"
-    assert picker.currentIndex() == 1 and model_panel.family() == "vgg16"
+    assert len(kinds) == len(ARCHITECTURES) and rows[headers[1] + 1][1] != "vgg16"
+    assert picker.currentIndex() == 1 and model_panel.architecture() == "vgg16"
     roberta_tip = picker.itemData(picker.findData("xlm_roberta"), Qt.ItemDataRole.ToolTipRole)
-    assert FAMILIES["xlm_roberta"].arch.languages in roberta_tip
+    assert ARCHITECTURES["xlm_roberta"].arch.languages in roberta_tip
     text_header, first_text = headers[1], headers[1] + 1
     changes = []
-    model_panel.familyChanged.connect(changes.append)
+    model_panel.architectureChanged.connect(changes.append)
     last_image = text_header - 1
     qtbot.keyClick(picker, Qt.Key.Key_Up)            # nothing above but a header
     assert picker.currentIndex() == 1
@@ -379,36 +379,36 @@ def test_network_picker_headers_are_never_current(qtbot, model_panel):
     image = picker.itemData(last_image)
     assert changes == [image, first, image, last, "vgg16", image, first, image,
                        "vgg16"]   # one per change
-    assert None not in changes and picker.toolTip().startswith(FAMILIES["vgg16"].title)
-    model_panel.set_family("roberta")
-    assert picker.currentData() == "roberta" and model_panel.family() == "roberta"
+    assert None not in changes and picker.toolTip().startswith(ARCHITECTURES["vgg16"].title)
+    model_panel.set_architecture("roberta")
+    assert picker.currentData() == "roberta" and model_panel.architecture() == "roberta"
 
 
 def test_presets_follow_the_network(qtbot, model_panel, tmp_path):
-    from desktop_ft.core.models import FAMILIES
+    from desktop_ft.core.models import ARCHITECTURES
 
     panel = model_panel
 
     def offered():
         return [panel.preset.itemText(i) for i in range(panel.preset.count())]
 
-    panel.set_family("bert")
-    assert offered() == list(FAMILIES["bert"].presets)
+    panel.set_architecture("bert")
+    assert offered() == list(ARCHITECTURES["bert"].presets)
     panel.preset.setCurrentText("bert_base_multi")
-    panel.set_family("roberta")      # another family's preset name gives way
-    assert offered() == list(FAMILIES["roberta"].presets)
-    assert panel.spec()["preset"] == FAMILIES["roberta"].presets[0]
+    panel.set_architecture("roberta")      # another modality's preset name gives way
+    assert offered() == list(ARCHITECTURES["roberta"].presets)
+    assert panel.spec()["preset"] == ARCHITECTURES["roberta"].presets[0]
     panel.preset.setCurrentText("roberta_large_en")
-    panel.set_family("vgg16")
-    panel.set_family("roberta")
+    panel.set_architecture("vgg16")
+    panel.set_architecture("roberta")
     assert panel.spec()["preset"] == "roberta_large_en"
     folder = tmp_path / "my model"
     folder.mkdir()
     panel.preset.setCurrentText(str(folder))
-    panel.set_family("xlm_roberta")  # a typed folder stays
-    assert offered() == list(FAMILIES["xlm_roberta"].presets)
+    panel.set_architecture("xlm_roberta")  # a typed folder stays
+    assert offered() == list(ARCHITECTURES["xlm_roberta"].presets)
     assert panel.spec()["preset"] == str(folder)
-    panel.set_spec({"family": "albert", "preset": "albert_large_en_uncased"})
+    panel.set_spec({"architecture": "albert", "preset": "albert_large_en_uncased"})
     assert panel.spec()["preset"] == "albert_large_en_uncased"
 
 
@@ -426,13 +426,13 @@ def test_choosing_a_folder_detects_its_network(qtbot, model_panel, tmp_path, mon
         return str(folder)
 
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(choose))
-    panel.set_family("bert")
+    panel.set_architecture("bert")
     panel.findChild(QPushButton, "presetBrowse").click()
     assert titles == ["keras-hub preset or Hugging Face folder"]
-    assert panel.family() == "roberta"
-    assert panel.spec()["family"] == "roberta" and panel.spec()["preset"] == str(folder)
+    assert panel.architecture() == "roberta"
+    assert panel.spec()["architecture"] == "roberta" and panel.spec()["preset"] == str(folder)
     assert not panel.detected.isHidden() and panel.detected.text() == "Detected: RoBERTa"
-    panel.set_family("bert")         # the user overrides it: the note goes
+    panel.set_architecture("bert")         # the user overrides it: the note goes
     assert panel.detected.isHidden() and panel.spec()["preset"] == str(folder)
 
 
@@ -440,24 +440,24 @@ def test_hidden_rows_send_what_the_network_needs(model_panel):
     """A network without a Weights row (text, keras-hub) loads its preset's weights, not
     random ones; a BatchNorm tick made for one network does not follow to another."""
     panel = model_panel
-    panel.set_family("bert")
+    panel.set_architecture("bert")
     assert panel.spec()["weights"] != "none"
     panel.set_spec({**panel.spec(), "weights": "none"})        # a project with random weights
     assert panel.spec()["weights"] == "none"
-    panel.set_spec({**panel.spec(), "family": "vit", "weights": "imagenet"})
+    panel.set_spec({**panel.spec(), "architecture": "vit", "weights": "imagenet"})
     assert panel.spec()["weights"] != "none"
-    panel.set_family("mobilenet_v2")
+    panel.set_architecture("mobilenet_v2")
     panel.train_bn.setChecked(True)
     assert panel.spec()["train_bn"] is True
-    panel.set_family("vgg19")                                   # no BatchNorm in VGG
+    panel.set_architecture("vgg19")                                   # no BatchNorm in VGG
     assert panel.spec()["train_bn"] is False
     assert panel.spec()["image_size"] == 224 and panel.image_size.minimum() == 32
-    panel.set_family("xception")
+    panel.set_architecture("xception")
     assert panel.spec()["image_size"] == 299 and panel.image_size.minimum() == 71
 
 
 def test_an_empty_preset_box_takes_the_networks_first_preset(model_panel):
     model_panel.preset.setCurrentText("")
     for name in ("vit", "bert"):
-        model_panel.set_family(name)
+        model_panel.set_architecture(name)
         assert model_panel.spec()["preset"] == model_panel.preset.itemText(0), name

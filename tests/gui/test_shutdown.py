@@ -87,7 +87,7 @@ DRIVEN = textwrap.dedent("""
                 print("scanning", flush=True)
                 state["step"] = "done"
                 return
-            w.model_panel.set_spec({**w.model_panel.spec(), "family": "vgg16",
+            w.model_panel.set_spec({**w.model_panel.spec(), "architecture": "vgg16",
                                     "weights": "none", "image_size": 32})
             w.model_panel.load_button.click()
             state["step"] = "loading"

@@ -1,5 +1,5 @@
 """Soak: a working session of many runs in one window — drop data, load a tiny model,
-toggle layers, train (stopping mid-epoch every other cycle), try it, export, switch family
+toggle layers, train (stopping mid-epoch every other cycle), try it, export, switch modality
 — must not grow without bound: after warm-up, resident memory has no upward trend within
 image cycles or within text cycles (``memory_trend``), the thread count returns to its
 baseline, and Qt prints no warning.
@@ -68,7 +68,7 @@ def test_soak_many_runs_in_one_window(qtbot, window, image_folder, text_csv,
             qtbot.waitUntil(lambda: c.scan is not None and c.tasks.running() == 0,
                             timeout=LONG)
             if images:
-                load_model(qtbot, w, family="vgg16", weights="none", image_size=32)
+                load_model(qtbot, w, architecture="vgg16", weights="none", image_size=32)
                 assert c.bundle.model.count_params() < 1e6      # narrow_vgg16
                 click(qtbot, w.layers_panel.buttons["head"])
                 model = w.layers_panel.tree_model
@@ -76,7 +76,8 @@ def test_soak_many_runs_in_one_window(qtbot, window, image_folder, text_csv,
                 model.setData(block5, Qt.CheckState.Checked.value,
                               Qt.ItemDataRole.CheckStateRole)
             else:
-                load_model(qtbot, w, family="bert", preset=str(one_layer_bert_preset), seq_len=16)
+                load_model(qtbot, w, architecture="bert", preset=str(one_layer_bert_preset),
+                           seq_len=16)
                 click(qtbot, w.layers_panel.buttons["bitfit"])
             qtbot.waitUntil(lambda: c.tasks.running() == 0, timeout=LONG)
             marks.append(("load", time.monotonic()))

@@ -38,7 +38,7 @@ EARLY_LOAD = textwrap.dedent("""
     c = w.controller
     task = getattr(c.tasks, "model_task", None)
     print("startup task:", task and task.name, flush=True)
-    w.model_panel.set_spec({**w.model_panel.spec(), "family": "vgg16", "weights": "none",
+    w.model_panel.set_spec({**w.model_panel.spec(), "architecture": "vgg16", "weights": "none",
                             "image_size": 32})
     w.model_panel.load_button.click()
 
@@ -80,7 +80,7 @@ def test_load_during_startup_is_queued_behind_it(qtbot):
     assert c.tasks.model_task.name == "warm-up"
     assert w.task_label.text() == "Starting Keras…"
     assert w.model_panel.load_button.isEnabled()       # a Load now waits for start-up
-    load_model(qtbot, w, family="vgg16", weights="none", image_size=32)
+    load_model(qtbot, w, architecture="vgg16", weights="none", image_size=32)
     assert seen[:2] == ["Starting Keras…", "Loading the model…"]
     assert not w.banner.isVisible()
     w.close()
@@ -92,7 +92,7 @@ def test_train_and_export_are_refused_while_lora_is_prepared(qtbot, window, tiny
     w, c = window, window.controller
     drop_path(w, text_csv)
     qtbot.waitUntil(lambda: c.scan is not None, timeout=LONG)
-    load_model(qtbot, w, family="bert", preset=str(tiny_bert_preset), seq_len=16)
+    load_model(qtbot, w, architecture="bert", preset=str(tiny_bert_preset), seq_len=16)
     w.layers_panel.lora_rank.setValue(2)
     click(qtbot, w.layers_panel.buttons["lora"])
     assert c.tasks.model_task is not None and c.tasks.model_task.name == "strategy"
@@ -156,7 +156,7 @@ def test_closing_during_a_task_stops_it_within_5_s(qtbot, image_folder, tmp_path
     qtbot.waitUntil(lambda: c.device != "", timeout=LONG)
     started = []
     c.tasks.modelTaskChanged.connect(lambda label: started.append(label) if label else None)
-    spec = {**w.model_panel.spec(), "family": "vgg16", "weights": "none", "image_size": 32}
+    spec = {**w.model_panel.spec(), "architecture": "vgg16", "weights": "none", "image_size": 32}
     if task == "load":
         w.model_panel.set_spec(spec)
         click(qtbot, w.model_panel.load_button)
@@ -175,7 +175,7 @@ def test_closing_during_a_task_stops_it_within_5_s(qtbot, image_folder, tmp_path
     elif task == "strategy":           # LoRA on a tiny BERT, prepared in a worker
         drop_path(w, request.getfixturevalue("text_csv"))
         qtbot.waitUntil(lambda: c.scan is not None, timeout=LONG)
-        load_model(qtbot, w, family="bert", seq_len=16,
+        load_model(qtbot, w, architecture="bert", seq_len=16,
                    preset=str(request.getfixturevalue("tiny_bert_preset")))
         click(qtbot, w.layers_panel.buttons["lora"])
     else:

@@ -154,7 +154,7 @@ def test_float16_on_a_cpu_names_the_precision_picker(qtbot, window):
     if runtime.gpu_capabilities():
         pytest.skip("mixed float16 is refused on CPUs only")
     w, c = window, window.controller
-    w.model_panel.set_spec({**w.model_panel.spec(), "family": "vgg16", "weights": "none",
+    w.model_panel.set_spec({**w.model_panel.spec(), "architecture": "vgg16", "weights": "none",
                             "image_size": 32, "precision": "mixed_float16"})
     click(qtbot, w.model_panel.load_button)
     qtbot.waitUntil(lambda: w.banner.isVisible() and not c.loading, timeout=LONG)
@@ -174,11 +174,11 @@ def test_another_networks_folder_names_the_network_list(qtbot, window, tmp_path)
     image = tmp_path / "swin"
     image.mkdir()
     (image / "config.json").write_text('{"model_type": "swin"}')
-    for family, folder, expected in (("bert", text, "Choose RoBERTa under Network."),
+    for modality, folder, expected in (("bert", text, "Choose RoBERTa under Network."),
                                      ("vit", image, "choose Swin Transformer (keras-hub) "
                                                     "under Network.")):
         w.banner.hide_error()
-        w.model_panel.set_spec({**w.model_panel.spec(), "family": family,
+        w.model_panel.set_spec({**w.model_panel.spec(), "architecture": modality,
                                 "preset": str(folder), "weights": "imagenet"})
         click(qtbot, w.model_panel.load_button)
         qtbot.waitUntil(lambda: w.banner.isVisible() and not c.loading, timeout=LONG)

@@ -137,7 +137,7 @@ def tokenizer_matches(bundle, path: Path, texts: list[str]) -> bool:
     import numpy as np
     from tokenizers import Tokenizer
 
-    x = bundle.family_impl.format_inputs(bundle, texts)
+    x = bundle.modality.format_inputs(bundle, texts)
     ids, mask = x["token_ids"], x["padding_mask"]
     tok = Tokenizer.from_file(str(path))
     encoded = tok.encode_batch(list(texts))
@@ -177,9 +177,9 @@ def write_formats(bundle, folder: Path, formats: tuple, checks: list,
     if not wanted:
         return {}
     say = observer.on_status if observer is not None else (lambda _m: None)
-    family = bundle.family_impl
-    wrapper = family.raw_input_model(bundle)
-    x = family.format_inputs(bundle, checks)
+    modality = bundle.modality
+    wrapper = modality.raw_input_model(bundle)
+    x = modality.format_inputs(bundle, checks)
     app = bundle.predict_proba(list(x["images"]) if bundle.input_kind == "images"
                                else checks)
     out: dict = {}
@@ -198,7 +198,7 @@ def write_formats(bundle, folder: Path, formats: tuple, checks: list,
         write_litert(wrapper, folder / "model.tflite")
         out["litert"] = record("litert", "model.tflite", "litert")
         reps = representative or checks
-        feeds = family.format_inputs(bundle, reps)
+        feeds = modality.format_inputs(bundle, reps)
         say(f"Writing model_int8.tflite (calibrated on {len(reps)} training inputs)…")
         write_litert(wrapper, folder / "model_int8.tflite",
                      representative=[{k: v[i:i + 1] for k, v in feeds.items()}
@@ -208,7 +208,7 @@ def write_formats(bundle, folder: Path, formats: tuple, checks: list,
             "inputs": "training" if representative else "parity checks",
             "examples": len(reps)}
         if validation is not None and len(validation[0]):
-            vx = family.format_inputs(bundle, validation[0])
+            vx = modality.format_inputs(bundle, validation[0])
             labels = np.asarray(validation[1])
             float_probs = check_in_fresh_process("litert", folder / "model.tflite", vx)
             int8_probs = check_in_fresh_process("litert", folder / "model_int8.tflite", vx)

@@ -1,5 +1,5 @@
 """Parity: how far each exported format answers from the app's own Keras model, on raw
-inputs (real samples plus the family's synthetic ones)."""
+inputs (real samples plus the modality's synthetic ones)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from desktop_ft.core.export.exported import ExportedModel
 
 
 def parity_samples(bundle, samples: list | None = None) -> list:
-    """Raw inputs for the parity check: the given (real) samples plus the family's
+    """Raw inputs for the parity check: the given (real) samples plus the modality's
     synthetic ones (images at odd sizes, sentences with punctuation)."""
-    return list(samples or []) + bundle.family_impl.synthetic_inputs()
+    return list(samples or []) + bundle.modality.synthetic_inputs()
 
 
 def parity_line(record: dict) -> str:
@@ -33,7 +33,7 @@ def parity_parts(record: dict) -> list[str]:
 
 
 def predict_with(model, bundle, inputs):
-    """Class probabilities from another Keras model of the same family (the merged one)."""
+    """Class probabilities from another Keras model of the same modality (the merged one)."""
     twin = dataclasses.replace(bundle, model=model)
     return twin.predict_proba(inputs)
 

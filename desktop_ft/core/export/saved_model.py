@@ -21,12 +21,12 @@ def _serve_function(bundle, labels: list[str]):
         index = tf.argmax(probs, axis=-1)
         return {"probs": probs, "class_index": index, "label": tf.gather(label_table, index)}
 
-    return bundle.family_impl.serve_function(bundle, outputs)
+    return bundle.modality.serve_function(bundle, outputs)
 
 
 def write_saved_model(bundle, path: Path, labels: list[str]) -> None:
     save_function(_serve_function(bundle, labels), path, ("serving_default", "serve"),
-                  resources_of=bundle.family_impl.archive_extras(bundle))
+                  resources_of=bundle.modality.archive_extras(bundle))
 
 
 def save_function(fn, path: Path, names: tuple[str, ...], *, resources_of=()) -> None:

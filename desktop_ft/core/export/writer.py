@@ -29,7 +29,7 @@ def tokenizer_record(bundle, folder: Path, checks: list, saved_model: bool) -> d
     """What ``export.json`` says of the ``tokenizer.json`` just written: its source, that
     it gives the app's ids on ``checks``, and (with a SavedModel) the texts on which the
     SavedModel's TensorFlow tokenizer differs."""
-    record = bundle.family_impl.tokenizer_record(bundle, saved_model, checks)
+    record = bundle.modality.tokenizer_record(bundle, saved_model, checks)
     record["matches_app"] = tokenizer_matches(bundle, folder / "tokenizer.json", checks)
     return record
 
@@ -143,7 +143,7 @@ def export_model(bundle, out: str | os.PathLike, labels: list[str], *,
         (tmp / "labels.json").write_text(json.dumps(list(labels), indent=2))
         parity = {"max_abs_diff": None, "samples": len(checks), "differs": []}
         differing = set()
-        if bundle.family_impl.write_tokenizer(bundle, tmp / "tokenizer.json"):
+        if bundle.modality.write_tokenizer(bundle, tmp / "tokenizer.json"):
             extra["tokenizer"] = tokenizer_record(bundle, tmp, checks,
                                                   "saved_model" in formats)
             differing = {d["index"] for d in extra["tokenizer"].get("saved_model_differs", [])}
@@ -163,11 +163,11 @@ def export_model(bundle, out: str | os.PathLike, labels: list[str], *,
         record = {
             "format_version": FORMAT_VERSION,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "model": bundle.family,
+            "model": bundle.architecture,
             "input": bundle.input_kind,
             "weights": bundle.weights_source,
             "spec": bundle.spec.to_dict(),
-            **bundle.family_impl.export_fields(bundle),
+            **bundle.modality.export_fields(bundle),
             "output_activation": "sigmoid" if bundle.binary else "softmax",
             "backend": backend.name(),
             "device": runtime.device_description(),
@@ -190,7 +190,7 @@ def export_model(bundle, out: str | os.PathLike, labels: list[str], *,
             **extra,
             "signature": {
                 "endpoint": "serve",
-                "input": bundle.family_impl.signature_input(),
+                "input": bundle.modality.signature_input(),
                 "outputs": {"probs": "float32 [N, num_classes]", "class_index": "int64 [N]",
                             "label": "string [N]"},
             },
@@ -226,7 +226,7 @@ def _less_unwritable_saved_model(bundle, formats: tuple, info: dict | None,
     without tensorflow-text), its reason added to ``formats_not_written``. Everything
     else is still written, so that evaluate, predict and explain have model.keras and
     tokenizer.json to run."""
-    why = "saved_model" in formats and bundle.family_impl.saved_model_unavailable(try_import)
+    why = "saved_model" in formats and bundle.modality.saved_model_unavailable(try_import)
     if not why:
         return formats, info
     return (tuple(f for f in formats if f != "saved_model") or ("keras",),

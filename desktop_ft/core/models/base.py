@@ -1,10 +1,13 @@
-"""What every model family shares: the spec, the loaded bundle, and the Family interface.
+"""What every modality shares: the spec, the loaded bundle, and the Modality interface.
 
-A *family* (``image``, ``text``) is one package under ``desktop_ft/core/models`` holding
-an object that implements :class:`Family`; ``registry.py`` maps names to them. Code
-outside ``core/models`` never asks which family it has: it calls the family's hooks
-(``bundle.family_impl``) or reads its attributes (``input_kind``, ``spec_fields`` …).
-See docs/ARCHITECTURE.md, "Adding a model family".
+The vocabulary (docs/ARCHITECTURE.md): a *modality* (``image``, ``text``) is one package
+under ``desktop_ft/core/models`` that knows how to build, preprocess or tokenize, and
+explain — a :class:`Modality` subclass; an *architecture* (VGG16, BERT …) is one row of a
+modality's table, named by ``ModelSpec.architecture``; ``registry.ARCHITECTURES`` maps each
+architecture's name to the modality object bound to its row; a *model* is what gets built
+(:class:`ModelBundle`). Code outside ``core/models`` never asks which architecture it has:
+it calls the modality's hooks (``bundle.modality``) or reads its attributes
+(``input_kind``, ``spec_fields`` …). See docs/ARCHITECTURE.md, "How to add an architecture".
 """
 
 from __future__ import annotations
@@ -20,8 +23,8 @@ from desktop_ft.core.observer import Observer
 @dataclass
 class ModelSpec:
     """Everything needed to rebuild a model: the CLI flags, the window's model panel, a
-    project file. Fields a family does not use (see :attr:`Family.spec_fields`) are
-    ignored by it. Family-specific checks run in ``registry.check_spec``.
+    project file. Fields a modality does not use (see :attr:`Modality.spec_fields`) are
+    ignored by it. Modality-specific checks run in ``registry.check_spec``.
 
     ``weights`` (images) is ``imagenet``, ``none`` or a path to a weights file or a saved
     model holding the backbone. ``preset`` (text, keras-hub images) is a keras-hub preset
@@ -29,7 +32,7 @@ class ModelSpec:
     BatchNormalization layers of unfrozen blocks train (they stay frozen by default).
     """
 
-    family: str = "vgg16"
+    architecture: str = "vgg16"
     weights: str = "imagenet"
     image_size: int = 224
     head: str = "gap"
@@ -42,7 +45,7 @@ class ModelSpec:
     train_bn: bool = False
 
     def __post_init__(self):
-        self.family = str(self.family).lower()
+        self.architecture = str(self.architecture).lower()
         self.augment = list(self.augment or [])
         if self.num_classes < 2:
             raise UserError("A classifier needs at least 2 classes.")
@@ -52,10 +55,21 @@ class ModelSpec:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @staticmethod
+    def upgrade_dict(d: dict) -> dict:
+        """``d`` with the keys of files written before issue 35's vocabulary read as
+        today's: a project file's, run.json's or export.json's ``"family"`` (the
+        architecture's name) is ``"architecture"``. The one place old keys are read."""
+        d = dict(d)
+        if "family" in d:
+            d.setdefault("architecture", d.pop("family"))
+            d.pop("family", None)
+        return d
+
     @classmethod
     def from_dict(cls, d: dict) -> "ModelSpec":
         names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
+        return cls(**{k: v for k, v in cls.upgrade_dict(d).items() if k in names})
 
     def replace(self, **changes) -> "ModelSpec":
         return ModelSpec.from_dict({**self.to_dict(), **changes})
@@ -67,26 +81,26 @@ class ModelBundle:
 
     ``model`` is the Keras model that is trained. ``new_layers`` names the freshly
     initialised layers (the head): the "head" strategy trains only these.
-    ``family_impl`` is the :class:`Family` that built it; ``parts`` holds its
-    family-specific pieces (the VGG16 base, the BERT backbone …) and the PEFT state.
+    ``modality`` is the :class:`Modality` that built it; ``parts`` holds its
+    modality-specific pieces (the VGG16 base, the BERT backbone …) and the PEFT state.
     """
 
     spec: ModelSpec
     model: object
     new_layers: set[str]
     weights_source: str
-    family_impl: "Family"
+    modality: "Modality"
     parts: dict = field(default_factory=dict)
     classes: list[str] | None = None
     tree: object = None
 
     @property
-    def family(self) -> str:
-        return self.spec.family
+    def architecture(self) -> str:
+        return self.spec.architecture
 
     @property
     def input_kind(self) -> str:
-        return self.family_impl.input_kind
+        return self.modality.input_kind
 
     @property
     def num_classes(self) -> int:
@@ -99,25 +113,25 @@ class ModelBundle:
     def predict_proba(self, inputs, batch_size: int = 32):
         """Class probabilities ``[N, num_classes]`` in label order, from raw inputs
         (``uint8 [H, W, 3]`` arrays of any size, or strings — see ``input_kind``)."""
-        return self.family_impl.predict_proba(self, inputs, batch_size)
+        return self.modality.predict_proba(self, inputs, batch_size)
 
     def peft(self) -> dict:
         """``{"lora_rank": int | None, "quantized": str | None}`` for this model."""
         return self.parts.setdefault("peft", {"lora_rank": None, "quantized": None})
 
 
-class Family(ABC):
-    """The interface of a model family. Subclass it in ``core/models/<name>/``.
+class Modality(ABC):
+    """The interface of a model modality. Subclass it in ``core/models/<name>/``.
 
-    Attributes describe the family to the CLI and the window; methods are the hooks the
-    engine calls. The abstract ones every family implements; the others have defaults
-    that suit a family without PEFT, a feature cache or ONNX/LiteRT exports.
+    Attributes describe the modality to the CLI and the window; methods are the hooks the
+    engine calls. The abstract ones every modality implements; the others have defaults
+    that suit a modality without PEFT, a feature cache or ONNX/LiteRT exports.
     """
 
     name: str = ""
     title: str = ""                     # shown in the model picker
     input_kind: str = "images"          # "images" | "text": what the data must hold
-    spec_fields: tuple = ()             # ModelSpec fields this family uses
+    spec_fields: tuple = ()             # ModelSpec fields this modality uses
     unit_name: str = "blocks"           # what "the last N …" counts
     augmentations: tuple = ()           # names ModelSpec.augment accepts
     presets: tuple = ()                 # well-known names for ModelSpec.preset
@@ -149,7 +163,7 @@ class Family(ABC):
 
     # ---------------------------------------------------------------- spec and build
     def check_spec(self, spec: ModelSpec) -> None:
-        """Raise :class:`UserError` for settings this family cannot build (by default
+        """Raise :class:`UserError` for settings this modality cannot build (by default
         every setting is buildable)."""
         return None
 
@@ -221,7 +235,7 @@ class Family(ABC):
         """A ``tf.function`` taking raw input (``outputs(raw_model_output)`` → dict)."""
 
     def saved_model_unavailable(self, try_import: bool = True) -> str | None:
-        """Why this process cannot write or run this family's SavedModel (an op library
+        """Why this process cannot write or run this modality's SavedModel (an op library
         missing), or None. The export then writes the other formats and says why.
         ``try_import=False``: only what is known without importing TensorFlow."""
         return None
@@ -236,14 +250,14 @@ class Family(ABC):
         return []
 
     def export_fields(self, bundle: ModelBundle) -> dict:
-        """Family-specific entries for ``export.json`` (input size, head …)."""
+        """Modality-specific entries for ``export.json`` (input size, head …)."""
         return {}
 
     def signature_input(self) -> str:
         return ""
 
     def raw_input_model(self, bundle: ModelBundle):
-        """A Keras model for ONNX/LiteRT: the family's raw input (preprocessing inside,
+        """A Keras model for ONNX/LiteRT: the modality's raw input (preprocessing inside,
         at fixed size) → ``probs`` ``[N, num_classes]``."""
         raise UserError("ONNX and LiteRT exports are not offered for this model.")
 
@@ -289,7 +303,7 @@ def split_chain(bundle: ModelBundle, cut: str):
     import keras
 
     model = bundle.model
-    layers = bundle.family_impl.chain_layers(model)
+    layers = bundle.modality.chain_layers(model)
     names = [layer.name for layer in layers]
     i = names.index(cut)
     # Re-apply the layer objects to fresh inputs (a layer's own .output may belong to

@@ -1,4 +1,4 @@
-"""What LoRA and int8 share across families: quantizing a backbone, and copying a LoRA
+"""What LoRA and int8 share across modalities: quantizing a backbone, and copying a LoRA
 model's weights into a plain clone (adapters merged into the kernels)."""
 
 from __future__ import annotations

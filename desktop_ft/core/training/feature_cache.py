@@ -51,7 +51,7 @@ def plan_feature_cache(bundle, n_examples: int, budget_bytes: int, enabled: bool
     prefix. ``cut`` is None when there is nothing to cache or it would not fit."""
     if not enabled:
         return CachePlan(None, "feature cache turned off")
-    chain = bundle.family_impl.chain_layers(bundle.model)
+    chain = bundle.modality.chain_layers(bundle.model)
     if chain is None:
         return CachePlan(None, "feature cache applies to chain-shaped models (images)")
     if distributed:

@@ -22,7 +22,7 @@ from desktop_ft.core import distribution, interrupts, runtime
 from desktop_ft.core.data import splits
 from desktop_ft.core.data.datasets import readable_inputs
 from desktop_ft.core.errors import UserError, describe_exception
-from desktop_ft.core.models import ModelBundle, get_family, load_model, with_num_classes
+from desktop_ft.core.models import ModelBundle, modality_for, load_model, with_num_classes
 from desktop_ft.core.observer import Observer
 from desktop_ft.core.training import feature_cache, retention
 from desktop_ft.core.training.checkpoint import note_trained
@@ -96,7 +96,7 @@ def prepare(job: TrainJob, observer: Observer | None = None,
             scan: data_mod.DataScan | None = None) -> tuple[ModelBundle, data_mod.DataScan]:
     """Scan the data and load (or adapt) the model so its head matches the classes."""
     observer = observer or Observer()
-    expected = get_family(job.model.family).input_kind
+    expected = modality_for(job.model.architecture).input_kind
     if scan is None:
         observer.on_status(f"Scanning {job.data}…")
         scan = data_mod.scan(job.data, expected, text_column=job.text_column,
@@ -107,7 +107,7 @@ def prepare(job: TrainJob, observer: Observer | None = None,
             scan.val = val.train
             scan.skipped += val.skipped
     if scan.kind != expected:
-        raise UserError(f"{job.model.family.upper()} needs {expected} but {scan.root} holds "
+        raise UserError(f"{job.model.architecture.upper()} needs {expected} but {scan.root} holds "
                         f"{scan.kind}.")
     for path, reason in scan.skipped:
         observer.on_status(f"Skipped {path}: {reason}")
@@ -160,7 +160,7 @@ def fine_tune(job: TrainJob, observer: Observer | None = None,
     run = resume
     # (One process of several that train together writes: process 0.)
     if run is None and record_run and distribution.is_chief():
-        run = Run.create(run_dir, job=job.to_dict(), family=bundle.family,
+        run = Run.create(run_dir, job=job.to_dict(), architecture=bundle.architecture,
                          classes=scan.classes, tree=tree.states(), peft=_peft_record(bundle),
                          split=split_record(train_split, val_split))
         run.record["processes"] = distribution.process_count()
@@ -229,10 +229,10 @@ def _train(job, observer, stop, bundle, scan, train_split, val_split, lr, run, s
 
     from desktop_ft.core.data.batches import epoch_order_callbacks
 
-    tree, family = bundle.tree, bundle.family_impl
+    tree, modality = bundle.tree, bundle.modality
     start = run.record["epochs_done"] if run is not None else 0
     resuming = start > 0
-    val_ds = distribution.shard_dataset(family.make_dataset(
+    val_ds = distribution.shard_dataset(modality.make_dataset(
         bundle, val_split, job.batch_size, shuffle=False, on_unreadable=skip),
         job.batch_size) if val_split is not None else None
     steps = math.ceil(len(train_split) / job.batch_size)
@@ -261,7 +261,7 @@ def _train(job, observer, stop, bundle, scan, train_split, val_split, lr, run, s
         if plan.cut:
             observer.on_status(f"Computing features up to {plan.cut} once "
                                f"({plan.feature_bytes / 2**20:,.1f} MiB)…")
-            ordered = family.make_dataset(bundle, train_split, job.batch_size, shuffle=False,
+            ordered = modality.make_dataset(bundle, train_split, job.batch_size, shuffle=False,
                                           class_weights=weights, on_unreadable=skip)
             fit_model, fit_train, fit_val, cache_seconds, val_features = \
                 feature_cache.cached_datasets(bundle, plan.cut, ordered, val_ds,
@@ -270,11 +270,11 @@ def _train(job, observer, stop, bundle, scan, train_split, val_split, lr, run, s
             cached_val[:] = [(fit_model, val_features)] if val_features is not None else []
         else:
             cached_val.clear()
-            fit_train = family.make_dataset(bundle, train_split, job.batch_size, shuffle=True,
+            fit_train = modality.make_dataset(bundle, train_split, job.batch_size, shuffle=True,
                                             seed=job.seed, epochs=(first_epoch, last_epoch),
                                             class_weights=weights, on_unreadable=skip)
             fit_train = distribution.shard_dataset(fit_train, job.batch_size)
-            if family.chain_layers(bundle.model) is not None:
+            if modality.chain_layers(bundle.model) is not None:
                 observer.on_status(f"Feature cache not used: {plan.reason}.")
         with strategy.scope():
             compile_model(bundle, job, lr, fit_model)
@@ -399,7 +399,7 @@ def _training_error(e: Exception, job: TrainJob) -> Exception:
     if "ResourceExhausted" in type(e).__name__ or "out of memory" in why.lower() or \
             "OOM" in why:
         size = f", image size {job.model.image_size}" if "image_size" in \
-            get_family(job.model.family).spec_fields else ""
+            modality_for(job.model.architecture).spec_fields else ""
         return UserError(f"Out of memory at batch size {job.batch_size}{size}: try batch size "
                          f"{max(1, job.batch_size // 2)} (or freeze more layers).", details=why)
     return UserError(f"Training failed: {why[:300]}", details=why)

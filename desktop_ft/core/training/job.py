@@ -18,11 +18,11 @@ import math
 from dataclasses import asdict, dataclass, field, fields
 
 from desktop_ft.core.errors import UserError
-from desktop_ft.core.models import ModelSpec, check_spec, get_family
+from desktop_ft.core.models import ModelSpec, check_spec, modality_for
 from desktop_ft.core.training.retention import DEFAULT_KEEP, DEFAULT_MAX_GB
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
-# Strategies a job may name; "auto" is the family's default for its weights (only the
+# Strategies a job may name; "auto" is the modality's default for its weights (only the
 # new head on pretrained weights, everything on random ones); None keeps the tree as is.
 JOB_STRATEGIES = ("auto", "head", "partial", "full", "bitfit", "lora", "qlora", "two-phase")
 # Below this share of the pretrained weights changing, "few weights train".
@@ -52,7 +52,7 @@ class TrainJob:
     epochs: int = 10
     batch_size: int = 32
     lr: float | None = None              # None: resolve_learning_rate's default
-    optimizer: str | None = None         # None: the family's (adam / adamw)
+    optimizer: str | None = None         # None: the modality's (adam / adamw)
     early_stopping: int = 0              # patience in epochs; 0 = off
     seed: int = 0
     class_weights: bool = False
@@ -126,7 +126,7 @@ class TrainJob:
         return cls(**{k: v for k, v in d.items() if k in names})
 
     def optimizer_name(self) -> str:
-        return self.optimizer or get_family(self.model.family).optimizer
+        return self.optimizer or modality_for(self.model.architecture).optimizer
 
 
 def check_memory(job: TrainJob, total_bytes: int | None = None) -> None:
@@ -139,7 +139,8 @@ def check_memory(job: TrainJob, total_bytes: int | None = None) -> None:
             total_bytes = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
         except (ValueError, OSError, AttributeError):
             return
-    need = get_family(job.model.family).training_bytes_per_example(job.model) * job.batch_size
+    modality = modality_for(job.model.architecture)
+    need = modality.training_bytes_per_example(job.model) * job.batch_size
     if need > total_bytes:
         per = need / job.batch_size
         fits = int(total_bytes // per) if per else 0
@@ -155,20 +156,20 @@ def resolve_learning_rate(job: TrainJob, tree) -> tuple[float, str]:
     ``job.lr`` wins, else :func:`default_learning_rate`."""
     if job.lr is not None:
         return job.lr, "set by you"
-    return default_learning_rate(job.model.family, tree, job.two_phase)
+    return default_learning_rate(job.model.architecture, tree, job.two_phase)
 
 
-def default_learning_rate(family_name: str, tree, two_phase: bool = False) -> tuple[float, str]:
+def default_learning_rate(architecture: str, tree, two_phase: bool = False) -> tuple[float, str]:
     """(rate, why), read off the tree: when few pretrained weights change (under
-    :data:`FEW_PARAMS_FRACTION` — a new head, LoRA adapters, biases) the family's larger
+    :data:`FEW_PARAMS_FRACTION` — a new head, LoRA adapters, biases) the modality's larger
     rate; when many do, its fine-tuning rate. Two-phase starts with the head alone (the
     larger rate); its phase 2 runs at a tenth of it."""
-    family = get_family(family_name)
+    modality = modality_for(architecture)
     if two_phase:
-        return family.few_params_lr, "two-phase: the new head trains first"
+        return modality.few_params_lr, "two-phase: the new head trains first"
     fraction = tree.pretrained_fraction_trainable()
     if fraction < FEW_PARAMS_FRACTION:
-        return family.few_params_lr, (f"{fraction:.1%} of the pretrained weights change: "
+        return modality.few_params_lr, (f"{fraction:.1%} of the pretrained weights change: "
                                       "a new head, adapters or biases take larger steps")
-    return family.finetune_lr, (f"{fraction:.0%} of the pretrained weights change: small "
+    return modality.finetune_lr, (f"{fraction:.0%} of the pretrained weights change: small "
                                 "steps keep what they learned")

@@ -1,8 +1,8 @@
-"""What LoRA models share whatever their family: the adapters file and weight sizes.
+"""What LoRA models share whatever their modality: the adapters file and weight sizes.
 
 A LoRA fine-tune's adapters and head alone go into ``adapters.lora.h5`` (a few hundred
 kB) and can be loaded back into a model prepared with the same rank. Adding adapters or
-quantizing is the family's (``Family.add_lora`` / ``quantize_int8``), undoing them is
+quantizing is the modality's (``Modality.add_lora`` / ``quantize_int8``), undoing them is
 a reload (:func:`desktop_ft.core.training.strategy.prepare_strategy`).
 
 Example:
@@ -30,7 +30,7 @@ def merged_model(bundle):
         raise UserError("--merge-lora does not apply to qlora: the backbone is int8, so "
                         "merging adapters into it would lose precision. Export the SavedModel "
                         "(which keeps the adapters) instead.")
-    return bundle.family_impl.merged_model(bundle)
+    return bundle.modality.merged_model(bundle)
 
 
 def save_adapters(bundle, path) -> int:

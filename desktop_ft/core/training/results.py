@@ -73,7 +73,7 @@ class TrainResult:
             per_epoch.append(row)
         peft = self.bundle.peft()
         return {
-            "model": self.bundle.family,
+            "model": self.bundle.architecture,
             "weights": self.bundle.weights_source,
             "classes": self.classes,
             "strategy": self.bundle.tree.strategy,

@@ -11,7 +11,7 @@ from pathlib import Path
 from desktop_ft.core import distribution, runtime
 from desktop_ft.core.data import DataScan, Split
 from desktop_ft.core.errors import UserError
-from desktop_ft.core.models import get_family, load_model
+from desktop_ft.core.models import modality_for, load_model
 from desktop_ft.core.observer import Observer
 from desktop_ft.core.training.fit import fine_tune
 from desktop_ft.core.training.job import TrainJob
@@ -53,7 +53,7 @@ def rebuild_source(run: Run, observer: Observer | None = None,
 def run_scan(run: Run, observer: Observer) -> DataScan:
     """The run's recorded split; examples whose files have gone are skipped and listed."""
     job = TrainJob.from_dict(run.record["job"])
-    kind = get_family(job.model.family).input_kind
+    kind = modality_for(job.model.architecture).input_kind
     skipped = []
 
     def split(part):

@@ -61,10 +61,10 @@ class Run:
 
     # ------------------------------------------------------------------ create / open
     @classmethod
-    def create(cls, root: str | os.PathLike | None, *, job: dict, family: str,
+    def create(cls, root: str | os.PathLike | None, *, job: dict, architecture: str,
                classes: list[str], split: dict, tree: dict, peft: dict | None) -> "Run":
         root = Path(root).expanduser() if root else default_runs_dir()
-        name = f"{time.strftime('%Y%m%d-%H%M%S')}-{family}"
+        name = f"{time.strftime('%Y%m%d-%H%M%S')}-{architecture}"
         path, n = root / name, 1
         while True:     # several processes may start a run in the same second
             try:
@@ -80,7 +80,7 @@ class Run:
         (path / "checkpoints").mkdir()
         record = {"desktop_ft_run": RUN_VERSION, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
                   "status": "running", "pid": os.getpid(), "host": socket.gethostname(),
-                  "model": family, "job": job, "classes": list(classes), "split": split,
+                  "model": architecture, "job": job, "classes": list(classes), "split": split,
                   "tree": tree, "peft": peft, "epochs_done": 0, "history": {},
                   "best": None, "error": None, "exports": []}
         run = cls(path, record)

@@ -21,12 +21,12 @@ PEFT_STRATEGIES = ("lora", "qlora")
 def prepare_strategy(bundle: ModelBundle, strategy: str, *, unfreeze_last: int = 1,
                      lora_rank: int = 4, patterns=(), observer: Observer | None = None,
                      stop: threading.Event | None = None) -> ModelBundle:
-    """Return a bundle set up for ``strategy`` (``auto``: the family's default for its
+    """Return a bundle set up for ``strategy`` (``auto``: the modality's default for its
     weights), with the tree set to it and ``patterns`` applied. The bundle may be a new
     one when the model had to be reloaded."""
     observer = observer or Observer()
     if strategy == "auto":
-        strategy = bundle.family_impl.default_strategy(bundle.spec)
+        strategy = bundle.modality.default_strategy(bundle.spec)
     bundle = prepare_model(bundle, strategy, lora_rank, observer, stop)
     bundle.tree.apply_strategy(strategy, unfreeze_last)
     note = bundle.tree.unfreeze_last_note(unfreeze_last)
@@ -46,8 +46,8 @@ def prepare_model(bundle: ModelBundle, strategy: str | None, lora_rank: int = 4,
     state = bundle.peft()
     wants_lora = strategy in PEFT_STRATEGIES
     wants_int8 = strategy == "qlora"
-    if wants_lora and bundle.family_impl.lora_unavailable:
-        raise UserError(bundle.family_impl.lora_unavailable)
+    if wants_lora and bundle.modality.lora_unavailable:
+        raise UserError(bundle.modality.lora_unavailable)
     if wants_lora and lora_rank < 1:
         raise UserError(f"--lora-rank must be at least 1, got {lora_rank}.")
     needs_reload = (
@@ -62,11 +62,11 @@ def prepare_model(bundle: ModelBundle, strategy: str | None, lora_rank: int = 4,
         state = bundle.peft()
     if wants_int8 and not state["quantized"]:
         observer.on_status("Quantizing the backbone to int8…")
-        bundle.family_impl.quantize_int8(bundle)
+        bundle.modality.quantize_int8(bundle)
         state["quantized"] = "int8"
     if wants_lora and state["lora_rank"] is None:
         observer.on_status(f"Adding LoRA adapters (rank {lora_rank}) to query and value…")
-        bundle.family_impl.add_lora(bundle, lora_rank)
+        bundle.modality.add_lora(bundle, lora_rank)
         state["lora_rank"] = lora_rank
     if wants_lora or needs_reload or bundle.tree is None:
         old_strategy = bundle.tree.strategy if bundle.tree is not None else "custom"

@@ -10,9 +10,10 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, Q
                                QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox,
                                QWidget)
 
-from desktop_ft.core.models import FAMILIES, Family, ModelSpec, family_for_folder, get_family
+from desktop_ft.core.models import (ARCHITECTURES, Modality, ModelSpec, architecture_for_folder,
+                                    modality_for)
 from desktop_ft.gui.settings import AppSettings
-from desktop_ft.gui.widgets.family_picker import FamilyPicker
+from desktop_ft.gui.widgets.architecture_picker import ArchitecturePicker
 
 PRECISIONS = (("auto", "Auto (mixed on capable GPUs)"), ("float32", "float32"),
               ("mixed_bfloat16", "mixed bfloat16"), ("mixed_float16", "mixed float16 (GPU only)"))
@@ -24,8 +25,8 @@ def _select(combo: QComboBox, data) -> None:
         combo.setCurrentIndex(index)
 
 
-def _short(family: Family) -> str:
-    return family.title.split(" —")[0]
+def _short(modality: Modality) -> str:
+    return modality.title.split(" —")[0]
 
 
 def _looks_like_path(text: str) -> bool:
@@ -37,11 +38,11 @@ def _looks_like_path(text: str) -> bool:
 
 class ModelPanel(QGroupBox):
     """``spec()`` / ``set_spec()`` as a ModelSpec dict; ``loadRequested(spec)`` when the
-    user presses Load; ``familyChanged(name)`` when the network changes."""
+    user presses Load; ``architectureChanged(name)`` when the network changes."""
 
     loadRequested = Signal(dict)
     cancelRequested = Signal()
-    familyChanged = Signal(str)
+    architectureChanged = Signal(str)
 
     def __init__(self, settings: AppSettings, parent=None):
         super().__init__("Model", parent)
@@ -53,9 +54,9 @@ class ModelPanel(QGroupBox):
         self._hidden_weights = ModelSpec().weights
         self._loaded: dict | None = None
         form = self._form = QFormLayout(self)
-        self._detected: tuple[str, str] | None = None   # (folder, family) from Folder…
-        self.family_picker = FamilyPicker(objectName="modelPicker")
-        form.addRow("Network", self.family_picker)
+        self._detected: tuple[str, str] | None = None   # (folder, modality) from Folder…
+        self.architecture_picker = ArchitecturePicker(objectName="modelPicker")
+        form.addRow("Network", self.architecture_picker)
         self.about = QLabel(objectName="networkAbout")
         self.about.setStyleSheet("color: palette(mid);")
         form.addRow("", self.about)
@@ -87,14 +88,14 @@ class ModelPanel(QGroupBox):
         row = QHBoxLayout(augment_row)
         row.setContentsMargins(0, 0, 0, 0)
         self.augment = {}
-        for name in dict.fromkeys(a for f in FAMILIES.values() for a in f.augmentations):
+        for name in dict.fromkeys(a for f in ARCHITECTURES.values() for a in f.augmentations):
             box = QCheckBox(name, objectName=f"augment_{name}")
             box.setToolTip("Random during training only (inside the model); turns off the "
                            "feature cache.")
             row.addWidget(box)
             self.augment[name] = box
         row.addStretch(1)
-        # One row per ModelSpec field; a family shows the rows of its spec_fields.
+        # One row per ModelSpec field; a modality shows the rows of its spec_fields.
         self._rows = {"weights": ("Weights", self.weights),
                       "image_size": ("Image size", self.image_size),
                       "head": ("Head", self.head),
@@ -120,7 +121,7 @@ class ModelPanel(QGroupBox):
         row.addWidget(self.progress, 1)
         row.addWidget(self.cancel_button)
         form.addRow(row)
-        self.family_picker.itemChosen.connect(self._on_family_changed)
+        self.architecture_picker.itemChosen.connect(self._on_architecture_changed)
         self.preset.currentTextChanged.connect(self._on_preset_text)
         for signal in (self.weights.currentIndexChanged, self.image_size.valueChanged,
                        self.head.currentIndexChanged, self.preset.currentTextChanged,
@@ -128,13 +129,13 @@ class ModelPanel(QGroupBox):
                        self.train_bn.toggled,
                        *(b.toggled for b in self.augment.values())):
             signal.connect(self._on_changed)
-        self._on_family_changed()
+        self._on_architecture_changed()
 
     def bind(self, controller) -> None:
         """Wire to the session: Load/Cancel go to it; loads and data update the panel."""
         self.loadRequested.connect(controller.load_model)
         self.cancelRequested.connect(controller.cancel_load)
-        controller.familyWanted.connect(self.set_family)
+        controller.architectureWanted.connect(self.set_architecture)
         controller.loadingChanged.connect(self.set_loading)
         controller.observer.progress.connect(self.set_download_progress)
         controller.bundleChanged.connect(self._on_bundle)
@@ -152,34 +153,34 @@ class ModelPanel(QGroupBox):
         self.set_spec(project.job.model.to_dict())
 
     # ------------------------------------------------------------------ public API
-    def family(self) -> str:
-        return self.family_picker.currentData()
+    def architecture(self) -> str:
+        return self.architecture_picker.currentData()
 
     @Slot(str)
-    def set_family(self, name: str) -> None:
-        _select(self.family_picker, name)
+    def set_architecture(self, name: str) -> None:
+        _select(self.architecture_picker, name)
 
     def spec(self) -> dict:
         """The panel's settings as a ModelSpec dict (``num_classes`` left at 2)."""
-        fields = get_family(self.family()).spec_fields
+        fields = modality_for(self.architecture()).spec_fields
         weights = self.weights.currentData()
         if weights == "file":
             weights = self._weights_file or "none"
         if "weights" not in fields:   # a text or keras-hub network: pretrained from its preset
             weights = self._hidden_weights
-        return ModelSpec(family=self.family(), weights=weights or "none",
+        return ModelSpec(architecture=self.architecture(), weights=weights or "none",
                          image_size=self.image_size.value(),
                          head=self.head.currentData() or "gap",
                          train_bn=self.train_bn.isChecked() and "train_bn" in fields,
                          preset=self.preset.currentText().strip() or None,
                          seq_len=self.seq_len.value(), precision=self.precision.currentData(),
                          augment=[n for n, b in self.augment.items() if b.isChecked()]
-                         if "augment" in get_family(self.family()).spec_fields else []
+                         if "augment" in modality_for(self.architecture()).spec_fields else []
                          ).to_dict()
 
     def set_spec(self, spec: dict) -> None:
-        self.set_family(spec.get("family", self.family()))
-        defaults = get_family(self.family()).spec_defaults()
+        self.set_architecture(spec.get("architecture", self.architecture()))
+        defaults = modality_for(self.architecture()).spec_defaults()
         weights = spec.get("weights") or defaults.get("weights", "none")
         self._hidden_weights = "none" if weights == "none" else ModelSpec().weights
         if self.weights.findData(weights) >= 0 and weights != "file":
@@ -210,7 +211,7 @@ class ModelPanel(QGroupBox):
         if self._loaded is None:
             return False
         wanted = self.spec()
-        keys = ("family", "precision") + get_family(wanted["family"]).spec_fields
+        keys = ("architecture", "precision") + modality_for(wanted["architecture"]).spec_fields
         return any(wanted.get(k) != self._loaded.get(k) for k in keys)
 
     @Slot(bool)
@@ -237,15 +238,15 @@ class ModelPanel(QGroupBox):
         self.loadRequested.emit(self.spec())
 
     @Slot()
-    def _on_family_changed(self, *_) -> None:
-        family = get_family(self.family())
+    def _on_architecture_changed(self, *_) -> None:
+        modality = modality_for(self.architecture())
         for key, (_, widget) in self._rows.items():
-            self._form.setRowVisible(widget, key in family.spec_fields)
-        self._fill_choices(family)
-        self._fill_presets(family)
-        if self._detected and self._detected[1] != family.name:
+            self._form.setRowVisible(widget, key in modality.spec_fields)
+        self._fill_choices(modality)
+        self._fill_presets(modality)
+        if self._detected and self._detected[1] != modality.name:
             self._show_detected(None)
-        self.familyChanged.emit(self.family())
+        self.architectureChanged.emit(self.architecture())
         self._on_changed()
 
     @Slot()
@@ -262,7 +263,7 @@ class ModelPanel(QGroupBox):
     def _on_weights_chosen(self, index: int) -> None:
         if self.weights.itemData(index) != "file":
             return
-        path, _ = QFileDialog.getOpenFileName(self, f"{_short(get_family(self.family()))} "
+        path, _ = QFileDialog.getOpenFileName(self, f"{_short(modality_for(self.architecture()))} "
                                               "weights file",
                                               self._settings.last_dir("weights"),
                                               "Keras weights or saved model "
@@ -277,7 +278,7 @@ class ModelPanel(QGroupBox):
     def _on_head_changed(self, *_) -> None:
         original = self.head.currentData() == "original"
         if original:   # ImageNet's fc1/fc2 take the network's own size only
-            self.image_size.setValue(get_family(self.family()).spec_defaults()["image_size"])
+            self.image_size.setValue(modality_for(self.architecture()).spec_defaults()["image_size"])
         self.image_size.setEnabled(not original)
 
     @Slot()
@@ -288,28 +289,28 @@ class ModelPanel(QGroupBox):
             return
         self._settings.remember_dir("preset", path)
         # Told from config.json alone (no weights read), so Load builds the right network.
-        name = family_for_folder(path)
-        if name is not None and name != self.family():
-            self.set_family(name)
+        name = architecture_for_folder(path)
+        if name is not None and name != self.architecture():
+            self.set_architecture(name)
         self.preset.setCurrentText(path)
         self._show_detected((path, name) if name else None)
 
-    def _fill_choices(self, family: Family) -> None:
+    def _fill_choices(self, modality: Modality) -> None:
         """The weights and head lists, the size and the line under the picker are the
         picked network's (from core: its table entry)."""
-        row = family.table_row()
+        row = modality.table_row()
         facts = [f"{row['params'] / 1e6:.1f} M parameters" if row["params"] else "",
                  f"ImageNet top-1 {row['top1']:.1f} %" if row["top1"] is not None else "",
                  f"{row['speed']:.0f} images/s on a 2-core CPU" if row["speed"] else ""]
         self.about.setText(" · ".join(f for f in facts if f))
         self._form.setRowVisible(self.about, any(facts))
-        previous_family = getattr(self, "_choices_of", None)
-        if previous_family == family.name:
+        previous_architecture = getattr(self, "_choices_of", None)
+        if previous_architecture == modality.name:
             return
-        self._choices_of = family.name
-        defaults = family.spec_defaults()
-        for combo, choices, key in ((self.weights, family.weights_choices, "weights"),
-                                    (self.head, family.head_choices, "head")):
+        self._choices_of = modality.name
+        defaults = modality.spec_defaults()
+        for combo, choices, key in ((self.weights, modality.weights_choices, "weights"),
+                                    (self.head, modality.head_choices, "head")):
             current = combo.currentData()
             combo.blockSignals(True)
             try:
@@ -323,23 +324,23 @@ class ModelPanel(QGroupBox):
                         else defaults.get(key))
             finally:
                 combo.blockSignals(False)
-        self.image_size.setMinimum(family.min_image_size)
+        self.image_size.setMinimum(modality.min_image_size)
         if "image_size" in defaults:
             self.image_size.setValue(defaults["image_size"])
         self._on_head_changed()
 
-    def _fill_presets(self, family: Family) -> None:
-        """Offer only ``family``'s presets; a typed folder stays, another family's preset
-        name gives way to this family's first."""
+    def _fill_presets(self, modality: Modality) -> None:
+        """Offer only ``modality``'s presets; a typed folder stays, another modality's preset
+        name gives way to this modality's first."""
         text = self.preset.currentText().strip()
-        others = {p for f in FAMILIES.values() if f is not family for p in f.presets}
-        if family.presets and not _looks_like_path(text) and (
-                not text or (text in others and text not in family.presets)):
-            text = family.presets[0]
+        others = {p for f in ARCHITECTURES.values() if f is not modality for p in f.presets}
+        if modality.presets and not _looks_like_path(text) and (
+                not text or (text in others and text not in modality.presets)):
+            text = modality.presets[0]
         self.preset.blockSignals(True)
         try:
             self.preset.clear()
-            self.preset.addItems(family.presets)
+            self.preset.addItems(modality.presets)
             self.preset.setCurrentText(text)
         finally:
             self.preset.blockSignals(False)
@@ -348,10 +349,10 @@ class ModelPanel(QGroupBox):
         self._detected = detected
         text = tip = ""
         if detected:
-            family = get_family(detected[1])
-            text = f"Detected: {_short(family)}"
+            modality = modality_for(detected[1])
+            text = f"Detected: {_short(modality)}"
             tip = (f"{Path(detected[0]) / 'config.json'} says this folder holds a "
-                   f"{_short(family)} checkpoint; Network is set to {family.title}.")
+                   f"{_short(modality)} checkpoint; Network is set to {modality.title}.")
         self.detected.setText(text)
         self.detected.setToolTip(tip)
         self.detected.setStatusTip(tip)

@@ -180,7 +180,7 @@ class TrainPanel(QWidget):
         if bundle is None or bundle.tree is None:
             self.auto_lr.setText("")
             return
-        rate, why = default_learning_rate(bundle.family, bundle.tree,
+        rate, why = default_learning_rate(bundle.architecture, bundle.tree,
                                           self.two_phase.isChecked())
         self.auto_lr.setText(f"auto = {rate:g}")
         self.auto_lr.setToolTip(f"Used when the field is empty: {why}.")

@@ -19,14 +19,14 @@ from pathlib import Path
 from desktop_ft.core import compat
 from desktop_ft.core.errors import (UserError, window_text, describe_exception,
                                    is_fetch_error, is_refused_file_error)
-from desktop_ft.core.models.base import Family, ModelBundle, ModelSpec
+from desktop_ft.core.models.base import Modality, ModelBundle, ModelSpec
 from desktop_ft.core.models.image.weights import download_imagenet, load_weights_file
 from desktop_ft.core.observer import Observer
 
 
-def build(family: Family, spec: ModelSpec, observer: Observer,
+def build(modality: Modality, spec: ModelSpec, observer: Observer,
           stop: threading.Event | None = None) -> ModelBundle:
-    arch = family.arch
+    arch = modality.arch
     short = arch.title.split(" —")[0]
     observer.on_status(f"Building {short}…")
     if arch.source == "keras_hub":
@@ -37,7 +37,7 @@ def build(family: Family, spec: ModelSpec, observer: Observer,
         backbone, source = _applications_backbone(arch, spec, observer, stop)
         preprocessing = arch.preprocessing
     observer.on_status(f"{short} weights: {source}")
-    bundle = attach_head(family, backbone, spec)
+    bundle = attach_head(modality, backbone, spec)
     bundle.weights_source = source
     bundle.parts["preprocessing"] = preprocessing
     return bundle
@@ -167,14 +167,14 @@ def augmentation_layers(names: list[str]) -> list:
     return [factories[n]() for n in names]
 
 
-def attach_head(family: Family, backbone, spec: ModelSpec) -> ModelBundle:
+def attach_head(modality: Modality, backbone, spec: ModelSpec) -> ModelBundle:
     """The trained model: [augmentation] → backbone (its layer objects, so weights are
     shared) → head."""
     import keras
 
     from desktop_ft.core.runtime import mixed_precision_enabled
 
-    arch = family.arch
+    arch = modality.arch
     units = 1 if spec.num_classes == 2 else spec.num_classes
     activation = "sigmoid" if spec.num_classes == 2 else "softmax"
     inputs = keras.Input(shape=(spec.image_size, spec.image_size, 3), name="image")
@@ -206,4 +206,4 @@ def attach_head(family: Family, backbone, spec: ModelSpec) -> ModelBundle:
         new = {"head_pool", "head_dropout", "head_output"}
     model = keras.Model(inputs, out, name=f"{arch.name}_{spec.head}")
     return ModelBundle(spec=spec, model=model, new_layers=new, weights_source="",
-                       family_impl=family, parts={"base": backbone})
+                       modality=modality, parts={"base": backbone})

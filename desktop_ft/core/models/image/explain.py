@@ -70,8 +70,8 @@ def feature_point(bundle):
     cached = bundle.parts.get("cam_point")
     if cached is not None and cached[0] == (MIN_CAM_SIZE, MIN_NESTED_CAM_SIZE):
         return cached[1]
-    chain = bundle.family_impl.chain_layers(bundle.model)
-    if bundle.family_impl.arch.chain:
+    chain = bundle.modality.chain_layers(bundle.model)
+    if bundle.modality.arch.chain:
         name = cam_layer(chain)
         prefix, _ = split_chain(bundle, name)
         rest = chain[[layer.name for layer in chain].index(name) + 1:]

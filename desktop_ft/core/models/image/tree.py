@@ -48,7 +48,7 @@ def backbone_rows(arch, backbone_layers) -> list[tuple[str, object]]:
 
 
 def build_tree(bundle) -> LayerTree:
-    arch = bundle.family_impl.arch
+    arch = bundle.modality.arch
     root = Node("model", "", "model")
     nodes: dict[str, Node] = {}
     order: list[Node] = []

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from desktop_ft.core.errors import (UserError, Worded, window_text, describe_exception,
                                    is_fetch_error, is_refused_file_error)
-from desktop_ft.core.models.base import Family, ModelBundle, ModelSpec
+from desktop_ft.core.models.base import Modality, ModelBundle, ModelSpec
 from desktop_ft.core.models.text.architectures import (ARCHITECTURES, TextArchitecture,
                                                        architecture_for_model_type)
 from desktop_ft.core.models.text.tokenizer import CheckpointTokenizer
@@ -135,9 +135,9 @@ def _unloadable(arch: TextArchitecture, preset: str, kind: str,
                      f"{why}.{window_hint}", details=why)
 
 
-def build(family: Family, spec: ModelSpec, observer: Observer,
+def build(modality: Modality, spec: ModelSpec, observer: Observer,
           stop: threading.Event | None = None) -> ModelBundle:
-    arch = family.arch
+    arch = modality.arch
     random = spec.weights == "none"
     if not spec.preset:
         if not random:
@@ -150,7 +150,7 @@ def build(family: Family, spec: ModelSpec, observer: Observer,
                            "configuration)…")
         backbone = _keras_hub_class(arch.backbone)(**arch.default_config)
         spec = _fit_seq_len(spec, backbone, observer)
-        bundle = classifier(family, backbone, None, spec)
+        bundle = classifier(modality, backbone, None, spec)
         bundle.weights_source = "none (random, default configuration)"
         return bundle
     kind = describe_source(spec.preset, arch)
@@ -173,7 +173,7 @@ def build(family: Family, spec: ModelSpec, observer: Observer,
                         f"tokens but the model only {backbone.vocabulary_size:,} embeddings: "
                         "they do not belong together.")
     spec = _fit_seq_len(spec, backbone, observer)
-    bundle = classifier(family, backbone, tokenizer, spec)
+    bundle = classifier(modality, backbone, tokenizer, spec)
     bundle.weights_source = f"{kind} {spec.preset}" if not random else \
         f"none (random, configuration of {kind} {spec.preset})"
     return bundle
@@ -188,11 +188,11 @@ def _fit_seq_len(spec: ModelSpec, backbone, observer: Observer) -> ModelSpec:
     return spec.replace(seq_len=max_len)
 
 
-def classifier(family: Family, backbone, tokenizer: CheckpointTokenizer | None,
+def classifier(modality: Modality, backbone, tokenizer: CheckpointTokenizer | None,
                spec: ModelSpec) -> ModelBundle:
     """The architecture's keras-hub TextClassifier over ``backbone`` (no preprocessor),
     sigmoid for two classes, softmax for more."""
-    arch = family.arch
+    arch = modality.arch
     binary = spec.num_classes == 2
     model = _keras_hub_class(arch.classifier)(
         backbone=backbone, num_classes=1 if binary else spec.num_classes,
@@ -202,7 +202,7 @@ def classifier(family: Family, backbone, tokenizer: CheckpointTokenizer | None,
            if layer is not backbone and not layer.name.endswith(("_ids", "padding_mask"))
            and type(layer).__name__ != "InputLayer"}
     return ModelBundle(spec=spec, model=model, new_layers=new, weights_source="",
-                       family_impl=family,
+                       modality=modality,
                        parts={"backbone": backbone, "tokenizer": tokenizer})
 
 

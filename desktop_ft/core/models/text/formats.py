@@ -18,7 +18,7 @@ def raw_input_model(bundle):
     ids = keras.Input((length,), dtype="int32", name="token_ids")
     mask = keras.Input((length,), dtype="int32", name="padding_mask")
     inputs = {"token_ids": ids, "padding_mask": mask}
-    if bundle.family_impl.arch.segment_ids:
+    if bundle.modality.arch.segment_ids:
         inputs["segment_ids"] = keras.layers.Lambda(lambda t: keras.ops.zeros_like(t),
                                                     name="segments")(ids)
     raw = bundle.model(inputs, training=False)

@@ -1,4 +1,4 @@
-"""What the image family promises beyond the conformance test: BatchNormalization's
+"""What the image modality promises beyond the conformance test: BatchNormalization's
 statistics stay put unless the user lets them train, a backbone is found inside a whole
 saved model and trains as well as a plain-Keras script does with it, a file of another
 network gets one line saying so, and the CLI lists and builds every architecture."""
@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from desktop_ft.core.errors import UserError
-from desktop_ft.core.models import FAMILIES, ModelSpec, load_model
+from desktop_ft.core.models import ARCHITECTURES, ModelSpec, load_model
 from desktop_ft.core.training import TrainJob, fine_tune
 from tests.conftest import make_image
 
@@ -118,7 +118,7 @@ def test_cli_lists_and_builds_every_architecture(capsys):
 
     assert main(["models", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
-    assert [r["name"] for r in rows] == list(FAMILIES)
+    assert [r["name"] for r in rows] == list(ARCHITECTURES)
     mobilenet = next(r for r in rows if r["name"] == "mobilenet_v2")
     assert mobilenet["params"] == 2_257_984 and mobilenet["top1"] == 71.3
     assert "mobilenet_v2_weights" in mobilenet["weights"]

@@ -1,4 +1,4 @@
-"""The image family: one :class:`ImageFamily` per entry of the architecture table
+"""The image modality: one :class:`ImageModality` per entry of the architecture table
 (:mod:`.architectures`), each the entry's backbone under a new head.
 
 Example:
@@ -12,7 +12,7 @@ Example:
 from __future__ import annotations
 
 from desktop_ft.core.errors import UserError
-from desktop_ft.core.models.base import (Family, ModelBundle, ModelSpec, predict_batch,
+from desktop_ft.core.models.base import (Modality, ModelBundle, ModelSpec, predict_batch,
                                          to_class_probs)
 from desktop_ft.core.models.image import build as build_mod
 from desktop_ft.core.models.image import preprocess as pre
@@ -20,7 +20,7 @@ from desktop_ft.core.models.image import tree as tree_mod
 from desktop_ft.core.models.image.architectures import ARCHITECTURES, ImageArchitecture
 
 
-class ImageFamily(Family):
+class ImageModality(Modality):
     input_kind = "images"
     unit_name = "blocks"
     augmentations = pre.AUGMENTATIONS
@@ -291,5 +291,6 @@ def saved_preprocessing(path) -> tuple | None:
     return values[0], values[1], p["bgr"]
 
 
-FAMILIES: dict[str, ImageFamily] = {name: ImageFamily(arch)
-                                    for name, arch in ARCHITECTURES.items()}
+# One ImageModality per row of the table, by the architecture's name.
+BY_ARCHITECTURE: dict[str, ImageModality] = {name: ImageModality(arch)
+                                             for name, arch in ARCHITECTURES.items()}

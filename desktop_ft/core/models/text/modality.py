@@ -1,4 +1,4 @@
-"""The text family: one :class:`TextFamily` per entry of the architecture table, each a
+"""The text modality: one :class:`TextModality` per entry of the architecture table, each a
 keras-hub TextClassifier fed by the checkpoint's own tokenizer.
 
 Example:
@@ -11,7 +11,7 @@ Example:
 from __future__ import annotations
 
 from desktop_ft.core.errors import UserError
-from desktop_ft.core.models.base import Family, ModelBundle, ModelSpec, to_class_probs
+from desktop_ft.core.models.base import Modality, ModelBundle, ModelSpec, to_class_probs
 from desktop_ft.core.models.text import build as build_mod
 from desktop_ft.core.models.text import peft as peft_mod
 from desktop_ft.core.models.text import tree as tree_mod
@@ -19,7 +19,7 @@ from desktop_ft.core.models.text.architectures import ARCHITECTURES, TextArchite
 from desktop_ft.core.models.text.tokenizer import TOKENIZER_FILE, CheckpointTokenizer
 
 
-class TextFamily(Family):
+class TextModality(Modality):
     input_kind = "text"
     spec_fields = ("preset", "seq_len")
     unit_name = "layers"
@@ -203,5 +203,6 @@ class TextFamily(Family):
             source=f"{TOKENIZER_FILE} of the export {Path(folder).name}")
 
 
-FAMILIES: dict[str, TextFamily] = {name: TextFamily(arch)
-                                   for name, arch in ARCHITECTURES.items()}
+# One TextModality per row of the table, by the architecture's name.
+BY_ARCHITECTURE: dict[str, TextModality] = {name: TextModality(arch)
+                                            for name, arch in ARCHITECTURES.items()}
