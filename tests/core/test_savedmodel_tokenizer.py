@@ -46,7 +46,7 @@ def _spm_proto(flavour: str) -> bytes:
     sentencepiece.SentencePieceTrainer.train(
         sentence_iterator=iter(sentences), model_writer=out, vocab_size=300,
         model_type="unigram", hard_vocab_limit=False, character_coverage=1.0,
-        minloglevel=2, **text_presets.SPM_LAYOUTS[flavour])
+        num_threads=1, minloglevel=2, **text_presets.SPM_LAYOUTS[flavour])
     return out.getvalue()
 
 
