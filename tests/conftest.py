@@ -167,7 +167,7 @@ def keep_pytest_exit_status():
     yield
     import sys
 
-    tasks = sys.modules.get("desktop_ft.gui.tasks")
+    tasks = sys.modules.get("desktop_ft.gui.task_runner")
     if tasks is not None:
         tasks.HARD_EXIT_AFTER_WAIT = False
 
@@ -176,7 +176,7 @@ def _live_qthreads() -> list:
     """The window's workers still running (QThreads: not in threading.enumerate())."""
     import sys
 
-    tasks = sys.modules.get("desktop_ft.gui.tasks")
+    tasks = sys.modules.get("desktop_ft.gui.task_runner")
     return tasks.live_workers() if tasks is not None else []
 
 
@@ -243,7 +243,7 @@ def pytest_configure(config):
     itself to it, and beside the other worker's processes at normal priority it got a
     tenth of a core (the soak's first training timed out after 180 s)."""
     if os.environ.get("PYTEST_XDIST_WORKER") and hasattr(os, "nice"):
-        from desktop_ft.gui.tasks import BACKGROUND_NICENESS
+        from desktop_ft.gui.task_runner import BACKGROUND_NICENESS
 
         os.nice(max(0, BACKGROUND_NICENESS - os.nice(0)))
 

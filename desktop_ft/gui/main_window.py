@@ -1,6 +1,7 @@
 """The main window: it composes the panels, binds them to the session controller, and
 owns the status bar, drag and drop, projects' file dialogs and closing. State and
-operations live in ``controller.py``, widgets in ``panels/``, workers in ``tasks.py``."""
+operations live in ``controller.py`` and ``operations.py``, widgets in ``panels/``, workers
+in ``task_runner.py``."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ with Resume, Export…, Delete and Clean up (the Settings cap, as ``desktop-ft r
 
 The list itself comes from the runs' small ``run.json`` files, read here; measuring each
 run's disk use and deleting folders (legacy runs hold 1–2 GB) run as tasks
-(:mod:`desktop_ft.gui.tasks`), with a progress bar, while the dialog stays responsive."""
+(:mod:`desktop_ft.gui.task_runner`), with a progress bar, while the dialog stays responsive."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QDialog, QFileDialog, QHBoxLay
                                QHeaderView, QLabel, QMessageBox, QProgressBar, QPushButton,
                                QTableWidget, QTableWidgetItem, QVBoxLayout)
 
-from desktop_ft.gui import jobs
-from desktop_ft.gui.tasks import STOP, QtObserver, TaskRunner
+from desktop_ft.gui import worker_functions as work
+from desktop_ft.gui.task_runner import STOP, QtObserver, TaskRunner, TaskSpec
 
 COLUMNS = ("Run", "Status", "Epochs", "Best validation", "Data", "Size")
 SIZE_COLUMN = 5
@@ -127,11 +127,10 @@ class RunsDialog(QDialog):
         self._sizing = None
         if self.runs:
             paths = [r["path"] for r in self.runs]
-            self._sizing = self._tasks.run("runs-sizes", jobs.run_sizes, paths,
-                                           self._size_observer, STOP,
+            self._sizing = self._tasks.run(TaskSpec("runs-sizes", "Measuring the runs…"),
+                                           work.run_sizes, paths, self._size_observer, STOP,
                                            on_done=self._on_sized,
-                                           on_error=self._on_sizing_failed,
-                                           label="Measuring the runs…")
+                                           on_error=self._on_sizing_failed)
             if not self._busy:
                 self._show_activity("Measuring disk use…", len(paths))
         self._update_buttons()
@@ -179,8 +178,8 @@ class RunsDialog(QDialog):
         self._busy = what
         self._show_activity(what, total)
         self._update_buttons()
-        self._tasks.run(name, fn, *args, on_done=on_done, on_error=self._on_failed,
-                        label=what)
+        self._tasks.run(TaskSpec(name, what), fn, *args, on_done=on_done,
+                        on_error=self._on_failed)
 
     def _end(self) -> None:
         self._busy = ""
@@ -265,7 +264,7 @@ class RunsDialog(QDialog):
                 self, "Delete run", f"Delete {run['name']} and its checkpoints{size}?"
         ) != QMessageBox.StandardButton.Yes:
             return
-        self._start(f"Deleting {run['name']}…", "runs-delete", jobs.delete_run, run["path"],
+        self._start(f"Deleting {run['name']}…", "runs-delete", work.delete_run, run["path"],
                     on_done=self._on_deleted)
 
     @Slot(object)
@@ -280,7 +279,7 @@ class RunsDialog(QDialog):
         if self._busy:
             return
         keep, max_bytes = self._settings.keep_runs(), self._settings.max_runs_gb() * 1e9
-        self._start("Measuring the runs…", "runs-plan", jobs.plan_cleanup, keep, max_bytes,
+        self._start("Measuring the runs…", "runs-plan", work.plan_cleanup, keep, max_bytes,
                     self._observer, STOP, on_done=self._on_cleanup_planned,
                     total=len(self.runs))
 
@@ -305,7 +304,7 @@ class RunsDialog(QDialog):
                 f"run{'s' if len(doomed) != 1 else ''} ({retention.format_bytes(freed)}) to "
                 f"keep {cap}?\n\n{names}{more}") != QMessageBox.StandardButton.Yes:
             return
-        self._start("Removing old runs…", "runs-remove", jobs.remove_runs, doomed,
+        self._start("Removing old runs…", "runs-remove", work.remove_runs, doomed,
                     self._observer, STOP, on_done=self._on_cleaned, total=len(doomed))
 
     @Slot(object)

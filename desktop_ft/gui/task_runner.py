@@ -1,15 +1,17 @@
 """Background work for the window: tasks, workers, cancellation, shutdown.
 
 Every slow step (the Keras import, loading a model, scanning, fit, export, prediction)
-runs as a task: a :class:`TaskState` — its name, what the status bar says, whether it
-owns the model, and its cancel event — run by a :class:`Worker`. The cancel event is the
+runs as a task: :meth:`TaskRunner.run` takes a :class:`TaskSpec` — its name, what the
+status bar says, whether it owns the model, waits for it, counts as busy — and the
+function with its arguments; a :class:`TaskState` (the spec's name and label, and the
+cancel event) is run by a :class:`Worker`. The cancel event is the
 one handed to the engine (``STOP`` in :meth:`TaskRunner.run`'s arguments) and the one
 :meth:`TaskRunner.cancel_all` sets; the engine stops cooperatively (after the batch in
 flight, between scanned files, between downloaded chunks).
 
 Tasks that read or replace the model (start-up, load, strategy, new head, train, export,
 try/explain, export from a run) own it: one at a time. Another is refused — the window
-disables the controls that would start it — or, with ``wait=True``, queued until the
+disables the controls that would start it — or, with ``TaskSpec.wait``, queued until the
 running one ends (a Load clicked while Keras is still starting).
 
 Results come back through signals connected to ``@Slot`` methods of GUI-thread objects —
@@ -44,6 +46,24 @@ BACKGROUND_NICENESS = 10
 SHUTDOWN_DEADLINE_S = 5.0
 _live: dict["Worker", threading.Event] = {}     # every running worker, app-wide
 STOP = object()     # in TaskRunner.run's arguments: the task's own cancel event
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """What a task is, apart from the function it runs: its ``name``; the ``label`` the
+    status bar shows while it runs (default: the name); whether it ``owns_model`` (one
+    such task at a time); whether it ``wait``s for the model rather than being refused;
+    whether it counts as ``busy`` (the status bar's indicator).
+
+    >>> TaskSpec("load-model", "Loading the model…", owns_model=True, wait=True).busy
+    True
+    """
+
+    name: str
+    label: str = ""
+    owns_model: bool = False
+    wait: bool = False
+    busy: bool = True
 
 
 @dataclass(eq=False)
@@ -146,18 +166,17 @@ class TaskRunner(QObject):
         limit_malloc_arenas()     # one thread per task: keep freed memory reusable
         install_exit_hooks()
 
-    def run(self, name: str, fn, *args, on_done=None, on_error=None, busy: bool = True,
-            owns_model: bool = False, label: str = "", wait: bool = False,
+    def run(self, spec: TaskSpec, fn, *args, on_done=None, on_error=None,
             **kwargs) -> TaskState | None:
         """Run ``fn(*args, **kwargs)`` in a worker; ``STOP`` among the arguments stands
         for the task's cancel event. ``on_done(result)`` / ``on_error(message, details)``
         must be slots of GUI-thread objects (default error handler: :attr:`error`).
-        A task that ``owns_model`` while another does is queued (``wait``) or refused:
-        None, with the reason on :attr:`error`."""
-        state = TaskState(name, label or name, owns_model)
-        task = (state, fn, args, kwargs, on_done, on_error, busy)
-        if owns_model and self.model_task is not None:
-            if not wait:
+        A task whose spec ``owns_model`` while another does is queued (``spec.wait``) or
+        refused: None, with the reason on :attr:`error`."""
+        state = TaskState(spec.name, spec.label or spec.name, spec.owns_model)
+        task = (state, fn, args, kwargs, on_done, on_error, spec.busy)
+        if spec.owns_model and self.model_task is not None:
+            if not spec.wait:
                 self.error.emit(f"{self.model_task.label.rstrip('…')} is running; wait "
                                 "for it to finish.", "")
                 return None

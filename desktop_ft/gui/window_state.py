@@ -1,5 +1,5 @@
 """Which of the window's controls may start something now, and what the status bar says
-runs. One task owns the model at a time (:mod:`desktop_ft.gui.tasks`): while it runs,
+runs. One task owns the model at a time (:mod:`desktop_ft.gui.task_runner`): while it runs,
 the controls that would start another are disabled — except Load during start-up, which
 waits for Keras."""
 

@@ -36,7 +36,7 @@ def close_window(qtbot, w):
     have deleted this one: then only the workers are left to wait for."""
     from shiboken6 import isValid
 
-    from desktop_ft.gui.tasks import live_workers
+    from desktop_ft.gui.task_runner import live_workers
 
     if isValid(w):
         w.close()

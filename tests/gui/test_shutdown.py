@@ -20,7 +20,7 @@ pytestmark = pytest.mark.deadline
 
 def test_close_during_training_waits_for_the_worker(qtbot, image_folder):
     from desktop_ft.gui import MainWindow
-    from desktop_ft.gui.tasks import live_workers
+    from desktop_ft.gui.task_runner import live_workers
 
     w = MainWindow()
     qtbot.addWidget(w)

@@ -132,7 +132,7 @@ def test_export_is_disabled_while_training(qtbot, window, image_folder, tmp_path
 
 
 def close_within_deadline(qtbot, w):
-    from desktop_ft.gui.tasks import live_workers
+    from desktop_ft.gui.task_runner import live_workers
 
     t0 = time.monotonic()
     w.close()
@@ -164,11 +164,11 @@ def test_closing_during_a_task_stops_it_within_5_s(qtbot, image_folder, tmp_path
         load_model(qtbot, w, **spec)
         # A tiny VGG16's new head takes milliseconds: held for a second (a real network's
         # takes seconds), so that the window is closed while it is being built.
-        from desktop_ft.gui import jobs
+        from desktop_ft.gui import worker_functions
 
-        build_head = jobs.with_classes
+        build_head = worker_functions.with_classes
         monkeypatch = request.getfixturevalue("monkeypatch")
-        monkeypatch.setattr(jobs, "with_classes",
+        monkeypatch.setattr(worker_functions, "with_classes",
                             lambda *a: (time.sleep(1.0), build_head(*a))[1])
         drop_path(w, image_folder)
         qtbot.waitUntil(lambda: "Replacing the output layer…" in started, timeout=LONG)
@@ -202,7 +202,7 @@ def test_cancel_reaches_every_task(qtbot):
     tasks too (they end through their error slot, saying so)."""
     import threading
 
-    from desktop_ft.gui.tasks import STOP, TaskRunner
+    from desktop_ft.gui.task_runner import STOP, TaskRunner, TaskSpec
 
     runner = TaskRunner()
     seen = {}
@@ -214,9 +214,9 @@ def test_cancel_reaches_every_task(qtbot):
 
     errors = []
     runner.error.connect(lambda message, details: errors.append(message))
-    first = runner.run("first", job, STOP, owns_model=True, label="First…")
-    queued = runner.run("second", job, STOP, owns_model=True, wait=True, label="Second…")
-    refused = runner.run("third", job, STOP, owns_model=True, label="Third…")
+    first = runner.run(TaskSpec("first", "First…", owns_model=True), job, STOP)
+    queued = runner.run(TaskSpec("second", "Second…", owns_model=True, wait=True), job, STOP)
+    refused = runner.run(TaskSpec("third", "Third…", owns_model=True), job, STOP)
     assert refused is None and errors == ["First is running; wait for it to finish."]
     qtbot.waitUntil(lambda: "stop" in seen, timeout=5_000)
     assert seen["stop"] is first.stop and isinstance(first.stop, threading.Event)

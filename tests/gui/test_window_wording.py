@@ -53,7 +53,7 @@ def test_the_imbalance_warning_points_to_the_class_weights_box(qtbot, window, tm
 
 def capture_jobs(monkeypatch) -> list[dict]:
     """The training jobs the window starts, recorded instead of run."""
-    from desktop_ft.gui import jobs
+    from desktop_ft.gui import worker_functions
 
     seen = []
 
@@ -61,7 +61,7 @@ def capture_jobs(monkeypatch) -> list[dict]:
         seen.append(job)
         raise UserError("(stopped by the test)")
 
-    monkeypatch.setattr(jobs, "fine_tune", fake_fine_tune)
+    monkeypatch.setattr(worker_functions, "fine_tune", fake_fine_tune)
     return seen
 
 
