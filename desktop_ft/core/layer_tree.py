@@ -201,6 +201,14 @@ class LayerTree:
     def has_lora(self) -> bool:
         return any(is_lora(v) for leaf in self.leaves() for v in leaf.variables)
 
+    @property
+    def has_backbone_bias(self) -> bool:
+        """Whether BitFit has anything to train besides the head: a bias outside the
+        new layers and the kinds kept frozen (BatchNormalization's beta, by default)."""
+        return any(is_bias(v) for leaf in self.leaves()
+                   if not leaf.is_new and leaf.kind not in self.keep_frozen
+                   for v in leaf.variables)
+
     def apply_strategy(self, strategy: str, unfreeze_last: int = 1) -> None:
         """Set the tree to one of :data:`STRATEGIES`.
 
@@ -212,6 +220,14 @@ class LayerTree:
         if strategy not in STRATEGIES:
             raise UserError(f"Unknown strategy '{strategy}' for the layer tree. Choose one of: "
                             f"{', '.join(STRATEGIES)}.")
+        if strategy == "bitfit" and not self.has_backbone_bias:
+            # (MobileNetV2, DenseNet, Xception, ResNet: convolutions without bias, each
+            # followed by a BatchNormalization that stays frozen.) Else BitFit would
+            # silently be head-only training.
+            raise UserError("BitFit trains the bias terms of the pretrained layers, and this "
+                            "model has none outside BatchNormalization, which stays frozen: "
+                            "only the head would train. Choose head (the same training), "
+                            "partial or full, or let BatchNormalization train.")
         if strategy in ("lora", "qlora") and not self.has_lora:
             raise UserError(f"The {strategy} strategy needs LoRA adapters in the model; "
                             "prepare it with desktop_ft.core.training.prepare_strategy "

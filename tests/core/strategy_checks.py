@@ -33,3 +33,27 @@ def apply_and_check(bundle, strategy: str, *, bitfit_moves_backbone: bool = True
         assert backbone and all(is_lora(v) for v in backbone), \
             [v.path for v in backbone if not is_lora(v)]
     return bundle, tree.totals()[0], backbone
+
+
+def check_bitfit_moves_biases(bundle, inputs, labels) -> None:
+    """One training step of ``bundle``'s model, set to BitFit, on ``inputs``: backbone
+    biases move (at least half of them: a bias under a ReLU dead on every input gets no
+    gradient), every other backbone weight stays bit-identical. Adam steps each weight
+    with a gradient by about its learning rate, however small the gradient."""
+    import keras
+    import numpy as np
+
+    head = head_ids(bundle.tree)
+    model = bundle.model
+    backbone = [v for v in model.weights if id(v) not in head]
+    before = [np.array(v.numpy(), copy=True) for v in backbone]
+    trained = {id(v) for v in model.trainable_weights if id(v) not in head}
+    assert trained and all(is_bias(v) for v in backbone if id(v) in trained)
+    # Eagerly: one step, without tracing a train function for a single call.
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="categorical_crossentropy",
+                  run_eagerly=True)
+    model.train_on_batch(inputs, labels)
+    moved = {id(v) for v, b in zip(backbone, before) if not np.array_equal(v.numpy(), b)}
+    assert moved <= trained, [v.path for v in backbone if id(v) in moved - trained]
+    assert len(moved) >= len(trained) / 2, \
+        [v.path for v in backbone if id(v) in trained - moved]
