@@ -59,7 +59,10 @@ def select(choice: str | None = None) -> str:
     current = active()
     if current is not None and current != name:
         raise UserError(f"Keras already runs on {current} in this process; the backend is "
-                        f"chosen at start-up (restart with --backend {name}).")
+                        f"chosen at start-up (restart with --backend {name}).",
+                        window_message=f"Keras already runs on {current} in this process; "
+                        f"the backend is chosen at start-up (choose {name} under Compute "
+                        "backend in File → Settings…, then restart the app).")
     os.environ["KERAS_BACKEND"] = name
     return name
 

@@ -63,7 +63,9 @@ def load_adapters(bundle, path) -> None:
         rank = int(f.attrs["lora_rank"])
         if bundle.peft()["lora_rank"] != rank:
             raise UserError(f"{path} holds rank-{rank} adapters; prepare the model with "
-                            f"--lora-rank {rank}.")
+                            f"--lora-rank {rank}.",
+                            window_message=f"{path} holds rank-{rank} adapters; set rank "
+                            f"{rank} beside LoRA on the Layers tab and press LoRA again.")
         variables = {v.path: v for layer in lora_layers(bundle.model)
                      for v in (layer.lora_kernel_a, layer.lora_kernel_b)}
         for name in bundle.new_layers:

@@ -76,7 +76,10 @@ class Run:
                 path = root / f"{name}-{n}"
             except OSError as e:
                 raise UserError(f"Cannot create the run folder {path}: {e.strerror or e}. "
-                                "Choose another with --run-dir.") from e
+                                "Choose another with --run-dir.",
+                                window_message=f"Cannot create the run folder {path}: "
+                                f"{e.strerror or e}. Free some space or make the runs "
+                                "folder writable, then train again.") from e
         (path / "checkpoints").mkdir()
         record = {"desktop_ft_run": RUN_VERSION, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
                   "status": "running", "pid": os.getpid(), "host": socket.gethostname(),

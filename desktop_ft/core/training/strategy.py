@@ -49,7 +49,9 @@ def prepare_model(bundle: ModelBundle, strategy: str | None, lora_rank: int = 4,
     if wants_lora and bundle.modality.lora_unavailable:
         raise UserError(bundle.modality.lora_unavailable)
     if wants_lora and lora_rank < 1:
-        raise UserError(f"--lora-rank must be at least 1, got {lora_rank}.")
+        raise UserError(f"--lora-rank must be at least 1, got {lora_rank}.",
+                        window_message=f"The LoRA rank (beside LoRA on the Layers tab) must "
+                        f"be at least 1, got {lora_rank}.")
     needs_reload = (
         (state["lora_rank"] is not None and (not wants_lora or state["lora_rank"] != lora_rank))
         or (state["quantized"] and not wants_int8)

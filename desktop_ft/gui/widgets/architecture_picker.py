@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from desktop_ft.core.errors import window_text
 from desktop_ft.core.models import ARCHITECTURES
 from desktop_ft.gui.widgets.grouped_combo import GroupedComboBox
 
@@ -33,7 +34,7 @@ def _label(modality) -> str:
 
 def _tooltip(modality) -> str:
     row = modality.table_row()
-    lines = [modality.title, f"Input: {row['input']}"]
+    lines = [modality.title, f"Input: {window_text(row['input'])}"]
     if row["speed"]:
         lines.append(f"Speed: {row['speed']:.0f} images/s at its default size on a 2-core "
                      "CPU (inference, bench/image_backbones.py)")

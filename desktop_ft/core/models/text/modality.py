@@ -10,7 +10,7 @@ Example:
 
 from __future__ import annotations
 
-from desktop_ft.core.errors import UserError
+from desktop_ft.core.errors import UserError, Worded
 from desktop_ft.core.models.base import Modality, ModelBundle, ModelSpec, to_class_probs
 from desktop_ft.core.models.text import build as build_mod
 from desktop_ft.core.models.text import peft as peft_mod
@@ -35,7 +35,9 @@ class TextModality(Modality):
         self.presets = arch.presets
 
     def table_row(self) -> dict:
-        return {**super().table_row(), "input": "text (tokens, --seq-len)",
+        return {**super().table_row(),
+                "input": Worded("text (tokens, --seq-len)",
+                                window="text (tokens, Sequence length)"),
                 "weights": f"keras-hub presets ({', '.join(self.presets[:2])}, …) or a "
                            "Hugging Face folder"}
 
@@ -47,7 +49,9 @@ class TextModality(Modality):
                             window_message=f"{short} needs a preset name or a local folder "
                             "(Preset or folder → Folder…).")
         if spec.seq_len < 8:
-            raise UserError(f"--seq-len must be at least 8, got {spec.seq_len}.")
+            raise UserError(f"--seq-len must be at least 8, got {spec.seq_len}.",
+                            window_message="Sequence length must be at least 8, got "
+                            f"{spec.seq_len}.")
         if spec.augment:
             raise UserError("Data augmentation is offered for images only.")
 
