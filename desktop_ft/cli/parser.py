@@ -6,7 +6,7 @@ import argparse
 
 from desktop_ft import __version__
 from desktop_ft.core.backend import BACKENDS
-from desktop_ft.core.export.formats import DEFAULT_FORMATS, FORMATS
+from desktop_ft.core.export.plan import DEFAULT_FORMATS, FORMATS
 from desktop_ft.core.models import ARCHITECTURES, ModelSpec
 from desktop_ft.core.runtime import PRECISIONS
 from desktop_ft.core.training import JOB_STRATEGIES, OPTIMIZERS

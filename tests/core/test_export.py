@@ -11,6 +11,7 @@ import pytest
 
 from desktop_ft.core.export import ExportedModel
 from desktop_ft.core.export import writer as export_mod
+from desktop_ft.core.export import writers as export_writers
 from desktop_ft.core.errors import UserError
 from desktop_ft.core.models import ModelSpec
 from desktop_ft.core.training import TrainJob, fine_tune
@@ -100,7 +101,7 @@ def test_failed_export_leaves_previous_intact(trained_vgg, tmp_path, monkeypatch
     def boom(*a, **k):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(export_mod, "measure_parity", boom)
+    monkeypatch.setattr(export_writers, "measure_parity", boom)
     with pytest.raises(UserError, match="previous export .* is unchanged"):
         export_mod.export_model(trained_vgg.bundle, out, trained_vgg.classes)
     after = {p.relative_to(out): p.stat().st_mtime_ns for p in out.rglob("*")}

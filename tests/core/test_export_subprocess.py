@@ -59,8 +59,8 @@ def test_a_stuck_export_subprocess_is_stopped(tmp_path, monkeypatch):
     """The subprocess hangs (here: sleeps instead of exporting); after the timeout it is
     killed, the error says how to allow longer, and neither its stage nor a partial
     OUT/ is left."""
-    from desktop_ft.core.export import export_model
-    from desktop_ft.core.export.via_subprocess import export_in_subprocess
+    from desktop_ft.core.export.plan import ExportJob, ExportOptions, Route
+    from desktop_ft.core.export.writer import export_through
     from desktop_ft.core.models import ModelSpec, load_model
     from desktop_ft.core.observer import Observer
 
@@ -78,9 +78,8 @@ def test_a_stuck_export_subprocess_is_stopped(tmp_path, monkeypatch):
     out = tmp_path / "out"
     t0 = time.monotonic()
     with pytest.raises(UserError, match="did not finish within 1.5 s") as e:
-        export_in_subprocess(bundle, out, ["a", "b"], [], {}, Observer(), False,
-                             ("saved_model",), "tensorflow", stop=None,
-                             write_keras=export_model)
+        export_through(ExportJob(bundle, out, ["a", "b"], ExportOptions(samples=[], info={}),
+                                 Observer()), Route(("saved_model",), {}, via="tensorflow"))
     assert time.monotonic() - t0 < 60
     assert "nothing was written" in str(e.value) and "DESKTOP_FT_EXPORT_TIMEOUT" in str(e.value)
     assert started[0].poll() is not None            # killed, not left running

@@ -13,11 +13,11 @@ from tests.gui.conftest import LONG, click, close_window, load_tiny_vgg_with_dat
 
 def test_runs_dialog_resume_export_delete_and_offer(qtbot, window, image_folder, tmp_path,
                                                    monkeypatch):
-    from desktop_ft.core.export import formats
+    from desktop_ft.core.export import plan
 
     # The dialog's export is checked for being written from the run, not for its formats
     # (test_runs.py checks a run's SavedModel again): the cheapest default.
-    monkeypatch.setattr(formats, "DEFAULT_FORMATS", ("keras",))
+    monkeypatch.setattr(plan, "DEFAULT_FORMATS", ("keras",))
     w, c = window, window.controller
     load_tiny_vgg_with_data(qtbot, w, image_folder)
     # (Every layer trains, uncached: an epoch takes long enough that Stop, clicked once the

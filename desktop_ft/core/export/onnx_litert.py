@@ -1,6 +1,6 @@
-"""Export formats beyond the SavedModel: ONNX and LiteRT (float and int8), each taking
-raw input with the preprocessing inside and returning class probabilities named
-``probs``; and, for text, the tokenizer as a Hugging Face ``tokenizer.json``.
+"""The ONNX and LiteRT (float and int8) files of an export, each taking raw input with
+the preprocessing inside and returning class probabilities named ``probs``, and their
+check in a fresh process (their writers are in :mod:`desktop_ft.core.export.writers`).
 
 * Images: ``uint8 [N, S, S, 3]`` at the model's image size (ONNX: any N; LiteRT: N = 1,
   resizable with ``resize_tensor_input``) → ``probs`` float32 ``[N, num_classes]``.
@@ -22,21 +22,6 @@ import tempfile
 from pathlib import Path
 
 from desktop_ft.core.errors import UserError
-
-FORMATS = ("saved_model", "keras", "onnx", "litert")
-DEFAULT_FORMATS = ("saved_model", "keras")
-
-
-def parse_formats(text: str | list | tuple | None) -> tuple[str, ...]:
-    if text is None:
-        return DEFAULT_FORMATS
-    names = [f.strip().lower() for f in (text.split(",") if isinstance(text, str) else text)
-             if f.strip()]
-    unknown = [f for f in names if f not in FORMATS]
-    if unknown or not names:
-        raise UserError(f"Unknown export format {', '.join(unknown) or '(none)'}. Choose "
-                        f"from: {', '.join(FORMATS)}.")
-    return tuple(dict.fromkeys(names))
 
 
 def writes_onnx_natively() -> bool:
@@ -132,19 +117,6 @@ def write_litert(wrapper, path: Path, representative: list | None = None) -> Non
         path.write_bytes(converter.convert())
 
 
-def tokenizer_matches(bundle, path: Path, texts: list[str]) -> bool:
-    """Whether tokenizer.json gives the app's token ids and padding mask for ``texts``."""
-    import numpy as np
-    from tokenizers import Tokenizer
-
-    x = bundle.modality.format_inputs(bundle, texts)
-    ids, mask = x["token_ids"], x["padding_mask"]
-    tok = Tokenizer.from_file(str(path))
-    encoded = tok.encode_batch(list(texts))
-    return bool(np.array_equal(np.array([e.ids for e in encoded]), ids) and
-                np.array_equal(np.array([e.attention_mask for e in encoded]), mask))
-
-
 def check_in_fresh_process(fmt: str, path: Path, inputs: dict) -> "object":
     """Probabilities from ``path`` computed by onnxruntime or the LiteRT interpreter in a
     new Python process (no TensorFlow, no Keras imported there)."""
@@ -162,58 +134,3 @@ def check_in_fresh_process(fmt: str, path: Path, inputs: dict) -> "object":
                         f"{proc.stderr.strip().splitlines()[-1] if proc.stderr else ''}",
                         details=proc.stderr[-3000:])
     return np.array(json.loads(proc.stdout.strip().splitlines()[-1]), np.float32)
-
-
-def write_formats(bundle, folder: Path, formats: tuple, checks: list,
-                  representative: list | None = None, validation: tuple | None = None,
-                  observer=None) -> dict:
-    """Write the ONNX / LiteRT files asked for into
-    ``folder``; return what ``export.json`` records about each: file, bytes, parity
-    (max |app − runtime| in a fresh process on ``checks``), and for int8 LiteRT the
-    accuracy on ``validation`` (raw inputs, labels) beside the float model's."""
-    import numpy as np
-
-    wanted = [f for f in formats if f in ("onnx", "litert")]
-    if not wanted:
-        return {}
-    say = observer.on_status if observer is not None else (lambda _m: None)
-    modality = bundle.modality
-    wrapper = modality.raw_input_model(bundle)
-    x = modality.format_inputs(bundle, checks)
-    app = bundle.predict_proba(list(x["images"]) if bundle.input_kind == "images"
-                               else checks)
-    out: dict = {}
-
-    def record(fmt: str, name: str, runtime: str) -> dict:
-        probs = check_in_fresh_process(runtime, folder / name, x)
-        return {"file": name, "bytes": (folder / name).stat().st_size,
-                "parity_max_abs_diff": float(np.max(np.abs(probs - app)))}
-
-    if "onnx" in wanted:
-        say("Writing model.onnx…")
-        exporter = write_onnx(wrapper, folder / "model.onnx")
-        out["onnx"] = {**record("onnx", "model.onnx", "onnx"), "exporter": exporter}
-    if "litert" in wanted:
-        say("Writing model.tflite…")
-        write_litert(wrapper, folder / "model.tflite")
-        out["litert"] = record("litert", "model.tflite", "litert")
-        reps = representative or checks
-        feeds = modality.format_inputs(bundle, reps)
-        say(f"Writing model_int8.tflite (calibrated on {len(reps)} training inputs)…")
-        write_litert(wrapper, folder / "model_int8.tflite",
-                     representative=[{k: v[i:i + 1] for k, v in feeds.items()}
-                                     for i in range(len(reps))])
-        out["litert_int8"] = record("litert", "model_int8.tflite", "litert")
-        out["litert_int8"]["calibrated_on"] = {
-            "inputs": "training" if representative else "parity checks",
-            "examples": len(reps)}
-        if validation is not None and len(validation[0]):
-            vx = modality.format_inputs(bundle, validation[0])
-            labels = np.asarray(validation[1])
-            float_probs = check_in_fresh_process("litert", folder / "model.tflite", vx)
-            int8_probs = check_in_fresh_process("litert", folder / "model_int8.tflite", vx)
-            out["litert_int8"]["accuracy"] = float((int8_probs.argmax(1) == labels).mean())
-            out["litert_int8"]["float_accuracy"] = float(
-                (float_probs.argmax(1) == labels).mean())
-            out["litert_int8"]["validation_examples"] = int(len(labels))
-    return out

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 
 from desktop_ft.core import atomic
 from desktop_ft.core.errors import UserError
 from desktop_ft.core.export import staging
-from desktop_ft.core.export.parity import parity_line, parity_samples
+from desktop_ft.core.export.parity import parity_samples
 
 
 def not_written_note(not_written: dict, out) -> str:
@@ -28,54 +27,54 @@ def not_written_note(not_written: dict, out) -> str:
             f"{','.join(['keras', *not_written])}")
 
 
-def export_in_subprocess(bundle, out: Path, labels, samples, info, observer,
-                         merge_lora: bool, formats, via: str, *, stop, write_keras,
-                         representative: list | None = None,
-                         validation: tuple | None = None) -> dict:
-    """Stage a ``model.keras`` export, then let another Keras backend (``via``:
-    TensorFlow; or torch for ONNX on JAX without TensorFlow) write every format from it
-    in a subprocess (the backend is fixed per process), with parity against this model.
-    ``write_keras`` is ``export_model`` (which calls this: passed in, not imported).
-    ``representative`` and ``validation`` go along, so that the int8 LiteRT model is
-    calibrated on training inputs and its held-out accuracy measured, as on TensorFlow."""
-    import subprocess
-    import sys
+class SubprocessExport:
+    """An export written by another Keras backend's process (``route.via``: TensorFlow;
+    or torch for ONNX on JAX without TensorFlow; the backend is fixed per process) from
+    a staged ``model.keras`` export, with parity against this process's model: its
+    probabilities for the parity inputs go along, and, for TensorFlow, the int8 LiteRT's
+    calibration and held-out inputs, so that it is calibrated and measured as on
+    TensorFlow."""
 
-    import numpy as np
+    NAMES = {"tensorflow": "TensorFlow", "torch": "PyTorch"}
 
-    timeout = staging.export_timeout()
-    checks = parity_samples(bundle, samples)
-    probs = bundle.predict_proba(checks)
-    stage = staging.new_stage(out.parent)
-    try:
-        write_keras(bundle, stage / "export", labels, info=info, merge_lora=merge_lora,
-                     formats=("keras",))
-        arrays = {f"input_{i}": np.asarray(x) for i, x in enumerate(checks)}
-        np.savez(stage / "reference.npz", probs=probs, **arrays)
-        write_calibration(stage / "calibration.npz", representative, validation)
-        names = {"tensorflow": "TensorFlow", "torch": "PyTorch"}
-        observer.on_status(f"Writing {', '.join(formats)} with {names[via]}…")
+    def __init__(self, job, route):
+        self.job, self.route = job, route
+        self.timeout = staging.export_timeout()
+        self.checks = parity_samples(job.bundle, job.options.samples)
+        self.probs = job.bundle.predict_proba(self.checks)
+
+    def run(self, stage: Path) -> dict:
+        """The subprocess's export record; ``stage`` holds the staged export
+        (``stage/export``) and the files written here for the subprocess."""
+        import subprocess
+        import sys
+
+        import numpy as np
+
+        job, via, formats = self.job, self.route.via, self.route.formats
+        arrays = {f"input_{i}": np.asarray(x) for i, x in enumerate(self.checks)}
+        np.savez(stage / "reference.npz", probs=self.probs, **arrays)
+        calibrated = self.route.calibrated
+        write_calibration(stage / "calibration.npz",
+                          job.options.representative if calibrated else None,
+                          job.options.validation if calibrated else None)
+        job.observer.on_status(f"Writing {', '.join(formats)} with {self.NAMES[via]}…")
         env = {**os.environ, "KERAS_BACKEND": via}
         proc = subprocess.Popen(
             [sys.executable, "-m", "desktop_ft.core.export.tf_export", str(stage / "export"),
-             str(out), ",".join(formats), str(stage / "reference.npz"), via,
+             str(job.out), ",".join(formats), str(stage / "reference.npz"), via,
              str(stage / "calibration.npz")],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         staging.add_owner(stage, proc.pid)
-        stdout, stderr = _communicate_unless_stopped(proc, stop, out, names[via], timeout)
+        stdout, stderr = _communicate_unless_stopped(proc, job.stop, job.out,
+                                                     self.NAMES[via], self.timeout)
         lines = stdout.strip().splitlines()
         if proc.returncode != 0 or not lines:
             why = (stderr.strip().splitlines() or ["no output"])[-1]
             why = why.removeprefix("desktop-ft: error: ")
             raise UserError(why if "previous export" in why or "nothing was written" in why
-                            else f"Export through {names[via]} failed: {why}")
-        record = json.loads(lines[-1])
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
-    observer.on_status(f"Exported to {out}: " + parity_line(record) + ".")
-    if record.get("formats_not_written"):
-        observer.on_status(not_written_note(record["formats_not_written"], out))
-    return record
+                            else f"Export through {self.NAMES[via]} failed: {why}")
+        return json.loads(lines[-1])
 
 
 def write_calibration(path: Path, representative, validation) -> None:

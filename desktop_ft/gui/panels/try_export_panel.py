@@ -9,7 +9,7 @@ from PySide6.QtGui import QDesktopServices, QImage, QPixmap
 from PySide6.QtWidgets import (QCheckBox, QFileDialog, QGroupBox, QHBoxLayout, QLabel,
                                QLineEdit, QPushButton, QSlider, QVBoxLayout, QWidget)
 
-from desktop_ft.core.export.formats import DEFAULT_FORMATS
+from desktop_ft.core.export.plan import DEFAULT_FORMATS
 from desktop_ft.gui.settings import AppSettings
 from desktop_ft.gui.widgets import ImageDropLabel, ProbabilityBars
 
