@@ -72,29 +72,9 @@ class ModelPanel(QGroupBox):
                                  "BatchNormalization stays frozen and runs in inference "
                                  "mode even inside blocks you unfreeze, so its statistics "
                                  "are not moved by small batches of new data.")
-        self.preset = QComboBox(objectName="presetPicker", editable=True)
-        browse = QPushButton("Folder…", objectName="presetBrowse")
-        browse.clicked.connect(self._on_browse_preset)
-        preset_row = QWidget()
-        row = QHBoxLayout(preset_row)
-        row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(self.preset, 1)
-        row.addWidget(browse)
-        self.detected = QLabel(objectName="presetDetected")
-        self.detected.hide()
-        row.addWidget(self.detected)
+        preset_row = self._make_preset_row()
         self.seq_len = QSpinBox(objectName="seqLen", minimum=8, maximum=512, value=128)
-        augment_row = QWidget()
-        row = QHBoxLayout(augment_row)
-        row.setContentsMargins(0, 0, 0, 0)
-        self.augment = {}
-        for name in dict.fromkeys(a for f in ARCHITECTURES.values() for a in f.augmentations):
-            box = QCheckBox(name, objectName=f"augment_{name}")
-            box.setToolTip("Random during training only (inside the model); turns off the "
-                           "feature cache.")
-            row.addWidget(box)
-            self.augment[name] = box
-        row.addStretch(1)
+        augment_row = self._make_augment_row()
         # One row per ModelSpec field; a modality shows the rows of its spec_fields.
         self._rows = {"weights": ("Weights", self.weights),
                       "image_size": ("Image size", self.image_size),
@@ -109,6 +89,42 @@ class ModelPanel(QGroupBox):
         for key, text in PRECISIONS:
             self.precision.addItem(text, key)
         form.addRow("Precision", self.precision)
+        form.addRow(self._make_load_row())
+        self._connect_changes()
+        self._on_architecture_changed()
+
+    def _make_preset_row(self) -> QWidget:
+        """The preset box, Folder… and what a chosen folder was found to hold."""
+        self.preset = QComboBox(objectName="presetPicker", editable=True)
+        browse = QPushButton("Folder…", objectName="presetBrowse")
+        browse.clicked.connect(self._on_browse_preset)
+        preset_row = QWidget()
+        row = QHBoxLayout(preset_row)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.preset, 1)
+        row.addWidget(browse)
+        self.detected = QLabel(objectName="presetDetected")
+        self.detected.hide()
+        row.addWidget(self.detected)
+        return preset_row
+
+    def _make_augment_row(self) -> QWidget:
+        """One box per augmentation any architecture offers."""
+        augment_row = QWidget()
+        row = QHBoxLayout(augment_row)
+        row.setContentsMargins(0, 0, 0, 0)
+        self.augment = {}
+        for name in dict.fromkeys(a for f in ARCHITECTURES.values() for a in f.augmentations):
+            box = QCheckBox(name, objectName=f"augment_{name}")
+            box.setToolTip("Random during training only (inside the model); turns off the "
+                           "feature cache.")
+            row.addWidget(box)
+            self.augment[name] = box
+        row.addStretch(1)
+        return augment_row
+
+    def _make_load_row(self) -> QHBoxLayout:
+        """Load model, the download's progress, Cancel."""
         self.load_button = QPushButton("Load model", objectName="loadButton")
         self.load_button.clicked.connect(self._on_load_clicked)
         self.progress = QProgressBar(objectName="downloadProgress")
@@ -120,7 +136,11 @@ class ModelPanel(QGroupBox):
         row.addWidget(self.load_button)
         row.addWidget(self.progress, 1)
         row.addWidget(self.cancel_button)
-        form.addRow(row)
+        return row
+
+    def _connect_changes(self) -> None:
+        """Follow the controls: the network (its rows), the preset (what it holds), and
+        every change (the changed marker, ``_on_changed``)."""
         self.architecture_picker.itemChosen.connect(self._on_architecture_changed)
         self.preset.currentTextChanged.connect(self._on_preset_text)
         for signal in (self.weights.currentIndexChanged, self.image_size.valueChanged,
@@ -129,7 +149,6 @@ class ModelPanel(QGroupBox):
                        self.train_bn.toggled,
                        *(b.toggled for b in self.augment.values())):
             signal.connect(self._on_changed)
-        self._on_architecture_changed()
 
     def bind(self, controller) -> None:
         """Wire to the session: Load/Cancel go to it; loads and data update the panel."""

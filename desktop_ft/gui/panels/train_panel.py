@@ -31,6 +31,25 @@ class TrainPanel(QWidget):
         super().__init__(parent)
         self.setObjectName("trainPanel")
         layout = QVBoxLayout(self)
+        layout.addLayout(self._make_controls())
+        layout.addLayout(self._make_options())
+        self.progress = QProgressBar(objectName="progressBar", minimum=0, maximum=100)
+        layout.addWidget(self.progress)
+        self.progress_label = QLabel("Not trained yet.", objectName="progressLabel")
+        # The label's size must not follow its text: a re-layout on every batch would
+        # repaint the plots too.
+        self.progress_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        layout.addWidget(self.progress_label)
+        layout.addWidget(self._make_curves_and_results(), 1)
+        self._progress = Progress()
+        self._training = False
+        self._controller = None
+        self._classes: list[str] = []
+        for signal in (self.two_phase.toggled, self.lr.textChanged):
+            signal.connect(self.optionsChanged)
+
+    def _make_controls(self) -> QHBoxLayout:
+        """Epochs, batch, learning rate, early stopping; Train and Stop."""
         controls = QHBoxLayout()
         self.epochs = QSpinBox(objectName="epochs", minimum=1, maximum=1000, value=10)
         self.batch_size = QSpinBox(objectName="batchSize", minimum=1, maximum=1024, value=32)
@@ -54,7 +73,10 @@ class TrainPanel(QWidget):
         self.stop_button.clicked.connect(self._on_stop_clicked)
         controls.addWidget(self.train_button)
         controls.addWidget(self.stop_button)
-        layout.addLayout(controls)
+        return controls
+
+    def _make_options(self) -> QHBoxLayout:
+        """Two-phase and its phase 1, the feature cache, XLA, class weights."""
         options = QHBoxLayout()
         self.two_phase = QCheckBox("Two-phase", objectName="twoPhase")
         self.two_phase.setToolTip(STRATEGY_HELP["two-phase"])
@@ -76,16 +98,24 @@ class TrainPanel(QWidget):
                   self.class_weights):
             options.addWidget(w)
         options.addStretch(1)
-        layout.addLayout(options)
-        self.progress = QProgressBar(objectName="progressBar", minimum=0, maximum=100)
-        layout.addWidget(self.progress)
-        self.progress_label = QLabel("Not trained yet.", objectName="progressLabel")
-        # The label's size must not follow its text: a re-layout on every batch would
-        # repaint the plots too.
-        self.progress_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
-        layout.addWidget(self.progress_label)
+        return options
+
+    def _make_curves_and_results(self) -> QSplitter:
+        """The live curves beside the results pane."""
         self.plots = TrainingPlots()
         self.plots.setMinimumHeight(260)
+        results = self._make_results()
+        # Curves on the left, results on the right: neither squeezes the other.
+        self.splitter = QSplitter(Qt.Orientation.Horizontal, objectName="trainSplitter")
+        self.splitter.addWidget(self.plots)
+        self.splitter.addWidget(results)
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+        return self.splitter
+
+    def _make_results(self) -> QTabWidget:
+        """Per class (accuracy table, confusion matrix) and Mistakes."""
         self.per_class = QTableWidget(0, 2, objectName="perClassAccuracy")
         self.per_class.setHorizontalHeaderLabels(["Class", "Accuracy"])
         self.per_class.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
@@ -105,20 +135,7 @@ class TrainPanel(QWidget):
         results.addTab(summary, "Per class")
         results.addTab(self.mistakes, "Mistakes")
         self.results = results
-        # Curves on the left, results on the right: neither squeezes the other.
-        self.splitter = QSplitter(Qt.Orientation.Horizontal, objectName="trainSplitter")
-        self.splitter.addWidget(self.plots)
-        self.splitter.addWidget(results)
-        self.splitter.setChildrenCollapsible(False)
-        self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 2)
-        layout.addWidget(self.splitter, 1)
-        self._progress = Progress()
-        self._training = False
-        self._controller = None
-        self._classes: list[str] = []
-        for signal in (self.two_phase.toggled, self.lr.textChanged):
-            signal.connect(self.optionsChanged)
+        return results
 
     def bind(self, controller) -> None:
         self._controller = controller
