@@ -4,7 +4,7 @@ conformance tests."""
 from __future__ import annotations
 
 from desktop_ft.core.training.strategy import prepare_strategy
-from desktop_ft.core.tree_nodes import is_bias, is_lora
+from desktop_ft.core.layer_tree.nodes import is_bias, is_lora
 
 
 def head_ids(tree) -> set[int]:

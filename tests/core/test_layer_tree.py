@@ -52,7 +52,7 @@ def test_bert_tree_shape(bert):
         ["feedforward_intermediate_dense", "feedforward_output_dense"]
 
 
-@pytest.mark.parametrize("architecture", ["vgg", "bert"])
+@pytest.mark.parametrize("modality", ["vgg", "bert"])
 @pytest.mark.parametrize("strategy", TREE_STRATEGIES + ("two-phase",))
 @pytest.mark.parametrize("last", [1, 2])
 def test_tree_totals_equal_keras_for_every_strategy(request, modality, strategy, last):

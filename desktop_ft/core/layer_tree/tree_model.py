@@ -1,4 +1,6 @@
-"""The layer tree: how a person thinks of the model, with tri-state ``trainable``.
+"""The layer tree: how a person thinks of the model, with tri-state ``trainable`` —
+its nodes, counts, glob patterns, edits and saved states. Which weights each strategy
+trains, and writing the flags into Keras, is :mod:`.trainability`.
 
 The tree is generic: each modality builds its own shape from :func:`leaf_node` and
 :func:`subtree_node` (``core/models/<modality>/tree.py``) — e.g. VGG16 → ``block1`` …
@@ -8,8 +10,8 @@ The tree is generic: each modality builds its own shape from :func:`leaf_node` a
 Each leaf owns Keras variables and one ``trainable`` flag per variable, so a leaf can be
 *partial* (e.g. BitFit: only its bias trains). Groups derive their state from their
 children and setting a group cascades. Nothing touches the Keras model until
-:meth:`LayerTree.apply_to_model`, which survives the known ``trainable`` pitfalls; the
-model must then be compiled again with a fresh optimizer (``training.compile.compile_model``).
+:meth:`LayerTree.apply_to_model`; the model must then be compiled again with a fresh
+optimizer (``training.compile.compile_model``).
 
 Example:
     >>> tree = bundle.tree
@@ -24,9 +26,8 @@ from __future__ import annotations
 import fnmatch
 from typing import Callable, Iterator
 
-from desktop_ft.core import compat
 from desktop_ft.core.errors import UserError
-from desktop_ft.core.tree_nodes import (
+from desktop_ft.core.layer_tree.nodes import (
     OFF,
     ON,
     PARTIAL,
@@ -35,29 +36,13 @@ from desktop_ft.core.tree_nodes import (
     flags_for,
     is_bias,
     is_lora,
-    leaf_node,
     size_of,
-    subtree_node,
 )
-
-__all__ = ["OFF", "ON", "PARTIAL", "LayerTree", "Node", "STRATEGIES", "STRATEGY_HELP",
-           "TREE_STRATEGIES", "leaf_node", "subtree_node"]
-
-STRATEGIES = ("head", "partial", "full", "bitfit", "lora", "qlora", "two-phase")
-TREE_STRATEGIES = ("head", "partial", "full", "bitfit")   # need no change to the model
-STRATEGY_HELP = {
-    "head": "Freeze every pretrained layer; train only the new output head.",
-    "partial": "Fine-tune the last N blocks (CNNs) or encoder layers (transformers) and the head.",
-    "full": "Train every layer (needs the most data and time).",
-    "bitfit": "BitFit: train only bias terms (and LayerNorm beta) of the pretrained layers, "
-              "plus the head.",
-    "lora": "LoRA (transformers): freeze the backbone and learn low-rank adapters beside the "
-            "query and value projections, plus the head.",
-    "qlora": "QLoRA-style (transformers): quantize the backbone to int8, then LoRA adapters "
-             "and the head train in float.",
-    "two-phase": "Train the new head first (backbone frozen), then also the chosen layers at "
-                 "a ten times lower learning rate, in one run.",
-}
+from desktop_ft.core.layer_tree.trainability import (
+    count_keras_params,
+    set_strategy_flags,
+    write_to_model,
+)
 
 
 class LayerTree:
@@ -210,59 +195,15 @@ class LayerTree:
                    for v in leaf.variables)
 
     def apply_strategy(self, strategy: str, unfreeze_last: int = 1) -> None:
-        """Set the tree to one of :data:`STRATEGIES`.
+        """Set the tree to one of :data:`~.trainability.STRATEGIES`
+        (:func:`.trainability.set_strategy_flags` says what each trains).
 
         ``lora``/``qlora`` need a model with LoRA enabled
         (``training.strategy.prepare_strategy``);
         ``two-phase`` shows the phase-2 layers (those of ``partial``); phase 1 trains the
         head only.
         """
-        if strategy not in STRATEGIES:
-            raise UserError(f"Unknown strategy '{strategy}' for the layer tree. Choose one of: "
-                            f"{', '.join(STRATEGIES)}.")
-        if strategy == "bitfit" and not self.has_backbone_bias:
-            # (MobileNetV2, DenseNet, Xception, ResNet: convolutions without bias, each
-            # followed by a BatchNormalization that stays frozen.) Else BitFit would
-            # silently be head-only training.
-            raise UserError("BitFit trains the bias terms of the pretrained layers, and this "
-                            "model has none outside BatchNormalization, which stays frozen: "
-                            "only the head would train. Choose head (the same training), "
-                            "partial or full, or let BatchNormalization train.")
-        if strategy in ("lora", "qlora") and not self.has_lora:
-            raise UserError(f"The {strategy} strategy needs LoRA adapters in the model; "
-                            "prepare it with desktop_ft.core.training.prepare_strategy "
-                            "first.")
-        if strategy == "full":
-            self.set_all(True)
-        else:
-            self.set_all(False)
-            for leaf in self.leaves():
-                if leaf.is_new:
-                    leaf.var_trainable = flags_for(leaf, True)
-                    leaf.flag = True
-            if strategy in ("lora", "qlora"):
-                for leaf in self.leaves():
-                    if not leaf.is_new:
-                        leaf.var_trainable = flags_for(leaf, is_lora)
-            if strategy in ("partial", "two-phase"):
-                if unfreeze_last < 0:
-                    raise UserError("--unfreeze-last must be 0 or more.")
-                # Clamped: a slice from len - N goes negative when N exceeds the blocks,
-                # and a negative start counts from the end (6 of VGG16's 5 was block 5).
-                unfreeze_last = min(unfreeze_last, self.block_count)
-                chosen = self.units[len(self.units) - unfreeze_last:] if unfreeze_last else []
-                if unfreeze_last:
-                    chosen = chosen + self.partial_extras
-                for unit in chosen:
-                    self.set_trainable(unit, True, notify=False)
-            elif strategy == "bitfit":
-                for leaf in self.leaves():
-                    if not leaf.is_new:
-                        # A kept-frozen BatchNorm's beta stays frozen too: a partly
-                        # trainable BN layer would run in training mode.
-                        frozen = leaf.kind in self.keep_frozen
-                        leaf.var_trainable = flags_for(leaf, False if frozen else is_bias)
-                        leaf.flag = False
+        set_strategy_flags(self, strategy, unfreeze_last)
         self.strategy = strategy
         self._changed([self.root])
 
@@ -322,42 +263,13 @@ class LayerTree:
 
     # ------------------------------------------------------------------ the model
     def apply_to_model(self) -> None:
-        """Write the tree's flags into the Keras model.
-
-        Keras pitfalls handled here: a container's ``trainable`` overrides its children,
-        and setting it to its current value may not cascade — so the whole model is set
-        False then True first, then each leaf layer, then per-variable flags (a layer's
-        ``trainable`` setter overwrites its variables' flags, so variables come last).
-        Changes take effect only after the model is compiled again.
-        """
-        self.model.trainable = False
-        self.model.trainable = True
-        # A LoRA'd layer appears as two leaves (its weights, its adapter): gather by layer.
-        by_layer: dict[int, tuple[object, list, bool]] = {}
-        for leaf in self.leaves():
-            layer, pairs, flag = by_layer.get(id(leaf.layer), (leaf.layer, [], False))
-            by_layer[id(leaf.layer)] = (layer, pairs + list(zip(leaf.variables,
-                                                                leaf.var_trainable)),
-                                        flag or leaf.flag)
-        for layer, pairs, flag in by_layer.values():
-            if not pairs:
-                layer.trainable = flag
-                _inference_when_frozen(layer, flag)
-            elif all(t for _, t in pairs):
-                layer.trainable = True
-            elif not any(t for _, t in pairs):
-                layer.trainable = False
-            else:
-                layer.trainable = True
-                for v, t in pairs:
-                    v.trainable = t
-        _drop_paths_when_frozen(self.model)
+        """Write the tree's flags into the Keras model (:func:`.trainability.write_to_model`);
+        they take effect after the model is compiled again."""
+        write_to_model(self)
 
     def model_totals(self) -> tuple[int, int]:
         """(trainable, frozen) as Keras counts them — equals :meth:`totals` after apply."""
-        t = sum(size_of(v) for v in self.model.trainable_weights)
-        f = sum(size_of(v) for v in self.model.non_trainable_weights)
-        return t, f
+        return count_keras_params(self.model)
 
     # ------------------------------------------------------------------ text
     def render(self, max_depth: int = 9) -> str:
@@ -385,33 +297,3 @@ class LayerTree:
                      f"({s['trainable_percent']:.2f}%); frozen: {s['frozen_params']:,}. "
                      f"Strategy: {s['strategy']}.")
         return "\n".join(lines)
-
-
-
-
-_DROPOUTS = ("Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D")
-
-
-def _inference_when_frozen(layer, trains: bool) -> None:
-    """A frozen layer runs as at inference: Keras does it for BatchNormalization; a
-    frozen Dropout inside a pretrained backbone (EfficientNet's stochastic depth) drops
-    nothing until its block is unfrozen. Its rate is kept to restore."""
-    if type(layer).__name__ not in _DROPOUTS:
-        return
-    if not hasattr(layer, "_rate_when_trained"):
-        layer._rate_when_trained = float(layer.rate)
-    layer.rate = layer._rate_when_trained if trains else 0.0
-
-
-def _drop_paths_when_frozen(layer) -> None:
-    """Stochastic depth as keras-hub's Swin has it — a weightless layer with a
-    ``drop_prob`` inside a block, no row of the tree — drops nothing while its block
-    trains nothing (like a frozen Dropout). Its probability is kept to restore."""
-    trains = bool(layer.trainable_weights)
-    for sub in compat.direct_sublayers(layer):
-        if hasattr(sub, "drop_prob") and not sub.weights:
-            if not hasattr(sub, "_drop_prob_when_trained"):
-                sub._drop_prob_when_trained = float(sub.drop_prob)
-            sub.drop_prob = sub._drop_prob_when_trained if trains else 0.0
-        else:
-            _drop_paths_when_frozen(sub)
