@@ -174,9 +174,9 @@ def test_image_pipeline_matches_serving_preprocessing(image_folder):
     caffe = ARCHITECTURES["vgg16"].preprocessing
 
     scan = data.scan(image_folder)
-    ds = datasets.image_dataset(scan.train, 3, batch_size=4, shuffle=False, binary=False,
-                                example_bytes=32 * 32 * 12,
-                                preprocess=lambda im: preprocess_uint8(im[None], 32, caffe)[0])
+    feed = datasets.ImageFeed(preprocess=lambda im: preprocess_uint8(im[None], 32, caffe)[0],
+                              num_classes=3, binary=False, example_bytes=32 * 32 * 12)
+    ds = datasets.image_dataset(scan.train, feed, batch_size=4, shuffle=False)
     x, y, w = next(iter(ds))
     assert np.all(np.asarray(w) == 1)          # every file readable: full weight
     assert x.shape == (4, 32, 32, 3) and y.shape == (4, 3)

@@ -3,11 +3,14 @@ raw inputs for prediction. Modalities choose the preprocessing (``Modality.make_
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from desktop_ft.core.data import Split
 from desktop_ft.core.data.images import UNREADABLE, load_image_rgb, unreadable_reason
 
-__all__ = ["UNREADABLE", "epoch_batches", "image_dataset", "load_image_rgb", "load_inputs",
-           "readable_inputs", "targets_and_weights", "unreadable_reason"]
+__all__ = ["UNREADABLE", "ImageFeed", "epoch_batches", "image_dataset", "load_image_rgb",
+           "load_inputs", "readable_inputs", "targets_and_weights", "unreadable_reason"]
 
 def load_inputs(kind: str, items: list) -> list:
     """Split items → raw model inputs: decoded uint8 images for ``images``, the strings
@@ -53,13 +56,28 @@ def epoch_batches(examples, n: int, batch_size: int, seed: int, epochs: tuple[in
     return stream.prefetch(tf.data.AUTOTUNE)
 
 
-def image_dataset(split: Split, num_classes: int, batch_size: int, *, preprocess,
-                  example_bytes: int, shuffle: bool, seed: int = 0, binary: bool,
-                  cache_bytes: int = 2 << 30, epochs: tuple[int, int] | None = None,
-                  class_weights=None, on_unreadable=None, preprocess_numpy=None):
+@dataclass(frozen=True)
+class ImageFeed:
+    """What a model takes from image files: ``preprocess`` (the modality's ``uint8
+    [H, W, 3]`` tensor → model input, the very function its exported SavedModel uses),
+    ``preprocess_numpy`` (the same on a numpy array, for the torch and jax backends),
+    ``example_bytes`` (one preprocessed example: decoded examples are cached in memory
+    when the split fits ``cache_bytes``) and its targets (``num_classes``; ``binary``: one
+    sigmoid unit)."""
+    preprocess: Callable
+    num_classes: int
+    binary: bool
+    example_bytes: int
+    preprocess_numpy: Callable | None = None
+    cache_bytes: int = 2 << 30
+
+
+def image_dataset(split: Split, feed: ImageFeed, batch_size: int, *, shuffle: bool,
+                  seed: int = 0, epochs: tuple[int, int] | None = None, class_weights=None,
+                  on_unreadable=None):
     """A batched ``tf.data.Dataset`` of (model input, target, sample weight) from image
     files — on the torch and jax backends a ``keras.utils.PyDataset`` with the same
-    contract (:mod:`desktop_ft.core.data.batches`, ``preprocess_numpy`` per image).
+    contract (:mod:`desktop_ft.core.data.batches`, ``feed.preprocess_numpy`` per image).
 
     The weight is the example's class weight (1 without ``class_weights``) — and 0
     for a file deleted or made unreadable after the scan: it is skipped without changing
@@ -67,24 +85,22 @@ def image_dataset(split: Split, num_classes: int, batch_size: int, *, preprocess
     once through ``on_unreadable(path, reason)``.
 
     Decoding uses PIL (it reads every format we accept, webp and palette GIFs included)
-    in parallel; ``preprocess`` (a modality's: ``uint8 [H, W, 3]`` tensor → model input)
-    is the very function its exported SavedModel uses, so training and serving see
-    identical inputs. Decoded examples are cached in memory when they fit
-    ``cache_bytes`` (``example_bytes`` each). With ``epochs``, shuffled batches for those
-    epochs (:func:`epoch_batches`).
+    in parallel; ``feed.preprocess`` is the function the exported SavedModel uses, so
+    training and serving see identical inputs. With ``epochs``, shuffled batches for
+    those epochs (:func:`epoch_batches`).
     """
     import keras
     import numpy as np
 
-    targets = _targets(split.labels, num_classes, binary)
+    targets = _targets(split.labels, feed.num_classes, feed.binary)
     weights = _weights(split.labels, class_weights)
     if keras.backend.backend() != "tensorflow":
         from desktop_ft.core.data.batches import ImageBatches, Order
 
         return ImageBatches(split.items, targets, weights, batch_size,
-                            preprocess=preprocess_numpy,
+                            preprocess=feed.preprocess_numpy,
                             order=Order(seed if shuffle else None, epochs[0] if epochs else 0),
-                            cache=len(split) * example_bytes <= cache_bytes,
+                            cache=len(split) * feed.example_bytes <= feed.cache_bytes,
                             on_unreadable=on_unreadable)
     import tensorflow as tf
 
@@ -105,11 +121,11 @@ def image_dataset(split: Split, num_classes: int, batch_size: int, *, preprocess
         img, ok = tf.numpy_function(decode, [path], (tf.uint8, tf.float32), stateful=True)
         img.set_shape([None, None, 3])
         ok.set_shape([])
-        return preprocess(img), y, w * ok
+        return feed.preprocess(img), y, w * ok
 
     ds = tf.data.Dataset.from_tensor_slices((paths, targets, weights))
     ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    if len(split) * example_bytes <= cache_bytes:
+    if len(split) * feed.example_bytes <= feed.cache_bytes:
         ds = ds.cache()
     if shuffle and epochs is not None:
         return epoch_batches(ds, len(split), batch_size, seed, epochs)

@@ -153,12 +153,14 @@ class ImageModality(Modality):
         from desktop_ft.core.data import datasets
 
         size, how = bundle.spec.image_size, bundle.parts["preprocessing"]
-        return datasets.image_dataset(
-            split, bundle.num_classes, batch_size, shuffle=shuffle, seed=seed,
-            binary=bundle.binary, example_bytes=size * size * 3 * 4, epochs=epochs,
-            class_weights=class_weights, on_unreadable=on_unreadable,
+        feed = datasets.ImageFeed(
             preprocess=lambda img: pre.preprocess_uint8(img[None], size, how)[0],
-            preprocess_numpy=lambda img: pre.preprocess_to_numpy(img, size, how))
+            preprocess_numpy=lambda img: pre.preprocess_to_numpy(img, size, how),
+            num_classes=bundle.num_classes, binary=bundle.binary,
+            example_bytes=size * size * 3 * 4)
+        return datasets.image_dataset(split, feed, batch_size, shuffle=shuffle, seed=seed,
+                                      epochs=epochs, class_weights=class_weights,
+                                      on_unreadable=on_unreadable)
 
     def predict_proba(self, bundle: ModelBundle, images, batch_size: int = 32):
         import numpy as np
