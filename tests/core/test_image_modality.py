@@ -169,12 +169,12 @@ def test_globs_sweep_past_frozen_batchnorm_a_named_layer_does_not():
 def test_cli_uses_the_networks_own_size_and_refuses_a_presetless_hub_model():
     import argparse
 
-    from desktop_ft.cli.commands import _spec_from_args
+    from desktop_ft.cli.model_args import spec_from_args
 
     args = argparse.Namespace(model="xception", weights="none")
-    assert _spec_from_args(args).image_size == 299
-    assert _spec_from_args(argparse.Namespace(model="efficientnet_v2_b3")).image_size == 300
-    assert _spec_from_args(argparse.Namespace(model="xception", image_size=96)).image_size == 96
+    assert spec_from_args(args).image_size == 299
+    assert spec_from_args(argparse.Namespace(model="efficientnet_v2_b3")).image_size == 300
+    assert spec_from_args(argparse.Namespace(model="xception", image_size=96)).image_size == 96
     with pytest.raises(UserError, match="needs --preset"):
-        _spec_from_args(argparse.Namespace(model="vit"))
-    assert _spec_from_args(argparse.Namespace(model="vit", weights="none")).preset is None
+        spec_from_args(argparse.Namespace(model="vit"))
+    assert spec_from_args(argparse.Namespace(model="vit", weights="none")).preset is None
