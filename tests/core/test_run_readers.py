@@ -35,8 +35,8 @@ def test_reading_a_checkpoint_leaves_the_writers_temporary_folder(tmp_path):
     assert Run.open(run.path).status == "running"
     tmp = writers_temp(run)
     reader = Run.open(run.path)
-    assert reader.load_state("last")["epoch"] == 1
-    assert reader.checkpoint_dir("last") == run.path / "checkpoints" / "last"
+    assert reader.checkpoints.load_state("last")["epoch"] == 1
+    assert reader.checkpoints.directory("last") == run.path / "checkpoints" / "last"
     assert (tmp / "variables.npz").read_bytes() == b"half"
 
 
@@ -46,7 +46,7 @@ def test_reading_between_the_writers_renames_reads_the_parked_version(tmp_path):
     parked = last.with_name(".last.old-0123abcd")
     os.replace(last, parked)            # the writer's first rename; its second is next
     tmp = writers_temp(run)
-    assert Run.open(run.path).load_state("last")["epoch"] == 1
+    assert Run.open(run.path).checkpoints.load_state("last")["epoch"] == 1
     assert parked.is_dir() and not last.exists() and tmp.is_dir()
 
 

@@ -48,7 +48,7 @@ def _from_run(path: Path, best: bool, observer) -> ReexportSource:
     run = Run.open(path)
     which = "best" if best else "last"
     bundle = bundle_from_run(run, which, observer)
-    state = run.load_state(which)
+    state = run.checkpoints.load_state(which)
     kind = bundle.input_kind
     train, val = run.record["split"]["train"], run.record["split"]["val"]
     representative = load_inputs(kind, train["items"][:64]) if train else None

@@ -22,12 +22,15 @@ seed) save every variable, as runs did before; run folders with a full
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import shutil
+import warnings
 import zipfile
 from pathlib import Path
 
-from desktop_ft.core import compat
+from desktop_ft.core import atomic, compat
 from desktop_ft.core.errors import UserError
 
 VARIABLES = "variables.npz"
@@ -159,3 +162,129 @@ def load_variables(folder: Path, model, source: dict | None, run_name: str) -> s
 def read_source(run_path: Path) -> dict | None:
     path = Path(run_path) / SOURCE
     return json.loads(path.read_text()) if path.is_file() else None
+
+
+class Checkpoints:
+    """A run folder's checkpoints (``checkpoints/last`` and ``checkpoints/best``): written
+    atomically after every epoch, holding only what training changes (checked against
+    the run's ``source.json``), and read back to resume, restore or export. ``read_only``:
+    a process that reads the run but never writes it (process 1… of several)."""
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+        self.read_only = False
+        self._source: dict | None = None
+        self._keys: set = set()      # saved once: saved at every later epoch too
+        self._checked = False
+
+    def record_source(self, bundle, seed: int) -> None:
+        """Fingerprint the model the run starts from (``source.json``, once per run)."""
+        self._source = source_record(bundle, seed)
+        if not self.read_only:
+            atomic.write_text(self.folder / SOURCE, json.dumps(self._source, indent=1))
+
+    @property
+    def source(self) -> dict | None:
+        if self._source is None:
+            self._source = read_source(self.folder)
+        return self._source
+
+    def directory(self, which: str = "last") -> Path:
+        """The folder to read a checkpoint from. Reading changes nothing in the run: its
+        writer may be alive (an export of a run still training), and what lies beside
+        the checkpoint is then that writer's work in progress."""
+        path = atomic.current(self.folder / "checkpoints" / which)
+        if not ((path / VARIABLES).is_file() or (path / LEGACY_WEIGHTS).is_file()):
+            if which == "best" and atomic.current(self.folder / "checkpoints" / "last").is_dir():
+                return self.directory("last")
+            raise UserError(f"{self.folder} has no {which} checkpoint yet: the run ended "
+                            "before its first epoch finished.")
+        return path
+
+    def _keys_to_save(self, bundle) -> set:
+        source = self.source
+        if source is None or not source.get("rebuildable", True):
+            return set(keyed_variables(bundle.model))
+        self._keys |= changing_keys(bundle)
+        if not self._checked:      # once per process: anything else that moved
+            self._checked = True
+            self._keys |= moved_keys(bundle.model, source, self._keys)
+        return self._keys
+
+    def save(self, which: str, bundle, optimizer, epoch: int, seed_states: list,
+             keys: set | None = None) -> set:
+        """Write ``checkpoints/<which>/`` atomically: the variables training changes,
+        optimizer state, epoch and the random generators' states; returns the keys."""
+        if self.read_only:
+            return keys or set()
+        keys = self._keys_to_save(bundle) if keys is None else keys
+        target = self.folder / "checkpoints" / which
+        atomic.recover(target)
+        tmp = atomic.temp_beside(target)
+        try:
+            save_variables(tmp / VARIABLES, bundle.model, keys)
+            if optimizer is not None:
+                _save_arrays(tmp / "optimizer.npz", optimizer.variables)
+            (tmp / "state.json").write_text(json.dumps(
+                {"epoch": epoch, "seed_states": seed_states}))
+            atomic.replace_dir(tmp, target)
+        except BaseException as e:
+            shutil.rmtree(tmp, ignore_errors=True)
+            if isinstance(e, OSError) and e.errno == errno.ENOSPC or \
+                    "No space left" in str(e):
+                free = shutil.disk_usage(self.folder).free
+                raise UserError(f"Not enough disk space in {self.folder} for epoch {epoch}'s "
+                                f"checkpoint ({free / 1e6:,.0f} MB free); the previous "
+                                "checkpoint is intact and the run can be resumed once there "
+                                "is room.", details=str(e)) from e
+            raise
+        return keys
+
+    def load_weights(self, model, which: str = "last", rebuilt: bool = False) -> dict:
+        """Load a checkpoint's weights into ``model``; return its state.json.
+        ``rebuilt``: the model was just built from the run's source, so what the
+        checkpoint does not hold is first checked against the run's fingerprint."""
+        folder = self.directory(which)
+        if (folder / VARIABLES).is_file():
+            self._keys |= load_variables(folder, model, self.source if rebuilt else None,
+                                         self.folder.name)
+        else:                # a run folder from before partial checkpoints
+            with warnings.catch_warnings():
+                # The file also holds the optimizer's state, restored separately.
+                warnings.simplefilter("ignore", UserWarning)
+                model.load_weights(str(folder / LEGACY_WEIGHTS))
+        return json.loads((folder / "state.json").read_text())
+
+    def load_state(self, which: str = "last") -> dict:
+        return json.loads((self.directory(which) / "state.json").read_text())
+
+    def load_optimizer(self, optimizer, variables, which: str = "last") -> bool:
+        """Build ``optimizer`` for ``variables`` and restore its saved state; False when
+        the saved state does not fit (e.g. other variables train now)."""
+        import numpy as np
+
+        path = self.directory(which) / "optimizer.npz"
+        if not path.is_file():
+            return False
+        with np.load(path) as saved:
+            values = [saved[f"arr_{i}"] for i in range(len(saved.files))]
+        if not optimizer.built:     # (compile builds it on TensorFlow)
+            optimizer.build(variables)
+        if len(values) != len(optimizer.variables) or any(
+                tuple(v.shape) != tuple(a.shape) for v, a in zip(optimizer.variables, values)):
+            return False
+        for v, a in zip(optimizer.variables, values):
+            v.assign(a)
+        return True
+
+
+def _save_arrays(path, variables) -> None:
+    """An ``.npz`` (``arr_0``, ``arr_1`` … as ``np.savez`` names them, no pickle) written
+    one variable at a time: ``np.savez`` needs every array in memory at once, which for
+    Adam is twice the trainable weights on top of training's peak."""
+    import numpy as np
+
+    with zipfile.ZipFile(path, "w", allowZip64=True) as zf:
+        for i, v in enumerate(variables):
+            with zf.open(f"arr_{i}.npy", "w", force_zip64=True) as f:
+                np.lib.format.write_array(f, np.asarray(v), allow_pickle=False)

@@ -23,13 +23,13 @@ def bundle_from_run(run: Run, which: str = "last", observer: Observer | None = N
                     stop: threading.Event | None = None):
     """The run's model with a checkpoint's weights (``last`` or ``best``): rebuilt from
     its source as the run started, then the checkpoint's variables on top."""
-    run.checkpoint_dir(which)      # no checkpoint: say so before loading a model
+    run.checkpoints.directory(which)      # no checkpoint: say so before loading a model
     try:
         bundle = rebuild_source(run, observer, stop)
     except UserError as e:
         raise UserError(f"Run {run.path.name} takes its frozen weights from its source, "
                         f"which cannot be loaded now: {e}", details=e.details) from e
-    run.load_weights(bundle.model, which, rebuilt=True)
+    run.checkpoints.load_weights(bundle.model, which, rebuilt=True)
     return bundle
 
 

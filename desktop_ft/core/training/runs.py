@@ -19,13 +19,11 @@ folder (``platformdirs``) unless ``--run-dir`` says otherwise.
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import shutil
 import socket
 import time
-import warnings
 from pathlib import Path
 
 from desktop_ft.core import atomic
@@ -52,12 +50,17 @@ class Run:
     def __init__(self, path: Path, record: dict):
         self.path = Path(path)
         self.record = record
-        self._source: dict | None = None
-        self._keys: set = set()      # saved once: saved at every later epoch too
-        self._checked = False
-        # Process 1… of several training together reads the run (to resume it) but
-        # never writes it: process 0 does.
-        self.read_only = False
+        self.checkpoints = ckpt.Checkpoints(self.path)
+
+    @property
+    def read_only(self) -> bool:
+        """Process 1… of several training together reads the run (to resume it) but
+        never writes it, nor its checkpoints: process 0 does."""
+        return self.checkpoints.read_only
+
+    @read_only.setter
+    def read_only(self, value: bool) -> None:
+        self.checkpoints.read_only = value
 
     # ------------------------------------------------------------------ create / open
     @classmethod
@@ -133,18 +136,6 @@ class Run:
         self.record["error"] = error
         self.save()
 
-    def checkpoint_dir(self, which: str = "last") -> Path:
-        """The folder to read a checkpoint from. Reading changes nothing in the run: its
-        writer may be alive (an export of a run still training), and what lies beside
-        the checkpoint is then that writer's work in progress."""
-        path = atomic.current(self.path / "checkpoints" / which)
-        if not ((path / ckpt.VARIABLES).is_file() or (path / ckpt.LEGACY_WEIGHTS).is_file()):
-            if which == "best" and atomic.current(self.path / "checkpoints" / "last").is_dir():
-                return self.checkpoint_dir("last")
-            raise UserError(f"{self.path} has no {which} checkpoint yet: the run ended "
-                            "before its first epoch finished.")
-        return path
-
     def summary(self, sizes: bool = True) -> dict:
         best = self.record.get("best") or {}
         job = self.record["job"]
@@ -154,96 +145,6 @@ class Run:
                 "epochs": job.get("epochs"), "best": best,
                 "data": job.get("data"), "bytes": disk_usage(self.path) if sizes else None,
                 "error": self.record.get("error")}
-
-    # ------------------------------------------------------------------ checkpoints
-    def record_source(self, bundle) -> None:
-        """Fingerprint the model the run starts from (``source.json``, once per run)."""
-        self._source = ckpt.source_record(bundle, int(self.record["job"].get("seed", 0)))
-        if not self.read_only:
-            _write_json(self.path / ckpt.SOURCE, self._source)
-
-    @property
-    def source(self) -> dict | None:
-        if self._source is None:
-            self._source = ckpt.read_source(self.path)
-        return self._source
-
-    def _keys_to_save(self, bundle) -> set:
-        source = self.source
-        if source is None or not source.get("rebuildable", True):
-            return set(ckpt.keyed_variables(bundle.model))
-        self._keys |= ckpt.changing_keys(bundle)
-        if not self._checked:      # once per process: anything else that moved
-            self._checked = True
-            self._keys |= ckpt.moved_keys(bundle.model, source, self._keys)
-        return self._keys
-
-    def save_checkpoint(self, which: str, bundle, optimizer, epoch: int,
-                        seed_states: list, keys: set | None = None) -> set:
-        """Write ``checkpoints/<which>/`` atomically: the variables training changes,
-        optimizer state, epoch and the random generators' states; returns the keys."""
-
-        if self.read_only:
-            return keys or set()
-        keys = self._keys_to_save(bundle) if keys is None else keys
-        target = self.path / "checkpoints" / which
-        atomic.recover(target)
-        tmp = atomic.temp_beside(target)
-        try:
-            ckpt.save_variables(tmp / ckpt.VARIABLES, bundle.model, keys)
-            if optimizer is not None:
-                _save_arrays(tmp / "optimizer.npz", optimizer.variables)
-            (tmp / "state.json").write_text(json.dumps(
-                {"epoch": epoch, "seed_states": seed_states}))
-            atomic.replace_dir(tmp, target)
-        except BaseException as e:
-            shutil.rmtree(tmp, ignore_errors=True)
-            if isinstance(e, OSError) and e.errno == errno.ENOSPC or \
-                    "No space left" in str(e):
-                free = shutil.disk_usage(self.path).free
-                raise UserError(f"Not enough disk space in {self.path} for epoch {epoch}'s "
-                                f"checkpoint ({free / 1e6:,.0f} MB free); the previous "
-                                "checkpoint is intact and the run can be resumed once there "
-                                "is room.", details=str(e)) from e
-            raise
-        return keys
-
-    def load_weights(self, model, which: str = "last", rebuilt: bool = False) -> dict:
-        """Load a checkpoint's weights into ``model``; return its state.json.
-        ``rebuilt``: the model was just built from the run's source, so what the
-        checkpoint does not hold is first checked against the run's fingerprint."""
-        folder = self.checkpoint_dir(which)
-        if (folder / ckpt.VARIABLES).is_file():
-            self._keys |= ckpt.load_variables(folder, model, self.source if rebuilt else None,
-                                              self.path.name)
-        else:                # a run folder from before partial checkpoints
-            with warnings.catch_warnings():
-                # The file also holds the optimizer's state, restored separately.
-                warnings.simplefilter("ignore", UserWarning)
-                model.load_weights(str(folder / ckpt.LEGACY_WEIGHTS))
-        return json.loads((folder / "state.json").read_text())
-
-    def load_state(self, which: str = "last") -> dict:
-        return json.loads((self.checkpoint_dir(which) / "state.json").read_text())
-
-    def load_optimizer(self, optimizer, variables, which: str = "last") -> bool:
-        """Build ``optimizer`` for ``variables`` and restore its saved state; False when
-        the saved state does not fit (e.g. other variables train now)."""
-        import numpy as np
-
-        path = self.checkpoint_dir(which) / "optimizer.npz"
-        if not path.is_file():
-            return False
-        with np.load(path) as saved:
-            values = [saved[f"arr_{i}"] for i in range(len(saved.files))]
-        if not optimizer.built:     # (compile builds it on TensorFlow)
-            optimizer.build(variables)
-        if len(values) != len(optimizer.variables) or any(
-                tuple(v.shape) != tuple(a.shape) for v, a in zip(optimizer.variables, values)):
-            return False
-        for v, a in zip(optimizer.variables, values):
-            v.assign(a)
-        return True
 
 
 def disk_usage(path: Path) -> int:
@@ -333,12 +234,12 @@ def checkpoint_callback(run: Run, bundle, monitor: str, history: dict):
                 history.setdefault(k, []).append(v)
             states = seed_states(bundle.model)
             optimizer = getattr(self.model, "optimizer", None)
-            keys = run.save_checkpoint("last", bundle, optimizer, epoch + 1, states)
+            keys = run.checkpoints.save("last", bundle, optimizer, epoch + 1, states)
             value = logs.get(monitor)
             best = run.record.get("best")
             if value is not None and math.isfinite(value) and (
                     best is None or value < best["value"]):
-                run.save_checkpoint("best", bundle, optimizer, epoch + 1, states, keys)
+                run.checkpoints.save("best", bundle, optimizer, epoch + 1, states, keys)
                 run.record["best"] = {"epoch": epoch + 1, "monitor": monitor, "value": value,
                                       "val_accuracy": logs.get("val_accuracy")}
             run.record["epochs_done"] = epoch + 1
@@ -347,17 +248,3 @@ def checkpoint_callback(run: Run, bundle, monitor: str, history: dict):
             run.save()
 
     return Checkpoint()
-
-
-def _save_arrays(path, variables) -> None:
-    """An ``.npz`` (``arr_0``, ``arr_1`` … as ``np.savez`` names them, no pickle) written
-    one variable at a time: ``np.savez`` needs every array in memory at once, which for
-    Adam is twice the trainable weights on top of training's peak."""
-    import zipfile
-
-    import numpy as np
-
-    with zipfile.ZipFile(path, "w", allowZip64=True) as zf:
-        for i, v in enumerate(variables):
-            with zf.open(f"arr_{i}.npy", "w", force_zip64=True) as f:
-                np.lib.format.write_array(f, np.asarray(v), allow_pickle=False)
