@@ -18,13 +18,16 @@ import math
 from dataclasses import asdict, dataclass, field, fields
 
 from desktop_ft.core.errors import UserError
+from desktop_ft.core.layer_tree import STRATEGIES
 from desktop_ft.core.models import ModelSpec, check_spec, modality_for
 from desktop_ft.core.training.retention import DEFAULT_KEEP, DEFAULT_MAX_GB
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 # Strategies a job may name; "auto" is the modality's default for its weights (only the
 # new head on pretrained weights, everything on random ones); None keeps the tree as is.
-JOB_STRATEGIES = ("auto", "head", "partial", "full", "bitfit", "lora", "qlora", "two-phase")
+# The layer tree's strategies (core/layer_tree/trainability.py), and "auto": the
+# modality's default for the weights.
+JOB_STRATEGIES = ("auto", *STRATEGIES)
 # Below this share of the pretrained weights changing, "few weights train".
 FEW_PARAMS_FRACTION = 0.05
 
