@@ -118,7 +118,7 @@ def test_patch_map_follows_the_object_in_a_vit(tmp_path):
 
 def test_the_finer_block_localizes_better_than_the_last(object_model, monkeypatch):
     """Why the layer is chosen by size: at 32 px the last block does worse."""
-    from desktop_ft.core.models.image import explain as vgg_explain
+    from desktop_ft.core.models.image import gradcam as vgg_explain
 
     rng = np.random.default_rng(11)
     probes = [object_image(rng) for _ in range(6)]

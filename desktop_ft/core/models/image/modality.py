@@ -143,7 +143,7 @@ class ImageModality(Modality):
         return tree_mod.chain_layers(model)
 
     def explain(self, bundle: ModelBundle, images) -> list[dict]:
-        from desktop_ft.core.models.image.explain import grad_cam
+        from desktop_ft.core.models.image.gradcam import grad_cam
 
         return grad_cam(bundle, images)
 
@@ -184,12 +184,12 @@ class ImageModality(Modality):
     def quantize_int8(self, bundle: ModelBundle) -> None:
         if not self.arch.offers_lora:
             super().quantize_int8(bundle)
-        from desktop_ft.core.models.peft import quantize_backbone
+        from desktop_ft.core.models.adapters import quantize_backbone
 
         quantize_backbone(bundle.parts["base"])
 
     def merged_model(self, bundle: ModelBundle):
-        from desktop_ft.core.models.peft import merged_weights_into
+        from desktop_ft.core.models.adapters import merged_weights_into
 
         backbone = bundle.parts["base"]
         clone = type(backbone).from_config(backbone.get_config())
@@ -228,14 +228,14 @@ class ImageModality(Modality):
         return "uint8 [N, H, W, 3], any H and W"
 
     def raw_input_model(self, bundle: ModelBundle):
-        from desktop_ft.core.models.image import formats
+        from desktop_ft.core.models.image import raw_input
 
-        return formats.raw_input_model(bundle)
+        return raw_input.raw_input_model(bundle)
 
     def format_inputs(self, bundle: ModelBundle, raw_inputs) -> dict:
-        from desktop_ft.core.models.image import formats
+        from desktop_ft.core.models.image import raw_input
 
-        return formats.format_inputs(bundle, raw_inputs)
+        return raw_input.format_inputs(bundle, raw_inputs)
 
     def attach_saved_assets(self, bundle: ModelBundle, folder) -> None:
         """A bundle read back from an export: its preprocessing from ``export.json``

@@ -13,7 +13,7 @@ from __future__ import annotations
 from desktop_ft.core.errors import UserError, Worded
 from desktop_ft.core.models.base import Modality, ModelBundle, ModelSpec, to_class_probs
 from desktop_ft.core.models.text import build as build_mod
-from desktop_ft.core.models.text import peft as peft_mod
+from desktop_ft.core.models.text import lora
 from desktop_ft.core.models.text import tree as tree_mod
 from desktop_ft.core.models.text.architectures import ARCHITECTURES, TextArchitecture
 from desktop_ft.core.models.text.tokenizer import TOKENIZER_FILE, CheckpointTokenizer
@@ -107,18 +107,18 @@ class TextModality(Modality):
         return to_class_probs(out, bundle.binary)
 
     def explain(self, bundle: ModelBundle, texts) -> list[dict]:
-        from desktop_ft.core.models.text.explain import token_importance
+        from desktop_ft.core.models.text.saliency import token_importance
 
         return token_importance(bundle, texts)
 
     def add_lora(self, bundle: ModelBundle, rank: int) -> None:
-        peft_mod.add_lora(bundle, rank)
+        lora.add_lora(bundle, rank)
 
     def quantize_int8(self, bundle: ModelBundle) -> None:
-        peft_mod.quantize_int8(bundle)
+        lora.quantize_int8(bundle)
 
     def merged_model(self, bundle: ModelBundle):
-        return peft_mod.merged_model(bundle)
+        return lora.merged_model(bundle)
 
     # ---------------------------------------------------------------- export
     def serve_function(self, bundle: ModelBundle, outputs):
@@ -181,19 +181,19 @@ class TextModality(Modality):
         return "string [N]"
 
     def raw_input_model(self, bundle: ModelBundle):
-        from desktop_ft.core.models.text import formats
+        from desktop_ft.core.models.text import raw_input
 
-        return formats.raw_input_model(bundle)
+        return raw_input.raw_input_model(bundle)
 
     def format_inputs(self, bundle: ModelBundle, raw_inputs) -> dict:
-        from desktop_ft.core.models.text import formats
+        from desktop_ft.core.models.text import raw_input
 
-        return formats.format_inputs(bundle, raw_inputs)
+        return raw_input.format_inputs(bundle, raw_inputs)
 
     def write_tokenizer(self, bundle: ModelBundle, path) -> bool:
-        from desktop_ft.core.models.text import formats
+        from desktop_ft.core.models.text import raw_input
 
-        formats.write_tokenizer_json(bundle, path)
+        raw_input.write_tokenizer_json(bundle, path)
         return True
 
     def attach_saved_assets(self, bundle: ModelBundle, folder) -> None:

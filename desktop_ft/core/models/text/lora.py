@@ -8,7 +8,7 @@ the head). A merged copy has the adapters folded into plain kernels.
 
 from __future__ import annotations
 
-from desktop_ft.core.models.peft import merged_weights_into, quantize_backbone
+from desktop_ft.core.models.adapters import merged_weights_into, quantize_backbone
 
 
 def add_lora(bundle, rank: int) -> None:
