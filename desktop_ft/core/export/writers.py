@@ -86,6 +86,9 @@ class Writer:
     ``parity``: how it is checked against the app."""
     format: str | None = None
     needs_tensorflow = False
+    # Run by its own runtime in a fresh process (ONNX, LiteRT): written after the files
+    # every export has, from the modality's raw-input model.
+    runtime_checked = False
     needs = "Keras"
     writes: tuple[str, ...] = ()
     parity = "none"
@@ -194,7 +197,7 @@ class TokenizerWriter(Writer):
 
 
 class OnnxWriter(Writer):
-    format, needs_tensorflow = "onnx", True
+    format, needs_tensorflow, runtime_checked = "onnx", True, True
     needs = "TensorFlow (tf2onnx), or PyTorch's exporter on the torch backend"
     writes = ("model.onnx",)
     parity = "onnxruntime in a fresh process on the parity inputs"
@@ -211,7 +214,7 @@ class OnnxWriter(Writer):
 
 
 class LiteRTWriter(Writer):
-    format, needs_tensorflow = "litert", True
+    format, needs_tensorflow, runtime_checked = "litert", True, True
     needs = "TensorFlow"
     writes = ("model.tflite", "model_int8.tflite")
     parity = ("the LiteRT interpreter in a fresh process on the parity inputs; the int8 "
@@ -264,10 +267,10 @@ def plan_writers(formats: tuple, merge_lora: bool = False) -> list[Writer]:
     """The writers of an export of ``formats`` (the route's, all writable here), in the
     order they run: the SavedModel first, the runtime formats last; model.keras with
     ``merge_lora`` even when not asked for; labels, adapters and tokenizer always."""
-    wanted = [w() for w in FORMAT_WRITERS[:2] if w.format in formats or
-              (w is KerasWriter and merge_lora)]
-    return [*wanted, AdaptersWriter(), LabelsWriter(), TokenizerWriter(),
-            *(w() for w in FORMAT_WRITERS[2:] if w.format in formats)]
+    asked = [w() for w in FORMAT_WRITERS if w.format in formats or
+             (w is KerasWriter and merge_lora)]
+    return [*(w for w in asked if not w.runtime_checked), AdaptersWriter(), LabelsWriter(),
+            TokenizerWriter(), *(w for w in asked if w.runtime_checked)]
 
 
 def write_all(ctx: ExportContext, writers: list[Writer], check_stop) -> None:
@@ -320,5 +323,6 @@ def write_formats(bundle, folder: Path, formats: tuple, checks: list,
                     ExportOptions(representative=representative, validation=validation),
                     observer or Observer())
     ctx = ExportContext(job, folder, tuple(formats), list(checks))
-    write_all(ctx, [w() for w in FORMAT_WRITERS[2:] if w.format in formats], lambda: None)
+    write_all(ctx, [w() for w in FORMAT_WRITERS if w.runtime_checked and w.format in formats],
+              lambda: None)
     return ctx.formats
