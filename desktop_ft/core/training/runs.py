@@ -45,7 +45,9 @@ def _write_json(path: Path, record: dict) -> None:
 
 
 class Run:
-    """One run folder. Create with :meth:`create`, open with :meth:`open`."""
+    """One run folder's record (``run.json``: what it trains, its status and history).
+    Create with :meth:`create`, open with :meth:`open`; its checkpoints are
+    ``run.checkpoints`` (:class:`desktop_ft.core.training.checkpoint.Checkpoints`)."""
 
     def __init__(self, path: Path, record: dict):
         self.path = Path(path)
