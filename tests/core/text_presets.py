@@ -2,7 +2,7 @@
 downloads): each with a tokenizer of its architecture's own kind, built as keras-hub's
 tests build theirs — a WordPiece vocabulary list, a byte-level BPE vocabulary and merges,
 or a SentencePiece unigram model trained on :data:`CORPUS` — and a 2-layer backbone of
-the entry's ``tiny_config`` (hidden 8) sized to that tokenizer.
+its tiny configuration (:data:`TINY_CONFIGS`, hidden 8) sized to that tokenizer.
 
 Example:
     >>> folder = make_preset(ARCHITECTURES["albert"], tmp_path / "albert")
@@ -17,6 +17,20 @@ from pathlib import Path
 import numpy as np
 
 SEQ_LEN = 16
+
+_TINY = {"num_layers": 2, "num_heads": 2, "hidden_dim": 8, "intermediate_dim": 16,
+         "max_sequence_length": 32}
+# Each text row's tiny configuration (2 layers, hidden 8); the vocabulary size is the
+# test tokenizer's.
+TINY_CONFIGS = {
+    "bert": {"vocabulary_size": 64, **_TINY},
+    "distilbert": {"vocabulary_size": 64, **_TINY},
+    "roberta": {"vocabulary_size": 64, **_TINY},
+    "xlm_roberta": {"vocabulary_size": 64, **_TINY},
+    "albert": {"vocabulary_size": 64, **_TINY, "embedding_dim": 4, "num_groups": 1,
+               "num_inner_repetitions": 1},
+    "deberta_v3": {"vocabulary_size": 64, **_TINY, "bucket_size": 4},
+}
 POS = ("good", "great", "fine", "happy", "love", "nice")
 NEG = ("bad", "awful", "sad", "hate", "poor", "ugly")
 FILLER = ("this", "is", "a", "the", "film", "very")
@@ -125,7 +139,7 @@ def make_preset(arch, folder: Path) -> Path:
     import keras_hub
 
     tokenizer = make_tokenizer(arch)
-    config = {**arch.tiny_config, "vocabulary_size": tokenizer.vocabulary_size()}
+    config = {**TINY_CONFIGS[arch.name], "vocabulary_size": tokenizer.vocabulary_size()}
     backbone = getattr(keras_hub.models, arch.backbone)(**config)
     preprocessor = getattr(keras_hub.models, arch.classifier + "Preprocessor")(
         tokenizer, sequence_length=SEQ_LEN)

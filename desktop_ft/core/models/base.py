@@ -12,6 +12,7 @@ it calls the modality's hooks (``bundle.modality``) or reads its attributes
 
 from __future__ import annotations
 
+import json
 import threading
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field, fields
@@ -120,6 +121,18 @@ class ModelBundle:
         return self.parts.setdefault("peft", {"lora_rank": None, "quantized": None})
 
 
+def read_config_json(folder) -> dict | None:
+    """A checkpoint folder's ``config.json`` as a dict — what recognising a folder reads
+    (no weights); None where there is none, or it is not a JSON object."""
+    from pathlib import Path
+
+    try:
+        config = json.loads((Path(folder).expanduser() / "config.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    return config if isinstance(config, dict) else None
+
+
 class Modality(ABC):
     """The interface of a model modality. Subclass it in ``core/models/<name>/``.
 
@@ -130,6 +143,7 @@ class Modality(ABC):
 
     name: str = ""
     title: str = ""                     # shown in the model picker
+    short: str = ""                     # the network's name in messages ("VGG16")
     input_kind: str = "images"          # "images" | "text": what the data must hold
     spec_fields: tuple = ()             # ModelSpec fields this modality uses
     unit_name: str = "blocks"           # what "the last N …" counts

@@ -25,10 +25,6 @@ def _select(combo: QComboBox, data) -> None:
         combo.setCurrentIndex(index)
 
 
-def _short(modality: Modality) -> str:
-    return modality.title.split(" —")[0]
-
-
 def _looks_like_path(text: str) -> bool:
     if not text:          # Path("") is ".", a folder: an empty box is not a path
         return False
@@ -282,7 +278,8 @@ class ModelPanel(QGroupBox):
     def _on_weights_chosen(self, index: int) -> None:
         if self.weights.itemData(index) != "file":
             return
-        path, _ = QFileDialog.getOpenFileName(self, f"{_short(modality_for(self.architecture()))} "
+        short = modality_for(self.architecture()).short
+        path, _ = QFileDialog.getOpenFileName(self, f"{short} "
                                               "weights file",
                                               self._settings.last_dir("weights"),
                                               "Keras weights or saved model "
@@ -369,9 +366,9 @@ class ModelPanel(QGroupBox):
         text = tip = ""
         if detected:
             modality = modality_for(detected[1])
-            text = f"Detected: {_short(modality)}"
+            text = f"Detected: {modality.short}"
             tip = (f"{Path(detected[0]) / 'config.json'} says this folder holds a "
-                   f"{_short(modality)} checkpoint; Network is set to {modality.title}.")
+                   f"{modality.short} checkpoint; Network is set to {modality.title}.")
         self.detected.setText(text)
         self.detected.setToolTip(tip)
         self.detected.setStatusTip(tip)

@@ -4,8 +4,9 @@
 Xception from ``keras.applications``; ViT, DeiT, Swin, ResNet, EfficientNet, MobileNetV3
 and DenseNet from keras-hub), each under a new head."""
 
-from desktop_ft.core.models.image.architectures import (ARCHITECTURES, ImageArchitecture,
-                                                        architecture_for_folder)
+from desktop_ft.core.models.image.architectures import ARCHITECTURES
+from desktop_ft.core.models.image.entry import ImageArchitecture
+from desktop_ft.core.models.image.folders import architecture_for_folder
 from desktop_ft.core.models.image.modality import BY_ARCHITECTURE, ImageModality
 from desktop_ft.core.models.image.preprocess import AUGMENTATIONS, preprocess_uint8
 from desktop_ft.core.models.image.weights import (DownloadCancelled, download_imagenet,

@@ -27,7 +27,7 @@ from desktop_ft.core.observer import Observer
 def build(modality: Modality, spec: ModelSpec, observer: Observer,
           stop: threading.Event | None = None) -> ModelBundle:
     arch = modality.arch
-    short = arch.title.split(" —")[0]
+    short = arch.short
     observer.on_status(f"Building {short}…")
     if arch.source == "keras_hub":
         backbone, source, preprocessing, size = _hub_backbone(arch, spec)
@@ -84,7 +84,7 @@ def _hub_backbone(arch, spec):
     configuration with random weights. A network whose size is free takes the spec's."""
     import keras_hub
 
-    from desktop_ft.core.models.image.hub_architectures import folder_mismatch
+    from desktop_ft.core.models.image.folders import folder_mismatch
 
     cls = getattr(keras_hub.models, arch.builder)
     if not spec.preset:

@@ -1,7 +1,6 @@
 """What one image architecture is, as data: :class:`ImageArchitecture`, and the
-per-channel preprocessings the entries share (:data:`CAFFE`, :data:`TF`, :data:`TORCH`,
-:data:`RAW`). The entries themselves are in :mod:`.architectures` (``keras.applications``)
-and :mod:`.hub_architectures` (keras-hub).
+per-channel preprocessings the rows share (:data:`CAFFE`, :data:`TF`, :data:`TORCH`,
+:data:`RAW`). The rows themselves are in :mod:`.architectures`.
 """
 
 from __future__ import annotations
@@ -17,33 +16,40 @@ TORCH = (tuple(1 / (255.0 * s) for s in (0.229, 0.224, 0.225)),
 RAW = ((1.0,) * 3, (0.0,) * 3, False)          # the model normalizes inside
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ImageArchitecture:
-    name: str                      # CLI name (snake_case)
-    title: str                     # the picker's line
-    builder: str                   # keras.applications.<builder> or keras_hub.models.<builder>
+    """One image architecture: a row of :data:`.architectures.ARCHITECTURES`, keyword
+    fields in three groups — how to build it, how its layers form the tree, and the
+    facts the picker and ``desktop-ft models`` show."""
+
+    name: str                      # CLI name (snake_case), the row's key
+    # --- build: the backbone, its input, and the checkpoints it loads
     source: str                    # "keras.applications" | "keras_hub"
+    builder: str                   # keras.applications.<builder> or keras_hub.models.<builder>
     preprocessing: tuple           # (scale, offset, bgr), see above
-    imagenet: tuple | None         # (file, url, hash) of the no-top ImageNet weights
-    blocks: tuple                  # ((regex, group), ...): a layer's tree group by name
-    params: int                    # of the no-top backbone at the default size
-    top1: float | None             # ImageNet top-1 (%), as Keras documents it
     default_size: int = 224
     min_size: int = 32
     fixed_size: bool = False       # positional embeddings fix the size (ViT)
     pooling: str = "avg2d"         # "avg2d" (feature map) | "avg1d" (tokens)
-    chain: bool = False            # the backbone is one chain: its layers are flattened
-    has_bn: bool = True            # BatchNormalization layers (kept frozen by default)
+    imagenet: tuple | None = None  # (file, url, hash) of the no-top ImageNet weights
     imagenet_top: tuple | None = None   # (file, url, hash) with fc1/fc2 ("original" head)
     presets: tuple = ()            # keras-hub preset names
     default_config: dict = field(default_factory=dict)   # keras-hub, --weights none
-    tiny_config: dict = field(default_factory=dict)      # keras-hub, tests
-    expand: tuple = ()             # container layers whose sublayers are tree rows
     hf_model_types: tuple = ()     # config.json "model_type" values of its HF folders
     timm_architectures: tuple = ()  # prefixes of a timm config.json's "architecture"
-    lora_targets: tuple = ()       # names of the Dense/EinsumDense layers LoRA adapts
-    speed: float | None = None     # images/s, inference at 224 px, 2-core CPU (bench/)
     signature: str = ""            # a weighted layer only this network names so
+    lora_targets: tuple = ()       # names of the Dense/EinsumDense layers LoRA adapts
+    # --- tree: how backbone layers group into rows
+    blocks: tuple                  # ((regex, group), ...): a layer's tree group by name
+    chain: bool = False            # the backbone is one chain: its layers are flattened
+    has_bn: bool = True            # BatchNormalization layers (kept frozen by default)
+    expand: tuple = ()             # container layers whose sublayers are tree rows
+    # --- facts shown to users
+    title: str                     # the picker's line
+    short: str                     # the network's name in messages ("VGG16")
+    params: int                    # of the no-top backbone at the default size
+    top1: float | None = None      # ImageNet top-1 (%), as Keras documents it
+    speed: float | None = None     # images/s, inference at 224 px, 2-core CPU (bench/)
 
     @property
     def offers_lora(self) -> bool:
@@ -53,10 +59,6 @@ class ImageArchitecture:
     @property
     def original_head(self) -> bool:
         return self.imagenet_top is not None
-
-    @property
-    def short(self) -> str:
-        return self.title.split(" —")[0]
 
     def group_of(self, layer_name: str) -> str | None:
         """The tree group a backbone layer belongs to; ``None``: the group of the layer

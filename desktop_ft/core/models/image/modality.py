@@ -17,7 +17,8 @@ from desktop_ft.core.models.base import (Modality, ModelBundle, ModelSpec, predi
 from desktop_ft.core.models.image import build as build_mod
 from desktop_ft.core.models.image import preprocess as pre
 from desktop_ft.core.models.image import tree as tree_mod
-from desktop_ft.core.models.image.architectures import ARCHITECTURES, ImageArchitecture
+from desktop_ft.core.models.image.architectures import ARCHITECTURES
+from desktop_ft.core.models.image.entry import ImageArchitecture
 
 
 class ImageModality(Modality):
@@ -33,7 +34,7 @@ class ImageModality(Modality):
         self.name = arch.name
         self.title = arch.title
         self.presets = arch.presets
-        self.short = arch.title.split(" —")[0]
+        self.short = arch.short
         self.min_image_size = arch.min_size
         fields = ["augment"]
         if arch.source == "keras_hub":

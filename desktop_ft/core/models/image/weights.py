@@ -68,7 +68,7 @@ def download_imagenet(arch, include_top: bool, observer: Observer,
         if not is_fetch_error(e):    # URLError, timeouts, HTTP, DNS: not a fault in code
             raise
         why = describe_exception(e)
-        short = arch.title.split(" —")[0]
+        short = arch.short
         raise UserError(
             f"Could not download the ImageNet weights ({why}). You are probably offline. "
             f"Either copy {name} into {target.parent}/, or use a weights file (--weights "
@@ -128,7 +128,7 @@ def load_weights_file(backbone, path: str, arch) -> int:
         loaded |= _load_by_shape([t for t in targets if id(t) not in loaded], arrays, used)
     complete = len(loaded) == len(targets)
     if not loaded or (not complete and not arch.chain):
-        short = arch.title.split(" —")[0]
+        short = arch.short
         found = _what_it_holds(arrays, arch)
         raise UserError(
             f"{p.name} does not hold {short} weights: expected {len(targets)} layers such as "
@@ -196,7 +196,7 @@ def _what_it_holds(arrays, expected) -> str:
     if expected.signature and expected.signature in names:
         # Its layer names, other shapes: a sibling (EfficientNetV2-B3 for B0, VGG19 …).
         return f"weights of a network named like it with other shapes ({size})"
-    guesses = [a.title.split(" —")[0] for a in ARCHITECTURES.values()
+    guesses = [a.short for a in ARCHITECTURES.values()
                if a.signature and a.signature in names]
     return f"{' or '.join(guesses[:2])} weights ({size})" if guesses else size
 

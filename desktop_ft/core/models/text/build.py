@@ -48,7 +48,7 @@ def describe_source(preset: str, arch: TextArchitecture | None = None) -> str:
     if not looks_like_path:
         known = sorted(_keras_hub_class(arch.backbone).presets)
         if preset not in known and not preset.startswith(("kaggle://", "hf://")):
-            raise UserError(f"Unknown {arch.title.split(' —')[0]} preset '{preset}'. Known "
+            raise UserError(f"Unknown {arch.short} preset '{preset}'. Known "
                             f"presets include: {', '.join(known[:10])}, … — or give a local "
                             "folder.")
         return KERAS_HUB_PRESET
@@ -69,7 +69,7 @@ def describe_source(preset: str, arch: TextArchitecture | None = None) -> str:
         if model_type not in arch.hf_model_types:
             other = architecture_for_model_type(str(model_type))
             hint = _choose(other) or f" Supported: {', '.join(ARCHITECTURES)}."
-            problem = f"{p} holds a '{model_type}' model, not {arch.title.split(' —')[0]}."
+            problem = f"{p} holds a '{model_type}' model, not {arch.short}."
             raise UserError(f"{problem}{hint}", window_message=f"{problem}{window_text(hint)}")
         if not arch.hf_folders:
             raise UserError(f"keras-hub cannot convert Hugging Face {arch.name} folders; use "
@@ -102,7 +102,7 @@ def _choose(other) -> str:
     window; "" when none fits."""
     if other is None:
         return ""
-    short = other.title.split(" —")[0]
+    short = other.short
     return Worded(f" Choose {short} (--model {other.name}).",
                   window=f" Choose {short} under Network.")
 
@@ -141,9 +141,9 @@ def build(modality: Modality, spec: ModelSpec, observer: Observer,
     random = spec.weights == "none"
     if not spec.preset:
         if not random:
-            raise UserError(f"{arch.title.split(' —')[0]} needs a preset name or a local "
+            raise UserError(f"{arch.short} needs a preset name or a local "
                             "folder (--preset), or --weights none.",
-                            window_message=f"{arch.title.split(' —')[0]} needs a preset "
+                            window_message=f"{arch.short} needs a preset "
                                            "name or a local folder (Preset or folder → "
                                            "Folder…).")
         observer.on_status(f"Building {arch.name} with random weights (default "

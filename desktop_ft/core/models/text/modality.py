@@ -32,6 +32,7 @@ class TextModality(Modality):
         self.arch = arch
         self.name = arch.name
         self.title = arch.title
+        self.short = arch.short
         self.presets = arch.presets
 
     def table_row(self) -> dict:
@@ -42,7 +43,7 @@ class TextModality(Modality):
                            "Hugging Face folder"}
 
     def check_spec(self, spec: ModelSpec) -> None:
-        short = self.arch.title.split(" —")[0]
+        short = self.arch.short
         if not spec.preset and spec.weights != "none":
             raise UserError(f"{short} needs --preset: a keras-hub preset name (e.g. "
                             f"{self.arch.presets[0]}) or a local folder.",
