@@ -59,7 +59,8 @@ def test_a_stuck_export_subprocess_is_stopped(tmp_path, monkeypatch):
     """The subprocess hangs (here: sleeps instead of exporting); after the timeout it is
     killed, the error says how to allow longer, and neither its stage nor a partial
     OUT/ is left."""
-    from desktop_ft.core.export.plan import ExportJob, ExportOptions, Route
+    from desktop_ft.core.export.plan import Route
+    from desktop_ft.core.export.writers import ExportJob, ExportOptions
     from desktop_ft.core.export.writer import export_through
     from desktop_ft.core.models import ModelSpec, load_model
     from desktop_ft.core.observer import Observer

@@ -19,8 +19,8 @@ Example:
     >>> ExportedModel("out/").predict_proba([image])   # runs the SavedModel
 
 The package: :mod:`.writer` (``export_model``), :mod:`.plan` (which formats are written
-where, ``ExportOptions``), :mod:`.writers` (one writer per format: what it needs, writes
-and how its parity is measured), :mod:`.saved_model`, :mod:`.onnx_litert` (ONNX,
+where), :mod:`.writers` (``ExportOptions``, and one writer per format: what it needs,
+writes and how its parity is measured), :mod:`.saved_model`, :mod:`.onnx_litert` (ONNX,
 LiteRT), :mod:`.parity`, :mod:`.exported` (``ExportedModel``), :mod:`.via_subprocess` and
 its subprocess :mod:`.tf_export`, :mod:`.reexport` (from an export or a run folder),
 :mod:`.model_card` and :mod:`.format_check`.

@@ -6,11 +6,9 @@ from the formats asked for and what this machine can write. The writers themselv
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 from desktop_ft.core.errors import UserError
-from desktop_ft.core.export.writers import FORMAT_WRITERS
-from desktop_ft.core.observer import Observer
+from desktop_ft.core.export.writers import FORMAT_WRITERS, ExportOptions
 
 FORMATS = tuple(w.format for w in FORMAT_WRITERS)
 DEFAULT_FORMATS = ("saved_model", "keras")
@@ -28,42 +26,6 @@ def parse_formats(text: str | list | tuple | None) -> tuple[str, ...]:
         raise UserError(f"Unknown export format {', '.join(unknown) or '(none)'}. Choose "
                         f"from: {', '.join(FORMATS)}.")
     return tuple(dict.fromkeys(names))
-
-
-@dataclasses.dataclass
-class ExportOptions:
-    """What an export is asked for beyond the model, the folder and the class names.
-
-    ``formats``: any of ``saved_model, keras, onnx, litert`` (default the first two).
-    ``samples``: raw inputs (uint8 images or strings) on which each format's parity with
-    the in-memory model is measured. ``info``: fields added to ``export.json`` (metrics,
-    run, …). ``merge_lora``: ``model.keras`` with the LoRA adapters merged into the
-    kernels. ``representative``: raw training inputs that calibrate the int8 LiteRT
-    model; ``validation``: (raw inputs, labels) that measure its accuracy.
-    ``app_probs``: the training backend's probabilities for ``samples`` and ``staged``:
-    the folder where it wrote ``model.keras`` (both set by the export subprocess);
-    ``in_subprocess=False``: that subprocess itself, which writes everything here."""
-    formats: str | list | tuple | None = None
-    samples: list | None = None
-    info: dict | None = None
-    merge_lora: bool = False
-    representative: list | None = None
-    validation: tuple | None = None
-    app_probs: object = None
-    staged: Path | None = None
-    in_subprocess: bool = True
-
-
-@dataclasses.dataclass
-class ExportJob:
-    """One export: the model (a bundle), the target folder, the class names in output
-    order, what is asked, who hears the status lines and what stops it."""
-    bundle: object
-    out: Path
-    labels: list
-    options: ExportOptions
-    observer: Observer
-    stop: object = None     # a threading.Event: cancels between steps
 
 
 @dataclasses.dataclass(frozen=True)

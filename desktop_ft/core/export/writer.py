@@ -15,10 +15,10 @@ from desktop_ft.core import atomic, backend, runtime
 from desktop_ft.core.errors import UserError, describe_exception
 from desktop_ft.core.export import staging
 from desktop_ft.core.export.parity import parity_line
-from desktop_ft.core.export.plan import (ExportJob, ExportOptions, Route, parse_formats,
-                                         route)
+from desktop_ft.core.export.plan import Route, parse_formats, route
 from desktop_ft.core.export.via_subprocess import SubprocessExport, not_written_note
-from desktop_ft.core.export.writers import ExportContext, plan_writers, write_all
+from desktop_ft.core.export.writers import (ExportContext, ExportJob, ExportOptions,
+                                            plan_writers, write_all)
 from desktop_ft.core.observer import Observer
 
 FORMAT_VERSION = 1
@@ -28,7 +28,7 @@ def export_model(bundle, out: str | os.PathLike, labels: list[str], *,
                  observer: Observer | None = None, stop=None, **options) -> dict:
     """Write ``OUT/`` atomically; return the ``export.json`` contents plus ``path``.
 
-    ``options`` are :class:`~desktop_ft.core.export.plan.ExportOptions`' fields:
+    ``options`` are :class:`~desktop_ft.core.export.writers.ExportOptions`' fields:
     ``formats`` (default SavedModel and .keras), ``samples`` (raw inputs for parity),
     ``info``, ``merge_lora``, ``representative`` and ``validation`` (the int8 LiteRT's
     calibration and accuracy), and the subprocess's own ``app_probs``, ``staged`` and

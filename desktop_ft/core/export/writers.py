@@ -16,6 +16,43 @@ from functools import cached_property
 from pathlib import Path
 
 from desktop_ft.core.export.parity import measure_parity, parity_samples, predict_with
+from desktop_ft.core.observer import Observer
+
+
+@dataclasses.dataclass
+class ExportOptions:
+    """What an export is asked for beyond the model, the folder and the class names.
+
+    ``formats``: any of ``saved_model, keras, onnx, litert`` (default the first two).
+    ``samples``: raw inputs (uint8 images or strings) on which each format's parity with
+    the in-memory model is measured. ``info``: fields added to ``export.json`` (metrics,
+    run, …). ``merge_lora``: ``model.keras`` with the LoRA adapters merged into the
+    kernels. ``representative``: raw training inputs that calibrate the int8 LiteRT
+    model; ``validation``: (raw inputs, labels) that measure its accuracy.
+    ``app_probs``: the training backend's probabilities for ``samples`` and ``staged``:
+    the folder where it wrote ``model.keras`` (both set by the export subprocess);
+    ``in_subprocess=False``: that subprocess itself, which writes everything here."""
+    formats: str | list | tuple | None = None
+    samples: list | None = None
+    info: dict | None = None
+    merge_lora: bool = False
+    representative: list | None = None
+    validation: tuple | None = None
+    app_probs: object = None
+    staged: Path | None = None
+    in_subprocess: bool = True
+
+
+@dataclasses.dataclass
+class ExportJob:
+    """One export: the model (a bundle), the target folder, the class names in output
+    order, what is asked, who hears the status lines and what stops it."""
+    bundle: object
+    out: Path
+    labels: list
+    options: ExportOptions
+    observer: Observer
+    stop: object = None     # a threading.Event: cancels between steps
 
 
 @dataclasses.dataclass
@@ -316,9 +353,6 @@ def write_formats(bundle, folder: Path, formats: tuple, checks: list,
     """The ONNX / LiteRT files of ``formats`` alone, into ``folder``: what
     ``export.json`` records of each (file, bytes, parity on ``checks`` in a fresh process
     and for int8 LiteRT the accuracy on ``validation`` beside the float model's)."""
-    from desktop_ft.core.export.plan import ExportJob, ExportOptions
-    from desktop_ft.core.observer import Observer
-
     job = ExportJob(bundle, folder, list(bundle.classes or []),
                     ExportOptions(representative=representative, validation=validation),
                     observer or Observer())
