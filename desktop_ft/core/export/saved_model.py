@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from desktop_ft.core import compat
+from desktop_ft.core.models.base import two_class_probs
 
 
 def _serve_function(bundle, labels: list[str]):
@@ -17,7 +18,7 @@ def _serve_function(bundle, labels: list[str]):
 
     def outputs(raw):
         raw = tf.cast(raw, tf.float32)
-        probs = tf.concat([1.0 - raw, raw], axis=-1) if binary else raw
+        probs = two_class_probs(raw, binary, tf.concat)
         index = tf.argmax(probs, axis=-1)
         return {"probs": probs, "class_index": index, "label": tf.gather(label_table, index)}
 

@@ -33,3 +33,12 @@ def merged_weights_into(model, clone) -> None:
             clone.load_weights(path)
     finally:
         os.unlink(path)
+
+
+def merged_copy(model, backbone, attach):
+    """``model`` without adapter layers, loadable by plain Keras/keras-hub: a fresh
+    backbone from ``backbone``'s config, ``attach(fresh_backbone)`` builds the model
+    around it, and :func:`merged_weights_into` fills it (kernels = W + (A·B)·alpha/rank)."""
+    clone = attach(type(backbone).from_config(backbone.get_config()))
+    merged_weights_into(model, clone)
+    return clone

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import threading
 from abc import ABC, abstractmethod
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 
 from desktop_ft.core.errors import UserError
@@ -134,21 +135,37 @@ def read_config_json(folder) -> dict | None:
 
 
 class Modality(ABC):
-    """The interface of a model modality. Subclass it in ``core/models/<name>/``.
+    """The interface of a modality. Subclass it in ``core/models/<name>/``; one object
+    of the subclass is bound to each row of its architecture table (``arch``).
 
     Attributes describe the modality to the CLI and the window; methods are the hooks the
     engine calls. The abstract ones every modality implements; the others have defaults
     that suit a modality without PEFT, a feature cache or ONNX/LiteRT exports.
     """
 
-    name: str = ""
-    title: str = ""                     # shown in the model picker
-    short: str = ""                     # the network's name in messages ("VGG16")
+    def __init__(self, arch):
+        self.arch = arch                # the architecture row this object serves
+
+    @property
+    def name(self) -> str:
+        return self.arch.name
+
+    @property
+    def title(self) -> str:             # shown in the model picker
+        return self.arch.title
+
+    @property
+    def short(self) -> str:             # the network's name in messages ("VGG16")
+        return self.arch.short
+
+    @property
+    def presets(self) -> tuple:         # well-known names for ModelSpec.preset
+        return self.arch.presets
+
     input_kind: str = "images"          # "images" | "text": what the data must hold
     spec_fields: tuple = ()             # ModelSpec fields this modality uses
     unit_name: str = "blocks"           # what "the last N …" counts
     augmentations: tuple = ()           # names ModelSpec.augment accepts
-    presets: tuple = ()                 # well-known names for ModelSpec.preset
     lora_unavailable: str | None = None  # why LoRA is not offered (None: it is)
     finetune_lr: float = 1e-4           # default when many weights train
     few_params_lr: float = 1e-3         # default when few weights train (head, adapters)
@@ -214,8 +231,20 @@ class Modality(ABC):
         ``on_unreadable(path, reason)``)."""
 
     @abstractmethod
+    def model_inputs(self, bundle: ModelBundle, raw_inputs):
+        """The model's input arrays for a batch of raw inputs (images resized and
+        preprocessed as for training; texts tokenized by the checkpoint's tokenizer)."""
+
     def predict_proba(self, bundle: ModelBundle, inputs, batch_size: int = 32):
         """Class probabilities ``[N, num_classes]`` from raw inputs."""
+        import numpy as np
+
+        outs = [np.asarray(predict_batch(bundle.model, self.model_inputs(
+                    bundle, list(inputs[i:i + batch_size]))), dtype=np.float32)
+                for i in range(0, len(inputs), batch_size)]
+        out = np.concatenate(outs) if outs else \
+            np.zeros((0, 1 if bundle.binary else bundle.num_classes), np.float32)
+        return to_class_probs(out, bundle.binary)
 
     def training_bytes_per_example(self, spec: ModelSpec) -> int:
         """A rough upper estimate of the memory one training example takes (activations
@@ -270,14 +299,22 @@ class Modality(ABC):
     def signature_input(self) -> str:
         return ""
 
+    # The modality's module of ONNX/LiteRT wrappers: raw_input_model(bundle) and
+    # format_inputs(bundle, raw_inputs); None: those exports are not offered.
+    raw_input = None
+
     def raw_input_model(self, bundle: ModelBundle):
         """A Keras model for ONNX/LiteRT: the modality's raw input (preprocessing inside,
         at fixed size) → ``probs`` ``[N, num_classes]``."""
-        raise UserError("ONNX and LiteRT exports are not offered for this model.")
+        if self.raw_input is None:
+            raise UserError("ONNX and LiteRT exports are not offered for this model.")
+        return self.raw_input.raw_input_model(bundle)
 
     def format_inputs(self, bundle: ModelBundle, raw_inputs) -> dict:
         """Raw inputs → the inputs of :meth:`raw_input_model`, by name."""
-        raise UserError("ONNX and LiteRT exports are not offered for this model.")
+        if self.raw_input is None:
+            raise UserError("ONNX and LiteRT exports are not offered for this model.")
+        return self.raw_input.format_inputs(bundle, raw_inputs)
 
     def write_tokenizer(self, bundle: ModelBundle, path) -> bool:
         """Write the tokenizer beside the exported files when the model needs one; True
@@ -294,20 +331,59 @@ class Modality(ABC):
         return None
 
 
+def two_class_probs(out, binary: bool, concatenate):
+    """A sigmoid unit ``[N, 1]`` → ``[N, 2]`` (1 − p, p); softmax output unchanged.
+    ``concatenate`` is the array library's (NumPy's, ``keras.ops``' or TensorFlow's)."""
+    return concatenate([1.0 - out, out], axis=-1) if binary else out
+
+
 def probs_from_output(keras, raw, binary: bool):
-    """Inside a Keras graph: a sigmoid unit → (1 − p, p); softmax output unchanged."""
-    raw = keras.ops.cast(raw, "float32")
-    return keras.ops.concatenate([1.0 - raw, raw], axis=-1) if binary else raw
+    """Inside a Keras graph: :func:`two_class_probs` in float32."""
+    return two_class_probs(keras.ops.cast(raw, "float32"), binary, keras.ops.concatenate)
 
 
 def to_class_probs(out, binary: bool):
-    """A sigmoid unit ``[N, 1]`` → ``[N, 2]`` (1 − p, p); softmax output unchanged."""
+    """:func:`two_class_probs` on a NumPy array, in float32."""
     import numpy as np
 
-    out = np.asarray(out, dtype=np.float32)
-    if binary:
-        return np.concatenate([1.0 - out, out], axis=-1)
-    return out
+    return two_class_probs(np.asarray(out, dtype=np.float32), binary, np.concatenate)
+
+
+def probs_model(bundle: ModelBundle, inputs, model_inputs, name: str):
+    """A Keras model from raw-input tensors ``inputs`` to ``probs`` (what ONNX and LiteRT
+    exports hold): ``model_inputs`` (tensors built from ``inputs``) through the bundle's
+    model, then :func:`probs_from_output`."""
+    import keras
+
+    raw = bundle.model(model_inputs, training=False)
+    out = keras.layers.Lambda(lambda t: probs_from_output(keras, t, bundle.binary),
+                              name="probs")(raw)
+    return keras.Model(inputs, out, name=name)
+
+
+def needs_preset(short: str, example: str, more: str = "") -> UserError:
+    """The error for a keras-hub architecture given no preset (nor random weights)."""
+    return UserError(f"{short} needs --preset: a keras-hub preset name (e.g. {example}) or "
+                     f"a local folder{more}.",
+                     window_message=f"{short} needs a preset name or a local folder "
+                     "(Preset or folder → Folder…).")
+
+
+@contextmanager
+def preset_errors(word):
+    """Around keras-hub's ``from_preset``: an exception becomes the :class:`UserError`
+    ``word(e)`` returns (offline, no such preset, a folder of another kind …); one it
+    cannot word (None) is a fault in the code, re-raised as it is, not disguised as an
+    offline problem."""
+    try:
+        yield
+    except UserError:
+        raise
+    except Exception as e:
+        error = word(e)
+        if error is None:
+            raise
+        raise error from e
 
 
 def split_chain(bundle: ModelBundle, cut: str):

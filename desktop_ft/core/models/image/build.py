@@ -19,7 +19,7 @@ from pathlib import Path
 from desktop_ft.core import compat
 from desktop_ft.core.errors import (UserError, window_text, describe_exception,
                                    is_fetch_error, is_refused_file_error)
-from desktop_ft.core.models.base import Modality, ModelBundle, ModelSpec
+from desktop_ft.core.models.base import Modality, ModelBundle, ModelSpec, preset_errors
 from desktop_ft.core.models.image.weights import download_imagenet, load_weights_file
 from desktop_ft.core.observer import Observer
 
@@ -96,15 +96,10 @@ def _hub_backbone(arch, spec):
         wrong = folder_mismatch(Path(str(spec.preset)).expanduser(), arch)
         if wrong:
             raise UserError(wrong, window_message=window_text(wrong))
-    try:
+    with preset_errors(lambda e: _unloadable_preset(spec.preset, e)):
         # num_classes: the preset's own head is not loaded (only its backbone is used).
         classifier = keras_hub.models.ImageClassifier.from_preset(
             spec.preset, num_classes=2, load_weights=spec.weights != "none")
-    except Exception as e:
-        error = _unloadable_preset(spec.preset, e)
-        if error is None:
-            raise       # a fault in the code: not disguised as an offline problem
-        raise error from e
     backbone = classifier.backbone
     if not isinstance(backbone, cls):
         raise UserError(f"'{spec.preset}' holds a {type(backbone).__name__}, not a "

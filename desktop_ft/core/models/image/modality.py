@@ -12,10 +12,10 @@ Example:
 from __future__ import annotations
 
 from desktop_ft.core.errors import UserError
-from desktop_ft.core.models.base import (Modality, ModelBundle, ModelSpec, predict_batch,
-                                         to_class_probs)
+from desktop_ft.core.models.base import Modality, ModelBundle, ModelSpec, needs_preset
 from desktop_ft.core.models.image import build as build_mod
 from desktop_ft.core.models.image import preprocess as pre
+from desktop_ft.core.models.image import raw_input
 from desktop_ft.core.models.image import tree as tree_mod
 from desktop_ft.core.models.image.architectures import ARCHITECTURES
 from desktop_ft.core.models.image.entry import ImageArchitecture
@@ -25,16 +25,13 @@ class ImageModality(Modality):
     input_kind = "images"
     unit_name = "blocks"
     augmentations = pre.AUGMENTATIONS
+    raw_input = raw_input
     finetune_lr = 1e-4
     few_params_lr = 1e-3
     optimizer = "adam"
 
     def __init__(self, arch: ImageArchitecture):
-        self.arch = arch
-        self.name = arch.name
-        self.title = arch.title
-        self.presets = arch.presets
-        self.short = arch.short
+        super().__init__(arch)
         self.min_image_size = arch.min_size
         fields = ["augment"]
         if arch.source == "keras_hub":
@@ -105,11 +102,8 @@ class ImageModality(Modality):
                             window_message=f"{self.short} needs an image size of at least "
                             f"{m} px.")
         if self.arch.source == "keras_hub" and not spec.preset and spec.weights != "none":
-            raise UserError(f"{self.short} needs --preset: a keras-hub preset name (e.g. "
-                            f"{self.arch.presets[0]}) or a local folder; --weights none "
-                            "builds it with random weights.",
-                            window_message=f"{self.short} needs a preset name or a local "
-                            "folder (Preset or folder → Folder…).")
+            raise needs_preset(self.short, self.arch.presets[0],
+                               "; --weights none builds it with random weights")
         if spec.train_bn and not self.arch.has_bn:
             raise UserError(f"{self.short} has no BatchNormalization layers to train.")
         unknown = [a for a in spec.augment if a not in pre.AUGMENTATIONS]
@@ -163,18 +157,11 @@ class ImageModality(Modality):
                                       epochs=epochs, class_weights=class_weights,
                                       on_unreadable=on_unreadable)
 
-    def predict_proba(self, bundle: ModelBundle, images, batch_size: int = 32):
+    def model_inputs(self, bundle: ModelBundle, images):
         import numpy as np
 
         size, how = bundle.spec.image_size, bundle.parts["preprocessing"]
-        batches = []
-        for i in range(0, len(images), batch_size):
-            chunk = np.stack([pre.preprocess_to_numpy(img, size, how)
-                              for img in images[i:i + batch_size]])
-            batches.append(predict_batch(bundle.model, chunk).astype(np.float32))
-        probs = np.concatenate(batches) if batches else \
-            np.zeros((0, 1 if bundle.binary else bundle.num_classes), np.float32)
-        return to_class_probs(probs, bundle.binary)
+        return np.stack([pre.preprocess_to_numpy(img, size, how) for img in images])
 
     # ---------------------------------------------------------------- PEFT
     def add_lora(self, bundle: ModelBundle, rank: int) -> None:
@@ -190,13 +177,10 @@ class ImageModality(Modality):
         quantize_backbone(bundle.parts["base"])
 
     def merged_model(self, bundle: ModelBundle):
-        from desktop_ft.core.models.adapters import merged_weights_into
+        from desktop_ft.core.models.adapters import merged_copy
 
-        backbone = bundle.parts["base"]
-        clone = type(backbone).from_config(backbone.get_config())
-        new = build_mod.attach_head(self, clone, bundle.spec)
-        merged_weights_into(bundle.model, new.model)
-        return new.model
+        return merged_copy(bundle.model, bundle.parts["base"],
+                           lambda fresh: build_mod.attach_head(self, fresh, bundle.spec).model)
 
     # ---------------------------------------------------------------- export
     def serve_function(self, bundle: ModelBundle, outputs):
@@ -227,16 +211,6 @@ class ImageModality(Modality):
 
     def signature_input(self) -> str:
         return "uint8 [N, H, W, 3], any H and W"
-
-    def raw_input_model(self, bundle: ModelBundle):
-        from desktop_ft.core.models.image import raw_input
-
-        return raw_input.raw_input_model(bundle)
-
-    def format_inputs(self, bundle: ModelBundle, raw_inputs) -> dict:
-        from desktop_ft.core.models.image import raw_input
-
-        return raw_input.format_inputs(bundle, raw_inputs)
 
     def attach_saved_assets(self, bundle: ModelBundle, folder) -> None:
         """A bundle read back from an export: its preprocessing from ``export.json``

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from desktop_ft.core.models.base import probs_from_output
+from desktop_ft.core.models.base import probs_model
 from desktop_ft.core.models.image.preprocess import preprocess_resized
 
 
@@ -17,10 +17,7 @@ def raw_input_model(bundle):
     inp = keras.Input((size, size, 3), dtype="uint8", name="images")
     x = keras.layers.Lambda(lambda t: preprocess_resized(t, preprocessing),
                             name="preprocess")(inp)
-    out = keras.layers.Lambda(lambda t: probs_from_output(keras, t, bundle.binary),
-                              name="probs")(
-        bundle.model(x, training=False))
-    wrapper = keras.Model(inp, out, name="raw_images_to_probs")
+    wrapper = probs_model(bundle, inp, x, "raw_images_to_probs")
     wrapper(np.zeros((1, size, size, 3), np.uint8))
     return wrapper
 

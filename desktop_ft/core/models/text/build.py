@@ -27,7 +27,7 @@ from pathlib import Path
 
 from desktop_ft.core.errors import (UserError, Worded, window_text, describe_exception,
                                    is_fetch_error, is_refused_file_error)
-from desktop_ft.core.models.base import Modality, ModelBundle, ModelSpec
+from desktop_ft.core.models.base import Modality, ModelBundle, ModelSpec, preset_errors
 from desktop_ft.core.models.text.architectures import (ARCHITECTURES, TextArchitecture,
                                                        architecture_for_model_type)
 from desktop_ft.core.models.text.tokenizer import CheckpointTokenizer
@@ -157,17 +157,10 @@ def build(modality: Modality, spec: ModelSpec, observer: Observer,
     what = "configuration" if random else "weights"
     observer.on_status(f"Loading {arch.name} {what} from {kind} {spec.preset}…")
     source = str(Path(spec.preset).expanduser()) if kind != KERAS_HUB_PRESET else spec.preset
-    try:
+    with preset_errors(lambda e: _unloadable(arch, spec.preset, kind, e)):
         backbone = _keras_hub_class(arch.backbone).from_preset(source,
                                                                load_weights=not random)
         tokenizer = CheckpointTokenizer.from_source(source, arch)
-    except UserError:
-        raise
-    except Exception as e:
-        error = _unloadable(arch, spec.preset, kind, e)
-        if error is None:
-            raise       # a fault in the code: not disguised as an offline problem
-        raise error from e
     if tokenizer.vocabulary_size > backbone.vocabulary_size:
         raise UserError(f"The tokenizer of {spec.preset} has {tokenizer.vocabulary_size:,} "
                         f"tokens but the model only {backbone.vocabulary_size:,} embeddings: "

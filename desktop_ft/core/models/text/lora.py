@@ -8,7 +8,7 @@ the head). A merged copy has the adapters folded into plain kernels.
 
 from __future__ import annotations
 
-from desktop_ft.core.models.adapters import merged_weights_into, quantize_backbone
+from desktop_ft.core.models.adapters import merged_copy, quantize_backbone
 
 
 def add_lora(bundle, rank: int) -> None:
@@ -23,12 +23,8 @@ def merged_model(bundle):
     """A copy without adapter layers: kernels = W + (A·B)·(alpha/rank), loadable by plain
     Keras/keras-hub."""
     model = bundle.model
-    backbone = type(model.backbone).from_config(model.backbone.get_config())
     config = model.get_config()
-    config.pop("backbone", None)
-    config.pop("preprocessor", None)
-    clone = type(model)(backbone=backbone, preprocessor=None,
-                        **{k: v for k, v in config.items()
-                           if k in ("num_classes", "activation", "dropout", "hidden_dim")})
-    merged_weights_into(model, clone)
-    return clone
+    kept = {k: v for k, v in config.items()
+            if k in ("num_classes", "activation", "dropout", "hidden_dim")}
+    return merged_copy(model, model.backbone,
+                       lambda fresh: type(model)(backbone=fresh, preprocessor=None, **kept))

@@ -11,11 +11,11 @@ Example:
 from __future__ import annotations
 
 from desktop_ft.core.errors import UserError, Worded
-from desktop_ft.core.models.base import Modality, ModelBundle, ModelSpec, to_class_probs
+from desktop_ft.core.models.base import Modality, ModelBundle, ModelSpec, needs_preset
 from desktop_ft.core.models.text import build as build_mod
-from desktop_ft.core.models.text import lora
+from desktop_ft.core.models.text import lora, raw_input
 from desktop_ft.core.models.text import tree as tree_mod
-from desktop_ft.core.models.text.architectures import ARCHITECTURES, TextArchitecture
+from desktop_ft.core.models.text.architectures import ARCHITECTURES
 from desktop_ft.core.models.text.tokenizer import TOKENIZER_FILE, CheckpointTokenizer
 
 
@@ -27,13 +27,7 @@ class TextModality(Modality):
     finetune_lr = 5e-5
     few_params_lr = 1e-3
     optimizer = "adamw"
-
-    def __init__(self, arch: TextArchitecture):
-        self.arch = arch
-        self.name = arch.name
-        self.title = arch.title
-        self.short = arch.short
-        self.presets = arch.presets
+    raw_input = raw_input
 
     def table_row(self) -> dict:
         return {**super().table_row(),
@@ -43,12 +37,8 @@ class TextModality(Modality):
                            "Hugging Face folder"}
 
     def check_spec(self, spec: ModelSpec) -> None:
-        short = self.arch.short
         if not spec.preset and spec.weights != "none":
-            raise UserError(f"{short} needs --preset: a keras-hub preset name (e.g. "
-                            f"{self.arch.presets[0]}) or a local folder.",
-                            window_message=f"{short} needs a preset name or a local folder "
-                            "(Preset or folder → Folder…).")
+            raise needs_preset(self.short, self.arch.presets[0])
         if spec.seq_len < 8:
             raise UserError(f"--seq-len must be at least 8, got {spec.seq_len}.",
                             window_message="Sequence length must be at least 8, got "
@@ -93,19 +83,6 @@ class TextModality(Modality):
                                             class_weights)
         return ArrayBatches((x, y, w), batch_size, seed=seed if shuffle else None,
                             first_epoch=epochs[0] if epochs else 0)
-
-    def predict_proba(self, bundle: ModelBundle, texts, batch_size: int = 32):
-        import numpy as np
-
-        from desktop_ft.core.models.base import predict_batch
-
-        outs = []
-        for i in range(0, len(texts), batch_size):
-            x = self.model_inputs(bundle, list(texts[i:i + batch_size]))
-            outs.append(np.asarray(predict_batch(bundle.model, x), dtype=np.float32))
-        out = np.concatenate(outs) if outs else \
-            np.zeros((0, 1 if bundle.binary else bundle.num_classes), np.float32)
-        return to_class_probs(out, bundle.binary)
 
     def explain(self, bundle: ModelBundle, texts) -> list[dict]:
         from desktop_ft.core.models.text.saliency import token_importance
@@ -181,19 +158,7 @@ class TextModality(Modality):
     def signature_input(self) -> str:
         return "string [N]"
 
-    def raw_input_model(self, bundle: ModelBundle):
-        from desktop_ft.core.models.text import raw_input
-
-        return raw_input.raw_input_model(bundle)
-
-    def format_inputs(self, bundle: ModelBundle, raw_inputs) -> dict:
-        from desktop_ft.core.models.text import raw_input
-
-        return raw_input.format_inputs(bundle, raw_inputs)
-
     def write_tokenizer(self, bundle: ModelBundle, path) -> bool:
-        from desktop_ft.core.models.text import raw_input
-
         raw_input.write_tokenizer_json(bundle, path)
         return True
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from desktop_ft.core.models.base import probs_from_output
+from desktop_ft.core.models.base import probs_model
 
 
 def raw_input_model(bundle):
@@ -21,10 +21,7 @@ def raw_input_model(bundle):
     if bundle.modality.arch.segment_ids:
         inputs["segment_ids"] = keras.layers.Lambda(lambda t: keras.ops.zeros_like(t),
                                                     name="segments")(ids)
-    raw = bundle.model(inputs, training=False)
-    out = keras.layers.Lambda(lambda t: probs_from_output(keras, t, bundle.binary),
-                              name="probs")(raw)
-    wrapper = keras.Model([ids, mask], out, name="token_ids_to_probs")
+    wrapper = probs_model(bundle, [ids, mask], inputs, "token_ids_to_probs")
     zeros = np.zeros((1, length), np.int32)
     wrapper([zeros, zeros + 1])
     return wrapper
