@@ -9,7 +9,6 @@ one-time feature pass is printed separately. Goal: ≥ 30× for head-only.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import tempfile
@@ -32,13 +31,10 @@ def run(folder, size, epochs, strategy, cache):
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--size", type=int, default=64)
-    ap.add_argument("--per-class", type=int, default=86)
-    ap.add_argument("--epochs", type=int, default=4)
+    from _images import image_bench_parser, make_images
+
+    ap = image_bench_parser(__doc__, size=64, per_class=86, epochs=4)
     args = ap.parse_args()
-    from _images import make_images
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

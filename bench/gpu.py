@@ -92,19 +92,11 @@ def engine_vgg(folder: Path, mode: str, precision: str, args) -> float:
 
 def timed_fit(model, x, y, batch_size: int, epochs: int) -> list[float]:
     """``model.fit`` on in-memory arrays; the seconds of each epoch."""
-    import keras
+    from _timing import epoch_timer
 
     seconds: list[float] = []
-
-    class Timer(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            self.t0 = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            seconds.append(time.perf_counter() - self.t0)
-
     model.fit(x, y, batch_size=batch_size, epochs=epochs, shuffle=True, verbose=0,
-              callbacks=[Timer()])
+              callbacks=[epoch_timer(seconds)])
     return seconds
 
 

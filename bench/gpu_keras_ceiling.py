@@ -43,21 +43,16 @@ def main() -> int:
         keras.layers.GlobalAveragePooling2D()(base.output))
     model = keras.Model(base.input, out)
     model.compile(keras.optimizers.Adam(1e-4), "categorical_crossentropy")
+    from _timing import epoch_timer
+
     seconds: list[float] = []
-
-    class Timer(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            self.t0 = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            seconds.append(time.perf_counter() - self.t0)
 
     class ReadLoss(keras.callbacks.Callback):
         def on_train_batch_end(self, batch, logs=None):
             float(logs["loss"])
 
     model.fit(x, y, batch_size=batch, epochs=3, verbose=0,
-              callbacks=[Timer(), *([ReadLoss()] if args.sync else [])])
+              callbacks=[epoch_timer(seconds), *([ReadLoss()] if args.sync else [])])
     fit_rate = n * 2 / sum(seconds[1:])          # the first epoch compiles: not timed
     xb, yb = x[:batch], y[:batch]
     model.train_on_batch(xb, yb)

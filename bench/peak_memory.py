@@ -11,7 +11,6 @@ shapes, same memory), GAP head, the last block trainable, 3 classes × 67 images
 
 from __future__ import annotations
 
-import argparse
 import os
 import subprocess
 import sys
@@ -57,16 +56,13 @@ def peak_mb(cmd: list[str]) -> float:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--size", type=int, default=224)
-    ap.add_argument("--per-class", type=int, default=67)
-    ap.add_argument("--epochs", type=int, default=3)
+    from _images import image_bench_parser, make_images
+
+    ap = image_bench_parser(__doc__, size=224, per_class=67, epochs=3)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--formats", default="saved_model,keras",
                     help="the engine's export formats (the plain script writes a SavedModel)")
     args = ap.parse_args()
-    from _images import make_images
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = make_images(Path(tmp) / "data", per_class=args.per_class, size=args.size)

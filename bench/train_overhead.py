@@ -13,7 +13,6 @@ leaves to the traced step (and then traces it twice).
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import tempfile
@@ -76,14 +75,11 @@ def mean_after_first(times: list) -> float:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--size", type=int, default=64)
-    ap.add_argument("--per-class", type=int, default=64)
-    ap.add_argument("--epochs", type=int, default=4)
+    from _images import image_bench_parser, make_images
+
+    ap = image_bench_parser(__doc__, size=64, per_class=64, epochs=4)
     ap.add_argument("--batch-size", type=int, default=32)
     args = ap.parse_args()
-    from _images import make_images
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = str(make_images(Path(tmp) / "shapes", args.per_class, args.size))
