@@ -138,9 +138,12 @@ class Modality(ABC):
     """The interface of a modality. Subclass it in ``core/models/<name>/``; one object
     of the subclass is bound to each row of its architecture table (``arch``).
 
-    Attributes describe the modality to the CLI and the window; methods are the hooks the
-    engine calls. The abstract ones every modality implements; the others have defaults
-    that suit a modality without PEFT, a feature cache or ONNX/LiteRT exports.
+    Methods are the hooks the engine calls; attributes are what the engine and the front
+    ends need to know to call them (input kind, spec fields, learning rates …). The
+    abstract ones every modality implements; the others have defaults that suit a
+    modality without PEFT, a feature cache or ONNX/LiteRT exports. What the window shows
+    (title, short name, the Weights and Head boxes' labels, what "the last N" counts) is
+    the row's facts, ``arch``; ``title``, ``short`` and ``presets`` are read from it.
     """
 
     def __init__(self, arch):
@@ -164,15 +167,12 @@ class Modality(ABC):
 
     input_kind: str = "images"          # "images" | "text": what the data must hold
     spec_fields: tuple = ()             # ModelSpec fields this modality uses
-    unit_name: str = "blocks"           # what "the last N …" counts
     augmentations: tuple = ()           # names ModelSpec.augment accepts
     lora_unavailable: str | None = None  # why LoRA is not offered (None: it is)
     finetune_lr: float = 1e-4           # default when many weights train
     few_params_lr: float = 1e-3         # default when few weights train (head, adapters)
     optimizer: str = "adam"
 
-    weights_choices: tuple = ()         # (ModelSpec.weights value or "file", label)
-    head_choices: tuple = ()            # (ModelSpec.head value, label)
     min_image_size: int = 1
 
     def spec_defaults(self) -> dict:

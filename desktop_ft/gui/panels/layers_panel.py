@@ -84,7 +84,7 @@ class LayersPanel(QGroupBox):
             self.summary.setText("Load a model to see its layers.")
         else:
             self.tree_view.expandToDepth(0)
-            unit = bundle.modality.unit_name
+            unit = bundle.modality.arch.unit_name
             self.buttons["partial"].setText(f"Last N {unit}")
         # (A value above the new maximum is clamped to it by QSpinBox.)
         self.unfreeze_last.setMaximum(bundle.tree.block_count if bundle is not None
@@ -122,7 +122,7 @@ class LayersPanel(QGroupBox):
     def _on_unfreeze_last(self, value: int) -> None:
         """Say "all 5 blocks" when N covers every block of the loaded model."""
         count = self._bundle.tree.block_count if self._bundle is not None else 0
-        unit = self._bundle.modality.unit_name if self._bundle is not None else ""
+        unit = self._bundle.modality.arch.unit_name if self._bundle is not None else ""
         self.unfreeze_last.setSuffix(f" (all {count} {unit})" if count and value >= count
                                      else "")
         self.unfreeze_last.setToolTip(

@@ -325,8 +325,8 @@ class ModelPanel(QGroupBox):
             return
         self._choices_of = modality.name
         defaults = modality.spec_defaults()
-        for combo, choices, key in ((self.weights, modality.weights_choices, "weights"),
-                                    (self.head, modality.head_choices, "head")):
+        for combo, choices, key in ((self.weights, modality.arch.weights_choices, "weights"),
+                                    (self.head, modality.arch.head_choices, "head")):
             current = combo.currentData()
             combo.blockSignals(True)
             try:

@@ -60,6 +60,28 @@ class ImageArchitecture:
     def original_head(self) -> bool:
         return self.imagenet_top is not None
 
+    # --- facts the window shows, derived from the fields above
+    @property
+    def unit_name(self) -> str:
+        """What "the last N …" counts in the layers panel."""
+        return "layers" if self.offers_lora else "blocks"
+
+    @property
+    def weights_choices(self) -> tuple:
+        """(ModelSpec.weights value or "file", label) for the Weights box."""
+        if not self.imagenet:
+            return ()
+        return (("imagenet", "ImageNet (downloads once)"),
+                ("file", "From file… (weights or a saved model)"),
+                ("none", "None (random initialisation)"))
+
+    @property
+    def head_choices(self) -> tuple:
+        """(ModelSpec.head value, label) for the Head box."""
+        return (("gap", "New head on pooled features (any size)"),) + (
+            (("original", f"Keep fc1/fc2, replace output ({self.default_size} px)"),)
+            if self.original_head else ())
+
     def group_of(self, layer_name: str) -> str | None:
         """The tree group a backbone layer belongs to; ``None``: the group of the layer
         before it; ``""``: the group of the layer after it."""

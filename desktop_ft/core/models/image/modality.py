@@ -23,7 +23,6 @@ from desktop_ft.core.models.image.entry import ImageArchitecture
 
 class ImageModality(Modality):
     input_kind = "images"
-    unit_name = "blocks"
     augmentations = pre.AUGMENTATIONS
     raw_input = raw_input
     finetune_lr = 1e-4
@@ -44,15 +43,6 @@ class ImageModality(Modality):
         self.lora_unavailable = None if arch.offers_lora else (
             f"LoRA and int8 quantization need Dense layers to adapt: {self.short}'s "
             "backbone has only convolutions. Use head, partial, full, bitfit or two-phase.")
-        if arch.offers_lora:
-            self.unit_name = "layers"
-        if arch.imagenet:
-            self.weights_choices = (("imagenet", "ImageNet (downloads once)"),
-                                    ("file", "From file… (weights or a saved model)"),
-                                    ("none", "None (random initialisation)"))
-        self.head_choices = (("gap", "New head on pooled features (any size)"),) + (
-            (("original", f"Keep fc1/fc2, replace output ({arch.default_size} px)"),)
-            if arch.original_head else ())
 
     def spec_defaults(self) -> dict:
         defaults = {"image_size": self.arch.default_size, "head": "gap", "train_bn": False}

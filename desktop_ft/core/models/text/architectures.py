@@ -46,6 +46,22 @@ class TextArchitecture:
     def vocabulary_size(self) -> int:
         return self.default_config["vocabulary_size"]
 
+    # --- facts the window shows
+    @property
+    def unit_name(self) -> str:
+        """What "the last N …" counts in the layers panel."""
+        return "layers"
+
+    @property
+    def weights_choices(self) -> tuple:
+        """The Weights box's choices: none (a text row loads a preset or a folder)."""
+        return ()
+
+    @property
+    def head_choices(self) -> tuple:
+        """The Head box's choices: none (keras-hub's classifier head)."""
+        return ()
+
 
 _ROBERTA_SPECIALS = ("<s>", "</s>", "<pad>", "<unk>", "<mask>")
 

@@ -22,7 +22,6 @@ from desktop_ft.core.models.text.tokenizer import TOKENIZER_FILE, CheckpointToke
 class TextModality(Modality):
     input_kind = "text"
     spec_fields = ("preset", "seq_len")
-    unit_name = "layers"
     lora_unavailable = None
     finetune_lr = 5e-5
     few_params_lr = 1e-3
