@@ -263,6 +263,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_retention_args(p, "with --prune: keep")
     p.add_argument("--dry-run", action="store_true",
                    help="with --prune: list what would be removed, remove nothing")
+    p.add_argument("--compare", nargs="+", default=None, metavar="RUN",
+                   help="compare two or more runs (folder paths or names): the settings "
+                        "that differ, their curves and final and best metrics")
+    p.add_argument("--html", default=None, metavar="FILE.html",
+                   help="with --compare: also write a self-contained HTML page")
+    p.add_argument("--note", nargs=2, default=None, metavar=("RUN", "TEXT"),
+                   help="keep TEXT as the run's note (\"\" clears it)")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("evaluate", help="evaluate an export on labelled data (its "

@@ -1,5 +1,6 @@
-"""``desktop-ft runs``: list the training runs with their disk use, delete some, or prune
-the folder to the retention cap (``--prune``, ``--keep-runs``, ``--max-runs-gb``)."""
+"""``desktop-ft runs``: list the training runs with their disk use, delete some, prune
+the folder to the retention cap (``--prune``, ``--keep-runs``, ``--max-runs-gb``), compare
+runs (``--compare``, ``--html``) or keep a note with one (``--note``)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,18 @@ def cmd_runs(args) -> int:
     root = Path(args.run_dir).expanduser() if args.run_dir else default_runs_dir()
     if args.delete:
         for name in args.delete:
-            path = Path(name) if Path(name).is_dir() else root / name
+            path = _run_path(root, name)
             delete_run(path)
             print(f"Deleted {path}")
+        return 0
+    if args.compare:
+        return _compare(args, root)
+    if args.note:
+        from desktop_ft.core.training.runs import set_note
+
+        kept = set_note(_run_path(root, args.note[0]), args.note[1])
+        print(json.dumps({"note": kept}) if args.json else
+              f"Note kept: {kept}" if kept else "Note cleared.")
         return 0
     if args.prune:
         return _prune(args, root)
@@ -66,4 +76,35 @@ def _prune(args, root: Path) -> int:
     print(line or f"Nothing to remove: {root} already keeps "
           f"{retention.describe_cap(keep, max_bytes)}.")
     print(f"Runs in {root} use {retention.format_bytes(total)}.")
+    return 0
+
+
+def _run_path(root: Path, name: str) -> Path:
+    return Path(name) if Path(name).is_dir() else root / name
+
+
+def _compare(args, root: Path) -> int:
+    from desktop_ft.core.report import write_compare_report
+    from desktop_ft.core.training import compare
+
+    comparison = compare.compare_runs([_run_path(root, n) for n in args.compare])
+    if args.html:
+        print(f"Comparison written to {write_compare_report(args.html, comparison)}")
+    if args.json:
+        print(json.dumps(comparison))
+        return 0
+    runs = comparison["runs"]
+    for i, r in enumerate(runs, 1):
+        print(f"[{i}] {r['name']}  {r['status']}" + (f"  — {r['note']}" if r["note"] else ""))
+    width = max(len(t) for t in compare.LABELS.values())
+    print("Settings that differ:" if comparison["differs"] else
+          "Settings that differ: none")
+    for key in comparison["differs"]:
+        cells = "  ".join(f"[{i}] {compare.format_value(r['settings'][key])}"
+                          for i, r in enumerate(runs, 1))
+        print(f"  {compare.LABELS[key]:<{width}}  {cells}")
+    print("Metrics:")
+    for title, values in compare.metric_rows(comparison):
+        cells = "  ".join(f"[{i}] {v}" for i, v in enumerate(values, 1))
+        print(f"  {title:<{width + 12}}  {cells}")
     return 0

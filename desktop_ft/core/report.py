@@ -2,7 +2,7 @@
 URIs) with the model, strategy and data, the training curves, per-class accuracy, the
 confusion matrix, the top mistakes and the export's parity. Written by
 ``desktop-ft evaluate OUT --data PATH --report FILE`` and the window's File → Save
-report…"""
+report…; and the page of runs compared (``desktop-ft runs --compare … --html FILE``)."""
 
 from __future__ import annotations
 
@@ -40,7 +40,8 @@ def thumbnail_data_uri(path: str, size: int = 96) -> str:
 def line_chart(series: dict[str, list[float]], title: str, y_max: float | None = None,
                width: int = 420, height: int = 220) -> str:
     """An inline SVG line chart of per-epoch values (x: epoch 1…N)."""
-    colours = ["#1f3c8c", "#dc6e14", "#2e7d32", "#8e24aa"]
+    colours = ["#1f3c8c", "#dc6e14", "#2e7d32", "#8e24aa", "#c62828", "#00838f", "#6d4c41",
+               "#546e7a"]
     values = [v for vs in series.values() for v in vs if v == v]
     if not values:
         return ""
@@ -158,6 +159,47 @@ def write_report(path: str | os.PathLike, *, evaluation: dict, mistakes: list[di
             + confusion_table(evaluation.get("confusion_matrix", []),
                               evaluation.get("classes", []))
             + f"<h2>Top mistakes ({len(mistakes)})</h2>" + _mistake_cards(mistakes, kind))
+    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{_esc(title)}</title>"
+            f"<style>{STYLE}</style></head><body>{body}</body></html>")
+    path = Path(path).expanduser()
+    atomic.write_text(path, page)
+    return path
+
+
+def write_compare_report(path: str | os.PathLike, comparison: dict,
+                       title: str = "desktop-ft runs compared") -> Path:
+    """Write the comparison as one self-contained HTML page (inline SVG curves, no
+    external assets), atomically; return its path."""
+    from desktop_ft.core.training.compare import LABELS, curve_names, format_value, \
+        metric_rows
+
+    runs = comparison["runs"]
+    names = [r["name"] for r in runs]
+    head = "<tr><th></th>" + "".join(f"<th>{_esc(n)}</th>" for n in names) + "</tr>"
+
+    def table(rows) -> str:
+        return "<table class='facts'>" + head + "".join(
+            f"<tr><th>{_esc(t)}</th>" + "".join(f"<td>{_esc(c)}</td>" for c in cells)
+            + "</tr>" for t, cells in rows) + "</table>"
+
+    differs = [(LABELS[k], [format_value(r["settings"][k]) for r in runs])
+               for k in comparison["differs"]]
+    same = [f"{LABELS[k]}: {format_value(runs[0]['settings'][k])}" for k in LABELS
+            if k not in comparison["differs"] and runs[0]["settings"][k] is not None]
+    curves = "".join(line_chart({n: r["curves"].get(key, []) for n, r in zip(names, runs)},
+                                title, 1.0 if "accuracy" in key or "f1" in key else None)
+                     for key, title in curve_names(comparison))
+    notes = [(n, r["note"]) for n, r in zip(names, runs) if r["note"]]
+    body = (f"<h1>{_esc(title)}</h1>"
+            + table([("Status", [r["status"] for r in runs]),
+                     ("Folder", [r["path"] for r in runs])])
+            + (f"<h2>Curves</h2>{curves}" if curves else "")
+            + "<h2>Settings that differ</h2>"
+            + (table(differs) if differs else "<p>None: the runs trained alike.</p>")
+            + "<h2>Metrics</h2>" + table(metric_rows(comparison))
+            + ("<h2>Notes</h2>" + "".join(f"<p><b>{_esc(n)}</b>: {_esc(t)}</p>"
+                                          for n, t in notes) if notes else "")
+            + "<h2>The same in every run</h2><p>" + _esc("; ".join(same)) + "</p>")
     page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{_esc(title)}</title>"
             f"<style>{STYLE}</style></head><body>{body}</body></html>")
     path = Path(path).expanduser()

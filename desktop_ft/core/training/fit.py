@@ -105,6 +105,13 @@ def fine_tune(job: TrainJob, observer: Observer | None = None,
                          classes=scan.classes, tree=tree.states(), peft=_peft_record(bundle),
                          split=split_record(train_split, val_split))
         run.record["processes"] = distribution.process_count()
+        # What the job's options leave open, resolved here: runs compared side by side
+        # (core.training.compare) show these numbers, not "default".
+        run.record["settings"] = {
+            "learning_rate": lr, "trainable_params": trainable, "frozen_params": frozen,
+            "strategy": tree.strategy, "weights": bundle.weights_source,
+            "optimizer": job.optimizer_name(), "train_examples": len(train_split),
+            "val_examples": len(val_split) if val_split is not None else 0}
         run.save()
         observer.on_status(f"Run folder: {run.path}")
     if run is not None and not run.record["epochs_done"]:
@@ -123,6 +130,9 @@ def fine_tune(job: TrainJob, observer: Observer | None = None,
         skip.close()
     if run is not None:
         run.record["phase2_epoch"] = result.phase2_epoch
+        evaluation = result.evaluation or {}
+        run.record["evaluation"] = {k: evaluation.get(k) for k in ("accuracy", "examples")} \
+            if evaluation else None
         # Stopped on purpose: resumable, but not "interrupted" (a crash, a kill or a
         # termination, which the window offers to resume when it starts).
         run.mark("finished" if result.stop_reason != "stopped by user" else

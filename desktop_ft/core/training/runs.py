@@ -146,7 +146,7 @@ class Run:
                 "created": self.record["created"], "epochs_done": self.record["epochs_done"],
                 "epochs": job.get("epochs"), "best": best,
                 "data": job.get("data"), "bytes": disk_usage(self.path) if sizes else None,
-                "error": self.record.get("error")}
+                "error": self.record.get("error"), "note": self.record.get("note", "")}
 
 
 def disk_usage(path: Path) -> int:
@@ -176,6 +176,23 @@ def list_runs(root: str | os.PathLike | None = None, sizes: bool = True) -> list
                 except UserError:
                     continue
     return out
+
+
+NOTE_CHARS = 4000
+
+
+def set_note(path: str | os.PathLike, text: str) -> str:
+    """Keep ``text`` as the run's note in its run.json; return it as kept. A run whose
+    writer is alive is refused: run.json is then that process's file, and its next save
+    (from its own copy of the record) would drop the note or this save an epoch."""
+    run = Run.open(path)
+    if run.status == "running":
+        raise UserError(f"{run.path.name} is still training: its note can be written once "
+                        "it stops or finishes.")
+    text = str(text).strip()[:NOTE_CHARS]
+    run.record["note"] = text     # (run.json as it is on disk now: just read)
+    run.save()
+    return text
 
 
 def delete_run(path: str | os.PathLike) -> None:
