@@ -63,7 +63,14 @@ def scan_class_folders(root: Path, kind: str | None, classes: list[str] | None,
 
     skipped: list[tuple[str, str]] = []
     items, labels = [], []
-    check = check_image if kind == "images" else read_text
+    read = check_image if kind == "images" else read_text
+
+    def check(f: Path):
+        # Per file, so a cancel ends a class folder of thousands of files at once.
+        if stop is not None and stop.is_set():
+            raise ScanCancelled(f"Scanning {root} was cancelled.")
+        return read(f)
+
     for name, paths in files.items():
         if stop is not None and stop.is_set():
             raise ScanCancelled(f"Scanning {root} was cancelled.")

@@ -75,7 +75,7 @@ def export_through(job: ExportJob, way: Route) -> dict:
         keras_only = ExportOptions(info=way.info, merge_lora=job.options.merge_lora,
                                    formats=("keras",))
         _export_here(ExportJob(job.bundle, stage / "export", job.labels, keras_only,
-                               Observer()), Route(("keras",), way.info))
+                               Observer(), job.stop), Route(("keras",), way.info))
         record = process.run(stage)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
