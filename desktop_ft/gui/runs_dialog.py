@@ -1,6 +1,8 @@
 """File → Runs…: the training runs in the user's runs folder and their total disk use,
 with Resume, Export…, Delete and Clean up (the Settings cap, as ``desktop-ft runs
---prune``) — the same list as ``desktop-ft runs``.
+--prune``) — the same list as ``desktop-ft runs``; Compare (two or more selected runs side
+by side, :mod:`desktop_ft.gui.widgets.run_compare`) and each run's note, kept in its
+run.json.
 
 The list itself comes from the runs' small ``run.json`` files, read here; measuring each
 run's disk use and deleting folders (legacy runs hold 1–2 GB) run as tasks
@@ -10,14 +12,15 @@ from __future__ import annotations
 
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import (QAbstractItemView, QDialog, QFileDialog, QHBoxLayout,
-                               QHeaderView, QLabel, QMessageBox, QProgressBar, QPushButton,
-                               QTableWidget, QTableWidgetItem, QVBoxLayout)
+                               QHeaderView, QLabel, QMessageBox, QPlainTextEdit,
+                               QProgressBar, QPushButton, QTableWidget, QTableWidgetItem,
+                               QVBoxLayout)
 
 from desktop_ft.gui import worker_functions as work
 from desktop_ft.gui.task_runner import STOP, QtObserver, TaskRunner, TaskSpec
 
-COLUMNS = ("Run", "Status", "Epochs", "Best validation", "Data", "Size")
-SIZE_COLUMN = 5
+COLUMNS = ("Run", "Status", "Epochs", "Best validation", "Data", "Size", "Note")
+SIZE_COLUMN, NOTE_COLUMN = 5, 6
 
 
 def _size_text(n: int | None) -> str:
@@ -48,10 +51,13 @@ class RunsDialog(QDialog):
         self._busy = ""              # what a delete or clean-up is doing, while it runs
         self._note = ""              # what the last clean-up removed
         self.runs: list[dict] = []
+        self._note_run = None        # the run whose note the note box holds
+        self.compare_dialog = None
         layout = QVBoxLayout(self)
         self.where = QLabel(objectName="runsFolder")
         layout.addWidget(self.where)
         layout.addWidget(self._make_table(), 1)
+        layout.addLayout(self._make_note_row())
         layout.addLayout(self._make_progress_row())
         layout.addLayout(self._make_buttons())
         self.refresh()
@@ -60,11 +66,24 @@ class RunsDialog(QDialog):
         self.table = QTableWidget(0, len(COLUMNS), objectName="runsTable")
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        # Several rows at once: Compare takes two or more; the other actions one.
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
         self.table.itemSelectionChanged.connect(self._update_buttons)
         return self.table
+
+    def _make_note_row(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        self.note_edit = QPlainTextEdit(objectName="runNote")
+        self.note_edit.setPlaceholderText("A note on the selected run (what you tried, what "
+                                          "you saw)")
+        self.note_edit.setMaximumHeight(60)
+        self.note_button = QPushButton("Save note", objectName="runsSaveNote")
+        self.note_button.clicked.connect(self.save_note)
+        row.addWidget(self.note_edit, 1)
+        row.addWidget(self.note_button)
+        return row
 
     def _make_progress_row(self) -> QHBoxLayout:
         row = QHBoxLayout()
@@ -83,6 +102,9 @@ class RunsDialog(QDialog):
         self.resume_button = QPushButton("Resume", objectName="runsResume")
         self.export_button = QPushButton("Export…", objectName="runsExport")
         self.delete_button = QPushButton("Delete", objectName="runsDelete")
+        self.compare_button = QPushButton("Compare", objectName="runsCompare")
+        self.compare_button.setToolTip("Select two or more runs: their curves, the settings "
+                                       "that differ and their metrics side by side")
         self.cleanup_button = QPushButton("Clean up…", objectName="runsCleanUp")
         self.cleanup_button.setToolTip("Remove the oldest finished runs beyond the cap set "
                                        "in Settings; interrupted runs are kept")
@@ -90,10 +112,11 @@ class RunsDialog(QDialog):
         self.resume_button.clicked.connect(self._on_resume)
         self.export_button.clicked.connect(self._on_export)
         self.delete_button.clicked.connect(self._on_delete_clicked)
+        self.compare_button.clicked.connect(self.compare)
         self.cleanup_button.clicked.connect(self.clean_up)
         close.clicked.connect(self.accept)
         for b in (self.resume_button, self.export_button, self.delete_button,
-                  self.cleanup_button):
+                  self.compare_button, self.cleanup_button):
             row.addWidget(b)
         row.addStretch(1)
         row.addWidget(close)
@@ -113,11 +136,14 @@ class RunsDialog(QDialog):
             best = r["best"] or {}
             values = (r["name"], r["status"], f"{r['epochs_done']} / {r['epochs']}",
                       f"{best['monitor']} {best['value']:.4f} (epoch {best['epoch']})"
-                      if best else "—", r["data"] or "", _size_text(None))
+                      if best else "—", r["data"] or "", _size_text(None),
+                      r.get("note", "").replace("\n", " "))
             for j, text in enumerate(values):
                 item = QTableWidgetItem(text)
                 if j == 1 and r.get("error"):
                     item.setToolTip(r["error"])
+                elif j == NOTE_COLUMN:
+                    item.setToolTip(r.get("note", ""))
                 self.table.setItem(i, j, item)
         for j in (0, 1, 2, 3, 5):     # the data path column stretches
             self.table.resizeColumnToContents(j)
@@ -162,8 +188,13 @@ class RunsDialog(QDialog):
             self._show_activity("")
 
     def selected(self) -> dict | None:
-        rows = self.table.selectionModel().selectedRows()
-        return self.runs[rows[0].row()] if rows else None
+        """The selected run when exactly one is (Resume, Export, Delete, its note)."""
+        rows = self.selected_runs()
+        return rows[0] if len(rows) == 1 else None
+
+    def selected_runs(self) -> list[dict]:
+        rows = sorted(i.row() for i in self.table.selectionModel().selectedRows())
+        return [self.runs[i] for i in rows if i < len(self.runs)]
 
     # ------------------------------------------------------------------ busy state
     def _show_activity(self, text: str, total: int = 0) -> None:
@@ -232,7 +263,63 @@ class RunsDialog(QDialog):
             "Export the run's last checkpoint (no retraining)")
         self.delete_button.setEnabled(idle and run is not None and
                                       run["status"] != "running")
+        self.compare_button.setEnabled(idle and len(self.selected_runs()) >= 2)
+        self._show_note(run)
         self.cleanup_button.setEnabled(idle)
+
+    # ------------------------------------------------------------------ notes, compare
+    def _show_note(self, run: dict | None) -> None:
+        """The selected run's note, editable unless its writer is alive (run.json is then
+        that process's file). An edit in progress stays while the same run is selected."""
+        path = run["path"] if run is not None else None
+        if path != self._note_run:
+            self._note_run = path
+            self.note_edit.setPlainText(run.get("note", "") if run is not None else "")
+        writable = run is not None and run["status"] != "running"
+        self.note_edit.setReadOnly(not writable)
+        self.note_edit.setEnabled(run is not None)
+        self.note_button.setEnabled(writable)
+        self.note_button.setToolTip(
+            "Still training: its note can be written once it stops or finishes"
+            if run is not None and not writable else "Keep the note in the run's folder")
+
+    @Slot()
+    def save_note(self) -> None:
+        """Keep the edited note in the selected run's run.json (a small file: written
+        here, atomically)."""
+        from desktop_ft.core.errors import UserError
+        from desktop_ft.core.training.runs import set_note
+
+        run = self.selected()
+        if run is None:
+            return
+        try:
+            run["note"] = set_note(run["path"], self.note_edit.toPlainText())
+        except UserError as e:
+            self._tell(f"The note was not kept: {e.window_message}", e.details or "")
+            return
+        row = self.runs.index(run)
+        self.table.item(row, NOTE_COLUMN).setText(run["note"].replace("\n", " "))
+        self.table.item(row, NOTE_COLUMN).setToolTip(run["note"])
+
+    @Slot()
+    def compare(self):
+        """Open the selected runs side by side (their run.json files, read here)."""
+        from desktop_ft.core.errors import UserError
+        from desktop_ft.core.training.compare import compare_runs
+        from desktop_ft.gui.widgets.run_compare import RunCompareDialog
+
+        runs = self.selected_runs()
+        if len(runs) < 2:
+            return None
+        try:
+            comparison = compare_runs([r["path"] for r in runs])
+        except UserError as e:
+            self._tell(f"The runs cannot be compared: {e.window_message}", e.details or "")
+            return None
+        self.compare_dialog = RunCompareDialog(comparison, self)
+        self.compare_dialog.open()
+        return self.compare_dialog
 
     # ------------------------------------------------------------------ actions
     @Slot()
