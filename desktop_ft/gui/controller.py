@@ -41,6 +41,7 @@ class SessionController(QObject):
     exported = Signal(object)             # export.json record
     exportFailed = Signal()
     exportFailedWithRun = Signal(str, str)   # run folder, export folder: offer a retry
+    taskCancelled = Signal(str)           # a cancelled task's name (it changed nothing)
     projectOpened = Signal(object)        # Project: the panels show its settings
     architectureWanted = Signal(str)      # data dropped that another modality takes
     tableColumns = Signal(str, object, object)   # a table, its header, (text, label) asked
@@ -65,6 +66,7 @@ class SessionController(QObject):
         self.observer.status.connect(self.status)
         self.tasks = TaskRunner(self)
         self.tasks.error.connect(self.error)
+        self.tasks.cancelled.connect(self._on_cancelled)
         refusals = Refusals(self)
         self.model_ops = ModelOperations(self, refusals)
         self.data_ops = DataOperations(self, refusals)
@@ -145,6 +147,18 @@ class SessionController(QObject):
     def stop(self) -> None:
         if self.train_task is not None:
             self.train_task.cancel()
+
+    def cancel_tasks(self) -> None:
+        """The status bar's Cancel: stop the export, scan, or model preparation running."""
+        self.tasks.cancel_tasks()
+
+    @Slot(str, str)
+    def _on_cancelled(self, name: str, label: str) -> None:
+        """A cancelled task stopped having changed nothing: say so (no error banner)."""
+        if name == "strategy":    # the model was put back as it was: show it again
+            self.set_bundle(self.bundle)
+        self.taskCancelled.emit(name)
+        self.status.emit(f"Cancelled: {label.rstrip('…')} stopped; nothing was changed.")
 
     def predict(self, item: str, kind: str) -> None:
         self.result_ops.predict(item, kind)

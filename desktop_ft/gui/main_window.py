@@ -11,8 +11,8 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtGui import QIcon
-from PySide6.QtWidgets import (QLabel, QMainWindow, QProgressBar, QSplitter, QTabWidget,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QLabel, QMainWindow, QProgressBar, QPushButton, QSplitter,
+                               QTabWidget, QVBoxLayout, QWidget)
 
 from desktop_ft.core.data import IMAGE_EXTENSIONS, TABLE_EXTENSIONS
 from desktop_ft.core.errors import UserError
@@ -98,8 +98,14 @@ class MainWindow(QMainWindow):
         self.busy.setMaximumWidth(120)
         self.busy.hide()
         self.task_label = QLabel(objectName="taskLabel")     # what owns the model now
+        # Stops an export, a scan or a model preparation (Load and Train have their own).
+        self.cancel_button = QPushButton("Cancel", objectName="cancelTask")
+        self.cancel_button.setToolTip("Stop this task; what it was changing stays as it was.")
+        self.cancel_button.clicked.connect(self._cancel_tasks)
+        self.cancel_button.hide()
         self.device_label = QLabel(f"Starting {starting_backend()}…", objectName="deviceLabel")
         self.statusBar().addPermanentWidget(self.task_label)
+        self.statusBar().addPermanentWidget(self.cancel_button)
         self.statusBar().addPermanentWidget(self.busy)
         self.statusBar().addPermanentWidget(self.device_label)
         self.resize(1300, 840)
@@ -120,6 +126,12 @@ class MainWindow(QMainWindow):
         self.banner.hide_error()
         self.controller.train(job)
         self.tabs.setCurrentIndex(TRAIN_TAB if self.controller.training else DATA_TAB)
+
+    @Slot()
+    def _cancel_tasks(self) -> None:
+        self.controller.cancel_tasks()
+        self.cancel_button.setEnabled(False)      # until the task has stopped
+        self.statusBar().showMessage("Cancelling…")
 
     @Slot()
     def use_sample(self) -> None:

@@ -90,7 +90,8 @@ class ModelOperations(_Operations):
         if bundle.modality.lora_unavailable and key in ("lora", "qlora"):
             self._refusals.say(bundle.modality.lora_unavailable)
             return
-        self._run(TaskSpec("strategy", "Preparing the model…", owns_model=True),
+        self._run(TaskSpec("strategy", "Preparing the model…", owns_model=True,
+                           cancellable=True),
                   work.prepare_strategy, bundle, key, unfreeze_last, lora_rank,
                   self._session.observer, STOP, on_done=self.on_prepared)
 
@@ -109,8 +110,8 @@ class DataOperations(_Operations):
         if self._refusals.while_training("changing the data"):
             return
         self._session.status.emit(f"Scanning {path}…")
-        self._run(TaskSpec("scan", "Scanning…"), work.scan_data, path, STOP, columns,
-                  on_done=self._on_scanned)
+        self._run(TaskSpec("scan", "Scanning…", cancellable=True), work.scan_data, path,
+                  STOP, columns, on_done=self._on_scanned)
 
     def use_sample(self) -> None:
         self._run(TaskSpec("sample-data"), work.sample_dataset, on_done=self._on_sample_ready)
@@ -285,7 +286,8 @@ class ResultOperations(_Operations):
             self._refusals.say("Choose at least one export format.")
             return False
         self._export_target = path
-        return self._run(TaskSpec("export", "Exporting…", owns_model=True),
+        return self._run(TaskSpec("export", "Exporting…", owns_model=True,
+                                  cancellable=True),
                          work.export, s.bundle, path, s.result, s.observer, formats, STOP,
                          on_done=self._on_exported,
                          on_error=self._on_export_error) is not None
@@ -293,7 +295,8 @@ class ResultOperations(_Operations):
     def export_run(self, run_path: str, out: str, formats: list[str] | None = None) -> None:
         """Export a run folder's last checkpoint (no retraining)."""
         self._export_target = out
-        self._run(TaskSpec("export-run", "Exporting from the run…", owns_model=True),
+        self._run(TaskSpec("export-run", "Exporting from the run…", owns_model=True,
+                           cancellable=True),
                   work.export_run, run_path, out, self._session.observer, formats, STOP,
                   on_done=self._on_exported, on_error=self._on_export_error)
 

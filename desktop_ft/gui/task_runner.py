@@ -14,6 +14,11 @@ try/explain, export from a run) own it: one at a time. Another is refused — th
 disables the controls that would start it — or, with ``TaskSpec.wait``, queued until the
 running one ends (a Load clicked while Keras is still starting).
 
+A ``TaskSpec.cancellable`` task is one the window's Cancel button stops
+(:meth:`TaskRunner.cancel_tasks`): once cancelled, its failure is not an error but
+:attr:`TaskRunner.cancelled` (the engine stops at its next check and leaves nothing
+half-written), so the window says "Cancelled" instead of showing a banner.
+
 Results come back through signals connected to ``@Slot`` methods of GUI-thread objects —
 PySide6 runs a lambda or free function connected to a worker's signal in the *worker*
 thread, even with a queued connection. Workers are never parented to a widget and are
@@ -53,7 +58,9 @@ class TaskSpec:
     """What a task is, apart from the function it runs: its ``name``; the ``label`` the
     status bar shows while it runs (default: the name); whether it ``owns_model`` (one
     such task at a time); whether it ``wait``s for the model rather than being refused;
-    whether it counts as ``busy`` (the status bar's indicator).
+    whether it counts as ``busy`` (the status bar's indicator); whether the window's Cancel
+    button stops it (``cancellable``: the engine checks the stop event and leaves nothing
+    half-written, so a cancelled task ends as *cancelled*, not as an error).
 
     >>> TaskSpec("load-model", "Loading the model…", owns_model=True, wait=True).busy
     True
@@ -64,6 +71,7 @@ class TaskSpec:
     owns_model: bool = False
     wait: bool = False
     busy: bool = True
+    cancellable: bool = False
 
 
 @dataclass(eq=False)
@@ -75,6 +83,7 @@ class TaskState:
     label: str
     owns_model: bool = False
     stop: Cancel = field(default_factory=Cancel)
+    cancellable: bool = False
 
     def cancel(self, abandon: bool = False) -> None:
         """Stop the task; ``abandon``: and nobody waits for its result (closing)."""
@@ -157,6 +166,7 @@ class TaskRunner(QObject):
     busyChanged = Signal(int)
     modelTaskChanged = Signal(str)     # the label of the task owning the model, or ""
     error = Signal(str, str)
+    cancelled = Signal(str, str)       # a cancellable task's name and label: it stopped
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -173,7 +183,8 @@ class TaskRunner(QObject):
         must be slots of GUI-thread objects (default error handler: :attr:`error`).
         A task whose spec ``owns_model`` while another does is queued (``spec.wait``) or
         refused: None, with the reason on :attr:`error`."""
-        state = TaskState(spec.name, spec.label or spec.name, spec.owns_model)
+        state = TaskState(spec.name, spec.label or spec.name, spec.owns_model,
+                          cancellable=spec.cancellable)
         task = (state, fn, args, kwargs, on_done, on_error, spec.busy)
         if spec.owns_model and self.model_task is not None:
             if not spec.wait:
@@ -216,6 +227,28 @@ class TaskRunner(QObject):
         for task in self._queued:
             task[0].cancel(abandon)
 
+    def cancellable_tasks(self) -> list[TaskState]:
+        """The cancellable tasks started or queued and not yet ended (the window's Cancel
+        button shows while there is one)."""
+        states = [w.state for w in self._mine] + [task[0] for task in self._queued]
+        return [s for s in states if s is not None and s.cancellable]
+
+    def cancel_tasks(self) -> None:
+        """Cancel the cancellable tasks (the window's Cancel button); Load and Train have
+        their own Cancel and Stop."""
+        for state in self.cancellable_tasks():
+            state.cancel()
+
+    def _ended_by_cancel(self, state: TaskState | None) -> bool:
+        """A cancellable task the user cancelled failed because it stopped: say so
+        (``cancelled``) instead of reporting an error. (Closing abandons tasks: nobody
+        listens any more.)"""
+        if state is None or not state.cancellable or not state.cancelled:
+            return False
+        if not state.stop.abandoned:
+            self.cancelled.emit(state.name, state.label)
+        return True
+
     def _release(self, worker: Worker) -> None:
         """The task's outcome is in: the model is free for the next task (which its own
         result slot may start), before the thread has quite ended."""
@@ -235,13 +268,16 @@ class TaskRunner(QObject):
     def _on_errored(self, message: str, details: str) -> None:
         worker = self.sender()
         self._release(worker)
-        (worker.on_error or self.error.emit)(message, details)
+        if not self._ended_by_cancel(worker.state):
+            (worker.on_error or self.error.emit)(message, details)
         self._start_queued()
 
     def _start_queued(self) -> None:
         while self._queued and self.model_task is None:
             task = self._queued.pop(0)
             state, on_error = task[0], task[5]
+            if self._ended_by_cancel(state):
+                continue
             if state.cancelled:
                 (on_error or self.error.emit)(f"{state.label.rstrip('…')}: cancelled.", "")
                 continue

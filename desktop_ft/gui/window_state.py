@@ -17,6 +17,9 @@ def update_controls(window) -> None:
     window.busy.setVisible(c.tasks.busy_count > 0)
     window.task_label.setText(task.label if task is not None else "")
     window.task_label.setVisible(task is not None)
+    cancellable = c.tasks.cancellable_tasks()
+    window.cancel_button.setVisible(bool(cancellable))
+    window.cancel_button.setEnabled(not any(t.cancelled for t in cancellable))
     window.model_panel.set_can_load(not c.loading and (not model_busy or load_waits))
     window.layers_panel.set_busy(model_busy)
     window.train_panel.set_can_train(c.scan is not None and not c.loading and

@@ -132,6 +132,7 @@ class TryExportPanel(QWidget):
         controller.predicted.connect(self.show_probabilities)
         controller.exported.connect(self.show_export)
         controller.exportFailed.connect(self.show_export_failed)
+        controller.taskCancelled.connect(self.show_export_cancelled)
         controller.resultReady.connect(self.show_ready)
         controller.bundleChanged.connect(self._on_bundle)
         controller.explained.connect(self.show_explanation)
@@ -241,6 +242,11 @@ class TryExportPanel(QWidget):
     @Slot()
     def show_export_failed(self) -> None:
         self.export_label.setText("Export failed; any previous export is unchanged.")
+
+    @Slot(str)
+    def show_export_cancelled(self, task: str) -> None:
+        if task in ("export", "export-run"):
+            self.export_label.setText("Export cancelled; any previous export is unchanged.")
 
     # ------------------------------------------------------------------ slots
     @Slot()
