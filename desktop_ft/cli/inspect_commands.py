@@ -58,6 +58,12 @@ def cmd_scan(args) -> int:
 
     scan = data.scan(args.data, args.kind, text_column=args.text_column,
                      label_column=args.label_column)
+    if args.corrections:
+        from desktop_ft.core.data.corrections import apply_corrections, load_corrections
+
+        if not Path(args.corrections).is_file():
+            raise UserError(f"--corrections {args.corrections}: no such file.")
+        apply_corrections(scan, load_corrections(args.corrections))
     if args.json:
         print(json.dumps(scan.summary()))
         return 0

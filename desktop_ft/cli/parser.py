@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 from desktop_ft import __version__
 from desktop_ft.core.backend import BACKENDS
@@ -140,39 +141,8 @@ class OneLineParser(argparse.ArgumentParser):
                      f"(see `{self.prog} --help`)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineParser(
-        prog="desktop-ft", description="Transfer learning and fine-tuning with Keras. "
-        "Without a command, opens the desktop app.", epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--version", action="version", version=f"desktop-ft {__version__}")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-
-    p = sub.add_parser("models", help="list the networks: input, parameters, ImageNet top-1, "
-                       "where pretrained weights come from")
-    p.add_argument("--json", action="store_true")
-
-    p = sub.add_parser("layers", help="print the layer tree with trainable state and counts")
-    _add_model_args(p, for_training=False)
-    p.add_argument("--json", action="store_true", help="print the tree as JSON")
-
-    p = sub.add_parser("scan", help="check a dataset: classes, counts, skipped files, warnings")
-    p.add_argument("data", help="image/text folder or CSV/TSV file")
-    p.add_argument("--kind", choices=["images", "text"], default=None)
-    p.add_argument("--text-column", default=None)
-    p.add_argument("--label-column", default=None)
-    p.add_argument("--json", action="store_true")
-
-    p = sub.add_parser("train", help="fine-tune a model and export it",
-                       formatter_class=argparse.RawDescriptionHelpFormatter,
-                       usage="%(prog)s (--data PATH | --project FILE) --export OUT "
-                             "[options]\n       %(prog)s --resume RUN_DIR [--export OUT] "
-                             "[options]",
-                       required_unless={"export": "resume"})
-    p.add_argument("--project", default=None, metavar="FILE",
-                   help="a project file saved by the app; other options override it")
-    _add_model_args(p, for_training=True)
+def _add_data_and_training_args(p) -> None:
+    """The data and training options of ``train``, which ``label-issues`` takes too."""
     d = p.add_argument_group("data")
     d.add_argument("--data", default=None, help="image folder (one subfolder per class), text "
                    "folder, or CSV/TSV")
@@ -200,11 +170,62 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--phase1-epochs", type=int, default=None, metavar="N",
                    help="two-phase: epochs of phase 1 (default: until val_loss stops "
                         "improving, at most half the epochs)")
+    d.add_argument("--corrections", default=None, metavar="FILE", type=_absolute,
+                   help="a corrections file (JSON) of suspect-label decisions that the "
+                        "scan applies: relabel, exclude or keep per file or row")
+
+
+def _add_cache_args(p):
+    """The feature-cache options (``train``, ``label-issues``); returns their group."""
     f = p.add_argument_group("speed")
     f.add_argument("--no-feature-cache", dest="feature_cache", action="store_false",
                    default=None, help="do not train on cached features of the frozen prefix")
     f.add_argument("--cache-budget", dest="cache_budget_mb", type=int, default=None,
                    metavar="MB", help="memory for cached features (default 2048)")
+    return f
+
+
+def _absolute(text: str) -> str:
+    return os.path.abspath(os.path.expanduser(text))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(
+        prog="desktop-ft", description="Transfer learning and fine-tuning with Keras. "
+        "Without a command, opens the desktop app.", epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"desktop-ft {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("models", help="list the networks: input, parameters, ImageNet top-1, "
+                       "where pretrained weights come from")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("layers", help="print the layer tree with trainable state and counts")
+    _add_model_args(p, for_training=False)
+    p.add_argument("--json", action="store_true", help="print the tree as JSON")
+
+    p = sub.add_parser("scan", help="check a dataset: classes, counts, skipped files, warnings")
+    p.add_argument("data", help="image/text folder or CSV/TSV file")
+    p.add_argument("--kind", choices=["images", "text"], default=None)
+    p.add_argument("--text-column", default=None)
+    p.add_argument("--label-column", default=None)
+    p.add_argument("--corrections", default=None, metavar="FILE", type=_absolute,
+                   help="apply this corrections file (suspect-label decisions)")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("train", help="fine-tune a model and export it",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       usage="%(prog)s (--data PATH | --project FILE) --export OUT "
+                             "[options]\n       %(prog)s --resume RUN_DIR [--export OUT] "
+                             "[options]",
+                       required_unless={"export": "resume"})
+    p.add_argument("--project", default=None, metavar="FILE",
+                   help="a project file saved by the app; other options override it")
+    _add_model_args(p, for_training=True)
+    _add_data_and_training_args(p)
+    f = _add_cache_args(p)
     f.add_argument("--jit", dest="jit_compile", action="store_true", default=None,
                    help="compile with XLA")
     f.add_argument("--distributed", action="store_true",
@@ -236,6 +257,19 @@ def build_parser() -> argparse.ArgumentParser:
                    help="export folder (SavedModel, model.keras, labels.json, export.json); "
                         "required, except with --resume")
     p.add_argument("--json", action="store_true", help="end with one JSON line summarising")
+
+    p = sub.add_parser("label-issues", help="find training examples whose label looks "
+                       "wrong (out-of-fold predictions + Confident Learning), most suspect "
+                       "first", usage="%(prog)s (--data PATH | --project FILE) [options]")
+    p.add_argument("--project", default=None, metavar="FILE",
+                   help="a project file saved by the app; other options override it")
+    _add_model_args(p, for_training=True)
+    _add_data_and_training_args(p)
+    _add_cache_args(p)
+    p.add_argument("--folds", type=_positive_int, default=5,
+                   help="k of the k-fold out-of-fold predictions (default 5)")
+    p.add_argument("--json", action="store_true",
+                   help="end with one JSON object listing the suspects")
 
     p = sub.add_parser("export", help="export again without retraining, from a run's "
                        "checkpoint or an earlier export, in other formats")

@@ -18,7 +18,7 @@ from desktop_ft.core.errors import UserError
 JOB_KEYS = ("data", "val_data", "val_split", "strategy", "unfreeze_last", "epochs",
             "batch_size", "lr", "optimizer", "early_stopping", "class_weights", "seed",
             "text_column", "label_column", "lora_rank", "phase1_epochs", "feature_cache",
-            "cache_budget_mb", "jit_compile", "keep_runs", "max_runs_gb")
+            "cache_budget_mb", "jit_compile", "keep_runs", "max_runs_gb", "corrections")
 
 
 def _project_from_args(args):
@@ -41,6 +41,8 @@ def _project_from_args(args):
         job_d["strategy"] = None   # the project's tree, exactly as saved
     elif job_d.get("strategy") is None:
         job_d["strategy"] = "auto"
+    if args.corrections and not os.path.isfile(args.corrections):
+        raise UserError(f"--corrections {args.corrections}: no such file.")
     if not job_d.get("data"):
         raise UserError("train needs --data PATH (or a --project that names its data).")
     job = TrainJob.from_dict(job_d)
@@ -178,6 +180,34 @@ def cmd_export(args) -> int:
           file=out_stream)
     if args.json:
         print(json.dumps(summary))
+    return 0
+
+
+def cmd_label_issues(args) -> int:
+    """Suspect labels: train per fold, rank with Confident Learning, print most suspect
+    first (and end with one JSON object with ``--json``)."""
+    from desktop_ft.core.project import replay
+    from desktop_ft.core.training.label_issues import find_suspects
+
+    project = _project_from_args(args)
+    out_stream = sys.stderr if args.json else sys.stdout
+    observer = PrintingObserver(out_stream)
+    stop = threading.Event()
+    _install_sigint(stop, out_stream)
+    bundle = scan = None
+    if project.tree is not None:
+        bundle, scan = replay(project, observer, stop)
+    found = find_suspects(project.job, observer, stop, folds=args.folds, bundle=bundle,
+                          scan=scan)
+    suspects = found["suspects"]
+    how = "the head on cached features" if found["cached"] else "the whole model"
+    print(f"{len(suspects)} suspect label(s) among {found['examples']} training examples "
+          f"({found['folds']}-fold, {how}), most suspect first:", file=out_stream)
+    for s in suspects:
+        print(f"  {s['score']:.3f}  {s['item']}: given {s['given']}, suggested "
+              f"{s['suggested']}", file=out_stream)
+    if args.json:
+        print(json.dumps(found))
     return 0
 
 

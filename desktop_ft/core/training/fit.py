@@ -20,6 +20,7 @@ import threading
 from desktop_ft.core import data as data_mod
 from desktop_ft.core import distribution, interrupts, runtime
 from desktop_ft.core.data import splits
+from desktop_ft.core.data.corrections import apply_corrections, load_corrections
 from desktop_ft.core.errors import UserError
 from desktop_ft.core.models import ModelBundle, modality_for, load_model, with_num_classes
 from desktop_ft.core.observer import Observer
@@ -47,6 +48,8 @@ def prepare(job: TrainJob, observer: Observer | None = None,
                                 text_column=job.text_column, label_column=job.label_column)
             scan.val = val.train
             scan.skipped += val.skipped
+        if job.corrections:
+            apply_corrections(scan, load_corrections(job.corrections))
     if scan.kind != expected:
         raise UserError(f"{job.model.architecture.upper()} needs {expected} but {scan.root} holds "
                         f"{scan.kind}.")

@@ -66,6 +66,7 @@ class TrainJob:
     jit_compile: bool = False            # XLA
     keep_runs: int = DEFAULT_KEEP        # when the run ends, keep this many finished runs
     max_runs_gb: float = DEFAULT_MAX_GB  # ... and at most this much (0: no size cap)
+    corrections: str | None = None       # a corrections file the scan applies (suspect labels)
 
     def __post_init__(self):
         if isinstance(self.model, dict):
