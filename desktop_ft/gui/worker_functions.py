@@ -60,6 +60,8 @@ def scan_data(path: str, stop, columns: tuple | None = None) -> dict:
         out["message"] = e.window_message
         return out
     out["samples"] = samples_of(out["scan"])
+    if stop.is_set():     # cancelled after the last file: the scan is not applied either
+        raise data.ScanCancelled(f"Scanning {path} was cancelled.")
     return out
 
 

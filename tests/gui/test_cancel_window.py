@@ -173,3 +173,22 @@ def test_cancel_lora_preparation(qtbot, window, tiny_bert_preset, text_csv, monk
     assert w.layers_panel.tree_model._tree is bundle.tree     # the panel shows it again
     assert_cancelled_quietly(w)
     assert w.layers_panel.buttons["lora"].isEnabled()        # usable again
+
+
+def test_a_scan_cancelled_after_its_last_file_is_not_applied(tmp_path, monkeypatch):
+    from desktop_ft.core import data
+    from desktop_ft.gui import worker_functions as work
+
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "1.txt").write_text("text")
+    stop, real = threading.Event(), data.scan
+
+    def scan_then_cancel(*args, **kwargs):
+        result = real(*args, **kwargs)
+        stop.set()
+        return result
+
+    monkeypatch.setattr(data, "scan", scan_then_cancel)
+    with pytest.raises(data.ScanCancelled):
+        work.scan_data(str(tmp_path), stop)
