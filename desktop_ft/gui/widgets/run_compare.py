@@ -63,7 +63,11 @@ class RunCompareView(QWidget):
         self.settings_table = _table(
             "compareSettings", [(LABELS[k], [format_value(r["settings"][k]) for r in runs])
                                 for k in differs], names)
-        box.addWidget(self.settings_table, 1)
+        # As tall as its rows (few, usually): the metrics below get the room.
+        rows_height = sum(self.settings_table.rowHeight(i) for i in range(len(differs)))
+        self.settings_table.setMaximumHeight(
+            self.settings_table.horizontalHeader().sizeHint().height() + rows_height + 8)
+        box.addWidget(self.settings_table)
         box.addWidget(QLabel("<b>Metrics</b> (final: the last epoch; best: the epoch kept "
                              "as best)"))
         notes = [("Note", [r["note"] for r in runs])] if any(r["note"] for r in runs) else []
