@@ -21,6 +21,10 @@ def cmd_runs(args) -> int:
         return 0
     if args.compare:
         return _compare(args, root)
+    if args.html:
+        from desktop_ft.core.errors import UserError
+
+        raise UserError("--html writes a comparison: give the runs with --compare RUN RUN....")
     if args.note:
         from desktop_ft.core.training.runs import set_note
 

@@ -73,6 +73,9 @@ def test_cli_compare_json_and_html(two_runs, tmp_path, capsys):
                  *(os.path.basename(p) for p in two_runs)]) == 0
     text = capsys.readouterr().out
     assert "Learning rate" in text and "0.001" in text and "0.01" in text
+    # --html alone has nothing to write: refused, not ignored.
+    assert main(["runs", "--html", str(tmp_path / "alone.html")]) != 0
+    assert "--compare" in capsys.readouterr().err and not (tmp_path / "alone.html").exists()
 
 
 def test_old_run_json_is_compared(two_runs, tmp_path):
