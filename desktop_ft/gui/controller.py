@@ -18,10 +18,12 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal, Slot
 
+from desktop_ft.core.data.corrections import corrections_path_for
 from desktop_ft.core.data.sample_data import default_location
 from desktop_ft.core.models import ModelSpec, modality_for
 from desktop_ft.gui.operations import (DataOperations, ModelOperations, ResultOperations,
                                        TrainingOperations)
+from desktop_ft.gui.label_operations import LabelOperations
 from desktop_ft.gui.project_files import ProjectFiles
 from desktop_ft.gui.refusals import Refusals
 from desktop_ft.gui.task_runner import QtObserver, TaskRunner
@@ -49,6 +51,8 @@ class SessionController(QObject):
     note = Signal(str)
     status = Signal(str)
     deviceReady = Signal(str)
+    suspectsReady = Signal(object)        # label-issues result: suspects, most suspect first
+    correctionsChanged = Signal(bool)     # a decision was saved; whether Undo can move back
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -73,6 +77,7 @@ class SessionController(QObject):
         self.training_ops = TrainingOperations(self, refusals)
         self.result_ops = ResultOperations(self, refusals)
         self.projects = ProjectFiles(self, refusals)
+        self.label_ops = LabelOperations(self, refusals)
 
     # ------------------------------------------------------------------ the state
     @property
@@ -89,8 +94,11 @@ class SessionController(QObject):
     def data_fields(self) -> dict:
         """The TrainJob fields that say which data the session holds, as it was read."""
         text, label = self.scan_columns
-        return {"data": self.scan.root if self.scan else "", "text_column": text,
-                "label_column": label}
+        fields = {"data": self.scan.root if self.scan else "", "text_column": text,
+                  "label_column": label}
+        if self.scan is not None and corrections_path_for(self.scan.root).exists():
+            fields["corrections"] = str(corrections_path_for(self.scan.root))
+        return fields
 
     def set_bundle(self, bundle) -> None:
         self.bundle = bundle
@@ -126,6 +134,18 @@ class SessionController(QObject):
 
     def apply_strategy(self, key: str, unfreeze_last: int, lora_rank: int) -> None:
         self.model_ops.apply_strategy(key, unfreeze_last, lora_rank)
+
+    def find_suspects(self, options: dict) -> None:
+        self.label_ops.find(options)
+
+    def decide_label(self, item: str, given: str, decision: str, label: str) -> None:
+        self.label_ops.decide(item, given, decision, label)
+
+    def apply_corrections_to_folder(self) -> None:
+        self.label_ops.apply_to_folder()
+
+    def undo_corrections(self) -> None:
+        self.label_ops.undo()
 
     def open_data(self, path: str, columns: tuple | None = None) -> None:
         self.data_ops.open(path, columns)

@@ -128,6 +128,13 @@ class DataOperations(_Operations):
         if scan is None:      # a table read by the wrong columns: the window offers others
             self._refusals.say(scanned["message"])
             return
+        # The decisions about suspect labels (Relabel, Exclude) the user made here before.
+        from desktop_ft.core.data.corrections import apply_saved_corrections
+
+        try:
+            apply_saved_corrections(scan)
+        except UserError as e:
+            self._refusals.user_error(e)
         s.set_scan(scan, scanned["columns"], scanned["samples"])
         s.status.emit(f"{scan.kind.capitalize()}: {len(scan.classes)} classes, "
                       f"{sum(scan.counts().values())} examples, {len(scan.skipped)} "

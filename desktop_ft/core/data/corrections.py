@@ -192,3 +192,23 @@ def _remove_empty_up_to(folder: Path, root: Path) -> None:
             not any(folder.iterdir()):
         folder.rmdir()
         folder = folder.parent
+
+
+def corrections_path_for(data: str | os.PathLike) -> Path:
+    """Where the window keeps a data set's corrections: beside the folder or table (not
+    inside it, where it would be scanned), e.g. ``pets.corrections.json`` next to ``pets/``."""
+    p = Path(data).expanduser().resolve()
+    return p.parent / f"{p.name}.corrections.json"
+
+
+def undo_path_for(data: str | os.PathLike) -> Path:
+    """Where "Apply to folder…" writes its undo record for ``data``."""
+    return corrections_path_for(data).with_name(corrections_path_for(data).name.replace(
+        ".corrections.json", ".corrections-undo.json"))
+
+
+def apply_saved_corrections(scan_) -> list[str]:
+    """:func:`apply_corrections` with the file :func:`corrections_path_for` names for the
+    scan's data, when there is one."""
+    path = corrections_path_for(scan_.root)
+    return apply_corrections(scan_, load_corrections(path)) if path.exists() else []

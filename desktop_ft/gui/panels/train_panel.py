@@ -144,12 +144,29 @@ class TrainPanel(QWidget):
         controller.resultReady.connect(self.show_result)
         controller.trainingFailed.connect(self.show_failure)
         controller.mistakesReady.connect(self.mistakes.set_mistakes)
+        suspects = self.mistakes.suspects
+        suspects.findRequested.connect(self._find_suspects)
+        suspects.decided.connect(controller.decide_label)
+        suspects.applyRequested.connect(controller.apply_corrections_to_folder)
+        suspects.undoRequested.connect(controller.undo_corrections)
+        controller.suspectsReady.connect(suspects.set_suspects)
+        controller.correctionsChanged.connect(suspects.set_undo_available)
         controller.bundleChanged.connect(self.refresh_auto_learning_rate)
         self.optionsChanged.connect(self.refresh_auto_learning_rate)
         controller.observer.trainBegan.connect(self.on_train_begin)
         controller.observer.batchEnded.connect(self.on_batch)
         controller.observer.epochEnded.connect(self.on_epoch)
         controller.projectOpened.connect(self._on_project)
+
+    @Slot()
+    def _find_suspects(self) -> None:
+        """The search trains like Train does: these settings (epochs, learning rate …)."""
+        try:
+            options = self.options()
+        except UserError as e:
+            self._controller.error.emit(e.window_message, "")
+            return
+        self._controller.find_suspects(options)
 
     @Slot(object)
     def _on_project(self, project) -> None:

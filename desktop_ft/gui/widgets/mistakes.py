@@ -1,5 +1,6 @@
 """The validation examples the model got wrong, most confident first — thumbnails or
-text snippets with true and predicted class; filterable by a confusion-matrix cell."""
+text snippets with true and predicted class; filterable by a confusion-matrix cell —
+beside the suspect labels (:mod:`.suspect_labels`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from pathlib import Path
 from PySide6.QtCore import QSize, Qt, Signal, Slot
 from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton,
-                               QVBoxLayout, QWidget)
+                               QTabWidget, QVBoxLayout, QWidget)
+
+from desktop_ft.gui.widgets.suspect_labels import SuspectLabelsView
 
 
 class MistakesView(QWidget):
@@ -19,7 +22,16 @@ class MistakesView(QWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        layout = QVBoxLayout(self)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        # Two views: what the model got wrong, and what the data may have wrong.
+        self.pages = QTabWidget(objectName="mistakesPages")
+        wrong = QWidget()
+        self.suspects = SuspectLabelsView()
+        self.pages.addTab(wrong, "Wrong predictions")
+        self.pages.addTab(self.suspects, "Suspect labels")
+        outer.addWidget(self.pages)
+        layout = QVBoxLayout(wrong)
         layout.setContentsMargins(0, 0, 0, 0)
         row = QHBoxLayout()
         self.caption = QLabel("Train a model to see the examples it gets wrong.",
@@ -45,6 +57,7 @@ class MistakesView(QWidget):
         self._fill()
 
     def filter_cell(self, true: str, predicted: str) -> None:
+        self.pages.setCurrentIndex(0)
         self._filter = (true, predicted)
         self._fill()
 
