@@ -27,7 +27,8 @@ LABELS = {
     "epochs": "Epochs", "batch_size": "Batch size", "early_stopping": "Early stopping",
     "augmentation": "Augmentation", "class_weights": "Class weights",
     "precision": "Precision", "data": "Data", "val_data": "Validation data",
-    "val_split": "Validation split", "seed": "Seed", "split": "Split",
+    "val_split": "Validation split", "corrections": "Label corrections", "seed": "Seed",
+    "split": "Split",
 }
 # Per-epoch values shown, the first found in any run of each group.
 CURVES = (("val_loss", "Validation loss"), ("val_accuracy", "Validation accuracy"),
@@ -81,6 +82,7 @@ def run_settings(record: dict) -> dict:
         "precision": model.get("precision"),
         "data": job.get("data"), "val_data": job.get("val_data"),
         "val_split": job.get("val_split") if not job.get("val_data") else None,
+        "corrections": job.get("corrections"),
         "seed": job.get("seed"), "split": _split_digest(record.get("split")),
     }
 
