@@ -192,3 +192,35 @@ def test_a_scan_cancelled_after_its_last_file_is_not_applied(tmp_path, monkeypat
     monkeypatch.setattr(data, "scan", scan_then_cancel)
     with pytest.raises(data.ScanCancelled):
         work.scan_data(str(tmp_path), stop)
+
+
+def test_cancel_the_suspect_label_search(qtbot, window, image_folder, monkeypatch):
+    """Cancel during the first fold: no suspects shown, the model's weights as before."""
+    from desktop_ft.core.training import label_issues
+
+    from tests.gui.conftest import load_tiny_vgg_with_data
+
+    w, c = window, window.controller
+    load_tiny_vgg_with_data(qtbot, w, image_folder)
+    w.train_panel.set_options({**w.train_panel.options(), "epochs": 1})
+    before = [v.copy() for v in c.bundle.model.get_weights()]
+    real = label_issues._each_fold
+
+    def each_fold(model, fold_of, context, train_and_predict):
+        stop = context[2]
+
+        def fold_then_wait(held):
+            out = list(train_and_predict(held))
+            stop.wait(60)          # a long search: Cancel comes during it
+            return out
+        return real(model, fold_of, context, fold_then_wait)
+
+    monkeypatch.setattr(label_issues, "_each_fold", each_fold)
+    found = []
+    c.suspectsReady.connect(found.append)
+    click(qtbot, w.train_panel.mistakes.suspects.find)
+    cancel_when_shown(qtbot, w)
+    assert found == []
+    weights = c.bundle.model.get_weights()
+    assert all(np.array_equal(a, b) for a, b in zip(weights, before))
+    assert_cancelled_quietly(w)
