@@ -107,3 +107,36 @@ def test_apply_to_folder_moves_files_and_undo_restores_exactly(tmp_path):
     assert undo_apply(undo) == entries
     assert _snapshot(root) == before
     assert not (root / ".excluded").exists() and not undo.exists()
+
+
+@pytest.mark.usefixtures("narrow_vgg16")
+def test_search_cancels_between_folds_and_leaves_the_weights(tmp_path):
+    """Stop set while fold 2 trains: the search ends with SearchCancelled after that
+    fit's batch, and the model's weights are those it started with."""
+    import threading
+
+    import numpy as np
+
+    from desktop_ft.core.models import ModelSpec, load_model
+    from desktop_ft.core.observer import Observer
+    from desktop_ft.core.training import TrainJob
+    from desktop_ft.core.training.label_issues import SearchCancelled, find_suspects
+
+    root = write_image_folder(tmp_path / "d", per_class=6)
+    job = TrainJob(model=ModelSpec("vgg16", weights="none", image_size=32), data=str(root),
+                   strategy="full", epochs=2, batch_size=8)
+    bundle = load_model(job.model.replace(num_classes=3))
+    before = [w.copy() for w in bundle.model.get_weights()]
+    stop = threading.Event()
+    folds_begun = []
+
+    class StopInFoldTwo(Observer):
+        def on_progress(self, done, total, what):
+            folds_begun.append(done)
+            if done == 1:
+                stop.set()
+
+    with pytest.raises(SearchCancelled):
+        find_suspects(job, StopInFoldTwo(), stop, folds=3, bundle=bundle)
+    assert folds_begun == [0, 1]
+    assert all(np.array_equal(a, b) for a, b in zip(before, bundle.model.get_weights()))
