@@ -44,7 +44,8 @@ def _project_from_args(args):
     if args.corrections and not os.path.isfile(args.corrections):
         raise UserError(f"--corrections {args.corrections}: no such file.")
     if not job_d.get("data"):
-        raise UserError("train needs --data PATH (or a --project that names its data).")
+        raise UserError(f"{args.command} needs --data PATH (or a --project that names its "
+                        "data).")
     job = TrainJob.from_dict(job_d)
     if keep_tree:
         return Project(job, tree=project.tree, peft=project.peft)
