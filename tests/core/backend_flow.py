@@ -59,8 +59,12 @@ def main(kind: str, data: str, out: str, preset: str | None, precision: str) -> 
                        lr=3e-3, seed=3)
     else:
         spec = ModelSpec("bert", preset=preset, seq_len=16, precision=precision)
-        job = TrainJob(model=spec, data=data, strategy="lora", lora_rank=2, epochs=2,
-                       batch_size=8, lr=1e-2, seed=3)
+        # LoRA, four epochs at 3e-2 on 40 reviews (8 held out), the seeded BERT whose
+        # [CLS] mixes the tokens: held-out accuracy 1.0, the training loss 0.68 -> 0.58 on
+        # torch, 0.69 -> 0.48 on jax (measured 2026-12-07; 2 epochs at 1e-2 on 24 reviews
+        # with keras-hub's own initialisation stayed at 0.5, loss 0.693).
+        job = TrainJob(model=spec, data=data, strategy="lora", lora_rank=2, epochs=4,
+                       batch_size=8, lr=3e-2, seed=3)
 
     class StopAfterFirstBatch(Observer):
         """Stops after the first batch of epoch ``at`` (text: of the second epoch, so that
