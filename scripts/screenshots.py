@@ -94,11 +94,7 @@ def main(out_dir: str = "docs", only: str = "") -> int:
     panel.results.setCurrentIndex(0)
     runs = w.open_runs_dialog()                      # File → Runs…
     wait(lambda: runs.table.rowCount() >= 1)
-    for _ in range(20):
-        app.processEvents()
-        time.sleep(0.02)
-    runs.grab().save(str(out / "07-runs.png"))
-    print("saved", out / "07-runs.png")
+    settle_and_grab(app, runs, out / "07-runs.png", frames=20)
     runs.close()
     sample = next((Path(c.scan.root) / "triangle").glob("*.png"))
     w.open_path(str(sample))
@@ -109,6 +105,15 @@ def main(out_dir: str = "docs", only: str = "") -> int:
     QTimer.singleShot(0, w.close)
     app.processEvents()
     return compare_shot(app, out)
+
+
+def settle_and_grab(app, widget, path: Path, frames: int) -> None:
+    """Let ``widget`` paint for ``frames`` short event-loop turns, then save it."""
+    for _ in range(frames):
+        app.processEvents()
+        time.sleep(0.02)
+    widget.grab().save(str(path))
+    print("saved", path)
 
 
 def _vgg16_weights() -> str:
@@ -138,11 +143,7 @@ def compare_shot(app, out: Path) -> int:
     dialog = RunCompareDialog(compare_runs(paths))
     dialog.resize(1100, 760)
     dialog.show()
-    for _ in range(30):
-        app.processEvents()
-        time.sleep(0.02)
-    dialog.grab().save(str(out / "08-compare.png"))
-    print("saved", out / "08-compare.png")
+    settle_and_grab(app, dialog, out / "08-compare.png", frames=30)
     dialog.close()
     return 0
 

@@ -282,3 +282,21 @@ def narrow_vgg16():
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(keras.applications, "VGG16", build)
         yield
+
+
+def hanging_popen(monkeypatch) -> list:
+    """``subprocess.Popen`` replaced by a child that sleeps two minutes (a stuck export
+    subprocess); returns the list of children started, for the test to watch."""
+    import subprocess
+    import sys
+
+    started = []
+    real_popen = subprocess.Popen
+
+    def hanging(args, **kwargs):
+        started.append(real_popen([sys.executable, "-c", "import time; time.sleep(120)"],
+                                  **kwargs))
+        return started[-1]
+
+    monkeypatch.setattr(subprocess, "Popen", hanging)
+    return started

@@ -3,13 +3,12 @@ its subprocess runs, leaves the previous OUT/ as it was and no staging folder; a
 at the next file; preparing LoRA/int8 stops before changing the model, and a cancel that
 arrives during the Keras call that cannot be interrupted puts the model back as it was."""
 
-import subprocess
-import sys
 import threading
 import time
 
 import numpy as np
 import pytest
+from tests.conftest import hanging_popen
 
 from desktop_ft.core.errors import UserError
 
@@ -67,15 +66,7 @@ def test_cancel_ends_a_running_export_subprocess_at_once(vgg, previous_export,
     from desktop_ft.core.observer import Observer
 
     out, record = previous_export
-    started = []
-    real_popen = subprocess.Popen
-
-    def hanging(args, **kwargs):
-        started.append(real_popen([sys.executable, "-c", "import time; time.sleep(120)"],
-                                  **kwargs))
-        return started[-1]
-
-    monkeypatch.setattr(subprocess, "Popen", hanging)
+    started = hanging_popen(monkeypatch)
     stop = threading.Event()
     job = ExportJob(vgg, out, ["a", "b"], ExportOptions(samples=[], info={}), Observer(),
                     stop)

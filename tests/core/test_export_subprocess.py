@@ -10,6 +10,7 @@ import sys
 import time
 
 import pytest
+from tests.conftest import hanging_popen
 
 from desktop_ft.core.errors import UserError
 from desktop_ft.core.export import staging
@@ -66,15 +67,7 @@ def test_a_stuck_export_subprocess_is_stopped(tmp_path, monkeypatch):
     from desktop_ft.core.observer import Observer
 
     bundle = load_model(ModelSpec("vgg16", weights="none", image_size=32, num_classes=2))
-    started = []
-    real_popen = subprocess.Popen
-
-    def hanging(args, **kwargs):
-        started.append(real_popen([sys.executable, "-c", "import time; time.sleep(120)"],
-                                  **kwargs))
-        return started[-1]
-
-    monkeypatch.setattr(subprocess, "Popen", hanging)
+    started = hanging_popen(monkeypatch)
     monkeypatch.setenv(staging.TIMEOUT_VARIABLE, "1.5")
     out = tmp_path / "out"
     t0 = time.monotonic()

@@ -133,17 +133,19 @@ def test_spec_validation():
         load_model(ModelSpec("vgg16", image_size=32, augment=["blur"]))
 
 
+def hf_folder(path, model_type: str, weights_file: str, content: bytes):
+    """A Hugging Face-style folder: config.json naming ``model_type`` + one weights file."""
+    path.mkdir()
+    (path / "config.json").write_text(json.dumps({"model_type": model_type}))
+    (path / weights_file).write_bytes(content)
+    return path
+
+
 def test_bert_folder_checks(tmp_path):
-    pickled = tmp_path / "pickled"
-    pickled.mkdir()
-    (pickled / "config.json").write_text(json.dumps({"model_type": "bert"}))
-    (pickled / "pytorch_model.bin").write_bytes(b"\x80\x04")
+    pickled = hf_folder(tmp_path / "pickled", "bert", "pytorch_model.bin", b"\x80\x04")
     with pytest.raises(UserError, match="pickled PyTorch checkpoint"):
         load_model(ModelSpec("bert", preset=str(pickled)))
-    gpt = tmp_path / "gpt"
-    gpt.mkdir()
-    (gpt / "config.json").write_text(json.dumps({"model_type": "gpt2"}))
-    (gpt / "model.safetensors").write_bytes(b"")
+    gpt = hf_folder(tmp_path / "gpt", "gpt2", "model.safetensors", b"")
     with pytest.raises(UserError, match="holds a 'gpt2' model, not BERT. Supported: bert, "):
         load_model(ModelSpec("bert", preset=str(gpt)))
     (gpt / "config.json").write_text(json.dumps({"model_type": "xlm-roberta"}))

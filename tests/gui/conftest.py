@@ -83,11 +83,17 @@ def click(qtbot, button):
 def load_model(qtbot, w, **spec):
     """Set the model panel and press Load, as a user does; wait for the model."""
     w.model_panel.set_spec({**w.model_panel.spec(), **spec})
-    before = w.controller.bundle
-    click(qtbot, w.model_panel.load_button)
-    qtbot.waitUntil(lambda: w.controller.bundle is not before and not w.controller.loading,
-                    timeout=LONG)
-    return w.controller.bundle
+    return press_and_wait(qtbot, w, w.model_panel.load_button, "bundle", "loading")
+
+
+def press_and_wait(qtbot, w, button, made: str, busy: str):
+    """Click ``button``; wait until the controller holds a new ``made`` and is no longer
+    ``busy``; return it."""
+    before = getattr(w.controller, made)
+    click(qtbot, button)
+    qtbot.waitUntil(lambda: getattr(w.controller, made) is not before and
+                    not getattr(w.controller, busy), timeout=LONG)
+    return getattr(w.controller, made)
 
 
 def load_tiny_vgg(qtbot, w, size=32):
@@ -104,11 +110,7 @@ def load_tiny_vgg_with_data(qtbot, w, folder):
 
 def train_and_wait(qtbot, w, **options):
     w.train_panel.set_options({**w.train_panel.options(), **options})
-    before = w.controller.result
-    click(qtbot, w.train_panel.train_button)
-    qtbot.waitUntil(lambda: w.controller.result is not before and not w.controller.training,
-                    timeout=LONG)
-    return w.controller.result
+    return press_and_wait(qtbot, w, w.train_panel.train_button, "result", "training")
 
 
 def lora_bert_with_data(qtbot, w, preset, data, rank=2):

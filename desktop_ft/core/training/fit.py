@@ -66,6 +66,20 @@ def prepare(job: TrainJob, observer: Observer | None = None,
     return bundle, scan
 
 
+def prepared_model(job: TrainJob, observer: Observer, stop, bundle=None, scan=None):
+    """The seeded model and data scan with the job's strategy (or only its freeze and
+    unfreeze patterns) applied: what training and the suspect-label search start from."""
+    runtime.set_random_seed(job.seed)
+    bundle, scan = prepare(job, observer, stop, bundle, scan)
+    if job.strategy:
+        bundle = prepare_strategy(bundle, job.strategy, unfreeze_last=job.unfreeze_last,
+                                  lora_rank=job.lora_rank, patterns=job.patterns,
+                                  observer=observer, stop=stop)
+    elif job.patterns:
+        bundle.tree.apply_patterns(job.patterns)
+    return bundle, scan
+
+
 def fine_tune(job: TrainJob, observer: Observer | None = None,
               stop: threading.Event | None = None, *, bundle: ModelBundle | None = None,
               scan: data_mod.DataScan | None = None, run_dir=None, record_run: bool = True,
@@ -80,14 +94,7 @@ def fine_tune(job: TrainJob, observer: Observer | None = None,
 
     observer = observer or Observer()
     check_memory(job)
-    runtime.set_random_seed(job.seed)
-    bundle, scan = prepare(job, observer, stop, bundle, scan)
-    if job.strategy:
-        bundle = prepare_strategy(bundle, job.strategy, unfreeze_last=job.unfreeze_last,
-                                  lora_rank=job.lora_rank, patterns=job.patterns,
-                                  observer=observer, stop=stop)
-    elif job.patterns:
-        bundle.tree.apply_patterns(job.patterns)
+    bundle, scan = prepared_model(job, observer, stop, bundle, scan)
     tree = bundle.tree
     trainable, frozen = tree.totals()
     observer.on_status(f"Trainable: {trainable:,} of {trainable + frozen:,} parameters "

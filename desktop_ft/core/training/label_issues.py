@@ -21,7 +21,6 @@ from desktop_ft.core.observer import Observer
 from desktop_ft.core.training import feature_cache
 from desktop_ft.core.training.compile import compile_model
 from desktop_ft.core.training.job import TrainJob, resolve_learning_rate
-from desktop_ft.core.training.strategy import prepare_strategy
 
 WHAT = "Finding suspect labels"
 
@@ -38,17 +37,12 @@ def find_suspects(job: TrainJob, observer: Observer | None = None,
     quality, lower is more suspect; most suspect first), ``examples``, ``folds``,
     ``cached`` (the cut when head-only on cached features) and ``classes``. The scan
     applies ``job.corrections``, so examples already decided on are judged as decided."""
-    from desktop_ft.core.training.fit import prepare
+    from desktop_ft.core.training.fit import prepared_model
 
     runtime.configure()
     observer = observer or Observer()
     stop = stop or threading.Event()
-    runtime.set_random_seed(job.seed)
-    bundle, scan = prepare(job, observer, stop, bundle, scan)
-    if job.strategy:
-        bundle = prepare_strategy(bundle, job.strategy, unfreeze_last=job.unfreeze_last,
-                                  lora_rank=job.lora_rank, patterns=job.patterns,
-                                  observer=observer, stop=stop)
+    bundle, scan = prepared_model(job, observer, stop, bundle, scan)
     split = scan.train
     counts = [c for c in split.counts(scan.num_classes) if c]
     if folds < 2 or len(counts) < 2 or min(counts) < folds:
