@@ -271,6 +271,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true",
                    help="end with one JSON object listing the suspects")
 
+    p = sub.add_parser("lr-find", help="learning-rate range test: train a few hundred "
+                       "steps at exponentially growing rates, suggest one; the model is "
+                       "left as it was", usage="%(prog)s (--data PATH | --project FILE) "
+                       "[options]")
+    p.add_argument("--project", default=None, metavar="FILE",
+                   help="a project file saved by the app; other options override it")
+    _add_model_args(p, for_training=True)
+    _add_data_and_training_args(p)
+    _add_cache_args(p)
+    p.add_argument("--steps", type=_positive_int, default=100,
+                   help="steps of the sweep (default 100; fewer on tiny data)")
+    p.add_argument("--start-lr", type=float, default=1e-7, help="default 1e-7")
+    p.add_argument("--end-lr", type=float, default=10.0, help="default 10")
+    p.add_argument("--rule", choices=("valley", "steepest"), default="valley",
+                   help="valley (fastai's default: inside the longest falling stretch) or "
+                        "steepest (where the loss falls fastest)")
+    p.add_argument("--json", action="store_true",
+                   help="end with one JSON object: curve, suggestion, rule")
+
     p = sub.add_parser("export", help="export again without retraining, from a run's "
                        "checkpoint or an earlier export, in other formats")
     p.add_argument("src", metavar="SRC", help="a run folder (see `desktop-ft runs`) or an "

@@ -212,6 +212,36 @@ def cmd_label_issues(args) -> int:
     return 0
 
 
+def cmd_lr_find(args) -> int:
+    """Learning-rate range test: print the suggestion (and end with one JSON object with
+    ``--json``)."""
+    from desktop_ft.core.project import replay
+    from desktop_ft.core.training.lr_finder import find_learning_rate
+
+    project = _project_from_args(args)
+    out_stream = sys.stderr if args.json else sys.stdout
+    observer = PrintingObserver(out_stream)
+    stop = threading.Event()
+    _install_sigint(stop, out_stream)
+    bundle = scan = None
+    if project.tree is not None:
+        bundle, scan = replay(project, observer, stop)
+    found = find_learning_rate(project.job, observer, stop,
+                               sweep=(args.start_lr, args.end_lr, args.steps),
+                               rule=args.rule, bundle=bundle, scan=scan)
+    curve = found["curve"]
+    low = min(curve, key=lambda p: p["loss"])
+    how = "the head on cached features" if found["cached"] else "the whole model"
+    print(f"Swept {curve[0]['lr']:.3g} to {curve[-1]['lr']:.3g} in {len(curve)} steps "
+          f"({how}{', stopped when the loss diverged' if found['stopped_early'] else ''}); "
+          f"lowest smoothed loss {low['loss']:.4g} at {low['lr']:.3g}.", file=out_stream)
+    print(f"Suggested learning rate ({found['rule']}): {found['suggestion']:.3g}",
+          file=out_stream)
+    if args.json:
+        print(json.dumps(found))
+    return 0
+
+
 def _install_sigint(stop: threading.Event, stream) -> None:
     """First Ctrl-C stops after the current batch (the model is still exported); the
     second aborts at once, leaving the run folder resumable."""
