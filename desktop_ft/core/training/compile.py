@@ -6,21 +6,29 @@ from __future__ import annotations
 from desktop_ft.core import runtime
 from desktop_ft.core.models import ModelBundle
 from desktop_ft.core.training.job import TrainJob
+from desktop_ft.core.training.schedules import resolve_schedule
 
 
-def compile_model(bundle: ModelBundle, job: TrainJob, lr: float, model=None) -> None:
+def compile_model(bundle: ModelBundle, job: TrainJob, lr: float, model=None,
+                  total_steps: int = 0):
     """Compile with a new optimizer: ``trainable`` changes take effect only after
-    compile(), and a built optimizer cannot be reused with another set of variables."""
+    compile(), and a built optimizer cannot be reused with another set of variables.
+    With ``total_steps`` (a phase's) the rate follows the job's schedule from ``lr``;
+    returns that schedule (None: a constant rate)."""
     import keras
 
+    from desktop_ft.core.training.phase_schedule import PhaseSchedule
+
     model = model or bundle.model
+    schedule = PhaseSchedule(lr, total_steps, *resolve_schedule(job)) if total_steps \
+        else None
     name = job.optimizer_name()
     if name == "adamw":
-        opt = keras.optimizers.AdamW(learning_rate=lr, weight_decay=0.01)
+        opt = keras.optimizers.AdamW(learning_rate=schedule or lr, weight_decay=0.01)
     elif name == "sgd":
-        opt = keras.optimizers.SGD(learning_rate=lr, momentum=0.9)
+        opt = keras.optimizers.SGD(learning_rate=schedule or lr, momentum=0.9)
     else:
-        opt = keras.optimizers.Adam(learning_rate=lr)
+        opt = keras.optimizers.Adam(learning_rate=schedule or lr)
     if runtime.mixed_precision_enabled() and "float16" in \
             keras.mixed_precision.global_policy().name:
         opt = keras.optimizers.LossScaleOptimizer(opt)
@@ -40,4 +48,4 @@ def compile_model(bundle: ModelBundle, job: TrainJob, lr: float, model=None) -> 
         # step a second time: a 2-layer BERT's first BitFit epoch took 12.7 s, not 5.1 s
         # (measured; bench/first_step.py, tests/core/test_compile.py).
         model.optimizer.build(model.trainable_variables)
-
+    return schedule

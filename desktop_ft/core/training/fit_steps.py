@@ -28,12 +28,14 @@ from desktop_ft.core.training.runs import checkpoint_callback, restore_seed_stat
 @dataclasses.dataclass
 class Phase:
     """One call of Keras's fit: epochs ``first`` … ``last - 1`` at ``lr``, early
-    stopping after ``patience`` epochs without progress (0: none)."""
+    stopping after ``patience`` epochs without progress (0: none). The rate's schedule
+    spans epochs ``since`` … ``last - 1`` (a resumed phase began before ``first``)."""
     first: int
     last: int
     lr: float
     patience: int
     number: int
+    since: int = 0
 
 
 @dataclasses.dataclass
@@ -110,13 +112,17 @@ def make_callback(observer: Observer, stop):
             self.nan_at: tuple[int, int] | None = None
             self._t0 = 0.0
             self._epoch = 0
+            self._step0 = 0
+            self.schedule = None      # the phase's (compile_phase sets it)
 
         def on_epoch_begin(self, epoch, logs=None):
             self._epoch = epoch
             self._t0 = time.perf_counter()
+            # The optimizer's step count is in sync between epochs on every backend.
+            self._step0 = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
 
         def on_train_batch_end(self, batch, logs=None):
-            logs = _floats(logs)
+            logs = {**_floats(logs), "lr": self._rate(self._step0 + batch)}
             observer.on_batch(self._epoch, batch, logs)
             loss = logs.get("loss")
             if loss is not None and not math.isfinite(loss):
@@ -130,7 +136,16 @@ def make_callback(observer: Observer, stop):
                     # The window is closing: not even the partial epoch's validation.
                     raise Abandoned
 
+        def _rate(self, step: int) -> float:
+            rate = self.model.optimizer.learning_rate if self.schedule is None else \
+                self.schedule(step)
+            return float(keras.ops.convert_to_numpy(rate))
+
         def on_epoch_end(self, epoch, logs=None):
+            if logs is not None:
+                # The rate of the epoch's first step, for run.json and the summary (the
+                # run's checkpoint callback comes later and records it too).
+                logs["lr"] = self._rate(self._step0)
             seconds = time.perf_counter() - self._t0
             self.epoch_seconds.append(seconds)
             for k, v in _floats(logs).items():
@@ -183,7 +198,7 @@ def run_phases(state: TrainState) -> None:
     state.observer.on_status(f"Phase 2: fine-tuning the chosen layers at lr "
                              f"{state.lr / 10:g}.")
     fit_phase(state, Phase(max(state.phase2_at, state.start), job.epochs, state.lr / 10,
-                           job.early_stopping, 2))
+                           job.early_stopping, 2, state.phase2_at))
 
 
 def phase_datasets(state: TrainState, phase: Phase):
@@ -220,7 +235,8 @@ def compile_phase(state: TrainState, fit_model, phase: Phase) -> None:
     """Compile ``fit_model`` for the phase (inside the distribution strategy); a resumed
     run's first phase gets the optimizer's and random generators' saved states."""
     with state.strategy.scope():
-        compile_model(state.bundle, state.job, phase.lr, fit_model)
+        state.callback.schedule = compile_model(state.bundle, state.job, phase.lr, fit_model,
+                                                (phase.last - phase.since) * state.steps)
     note_trained(state.bundle)
     if distribution.is_multiworker(state.strategy):
         distribution.prepare_model_for_multiworker(fit_model)

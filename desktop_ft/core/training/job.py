@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field, fields
 from desktop_ft.core.errors import UserError
 from desktop_ft.core.layer_tree import STRATEGIES
 from desktop_ft.core.models import ModelSpec, check_spec, modality_for
+from desktop_ft.core.training.schedules import SCHEDULES
 from desktop_ft.core.training.retention import DEFAULT_KEEP, DEFAULT_MAX_GB
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
@@ -56,6 +57,8 @@ class TrainJob:
     batch_size: int = 32
     lr: float | None = None              # None: resolve_learning_rate's default
     optimizer: str | None = None         # None: the modality's (adam / adamw)
+    schedule: str | None = None          # None: the modality's (core/training/schedules.py)
+    warmup: float | None = None          # fraction of a phase's steps; None: the schedule's
     early_stopping: int = 0              # patience in epochs; 0 = off
     seed: int = 0
     class_weights: bool = False
@@ -87,6 +90,12 @@ class TrainJob:
         if self.optimizer is not None and self.optimizer not in OPTIMIZERS:
             raise UserError(f"Unknown optimizer '{self.optimizer}'. Choose one of: "
                             f"{', '.join(OPTIMIZERS)}.")
+        if self.schedule is not None and self.schedule not in SCHEDULES:
+            raise UserError(f"Unknown schedule '{self.schedule}'. Choose one of: "
+                            f"{', '.join(SCHEDULES)}.")
+        if self.warmup is not None and not 0 <= self.warmup < 1:
+            raise _bad("--warmup", "Warm-up (Train tab)", "must be a fraction from 0 to "
+                       f"below 1 (e.g. 0.1), got {self.warmup}.")
         if not 0 <= self.val_split < 1:
             raise _bad("--val-split", "The validation split (Data tab)", "must be a fraction "
                        f"from 0 to below 1 (e.g. 0.2), got {self.val_split}.")
