@@ -3,8 +3,9 @@ optional warm-up, over the steps of one fit phase.
 
 :class:`desktop_ft.core.training.phase_schedule.PhaseSchedule` is a Keras
 ``LearningRateSchedule`` written in ``keras.ops``, so it runs inside the compiled step on
-TensorFlow, PyTorch and JAX and is saved with a model (``get_config``). The optimizer calls it with its own step
-count, which a checkpoint restores (``optimizer.npz`` holds ``iterations``): a resumed run continues the schedule.
+TensorFlow, PyTorch and JAX and is saved with a model (``get_config``). The optimizer
+calls it with its own step count, which a checkpoint restores (``optimizer.npz`` holds
+``iterations``): a resumed run continues the schedule.
 
 Example (this module imports no Keras; the job's validation reads it):
     >>> from desktop_ft.core.training.phase_schedule import PhaseSchedule
