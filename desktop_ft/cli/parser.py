@@ -11,6 +11,7 @@ from desktop_ft.core.export.plan import DEFAULT_FORMATS, FORMATS
 from desktop_ft.core.models import ARCHITECTURES, ModelSpec
 from desktop_ft.core.runtime import PRECISIONS
 from desktop_ft.core.training import JOB_STRATEGIES, OPTIMIZERS
+from desktop_ft.core.training.schedules import SCHEDULES
 from desktop_ft.core.training.retention import DEFAULT_KEEP, DEFAULT_MAX_GB
 
 EPILOG = """examples:
@@ -161,6 +162,13 @@ def _add_data_and_training_args(p) -> None:
                    "models, 5e-5 for text models)")
     t.add_argument("--optimizer", choices=OPTIMIZERS, default=None,
                    help="default: adam (image models), adamw (text models)")
+    t.add_argument("--schedule", choices=SCHEDULES, default=None,
+                   help="the learning rate over each phase's steps: constant, cosine, linear "
+                        "decay or one-cycle (default: linear for text models, cosine for "
+                        "image models)")
+    t.add_argument("--warmup", type=float, default=None, metavar="F",
+                   help="ramp the rate up over this fraction of each phase's steps "
+                        "(default: 0.1 for text models, 0.25 with one-cycle, else 0)")
     t.add_argument("--early-stopping", type=int, default=None, metavar="PATIENCE",
                    help="stop after PATIENCE epochs without val_loss improvement and restore "
                         "the best weights (default: off)")

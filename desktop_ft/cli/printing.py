@@ -63,6 +63,8 @@ class PrintingObserver(Observer):
         for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
             if key in logs:
                 parts.append(f"{key} {logs[key]:.4f}")
+        if "lr" in logs:
+            parts.append(f"lr {logs['lr']:.2e}")
         self._print("  ".join(parts) + " " * 8)
 
 

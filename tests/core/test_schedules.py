@@ -1,6 +1,7 @@
 """Learning-rate schedules: each kind's rate per step against its formula, and a short
 training records the rate per epoch as the schedule gives it."""
 
+import json
 import math
 
 import pytest
@@ -70,3 +71,22 @@ def test_a_run_records_the_rate_of_each_epoch(image_folder, tmp_path):
     steps = math.ceil(18 / 8)     # 24 images, a quarter held out
     assert result.history["lr"] == near(
         [1e-2 * (1 - e * steps / (3 * steps)) for e in range(3)])
+
+
+def test_two_phase_gives_each_phase_its_schedule_in_run_json_and_the_summary(
+        image_folder, tmp_path, capsys):
+    from desktop_ft.cli import main
+
+    assert main(["train", "--model", "vgg16", "--weights", "none", "--image-size", "32",
+                 "--data", str(image_folder), "--strategy", "two-phase", "--epochs", "4",
+                 "--phase1-epochs", "2", "--batch-size", "8", "--lr", "1e-2", "--schedule",
+                 "linear", "--warmup", "0", "--seed", "3", "--run-dir", str(tmp_path / "r"),
+                 "--export", str(tmp_path / "out"), "--formats", "keras", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    # Phase 2 starts again from its own peak, a tenth of phase 1's.
+    expected = [1e-2, 5e-3, 1e-3, 5e-4]
+    assert [e["lr"] for e in summary["epochs"]] == near(expected)
+    [run] = (tmp_path / "r").glob("*/run.json")
+    record = json.loads(run.read_text())
+    assert record["history"]["lr"] == near(expected)
+    assert record["job"]["schedule"] == "linear"
