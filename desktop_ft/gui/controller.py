@@ -24,6 +24,7 @@ from desktop_ft.core.models import ModelSpec, modality_for
 from desktop_ft.gui.operations import (DataOperations, ModelOperations, ResultOperations,
                                        TrainingOperations)
 from desktop_ft.gui.label_operations import LabelOperations
+from desktop_ft.gui.lr_operations import LrFinderOperations
 from desktop_ft.gui.project_files import ProjectFiles
 from desktop_ft.gui.refusals import Refusals
 from desktop_ft.gui.task_runner import QtObserver, TaskRunner
@@ -53,6 +54,9 @@ class SessionController(QObject):
     deviceReady = Signal(str)
     suspectsReady = Signal(object)        # label-issues result: suspects, most suspect first
     correctionsChanged = Signal(bool)     # a decision was saved; whether Undo can move back
+    lrPoint = Signal(float, float)        # the range test's (rate, smoothed loss), as measured
+    lrFound = Signal(object)              # its result: curve, suggestion, rule
+    lrFailed = Signal(str)                # it stopped with this message (not cancelled)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -78,6 +82,7 @@ class SessionController(QObject):
         self.result_ops = ResultOperations(self, refusals)
         self.projects = ProjectFiles(self, refusals)
         self.label_ops = LabelOperations(self, refusals)
+        self.lr_ops = LrFinderOperations(self, refusals)
 
     # ------------------------------------------------------------------ the state
     @property
@@ -137,6 +142,9 @@ class SessionController(QObject):
 
     def find_suspects(self, options: dict) -> None:
         self.label_ops.find(options)
+
+    def find_learning_rate(self, options: dict) -> bool:
+        return self.lr_ops.find(options)
 
     def decide_label(self, item: str, given: str, decision: str, label: str) -> None:
         self.label_ops.decide(item, given, decision, label)

@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QHBoxLayout, QHeaderView, QLabel,
-                               QLineEdit, QProgressBar, QPushButton, QSizePolicy, QSpinBox,
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDoubleSpinBox,
+                               QHBoxLayout, QHeaderView, QLabel, QLineEdit, QProgressBar,
+                               QPushButton, QSizePolicy, QSpinBox,
                                QSplitter, QTableWidget, QTableWidgetItem, QTabWidget,
                                QVBoxLayout, QWidget)
 
@@ -14,6 +15,7 @@ from desktop_ft.core.errors import UserError
 from desktop_ft.core.layer_tree import STRATEGY_HELP
 from desktop_ft.core.progress import Progress, format_seconds
 from desktop_ft.core.training import default_learning_rate
+from desktop_ft.core.training.schedules import SCHEDULES
 from desktop_ft.gui.widgets import ConfusionMatrixView, MistakesView, TrainingPlots
 
 
@@ -55,6 +57,11 @@ class TrainPanel(QWidget):
         self.batch_size = QSpinBox(objectName="batchSize", minimum=1, maximum=1024, value=32)
         self.lr = QLineEdit(objectName="learningRate", placeholderText="auto")
         self.lr.setFixedWidth(80)
+        self.find_lr = QPushButton("Find…", objectName="findLearningRate")
+        self.find_lr.setToolTip("Train a few steps at growing rates and suggest one; the "
+                                "model is left as it was.")
+        self.find_lr.clicked.connect(self._find_learning_rate)
+        self._lr_dialog = None
         self.auto_lr = QLabel("", objectName="autoLearningRate")
         self.auto_lr.setStyleSheet("color: #555;")
         self.early = QSpinBox(objectName="earlyStopping", minimum=0, maximum=100)
@@ -63,6 +70,7 @@ class TrainPanel(QWidget):
                          ("Learning rate", self.lr)):
             controls.addWidget(QLabel(label))
             controls.addWidget(w)
+        controls.addWidget(self.find_lr)
         controls.addWidget(self.auto_lr)
         controls.addWidget(QLabel("Early stopping"))
         controls.addWidget(self.early)
@@ -94,8 +102,19 @@ class TrainPanel(QWidget):
         self.class_weights.setToolTip("Weight each class inversely to its number of "
                                       "training examples, so a rare class counts as much "
                                       "as a common one")
+        # "auto": the model's default (text: linear decay after a 10 % warm-up; images:
+        # cosine), shown as such so a project file keeps following the default.
+        self.schedule = QComboBox(objectName="schedule")
+        self.schedule.addItems(["auto", *SCHEDULES])
+        self.schedule.setToolTip("How the learning rate changes over each phase's steps "
+                                 "(auto: linear decay after a 10 % warm-up for text, cosine "
+                                 "for images)")
+        self.warmup = QDoubleSpinBox(objectName="warmup", minimum=-0.05, maximum=0.9,
+                                     singleStep=0.05, value=-0.05, prefix="warm-up ")
+        self.warmup.setSpecialValueText("warm-up auto")
+        self.warmup.setToolTip("Fraction of each phase's steps over which the rate ramps up")
         for w in (self.two_phase, self.phase1_epochs, self.feature_cache, self.jit,
-                  self.class_weights):
+                  self.class_weights, QLabel("Schedule"), self.schedule, self.warmup):
             options.addWidget(w)
         options.addStretch(1)
         return options
@@ -157,6 +176,54 @@ class TrainPanel(QWidget):
         controller.observer.batchEnded.connect(self.on_batch)
         controller.observer.epochEnded.connect(self.on_epoch)
         controller.projectOpened.connect(self._on_project)
+        controller.lrPoint.connect(self._on_lr_point)
+        controller.lrFound.connect(self._on_lr_found)
+        controller.lrFailed.connect(self._on_lr_stopped)
+        controller.taskCancelled.connect(self._on_cancelled)
+
+    @Slot()
+    def _find_learning_rate(self) -> None:
+        """The range test with these settings (batch size, optimizer …), in a dialog."""
+        from desktop_ft.gui.widgets.lr_finder_dialog import LrFinderDialog
+
+        try:
+            options = self.options()
+        except UserError as e:
+            self._controller.error.emit(e.window_message, "")
+            return
+        dialog = LrFinderDialog(self)
+        dialog.rateChosen.connect(self._set_learning_rate)
+        dialog.cancelRequested.connect(self._controller.cancel_tasks)
+        self._lr_dialog = dialog
+        if self._controller.find_learning_rate(options):
+            dialog.show()
+        else:
+            self._lr_dialog = None
+            dialog.deleteLater()
+
+    @Slot(float, float)
+    def _on_lr_point(self, lr: float, loss: float) -> None:
+        if self._lr_dialog is not None:
+            self._lr_dialog.add_point(lr, loss)
+
+    @Slot(object)
+    def _on_lr_found(self, found: dict) -> None:
+        if self._lr_dialog is not None:
+            self._lr_dialog.show_result(found)
+
+    @Slot(str)
+    def _on_lr_stopped(self, message: str) -> None:
+        if self._lr_dialog is not None:
+            self._lr_dialog.show_stopped(message)
+
+    @Slot(str)
+    def _on_cancelled(self, name: str) -> None:
+        if name == "lr-find":
+            self._on_lr_stopped("Cancelled; the model is as it was.")
+
+    @Slot(float)
+    def _set_learning_rate(self, rate: float) -> None:
+        self.lr.setText(f"{rate:.3g}")
 
     @Slot()
     def _find_suspects(self) -> None:
@@ -190,7 +257,10 @@ class TrainPanel(QWidget):
                 "phase1_epochs": self.phase1_epochs.value(),
                 "feature_cache": self.feature_cache.isChecked(),
                 "jit_compile": self.jit.isChecked(),
-                "class_weights": self.class_weights.isChecked()}
+                "class_weights": self.class_weights.isChecked(),
+                "schedule": self.schedule.currentText() if self.schedule.currentIndex()
+                else None,
+                "warmup": None if self.warmup.value() < 0 else self.warmup.value()}
 
     def set_options(self, job: dict) -> None:
         self.epochs.setValue(int(job.get("epochs", 10)))
@@ -202,6 +272,10 @@ class TrainPanel(QWidget):
         self.feature_cache.setChecked(bool(job.get("feature_cache", True)))
         self.jit.setChecked(bool(job.get("jit_compile", False)))
         self.class_weights.setChecked(bool(job.get("class_weights", False)))
+        self.schedule.setCurrentIndex(max(self.schedule.findText(job.get("schedule") or
+                                                                 "auto"), 0))
+        warmup = job.get("warmup")
+        self.warmup.setValue(self.warmup.minimum() if warmup is None else float(warmup))
 
     def set_two_phase(self, on: bool) -> None:
         self.two_phase.setChecked(on)
@@ -249,7 +323,7 @@ class TrainPanel(QWidget):
     def show_result(self, result) -> None:
         if result.stop_reason != "stopped by user":
             self.progress.setValue(100)
-        last = {k: v[-1] for k, v in result.history.items() if v}
+        last = {k: v[-1] for k, v in result.history.items() if v and k != "lr"}
         metrics = "  ".join(f"{k} {v:.4f}" for k, v in last.items())
         self.progress_label.setText(f"{result.stop_reason.capitalize()} after "
                                     f"{result.epochs_run} epoch(s) at learning rate "
@@ -287,7 +361,7 @@ class TrainPanel(QWidget):
     @Slot(int, int, object)
     def on_batch(self, epoch: int, batch: int, logs: dict) -> None:
         if "loss" in logs:
-            self.plots.add_batch(epoch, batch, logs["loss"])
+            self.plots.add_batch(epoch, batch, logs["loss"], logs.get("lr"))
         p = self._progress
         p.batch(epoch, batch)
         pct = int(100 * p.fraction())
