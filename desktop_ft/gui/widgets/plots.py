@@ -41,8 +41,9 @@ class _Series:
 
 
 class TrainingPlots(QWidget):
-    """``lossPlot`` (per-batch loss, its smoothed line, per-epoch train/val loss) and
-    ``accuracyPlot`` (per-epoch train/val accuracy)."""
+    """``lossPlot`` (per-batch loss, its smoothed line, per-epoch train/val loss),
+    ``accuracyPlot`` (per-epoch train/val accuracy) and, small, ``learningRatePlot`` (the
+    rate of every step, as the schedule sets it)."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -55,7 +56,10 @@ class TrainingPlots(QWidget):
         self.loss_plot.setObjectName("lossPlot")
         self.acc_plot = pg.PlotWidget(title="Accuracy")
         self.acc_plot.setObjectName("accuracyPlot")
-        for plot in (self.loss_plot, self.acc_plot):
+        self.lr_plot = pg.PlotWidget(title="Learning rate")
+        self.lr_plot.setObjectName("learningRatePlot")
+        self.lr_plot.setMaximumHeight(130)
+        for plot in (self.loss_plot, self.acc_plot, self.lr_plot):
             plot.showGrid(x=True, y=True, alpha=0.25)
             plot.addLegend(offset=(-10, 10))
             plot.setLabel("bottom", "epoch")
@@ -77,8 +81,9 @@ class TrainingPlots(QWidget):
         self.val_loss = line(self.loss_plot, "val loss", (220, 110, 20), 2, symbol="s")
         self.train_acc = line(self.acc_plot, "train accuracy", (20, 40, 140), 2, symbol="o")
         self.val_acc = line(self.acc_plot, "val accuracy", (220, 110, 20), 2, symbol="s")
+        self.rate = line(self.lr_plot, "rate", (40, 140, 60), 1.5)
         self._series = [self.batch_loss, self.smooth_loss, self.epoch_loss, self.val_loss,
-                        self.train_acc, self.val_acc]
+                        self.train_acc, self.val_acc, self.rate]
         self.phase_lines: list = []
         self._smooth = None
         self._steps = 1
@@ -93,7 +98,7 @@ class TrainingPlots(QWidget):
         it does not re-layout its ticks on every redraw."""
         for s in self._series:
             s.clear()
-        for plot in (self.loss_plot, self.acc_plot):
+        for plot in (self.loss_plot, self.acc_plot, self.lr_plot):
             if epochs:
                 plot.setXRange(0, epochs, padding=0.02)
                 plot.enableAutoRange(axis="x", enable=False)
@@ -115,10 +120,13 @@ class TrainingPlots(QWidget):
             plot.addItem(m)
             self.phase_lines.append(m)
 
-    def add_batch(self, epoch: int, batch: int, loss: float) -> None:
+    def add_batch(self, epoch: int, batch: int, loss: float, lr: float | None = None) -> None:
+        x = epoch + (batch + 1) / self._steps
+        if lr is not None:
+            self.rate.append(x, lr)
+            self._dirty = True
         if not np.isfinite(loss):
             return
-        x = epoch + (batch + 1) / self._steps
         self.batch_loss.append(x, loss)
         self._smooth = loss if self._smooth is None else \
             SMOOTHING * self._smooth + (1 - SMOOTHING) * loss
