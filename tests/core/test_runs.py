@@ -15,7 +15,7 @@ from desktop_ft.cli import main
 
 TRAIN = ["train", "--model", "vgg16", "--weights", "none", "--image-size", "32",
          "--strategy", "full", "--epochs", "4", "--batch-size", "2", "--lr", "1e-4",
-         "--seed", "7", "--no-feature-cache"]
+         "--seed", "7", "--no-feature-cache", "--schedule", "cosine", "--warmup", "0.25"]
 
 
 def env():
@@ -82,6 +82,10 @@ def test_killed_mid_epoch_resumes_to_the_same_weights(image_folder, tmp_path):
     np.testing.assert_allclose(record["history"]["loss"], ref_summary and
                                json.loads((only_run(ref_dir) / "run.json").read_text())
                                ["history"]["loss"], rtol=1e-5)
+    # The schedule went on from the optimizer's restored step count, not from step 0.
+    ref_lr = json.loads((only_run(ref_dir) / "run.json").read_text())["history"]["lr"]
+    assert record["history"]["lr"] == pytest.approx(ref_lr, rel=1e-6)
+    assert ref_lr[0] < ref_lr[1] > ref_lr[2] > ref_lr[3]   # warm-up, then cosine decay
     a = model_weights(only_run(ref_dir) / "checkpoints" / "last" / "variables.npz")
     b = model_weights(run / "checkpoints" / "last" / "variables.npz")
     assert a.keys() == b.keys() and len(a) == 28     # full: every VGG16 + head weight

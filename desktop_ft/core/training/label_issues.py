@@ -123,8 +123,10 @@ def _cached_folds(bundle, job, split, cut, fold_of, context):
     xs, ys, ws = feature_cache.compute_features(prefix, ordered)
 
     def train_and_predict(held):
-        compile_model(bundle, job, lr, suffix)
         keep = ~held & (ws > 0)
+        # The job's schedule over this fold's steps, as training would run it.
+        compile_model(bundle, job, lr, suffix,
+                      math.ceil(int(keep.sum()) / job.batch_size) * job.epochs)
         keras.Model.fit(suffix, xs[keep], ys[keep], batch_size=job.batch_size,
                         epochs=job.epochs, shuffle=True, verbose=0,
                         callbacks=[_stopper(stop)])
@@ -148,8 +150,9 @@ def _full_folds(bundle, job, split, fold_of, context):
                      [split.labels[i] for i in np.flatnonzero(mask)])
 
     def train_and_predict(held):
-        compile_model(bundle, job, lr)
         part = subset(~held)
+        compile_model(bundle, job, lr, None,
+                      math.ceil(len(part) / job.batch_size) * job.epochs)
         train = modality.make_dataset(bundle, part, job.batch_size, shuffle=True,
                                       seed=job.seed, epochs=(0, job.epochs))
         keras.Model.fit(bundle.model, train, epochs=job.epochs,
