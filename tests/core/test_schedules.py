@@ -90,3 +90,13 @@ def test_two_phase_gives_each_phase_its_schedule_in_run_json_and_the_summary(
     record = json.loads(run.read_text())
     assert record["history"]["lr"] == near(expected)
     assert record["job"]["schedule"] == "linear"
+
+
+def test_compare_names_the_schedule_a_run_trained_with():
+    from desktop_ft.core.training.compare import _schedule
+
+    bert = TrainJob(model=ModelSpec("bert", weights="none")).to_dict()
+    assert _schedule(bert, {}) == "linear, 10% warm-up"
+    assert _schedule(TrainJob(schedule="cosine", warmup=0.2).to_dict(), {}) == \
+        "cosine, 20% warm-up"
+    assert _schedule({"model": {}}, {}) == "constant"      # recorded before schedules

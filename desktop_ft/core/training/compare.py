@@ -49,11 +49,32 @@ def _split_digest(split: dict | None) -> str | None:
 
 
 def _schedule(job: dict, record: dict) -> str:
+    shape = _rate_shape(job)
     if job.get("two_phase") or job.get("strategy") == "two-phase":
         at = record.get("phase2_epoch") or job.get("phase1_epochs") or "val_loss plateau"
-        return f"two-phase (lr / 10 from epoch {at})" if isinstance(at, int) \
-            else f"two-phase (lr / 10 after the {at})"
-    return "constant"
+        return f"{shape}; two-phase (lr / 10 from epoch {at})" if isinstance(at, int) \
+            else f"{shape}; two-phase (lr / 10 after the {at})"
+    return shape
+
+
+def _rate_shape(job: dict) -> str:
+    """The rate's schedule, e.g. "linear, 10 % warm-up"; a run recorded before schedules
+    existed (no ``schedule`` key) trained at a constant rate."""
+    from desktop_ft.core.models import modality_for
+    from desktop_ft.core.training.schedules import ONE_CYCLE_WARMUP
+
+    if "schedule" not in job:
+        return "constant"
+    kind, warmup = job.get("schedule"), job.get("warmup")
+    if kind is None:
+        try:
+            kind, default = modality_for((job.get("model") or {}).get("architecture")).schedule
+        except Exception:   # a network this version no longer knows
+            return "the model's default"
+    else:
+        default = ONE_CYCLE_WARMUP if kind == "one-cycle" else 0.0
+    warmup = default if warmup is None else warmup
+    return f"{kind}, {warmup:.0%} warm-up" if warmup else kind
 
 
 def run_settings(record: dict) -> dict:
