@@ -67,10 +67,23 @@ def test_a_run_records_the_rate_of_each_epoch(image_folder, tmp_path):
     job = TrainJob(model=ModelSpec("vgg16", weights="none", image_size=32),
                    data=str(image_folder), strategy="head", epochs=3, batch_size=8,
                    lr=1e-2, schedule="linear", warmup=0.0, seed=1, val_split=0.25)
-    result = fine_tune(job, record_run=False)
+    from desktop_ft.core.observer import Observer
+
+    class Rates(Observer):
+        def __init__(self):
+            self.seen = []
+
+        def on_batch(self, epoch, batch, logs):
+            self.seen.append(logs["lr"])
+
+    observer = Rates()
+    result = fine_tune(job, observer, record_run=False)
     steps = math.ceil(18 / 8)     # 24 images, a quarter held out
     assert result.history["lr"] == near(
         [1e-2 * (1 - e * steps / (3 * steps)) for e in range(3)])
+    # Every step's rate reaches the observer (the window's rate plot) as a plain float.
+    assert observer.seen == near([1e-2 * (1 - i / (3 * steps)) for i in range(3 * steps)])
+    assert all(type(r) is float for r in observer.seen)
 
 
 def test_two_phase_gives_each_phase_its_schedule_in_run_json_and_the_summary(

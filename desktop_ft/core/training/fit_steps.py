@@ -102,6 +102,7 @@ class TrainState:
 def make_callback(observer: Observer, stop):
     """Keras callback → observer, plus cooperative stop (built lazily: imports keras)."""
     import keras
+    import numpy as np
 
     class Callback(keras.callbacks.Callback):
         def __init__(self):
@@ -113,6 +114,7 @@ def make_callback(observer: Observer, stop):
             self._t0 = 0.0
             self._epoch = 0
             self._step0 = 0
+            self._rates = np.zeros(1)
             self.schedule = None      # the phase's (compile_phase sets it)
 
         def on_epoch_begin(self, epoch, logs=None):
@@ -120,9 +122,14 @@ def make_callback(observer: Observer, stop):
             self._t0 = time.perf_counter()
             # The optimizer's step count is in sync between epochs on every backend.
             self._step0 = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
+            # The epoch's rates in one call: evaluating the schedule per batch costs a
+            # dispatch of each of its ops every step (JAX runs them one by one).
+            steps = (self.params or {}).get("steps") or 1
+            self._rates = self._rate(np.arange(self._step0, self._step0 + steps))
 
         def on_train_batch_end(self, batch, logs=None):
-            logs = {**_floats(logs), "lr": self._rate(self._step0 + batch)}
+            rates = self._rates
+            logs = {**_floats(logs), "lr": float(rates[min(batch, len(rates) - 1)])}
             observer.on_batch(self._epoch, batch, logs)
             loss = logs.get("loss")
             if loss is not None and not math.isfinite(loss):
@@ -136,16 +143,17 @@ def make_callback(observer: Observer, stop):
                     # The window is closing: not even the partial epoch's validation.
                     raise Abandoned
 
-        def _rate(self, step: int) -> float:
+        def _rate(self, steps):
+            """The rates at ``steps`` (an array of optimizer step counts)."""
             rate = self.model.optimizer.learning_rate if self.schedule is None else \
-                self.schedule(step)
-            return float(keras.ops.convert_to_numpy(rate))
+                self.schedule(steps)
+            return np.broadcast_to(keras.ops.convert_to_numpy(rate), np.shape(steps))
 
         def on_epoch_end(self, epoch, logs=None):
             if logs is not None:
                 # The rate of the epoch's first step, for run.json and the summary (the
                 # run's checkpoint callback comes later and records it too).
-                logs["lr"] = self._rate(self._step0)
+                logs["lr"] = float(self._rates[0])
             seconds = time.perf_counter() - self._t0
             self.epoch_seconds.append(seconds)
             for k, v in _floats(logs).items():
