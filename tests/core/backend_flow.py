@@ -63,8 +63,11 @@ def main(kind: str, data: str, out: str, preset: str | None, precision: str) -> 
         # [CLS] mixes the tokens: held-out accuracy 1.0, the training loss 0.68 -> 0.58 on
         # torch, 0.69 -> 0.48 on jax (measured 2026-12-07; 2 epochs at 1e-2 on 24 reviews
         # with keras-hub's own initialisation stayed at 0.5, loss 0.693).
+        # (Measured at a constant rate; text's default linear decay after 10 % warm-up
+        # took the torch loss only 0.69 -> 0.63 in these four epochs. The schedules have
+        # their own tests, tests/core/test_schedules.py.)
         job = TrainJob(model=spec, data=data, strategy="lora", lora_rank=2, epochs=4,
-                       batch_size=8, lr=3e-2, seed=3)
+                       batch_size=8, lr=3e-2, seed=3, schedule="constant")
 
     class StopAfterFirstBatch(Observer):
         """Stops after the first batch of epoch ``at`` (text: of the second epoch, so that
