@@ -102,13 +102,13 @@ class TrainPanel(QWidget):
         self.class_weights.setToolTip("Weight each class inversely to its number of "
                                       "training examples, so a rare class counts as much "
                                       "as a common one")
-        # "auto": the model's default (text: linear decay after a 10 % warm-up; images:
-        # cosine), shown as such so a project file keeps following the default.
+        # "auto": the model's default (constant until the recipes are measured), kept as
+        # "auto" so a project file keeps following the default.
         self.schedule = QComboBox(objectName="schedule")
         self.schedule.addItems(["auto", *SCHEDULES])
         self.schedule.setToolTip("How the learning rate changes over each phase's steps "
-                                 "(auto: linear decay after a 10 % warm-up for text, cosine "
-                                 "for images)")
+                                 "(auto: constant; BERT was fine-tuned with linear after "
+                                 "a 10 % warm-up, image models often use cosine)")
         self.warmup = QDoubleSpinBox(objectName="warmup", minimum=-0.05, maximum=0.9,
                                      singleStep=0.05, value=-0.05, prefix="warm-up ")
         self.warmup.setSpecialValueText("warm-up auto")

@@ -26,7 +26,6 @@ class TextModality(Modality):
     finetune_lr = 5e-5
     few_params_lr = 1e-3
     optimizer = "adamw"
-    schedule = ("linear", 0.1)          # BERT's recipe: 10 % warm-up, then linear decay
     raw_input = raw_input
 
     def table_row(self) -> dict:
