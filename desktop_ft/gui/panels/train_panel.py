@@ -107,8 +107,8 @@ class TrainPanel(QWidget):
         self.schedule = QComboBox(objectName="schedule")
         self.schedule.addItems(["auto", *SCHEDULES])
         self.schedule.setToolTip("How the learning rate changes over each phase's steps "
-                                 "(auto: constant; BERT was fine-tuned with linear after "
-                                 "a 10 % warm-up, image models often use cosine)")
+                                 "(auto: constant; text models are often fine-tuned with "
+                                 "linear decay after a 10 % warm-up, image models with cosine)")
         self.warmup = QDoubleSpinBox(objectName="warmup", minimum=-0.05, maximum=0.9,
                                      singleStep=0.05, value=-0.05, prefix="warm-up ")
         self.warmup.setSpecialValueText("warm-up auto")
