@@ -183,6 +183,16 @@ def _add_data_and_training_args(p) -> None:
                         "scan applies: relabel, exclude or keep per file or row")
 
 
+def _add_job_args(p):
+    """What ``label-issues`` and ``lr-find`` take from ``train``: a project file, the
+    model, data, training and feature-cache options."""
+    p.add_argument("--project", default=None, metavar="FILE",
+                   help="a project file saved by the app; other options override it")
+    _add_model_args(p, for_training=True)
+    _add_data_and_training_args(p)
+    _add_cache_args(p)
+
+
 def _add_cache_args(p):
     """The feature-cache options (``train``, ``label-issues``); returns their group."""
     f = p.add_argument_group("speed")
@@ -269,11 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("label-issues", help="find training examples whose label looks "
                        "wrong (out-of-fold predictions + Confident Learning), most suspect "
                        "first", usage="%(prog)s (--data PATH | --project FILE) [options]")
-    p.add_argument("--project", default=None, metavar="FILE",
-                   help="a project file saved by the app; other options override it")
-    _add_model_args(p, for_training=True)
-    _add_data_and_training_args(p)
-    _add_cache_args(p)
+    _add_job_args(p)
     p.add_argument("--folds", type=_positive_int, default=5,
                    help="k of the k-fold out-of-fold predictions (default 5)")
     p.add_argument("--json", action="store_true",
@@ -283,11 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "steps at exponentially growing rates, suggest one; the model is "
                        "left as it was", usage="%(prog)s (--data PATH | --project FILE) "
                        "[options]")
-    p.add_argument("--project", default=None, metavar="FILE",
-                   help="a project file saved by the app; other options override it")
-    _add_model_args(p, for_training=True)
-    _add_data_and_training_args(p)
-    _add_cache_args(p)
+    _add_job_args(p)
     p.add_argument("--steps", type=_positive_int, default=100,
                    help="steps of the sweep (default 100; fewer on tiny data)")
     p.add_argument("--start-lr", type=float, default=1e-7, help="default 1e-7")

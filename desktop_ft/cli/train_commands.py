@@ -185,11 +185,11 @@ def cmd_export(args) -> int:
     return 0
 
 
-def cmd_label_issues(args) -> int:
-    """Suspect labels: train per fold, rank with Confident Learning, print most suspect
-    first (and end with one JSON object with ``--json``)."""
+def _replayed_project(args):
+    """What label-issues and lr-find start from: the project (file and flags), where to
+    print, a printing observer, a stop event Ctrl+C sets, and ``bundle``/``scan`` replayed
+    from a project file's tree (else None: the job loads them)."""
     from desktop_ft.core.project import replay
-    from desktop_ft.core.training.label_issues import find_suspects
 
     project = _project_from_args(args)
     out_stream = sys.stderr if args.json else sys.stdout
@@ -199,8 +199,16 @@ def cmd_label_issues(args) -> int:
     bundle = scan = None
     if project.tree is not None:
         bundle, scan = replay(project, observer, stop)
-    found = find_suspects(project.job, observer, stop, folds=args.folds, bundle=bundle,
-                          scan=scan)
+    return project, out_stream, observer, stop, {"bundle": bundle, "scan": scan}
+
+
+def cmd_label_issues(args) -> int:
+    """Suspect labels: train per fold, rank with Confident Learning, print most suspect
+    first (and end with one JSON object with ``--json``)."""
+    from desktop_ft.core.training.label_issues import find_suspects
+
+    project, out_stream, observer, stop, loaded = _replayed_project(args)
+    found = find_suspects(project.job, observer, stop, folds=args.folds, **loaded)
     suspects = found["suspects"]
     how = "the head on cached features" if found["cached"] else "the whole model"
     print(f"{len(suspects)} suspect label(s) among {found['examples']} training examples "
@@ -216,20 +224,12 @@ def cmd_label_issues(args) -> int:
 def cmd_lr_find(args) -> int:
     """Learning-rate range test: print the suggestion (and end with one JSON object with
     ``--json``)."""
-    from desktop_ft.core.project import replay
     from desktop_ft.core.training.lr_finder import find_learning_rate
 
-    project = _project_from_args(args)
-    out_stream = sys.stderr if args.json else sys.stdout
-    observer = PrintingObserver(out_stream)
-    stop = threading.Event()
-    _install_sigint(stop, out_stream)
-    bundle = scan = None
-    if project.tree is not None:
-        bundle, scan = replay(project, observer, stop)
+    project, out_stream, observer, stop, loaded = _replayed_project(args)
     found = find_learning_rate(project.job, observer, stop,
                                sweep=(args.start_lr, args.end_lr, args.steps),
-                               rule=args.rule, bundle=bundle, scan=scan)
+                               rule=args.rule, **loaded)
     curve = found["curve"]
     low = min(curve, key=lambda p: p["loss"])
     how = "the head on cached features" if found["cached"] else "the whole model"
