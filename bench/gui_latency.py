@@ -96,11 +96,12 @@ def main() -> int:
     idle_p99 = float(np.percentile(idle, 99))
     p50, p99, mx = (float(np.percentile(busy, 50)), float(np.percentile(busy, 99)),
                     float(busy.max()))
-    print(f"idle window: p50 {np.percentile(idle, 50):.1f} ms, p99 {idle_p99:.1f} ms, "
-          f"max {idle.max():.1f} ms")
-    print(f"while training ({batches} batches): p50 {p50:.1f} ms, p99 {p99:.1f} ms, "
-          f"max {mx:.1f} ms  (goal p99 < 25 ms, max < 50 ms)")
-    print(f"ratio p99 training/idle: {p99 / idle_p99:.2f}")
+    print("\n".join((
+        f"idle window: p50 {np.percentile(idle, 50):.1f} ms, p99 {idle_p99:.1f} ms, "
+        f"max {idle.max():.1f} ms",
+        f"while training ({batches} batches): p50 {p50:.1f} ms, p99 {p99:.1f} ms, "
+        f"max {mx:.1f} ms  (goal p99 < 25 ms, max < 50 ms)",
+        f"ratio p99 training/idle: {p99 / idle_p99:.2f}")))
     return 0
 
 

@@ -17,6 +17,7 @@ from desktop_ft.core.progress import Progress, format_seconds
 from desktop_ft.core.training import default_learning_rate
 from desktop_ft.core.training.schedules import SCHEDULES
 from desktop_ft.gui.widgets import ConfusionMatrixView, MistakesView, TrainingPlots
+from desktop_ft.gui.widgets.wiring import connect_all
 
 
 class TrainPanel(QWidget):
@@ -158,28 +159,30 @@ class TrainPanel(QWidget):
 
     def bind(self, controller) -> None:
         self._controller = controller
-        self.stopRequested.connect(controller.stop)
-        controller.trainingChanged.connect(self.set_training)
-        controller.resultReady.connect(self.show_result)
-        controller.trainingFailed.connect(self.show_failure)
-        controller.mistakesReady.connect(self.mistakes.set_mistakes)
         suspects = self.mistakes.suspects
-        suspects.findRequested.connect(self._find_suspects)
-        suspects.decided.connect(controller.decide_label)
-        suspects.applyRequested.connect(controller.apply_corrections_to_folder)
-        suspects.undoRequested.connect(controller.undo_corrections)
-        controller.suspectsReady.connect(suspects.set_suspects)
-        controller.correctionsChanged.connect(suspects.set_undo_available)
-        controller.bundleChanged.connect(self.refresh_auto_learning_rate)
-        self.optionsChanged.connect(self.refresh_auto_learning_rate)
-        controller.observer.trainBegan.connect(self.on_train_begin)
-        controller.observer.batchEnded.connect(self.on_batch)
-        controller.observer.epochEnded.connect(self.on_epoch)
-        controller.projectOpened.connect(self._on_project)
-        controller.lrPoint.connect(self._on_lr_point)
-        controller.lrFound.connect(self._on_lr_found)
-        controller.lrFailed.connect(self._on_lr_stopped)
-        controller.taskCancelled.connect(self._on_cancelled)
+        observer = controller.observer
+        connect_all(
+            (self.stopRequested, controller.stop),
+            (controller.trainingChanged, self.set_training),
+            (controller.resultReady, self.show_result),
+            (controller.trainingFailed, self.show_failure),
+            (controller.mistakesReady, self.mistakes.set_mistakes),
+            (suspects.findRequested, self._find_suspects),
+            (suspects.decided, controller.decide_label),
+            (suspects.applyRequested, controller.apply_corrections_to_folder),
+            (suspects.undoRequested, controller.undo_corrections),
+            (controller.suspectsReady, suspects.set_suspects),
+            (controller.correctionsChanged, suspects.set_undo_available),
+            (controller.bundleChanged, self.refresh_auto_learning_rate),
+            (self.optionsChanged, self.refresh_auto_learning_rate),
+            (observer.trainBegan, self.on_train_begin),
+            (observer.batchEnded, self.on_batch),
+            (observer.epochEnded, self.on_epoch),
+            (controller.projectOpened, self._on_project),
+            (controller.lrPoint, self._on_lr_point),
+            (controller.lrFound, self._on_lr_found),
+            (controller.lrFailed, self._on_lr_stopped),
+            (controller.taskCancelled, self._on_cancelled))
 
     @Slot()
     def _find_learning_rate(self) -> None:

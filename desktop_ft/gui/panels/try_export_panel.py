@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (QCheckBox, QFileDialog, QGroupBox, QHBoxLayout, Q
 from desktop_ft.core.export.plan import DEFAULT_FORMATS
 from desktop_ft.gui.settings import AppSettings
 from desktop_ft.gui.widgets import ImageDropLabel, ProbabilityBars
+from desktop_ft.gui.widgets.wiring import connect_all
 
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.webp)"
 FORMAT_CHOICES = (
@@ -126,17 +127,18 @@ class TryExportPanel(QWidget):
 
     def bind(self, controller) -> None:
         self._controller = controller
-        self.imageChosen.connect(self._on_image)
-        self.sentenceEntered.connect(self._on_sentence)
-        self.exportRequested.connect(self.export_to)
-        controller.predicted.connect(self.show_probabilities)
-        controller.exported.connect(self.show_export)
-        controller.exportFailed.connect(self.show_export_failed)
-        controller.taskCancelled.connect(self.show_export_cancelled)
-        controller.resultReady.connect(self.show_ready)
-        controller.bundleChanged.connect(self._on_bundle)
-        controller.explained.connect(self.show_explanation)
-        self.explain_toggle.toggled.connect(controller.set_explain)
+        connect_all(
+            (self.imageChosen, self._on_image),
+            (self.sentenceEntered, self._on_sentence),
+            (self.exportRequested, self.export_to),
+            (controller.predicted, self.show_probabilities),
+            (controller.exported, self.show_export),
+            (controller.exportFailed, self.show_export_failed),
+            (controller.taskCancelled, self.show_export_cancelled),
+            (controller.resultReady, self.show_ready),
+            (controller.bundleChanged, self._on_bundle),
+            (controller.explained, self.show_explanation),
+            (self.explain_toggle.toggled, controller.set_explain))
 
     def formats(self) -> list[str]:
         return [key for key, box in self.format_boxes.items() if box.isChecked()]
