@@ -150,18 +150,18 @@ def test_a_missing_tensorflow_text_is_found_without_importing(monkeypatch):
     knows before it starts a TensorFlow process that the SavedModel cannot be written."""
     from types import SimpleNamespace
 
-    from desktop_ft.core.export.writer import _less_unwritable_saved_model
+    from desktop_ft.core.export.plan import less_unwritable_saved_model
     from desktop_ft.core.models import modality_for
 
     monkeypatch.setattr(backend, "installed", lambda name: name != "tensorflow_text")
     text = SimpleNamespace(modality=modality_for("bert"))
-    formats, info = _less_unwritable_saved_model(text, ("saved_model", "keras"), {"run": "r"},
-                                                 try_import=False)
+    formats, info = less_unwritable_saved_model(text, ("saved_model", "keras"), {"run": "r"},
+                                                try_import=False)
     assert formats == ("keras",) and info["run"] == "r"
     assert "tensorflow-text, which is not installed" in info["formats_not_written"][
         "saved_model"]
-    assert _less_unwritable_saved_model(text, ("saved_model",), None,
+    assert less_unwritable_saved_model(text, ("saved_model",), None,
                                         try_import=False)[0] == ("keras",)
     images = SimpleNamespace(modality=modality_for("vgg16"))
-    assert _less_unwritable_saved_model(images, ("saved_model",), None) == \
+    assert less_unwritable_saved_model(images, ("saved_model",), None) == \
         (("saved_model",), None)
