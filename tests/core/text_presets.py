@@ -135,9 +135,13 @@ def make_tokenizer(arch):
 
 
 def make_preset(arch, folder: Path) -> Path:
-    """``folder`` as a keras-hub preset: the tiny classifier with its preprocessor."""
+    """``folder`` as a keras-hub preset: the tiny classifier with its preprocessor. Its
+    random weights are seeded, so that they do not depend on which tests ran before in
+    the process (a tiny BERT drawn after others once explained no word at all)."""
+    import keras
     import keras_hub
 
+    keras.utils.set_random_seed(0)
     tokenizer = make_tokenizer(arch)
     config = {**TINY_CONFIGS[arch.name], "vocabulary_size": tokenizer.vocabulary_size()}
     backbone = getattr(keras_hub.models, arch.backbone)(**config)
