@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from desktop_ft.core import compat
-from desktop_ft.core.models.base import two_class_probs
+from desktop_ft.core.models.shared import two_class_probs
 
 
 def _serve_function(bundle, labels: list[str]):

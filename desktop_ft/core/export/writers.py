@@ -10,6 +10,8 @@ then parses on the command line and shows in ``--formats``), plus its model-card
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import dataclasses
 import shutil
 from functools import cached_property
@@ -117,7 +119,7 @@ class ExportContext:
                 "parity_max_abs_diff": float(np.max(np.abs(probs - app)))}
 
 
-class Writer:
+class Writer(ABC):
     """One part of an export. ``format``: its name in ``--formats`` (None: written with
     every export); ``needs``: what the process must have; ``writes``: its files;
     ``parity``: how it is checked against the app."""
@@ -130,11 +132,13 @@ class Writer:
     writes: tuple[str, ...] = ()
     parity = "none"
 
+    @abstractmethod
     def write(self, ctx: ExportContext) -> None:
-        raise NotImplementedError
+        """Write this part's files into the staging folder ``ctx`` holds."""
 
     def measure(self, ctx: ExportContext) -> None:
         """Parity, once every file is written (the default: nothing to measure)."""
+        return None
 
 
 class SavedModelWriter(Writer):

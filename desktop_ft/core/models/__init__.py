@@ -2,8 +2,8 @@
 ``load_model(spec)`` is the entry point; ``ARCHITECTURES`` maps each architecture's name
 to the :class:`Modality` object bound to its row."""
 
-from desktop_ft.core.models.base import (Modality, ModelBundle, ModelSpec, split_chain,
-                                         to_class_probs)
+from desktop_ft.core.models.base import Modality, ModelBundle, ModelSpec
+from desktop_ft.core.models.shared import split_chain, to_class_probs
 from desktop_ft.core.models.registry import (
     ARCHITECTURES,
     SAMPLE_SPEC,

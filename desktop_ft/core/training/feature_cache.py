@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from desktop_ft.core import compat
 from desktop_ft.core.models import split_chain
-from desktop_ft.core.models.base import predict_batch, to_class_probs
+from desktop_ft.core.models.shared import predict_batch, to_class_probs
 
 ALWAYS_RANDOM = ("GaussianNoise", "GaussianDropout", "AlphaDropout")
 

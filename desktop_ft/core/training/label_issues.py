@@ -16,7 +16,7 @@ import threading
 from desktop_ft.core import runtime
 from desktop_ft.core.data.scan_result import Split
 from desktop_ft.core.errors import UserError
-from desktop_ft.core.models.base import predict_batch, to_class_probs
+from desktop_ft.core.models.shared import predict_batch, to_class_probs
 from desktop_ft.core.observer import Observer
 from desktop_ft.core.training import feature_cache
 from desktop_ft.core.training.compile import compile_model

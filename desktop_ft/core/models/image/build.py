@@ -19,7 +19,8 @@ from pathlib import Path
 from desktop_ft.core import compat
 from desktop_ft.core.errors import (UserError, window_text, describe_exception,
                                    is_fetch_error, is_refused_file_error)
-from desktop_ft.core.models.base import Modality, ModelBundle, ModelSpec, preset_errors
+from desktop_ft.core.models.base import Modality, ModelBundle, ModelSpec
+from desktop_ft.core.models.shared import preset_errors
 from desktop_ft.core.models.image.weights import download_imagenet, load_weights_file
 from desktop_ft.core.observer import Observer
 

@@ -8,7 +8,7 @@ keras-hub; and why a folder cannot load as the architecture asked for.
 from __future__ import annotations
 
 from desktop_ft.core.errors import Worded
-from desktop_ft.core.models.base import read_config_json
+from desktop_ft.core.models.shared import read_config_json
 from desktop_ft.core.models.image.architectures import ARCHITECTURES
 from desktop_ft.core.models.image.entry import ImageArchitecture
 

@@ -22,7 +22,7 @@ final tokens, already mixed, gave 18 % (chance: 14 %).
 
 from __future__ import annotations
 
-from desktop_ft.core.models.base import split_chain
+from desktop_ft.core.models.shared import split_chain
 from desktop_ft.core.models.image.preprocess import preprocess_uint8
 
 MIN_CAM_SIZE = 14

@@ -12,7 +12,8 @@ Example:
 from __future__ import annotations
 
 from desktop_ft.core.errors import UserError
-from desktop_ft.core.models.base import Modality, ModelBundle, ModelSpec, needs_preset
+from desktop_ft.core.models.base import Modality, ModelBundle, ModelSpec
+from desktop_ft.core.models.shared import needs_preset
 from desktop_ft.core.models.image import build as build_mod
 from desktop_ft.core.models.image import preprocess as pre
 from desktop_ft.core.models.image import raw_input

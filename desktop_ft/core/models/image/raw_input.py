@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from desktop_ft.core.models.base import probs_model
+from desktop_ft.core.models.shared import probs_model
 from desktop_ft.core.models.image.preprocess import preprocess_resized
 
 

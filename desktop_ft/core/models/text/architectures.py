@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from desktop_ft.core.models.base import read_config_json
+from desktop_ft.core.models.shared import read_config_json
 
 _BASE = {"num_layers": 12, "num_heads": 12, "hidden_dim": 768, "intermediate_dim": 3072,
          "max_sequence_length": 512}

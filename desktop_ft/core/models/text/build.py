@@ -27,7 +27,8 @@ from pathlib import Path
 
 from desktop_ft.core.errors import (UserError, Worded, window_text, describe_exception,
                                    is_fetch_error, is_refused_file_error)
-from desktop_ft.core.models.base import Modality, ModelBundle, ModelSpec, preset_errors
+from desktop_ft.core.models.base import Modality, ModelBundle, ModelSpec
+from desktop_ft.core.models.shared import preset_errors
 from desktop_ft.core.models.text.architectures import (ARCHITECTURES, TextArchitecture,
                                                        architecture_for_model_type)
 from desktop_ft.core.models.text.tokenizer import CheckpointTokenizer

@@ -11,7 +11,8 @@ Example:
 from __future__ import annotations
 
 from desktop_ft.core.errors import UserError, Worded
-from desktop_ft.core.models.base import Modality, ModelBundle, ModelSpec, needs_preset
+from desktop_ft.core.models.base import Modality, ModelBundle, ModelSpec
+from desktop_ft.core.models.shared import needs_preset
 from desktop_ft.core.models.text import build as build_mod
 from desktop_ft.core.models.text import lora, raw_input
 from desktop_ft.core.models.text import tree as tree_mod

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from desktop_ft.core.models.base import probs_model
+from desktop_ft.core.models.shared import probs_model
 
 
 def raw_input_model(bundle):
