@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field, fields
 
 from desktop_ft.core.errors import UserError
 from desktop_ft.core.observer import Observer
+from desktop_ft.core.models.decision import Decision
 from desktop_ft.core.models.shared import to_class_probs, predict_batch
 
 
@@ -44,6 +45,7 @@ class ModelSpec:
     augment: list = field(default_factory=list)
     precision: str = "auto"      # auto | float32 | mixed_float16 | mixed_bfloat16
     train_bn: bool = False
+    multi_label: bool = False    # one sigmoid per label (several labels per example)
 
     def __post_init__(self):
         self.architecture = str(self.architecture).lower()
@@ -94,6 +96,8 @@ class ModelBundle:
     parts: dict = field(default_factory=dict)
     classes: list[str] | None = None
     tree: object = None
+    # How probabilities become answers: calibration, per-label thresholds, "unknown".
+    decision: Decision = field(default_factory=Decision)
 
     @property
     def architecture(self) -> str:
@@ -108,8 +112,13 @@ class ModelBundle:
         return self.spec.num_classes
 
     @property
+    def multi_label(self) -> bool:
+        return self.spec.multi_label
+
+    @property
     def binary(self) -> bool:
-        return self.spec.num_classes == 2
+        """One sigmoid unit for two classes (a multi-label head has one per label)."""
+        return self.spec.num_classes == 2 and not self.spec.multi_label
 
     def predict_proba(self, inputs, batch_size: int = 32):
         """Class probabilities ``[N, num_classes]`` in label order, from raw inputs
