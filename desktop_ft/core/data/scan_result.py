@@ -20,10 +20,12 @@ class ScanCancelled(UserError):
 
 @dataclass
 class Split:
-    """Examples of one split: ``items`` are file paths (images) or strings (text)."""
+    """Examples of one split: ``items`` are file paths (images) or strings (text).
+    ``labels`` are class indices — or, in a multi-label scan, sorted tuples of label
+    indices (an empty tuple: a row with no label)."""
 
     items: list
-    labels: list[int]
+    labels: list
 
     def __len__(self) -> int:
         return len(self.items)
@@ -31,13 +33,15 @@ class Split:
     def counts(self, num_classes: int) -> list[int]:
         counts = [0] * num_classes
         for y in self.labels:
-            counts[y] += 1
+            for i in (y if isinstance(y, tuple) else (y,)):
+                counts[i] += 1
         return counts
 
 
 @dataclass
 class DataScan:
-    """What a scan found. ``kind`` is ``"images"`` or ``"text"``."""
+    """What a scan found. ``kind`` is ``"images"`` or ``"text"``. With ``multi_label`` a
+    row may hold several labels (``classes`` are the label names, ``Split.labels`` tuples)."""
 
     kind: str
     root: str
@@ -48,13 +52,14 @@ class DataScan:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     layout: str = "class folders"
+    multi_label: bool = False
 
     @property
     def num_classes(self) -> int:
         return len(self.classes)
 
     def counts(self) -> dict[str, int]:
-        """Examples per class over all splits."""
+        """Examples per class (multi-label: occurrences of each label) over all splits."""
         total = [0] * self.num_classes
         for split in (self.train, self.val, self.test):
             if split is not None:
@@ -71,11 +76,20 @@ class DataScan:
         out.update({name: len(split) for name, split in (("val", self.val),
                                                           ("test", self.test))
                     if split is not None})
+        if self.multi_label:
+            from desktop_ft.core.data.label_sets import label_facts
+
+            out.update(label_facts(self))
         return out
 
 
 def class_warnings(scan_: DataScan) -> list[str]:
-    """A class with few or no examples; classes far apart in size."""
+    """A class with few or no examples; classes far apart in size (a multi-label scan:
+    :func:`desktop_ft.core.data.label_sets.multi_label_warnings`)."""
+    if scan_.multi_label:
+        from desktop_ft.core.data.label_sets import multi_label_warnings
+
+        return multi_label_warnings(scan_)
     counts = scan_.counts()
     out = []
     for name, n in counts.items():
