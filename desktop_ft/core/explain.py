@@ -19,6 +19,7 @@ from pathlib import Path
 
 from desktop_ft.core.errors import UserError
 from desktop_ft.core.models import ModelBundle, ModelSpec, modality_for
+from desktop_ft.core.models.decision import Decision
 
 
 def mistakes(items: list, labels: list[int], probs, classes: list[str]) -> list[dict]:
@@ -66,7 +67,10 @@ def load_export_bundle(folder: str | os.PathLike) -> ModelBundle:
         model = keras.saving.load_model(str(keras_file), safe_mode=True, compile=False)
     bundle = ModelBundle(spec=spec, model=model, new_layers=set(), modality=modality,
                          weights_source=meta.get("weights", ""),
-                         classes=list(meta.get("classes") or []))
+                         classes=list(meta.get("classes") or []),
+                         # model.keras is the raw model: the export's temperature
+                         # (and "unknown" threshold) apply on top, as in its other formats.
+                         decision=Decision.from_dict(meta.get("decision")))
     modality.attach_saved_assets(bundle, folder)
     return bundle
 

@@ -1,8 +1,10 @@
 """The SavedModel: a raw-input ``serve`` endpoint around the Keras model (images as
-uint8 of any size, or strings), returning probabilities, class index and label."""
+uint8 of any size, or strings), returning probabilities (calibrated by the model's
+temperature), class index and label."""
 
 from __future__ import annotations
 
+import types
 from pathlib import Path
 
 from desktop_ft.core import compat
@@ -14,11 +16,14 @@ def _serve_function(bundle, labels: list[str]):
     import tensorflow as tf
 
     label_table = tf.constant(labels)
-    binary = bundle.binary
+    binary, decision = bundle.binary, bundle.decision
+    # What Decision.calibrated_tensor calls, by TensorFlow's names.
+    ops = types.SimpleNamespace(log=tf.math.log, clip=tf.clip_by_value, max=tf.reduce_max,
+                                exp=tf.exp, sum=tf.reduce_sum)
 
     def outputs(raw):
         raw = tf.cast(raw, tf.float32)
-        probs = two_class_probs(raw, binary, tf.concat)
+        probs = decision.calibrated_tensor(ops, two_class_probs(raw, binary, tf.concat))
         index = tf.argmax(probs, axis=-1)
         return {"probs": probs, "class_index": index, "label": tf.gather(label_table, index)}
 

@@ -127,6 +127,9 @@ def export_record(ctx: ExportContext, info: dict | None) -> dict:
         "spec": bundle.spec.to_dict(),
         **bundle.modality.export_fields(bundle),
         "output_activation": "sigmoid" if bundle.binary else "softmax",
+        # How probabilities become answers; every format's probs are calibrated by it.
+        "decision": bundle.decision.to_dict(),
+        "calibration": calibration_summary(bundle.decision),
         "backend": backend.name(),
         "device": runtime.device_description(),
         "classes": list(ctx.job.labels),
@@ -155,6 +158,18 @@ def export_record(ctx: ExportContext, info: dict | None) -> dict:
         },
         **(info or {}),
     }
+
+
+def calibration_summary(decision) -> dict | None:
+    """``export.json``'s ``calibration``: the temperature every format applies and the
+    calibration error before and after it on the split it was fitted on (None for a
+    multi-label model: its probabilities are per label, judged by thresholds)."""
+    if decision.multi_label:
+        return None
+    record = decision.calibration or {}
+    return {"temperature": decision.temperature,
+            **{k: record.get(k) for k in ("ece_before", "ece_after", "examples", "fit_on")},
+            **({"why": record["why"]} if record.get("why") else {})}
 
 
 def _report(observer: Observer, record: dict, out: Path) -> None:

@@ -236,7 +236,8 @@ class Modality(ABC):
         preprocessed as for training; texts tokenized by the checkpoint's tokenizer)."""
 
     def predict_proba(self, bundle: ModelBundle, inputs, batch_size: int = 32):
-        """Class probabilities ``[N, num_classes]`` from raw inputs."""
+        """Class probabilities ``[N, num_classes]`` from raw inputs, calibrated by the
+        bundle's :class:`Decision` (its temperature; exports apply the same)."""
         import numpy as np
 
         outs = [np.asarray(predict_batch(bundle.model, self.model_inputs(
@@ -244,7 +245,7 @@ class Modality(ABC):
                 for i in range(0, len(inputs), batch_size)]
         out = np.concatenate(outs) if outs else \
             np.zeros((0, 1 if bundle.binary else bundle.num_classes), np.float32)
-        return to_class_probs(out, bundle.binary)
+        return bundle.decision.calibrated(to_class_probs(out, bundle.binary))
 
     def training_bytes_per_example(self, spec: ModelSpec) -> int:
         """A rough upper estimate of the memory one training example takes (activations

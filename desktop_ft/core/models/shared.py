@@ -41,12 +41,14 @@ def to_class_probs(out, binary: bool):
 def probs_model(bundle, inputs, model_inputs, name: str):
     """A Keras model from raw-input tensors ``inputs`` to ``probs`` (what ONNX and LiteRT
     exports hold): ``model_inputs`` (tensors built from ``inputs``) through the bundle's
-    model, then :func:`probs_from_output`."""
+    model, then :func:`probs_from_output` calibrated by the bundle's decision (the
+    temperature is a constant of the graph)."""
     import keras
 
+    decision = bundle.decision
     raw = bundle.model(model_inputs, training=False)
-    out = keras.layers.Lambda(lambda t: probs_from_output(keras, t, bundle.binary),
-                              name="probs")(raw)
+    out = keras.layers.Lambda(lambda t: decision.calibrated_tensor(
+        keras.ops, probs_from_output(keras, t, bundle.binary)), name="probs")(raw)
     return keras.Model(inputs, out, name=name)
 
 

@@ -1,0 +1,74 @@
+"""Temperature scaling: the fit recovers a known temperature, ECE matches a hand
+computation, and the record says why a split could not calibrate."""
+
+import numpy as np
+import pytest
+
+from desktop_ft.core.models.decision import Decision
+from desktop_ft.core.training.calibration import (calibrate, expected_calibration_error,
+                                                  fit_temperature, reliability_bins)
+
+
+def softmax(z):
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("temperature", [0.4, 1.0, 3.0])
+def test_fit_temperature_recovers_a_known_temperature(temperature):
+    rng = np.random.default_rng(1)
+    logits = rng.normal(size=(4000, 4)) * 2.5
+    labels = [int(rng.choice(4, p=p)) for p in softmax(logits)]   # calibrated at T = 1
+    # The model reports softmax(logits / t): the fit must undo it with T = t⁻¹… i.e.
+    # softmax(log p / T) == softmax(logits) at T = 1 / t.
+    reported = softmax(logits / temperature)
+    fitted = fit_temperature(labels, reported)
+    assert fitted == pytest.approx(1 / temperature, rel=0.06)
+    calibrated = Decision(temperature=fitted).calibrated(reported)
+    assert expected_calibration_error(labels, calibrated) < 0.03
+
+
+def test_fit_temperature_is_robust():
+    assert fit_temperature([], np.zeros((0, 3))) == 1.0
+    # Probabilities of exactly 0 and 1 (a float32 softmax holds them), and uniform rows.
+    probs = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.5, 0.5]], np.float32)
+    t = fit_temperature([0, 0, 0, 1], probs)
+    assert np.isfinite(t) and 0.05 <= t <= 20
+    assert fit_temperature([0, 1], np.full((2, 2), 0.5)) == 1.0
+
+
+def test_ece_against_a_hand_computation():
+    probs = np.array([[0.95, 0.05],     # bin (14/15, 1]: right
+                      [0.97, 0.03],     # same bin: wrong
+                      [0.62, 0.38],     # bin (9/15, 10/15]: right
+                      [0.30, 0.70],     # bin (10/15, 11/15]: right
+                      [0.55, 0.45]])    # bin (8/15, 9/15]: wrong
+    labels = [0, 1, 0, 1, 1]
+    hand = (2 / 5 * abs(0.5 - 0.96) + 1 / 5 * abs(1 - 0.62) + 1 / 5 * abs(1 - 0.70)
+            + 1 / 5 * abs(0 - 0.55))
+    assert expected_calibration_error(labels, probs) == pytest.approx(hand, abs=1e-6)
+    bins = reliability_bins(labels, probs)
+    assert [b["count"] for b in bins] == [1, 1, 1, 2]
+    assert bins[-1]["confidence"] == pytest.approx(0.96) and bins[-1]["accuracy"] == 0.5
+    # Two bins: everything in (0.5, 1].
+    assert expected_calibration_error(labels, probs, bins=2) == pytest.approx(
+        abs(3 / 5 - (0.95 + 0.97 + 0.62 + 0.70 + 0.55) / 5), abs=1e-6)
+    assert expected_calibration_error([], np.zeros((0, 2))) == 0.0
+
+
+def test_calibrate_records_the_fit_or_why_not():
+    rng = np.random.default_rng(2)
+    logits = rng.normal(size=(300, 3)) * 2
+    labels = [int(rng.choice(3, p=p)) for p in softmax(logits)]
+    overconfident = softmax(logits * 3)
+    d = calibrate(Decision(unknown_below=0.5), labels, overconfident)
+    c = d.calibration
+    assert d.temperature > 2 and d.unknown_below == 0.5
+    assert c["fit_on"] == "validation" and c["examples"] == 300
+    assert c["ece_after"] < c["ece_before"] / 2 and c["nll_after"] < c["nll_before"]
+    assert sum(b["count"] for b in c["reliability"]["after"]) == 300
+    few = calibrate(Decision(), labels[:5], overconfident[:5])
+    assert few.temperature == 1.0 and "5 validation examples" in few.calibration["why"]
+    right = np.eye(3)[np.array(labels[:20])] * 0.8 + 0.2 / 3
+    perfect = calibrate(Decision(temperature=2.0), labels[:20], right)
+    assert perfect.temperature == 1.0 and "rightly" in perfect.calibration["why"]
