@@ -11,7 +11,8 @@ def spec_from_args(args, base: dict | None = None):
     d = dict(base or {})
     for key, attr in (("architecture", "model"), ("weights", "weights"),
                       ("image_size", "image_size"), ("head", "head"), ("preset", "preset"),
-                      ("seq_len", "seq_len"), ("precision", "precision")):
+                      ("seq_len", "seq_len"), ("precision", "precision"),
+                      ("augment_strength", "augment_strength")):
         value = getattr(args, attr, None)
         if value is not None:
             d[key] = value

@@ -94,6 +94,9 @@ def _add_model_args(p: argparse.ArgumentParser, for_training: bool) -> None:
     g.add_argument("--augment", default=None, metavar="LIST",
                    help="image data augmentation inside the model, comma-separated: flip, "
                         "rotation, zoom, contrast (default: none)")
+    g.add_argument("--augment-strength", type=float, default=None, metavar="S",
+                   help="scale the rotation, zoom and contrast ranges: 0.5 halves them, 2 "
+                        "doubles them (default 1: up to 18 degrees, 10 %% zoom, 20 %% contrast)")
     g.add_argument("--precision", choices=PRECISIONS,
                    default=None, help="auto: mixed precision on GPUs that support it, never "
                    "float16 on CPU (default auto)")
@@ -162,6 +165,13 @@ def _add_data_and_training_args(p) -> None:
                    "models, 5e-5 for text models)")
     t.add_argument("--optimizer", choices=OPTIMIZERS, default=None,
                    help="default: adam (image models), adamw (text models)")
+    t.add_argument("--weight-decay", type=float, default=None, metavar="W",
+                   help="decoupled weight decay of adamw and sgd (default: 0.01 with "
+                        "adamw, none with sgd; with the default optimizer of image "
+                        "models, adam, it trains with adamw)")
+    t.add_argument("--label-smoothing", type=float, default=None, metavar="F",
+                   help="pull the training targets this far towards uniform, e.g. 0.1 "
+                        "(default 0)")
     t.add_argument("--schedule", choices=SCHEDULES, default=None,
                    help="the learning rate over each phase's steps: constant, cosine, linear "
                         "decay or one-cycle (default: linear for text models, cosine for "

@@ -43,6 +43,7 @@ class ModelSpec:
     seq_len: int = 128
     num_classes: int = 2
     augment: list = field(default_factory=list)
+    augment_strength: float = 1.0  # scales rotation, zoom and contrast (flip is on or off)
     precision: str = "auto"      # auto | float32 | mixed_float16 | mixed_bfloat16
     train_bn: bool = False
     multi_label: bool = False    # one sigmoid per label (several labels per example)

@@ -23,20 +23,23 @@ def compile_model(bundle: ModelBundle, job: TrainJob, lr: float, model=None,
     schedule = PhaseSchedule(lr, total_steps, *resolve_schedule(job)) if total_steps \
         else None
     name = job.optimizer_name()
+    decay = job.weight_decay          # None: AdamW's 0.01, none for SGD
     if name == "adamw":
-        opt = keras.optimizers.AdamW(learning_rate=schedule or lr, weight_decay=0.01)
+        opt = keras.optimizers.AdamW(learning_rate=schedule or lr,
+                                     weight_decay=0.01 if decay is None else decay)
     elif name == "sgd":
-        opt = keras.optimizers.SGD(learning_rate=schedule or lr, momentum=0.9)
+        opt = keras.optimizers.SGD(learning_rate=schedule or lr, momentum=0.9,
+                                   weight_decay=decay or None)
     else:
         opt = keras.optimizers.Adam(learning_rate=schedule or lr)
     if runtime.mixed_precision_enabled() and "float16" in \
             keras.mixed_precision.global_policy().name:
         opt = keras.optimizers.LossScaleOptimizer(opt)
     if bundle.binary:
-        loss = keras.losses.BinaryCrossentropy()
+        loss = keras.losses.BinaryCrossentropy(label_smoothing=job.label_smoothing)
         metric = keras.metrics.BinaryAccuracy(name="accuracy")
     else:
-        loss = keras.losses.CategoricalCrossentropy()
+        loss = keras.losses.CategoricalCrossentropy(label_smoothing=job.label_smoothing)
         metric = keras.metrics.CategoricalAccuracy(name="accuracy")
     # JAX runs a step op by op unless it is jit-compiled (tens of times slower): always
     # compile there. On TensorFlow and PyTorch, --jit opts in to XLA / torch.compile.

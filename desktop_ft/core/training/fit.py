@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 
 from desktop_ft.core import data as data_mod
@@ -41,15 +42,12 @@ def prepare(job: TrainJob, observer: Observer | None = None,
     expected = modality_for(job.model.architecture).input_kind
     if scan is None:
         observer.on_status(f"Scanning {job.data}…")
-        scan = data_mod.scan(job.data, expected, text_column=job.text_column,
-                             label_column=job.label_column)
-        if job.val_data:
-            val = data_mod.scan(job.val_data, scan.kind, classes=scan.classes,
-                                text_column=job.text_column, label_column=job.label_column)
-            scan.val = val.train
-            scan.skipped += val.skipped
+        scan = with_val_data(data_mod.scan(job.data, expected, text_column=job.text_column,
+                                           label_column=job.label_column), job)
         if job.corrections:
             apply_corrections(scan, load_corrections(job.corrections))
+    elif job.val_data:      # a scan of the data alone (the window's): validate on val_data
+        scan = with_val_data(scan, job)
     if scan.kind != expected:
         raise UserError(f"{job.model.architecture.upper()} needs {expected} but {scan.root} holds "
                         f"{scan.kind}.")
@@ -64,6 +62,16 @@ def prepare(job: TrainJob, observer: Observer | None = None,
     else:
         bundle = with_num_classes(bundle, scan.num_classes, list(scan.classes))
     return bundle, scan
+
+
+def with_val_data(scan: data_mod.DataScan, job: TrainJob) -> data_mod.DataScan:
+    """``scan`` validated on ``job.val_data`` (a folder or table of the same classes) when
+    the job names one; a copy, so the scan the caller holds keeps its own split."""
+    if not job.val_data:
+        return scan
+    val = data_mod.scan(job.val_data, scan.kind, classes=scan.classes,
+                        text_column=job.text_column, label_column=job.label_column)
+    return dataclasses.replace(scan, val=val.train, skipped=scan.skipped + val.skipped)
 
 
 def prepared_model(job: TrainJob, observer: Observer, stop, bundle=None, scan=None):

@@ -57,6 +57,8 @@ class TrainJob:
     batch_size: int = 32
     lr: float | None = None              # None: resolve_learning_rate's default
     optimizer: str | None = None         # None: the modality's (adam / adamw)
+    weight_decay: float | None = None    # None: the optimizer's (AdamW 0.01, SGD none)
+    label_smoothing: float = 0.0         # targets pulled this far towards uniform
     schedule: str | None = None          # None: the modality's (core/training/schedules.py)
     warmup: float | None = None          # fraction of a phase's steps; None: the schedule's
     early_stopping: int = 0              # patience in epochs; 0 = off
@@ -90,6 +92,7 @@ class TrainJob:
         if self.optimizer is not None and self.optimizer not in OPTIMIZERS:
             raise UserError(f"Unknown optimizer '{self.optimizer}'. Choose one of: "
                             f"{', '.join(OPTIMIZERS)}.")
+        self._check_regularisation()
         if self.schedule is not None and self.schedule not in SCHEDULES:
             raise UserError(f"Unknown schedule '{self.schedule}'. Choose one of: "
                             f"{', '.join(SCHEDULES)}.")
@@ -128,6 +131,23 @@ class TrainJob:
             raise UserError("Two-phase training unfreezes pretrained layers; it does not "
                             "combine with lora/qlora.")
 
+    def _check_regularisation(self) -> None:
+        """Weight decay (AdamW and SGD) and label smoothing."""
+        wd = self.weight_decay
+        if wd is not None and not (wd >= 0 and math.isfinite(wd)):
+            raise _bad("--weight-decay", "Weight decay (Train tab, Advanced)",
+                       f"must be 0 or a positive number (e.g. 0.01), got {wd}.")
+        if wd is not None and self.optimizer == "adam":
+            raise UserError("--weight-decay goes with --optimizer adamw or sgd: Adam has no "
+                            "decoupled weight decay. Choose adamw (Adam with weight decay).",
+                            window_message="Weight decay goes with the AdamW or SGD "
+                            "optimizer (Train tab, Advanced): choose AdamW, which is Adam "
+                            "with weight decay, or leave weight decay at default.")
+        if not 0 <= self.label_smoothing < 1:
+            raise _bad("--label-smoothing", "Label smoothing (Train tab, Advanced)",
+                       "must be a fraction from 0 to below 1 (e.g. 0.1), got "
+                       f"{self.label_smoothing}.")
+
     def to_dict(self) -> dict:
         d = asdict(self)
         d["patterns"] = [list(p) for p in self.patterns]
@@ -139,7 +159,12 @@ class TrainJob:
         return cls(**{k: v for k, v in d.items() if k in names})
 
     def optimizer_name(self) -> str:
-        return self.optimizer or modality_for(self.model.architecture).optimizer
+        """The optimizer to build: the job's, else the modality's — AdamW instead of Adam
+        when the job sets a weight decay."""
+        name = self.optimizer or modality_for(self.model.architecture).optimizer
+        if self.optimizer is None and name == "adam" and self.weight_decay is not None:
+            return "adamw"
+        return name
 
 
 def check_memory(job: TrainJob, total_bytes: int | None = None) -> None:

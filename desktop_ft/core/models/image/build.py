@@ -148,17 +148,22 @@ def _per_channel(value) -> tuple:
     return tuple(float(v) for v in arr)
 
 
-def augmentation_layers(names: list[str]) -> list:
+def augmentation_layers(names: list[str], strength: float = 1.0) -> list:
     """Keras preprocessing layers, active only in training (identity at inference, so
-    try-it and the export are unaffected). They work on preprocessed pixels."""
+    try-it and the export are unaffected). They work on preprocessed pixels. ``strength``
+    scales the rotation, zoom and contrast factors (``AUGMENT_FACTORS``; 1: as they are)."""
     import keras
 
+    from desktop_ft.core.models.image.preprocess import AUGMENT_FACTORS
+
+    f = {name: factor * strength for name, factor in AUGMENT_FACTORS.items()}
     factories = {
         "flip": lambda: keras.layers.RandomFlip("horizontal", name="augment_flip"),
-        "rotation": lambda: keras.layers.RandomRotation(0.05, fill_mode="reflect",
+        "rotation": lambda: keras.layers.RandomRotation(f["rotation"], fill_mode="reflect",
                                                         name="augment_rotation"),
-        "zoom": lambda: keras.layers.RandomZoom(0.1, fill_mode="reflect", name="augment_zoom"),
-        "contrast": lambda: keras.layers.RandomContrast(0.2, name="augment_contrast"),
+        "zoom": lambda: keras.layers.RandomZoom(f["zoom"], fill_mode="reflect",
+                                                name="augment_zoom"),
+        "contrast": lambda: keras.layers.RandomContrast(f["contrast"], name="augment_contrast"),
     }
     return [factories[n]() for n in names]
 
@@ -175,7 +180,7 @@ def attach_head(modality: Modality, backbone, spec: ModelSpec) -> ModelBundle:
     activation = "sigmoid" if spec.num_classes == 2 else "softmax"
     inputs = keras.Input(shape=(spec.image_size, spec.image_size, 3), name="image")
     x = inputs
-    for layer in augmentation_layers(spec.augment):
+    for layer in augmentation_layers(spec.augment, spec.augment_strength):
         x = layer(x)
     if arch.chain:
         stop_at = "fc2" if spec.head == "original" else None

@@ -33,7 +33,7 @@ class ImageModality(Modality):
     def __init__(self, arch: ImageArchitecture):
         super().__init__(arch)
         self.min_image_size = arch.min_size
-        fields = ["augment"]
+        fields = ["augment", "augment_strength"]
         if arch.source == "keras_hub":
             fields += ["preset"] + ([] if arch.fixed_size else ["image_size"])
         else:
@@ -97,6 +97,12 @@ class ImageModality(Modality):
                                "; --weights none builds it with random weights")
         if spec.train_bn and not self.arch.has_bn:
             raise UserError(f"{self.short} has no BatchNormalization layers to train.")
+        if not 0 < spec.augment_strength <= pre.MAX_AUGMENT_STRENGTH:
+            raise UserError(f"--augment-strength must be above 0 and at most "
+                            f"{pre.MAX_AUGMENT_STRENGTH:g}, got {spec.augment_strength}.",
+                            window_message="Augmentation strength (Model panel) must be "
+                            f"above 0 and at most {pre.MAX_AUGMENT_STRENGTH:g}, got "
+                            f"{spec.augment_strength}.")
         unknown = [a for a in spec.augment if a not in pre.AUGMENTATIONS]
         if unknown:
             raise UserError(f"Unknown augmentation {', '.join(unknown)}. Choose from: "

@@ -9,6 +9,10 @@ the exported SavedModel all use :func:`preprocess_uint8`.
 from __future__ import annotations
 
 AUGMENTATIONS = ("flip", "rotation", "zoom", "contrast")
+# ModelSpec.augment_strength scales these factors (1: as they are); above 4 a contrast
+# factor would pass 1, what RandomContrast accepts.
+AUGMENT_FACTORS = {"rotation": 0.05, "zoom": 0.1, "contrast": 0.2}
+MAX_AUGMENT_STRENGTH = 4.0
 
 
 def _affine(x, preprocessing, ops):
