@@ -79,11 +79,19 @@ def _key(item: str, root: Path) -> str:
 def apply_corrections(scan_, corrections: list[dict]) -> list[str]:
     """Relabel and leave out the corrected examples of ``scan_`` in place (every split).
     Returns (and adds to the scan's warnings) one line per correction that matched no
-    example: its file is missing, or its new label is not a class."""
+    example: its file is missing, or its new label is not a class. A multi-label scan takes
+    exclude and keep decisions; a relabel is refused (:class:`UserError`)."""
     from desktop_ft.core.data.scan_result import Split
 
     if not corrections:
         return []
+    relabels = [c["item"] for c in corrections if c["decision"] == "relabel"]
+    if getattr(scan_, "multi_label", False) and relabels:
+        raise UserError(f"The corrections relabel {len(relabels)} example(s) (e.g. "
+                        f"{relabels[0][:60]}), but {scan_.root} has several labels per row: "
+                        "a relabel names one class and cannot say which of a row's labels "
+                        "to change. Edit the row's labels in the table instead; exclude and "
+                        "keep decisions apply as they are.")
     root = Path(scan_.root)
     root = root if root.is_dir() else root.parent
     wanted = {_key(c["item"], root): c for c in corrections}

@@ -63,7 +63,7 @@ class ImageFeed:
     ``preprocess_numpy`` (the same on a numpy array, for the torch and jax backends),
     ``example_bytes`` (one preprocessed example: decoded examples are cached in memory
     when the split fits ``cache_bytes``) and its targets (``num_classes``; ``binary``: one
-    sigmoid unit)."""
+    sigmoid unit; a split whose labels are tuples gets multi-hot targets, one per label)."""
     preprocess: Callable
     num_classes: int
     binary: bool
@@ -136,13 +136,21 @@ def image_dataset(split: Split, feed: ImageFeed, batch_size: int, *, shuffle: bo
 
 def targets_and_weights(split: Split, num_classes: int, binary: bool, class_weights=None):
     """(targets, sample weights) of a split: ``[N, 1]`` 0/1 for a sigmoid output, one-hot
-    for a softmax; each example's class weight (1 without ``class_weights``)."""
+    for a softmax, multi-hot ``[N, num_classes]`` float32 for a multi-label split (its
+    labels are tuples; ``binary`` is then ignored); each example's class weight (1 without
+    ``class_weights``; multi-label: its rarest label's, the largest weight among its labels,
+    and 1 for a row with no label)."""
     return _targets(split.labels, num_classes, binary), _weights(split.labels, class_weights)
 
 
 def _targets(labels: list[int], num_classes: int, binary: bool):
     import numpy as np
 
+    if len(labels) and isinstance(labels[0], tuple):   # multi-label: multi-hot [N, C]
+        hot = np.zeros((len(labels), num_classes), np.float32)
+        for row, ys in enumerate(labels):
+            hot[row, list(ys)] = 1.0
+        return hot
     y = np.asarray(labels, dtype=np.int64)
     if binary:
         return y.astype(np.float32).reshape(-1, 1)
@@ -150,10 +158,13 @@ def _targets(labels: list[int], num_classes: int, binary: bool):
         np.zeros((0, num_classes), np.float32)
 
 
-def _weights(labels: list[int], class_weights: dict | None):
-    """Per-example sample weights: the class weight of each label (1 without)."""
+def _weights(labels: list, class_weights: dict | None):
+    """Per-example sample weights: the class weight of each label (1 without); for a set
+    of labels the largest (its rarest label's), 1 for an empty set."""
     import numpy as np
 
     if not class_weights:
         return np.ones(len(labels), np.float32)
-    return np.array([class_weights[int(y)] for y in labels], np.float32)
+    return np.array([max((class_weights[int(i)] for i in y), default=1.0)
+                     if isinstance(y, tuple) else class_weights[int(y)] for y in labels],
+                    np.float32)

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from itertools import combinations
 
-from desktop_ft.core.errors import Worded
-
 SEPARATORS = (";", "|")
 ONE_HOT_VALUES = {"0": False, "1": True, "0.0": False, "1.0": True}
 NO_LABEL = "(no label)"
@@ -84,8 +82,7 @@ def label_facts(scan_) -> dict:
 def multi_label_warnings(scan_) -> list:
     """A multi-label scan's warnings: labels too rare to learn or never present, rows with
     no label, labels far apart in frequency."""
-    from desktop_ft.core.data.scan_result import (CLASS_WEIGHTS_BOX, IMBALANCE_RATIO,
-                                                  TINY_CLASS)
+    from desktop_ft.core.data.scan_result import IMBALANCE_RATIO, TINY_CLASS
 
     facts = label_facts(scan_)
     counts = facts["label_counts"]
@@ -103,9 +100,7 @@ def multi_label_warnings(scan_) -> list:
     if nonzero and max(nonzero.values()) / min(nonzero.values()) > IMBALANCE_RATIO:
         big = max(nonzero, key=nonzero.get)
         small = min(nonzero, key=nonzero.get)
-        text = (f"Labels are imbalanced: '{big}' is on {counts[big]} rows, '{small}' on "
-                f"{counts[small]}.")
-        out.append(Worded(f"{text} Consider class weights (--class-weights).",
-                          window=f"{text} Consider ticking {CLASS_WEIGHTS_BOX} on the "
-                                 "Train tab."))
+        # (Each label's own threshold, chosen on validation, makes up for rarity.)
+        out.append(f"Labels are imbalanced: '{big}' is on {counts[big]} rows, '{small}' on "
+                   f"{counts[small]}; more rows with '{small}' would help.")
     return out
