@@ -66,6 +66,7 @@ class TrainJob:
     class_weights: bool = False
     text_column: str | None = None
     label_column: str | None = None
+    multi_label: bool = False            # read the table's labels as several per row
     feature_cache: bool = True           # train on cached features of a frozen prefix
     cache_budget_mb: int = 2048          # ... when they fit in this much memory
     jit_compile: bool = False            # XLA
