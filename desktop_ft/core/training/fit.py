@@ -43,7 +43,8 @@ def prepare(job: TrainJob, observer: Observer | None = None,
     if scan is None:
         observer.on_status(f"Scanning {job.data}…")
         scan = with_val_data(data_mod.scan(job.data, expected, text_column=job.text_column,
-                                           label_column=job.label_column), job)
+                                           label_column=job.label_column,
+                                           multi_label=job.multi_label or None), job)
         if job.corrections:
             apply_corrections(scan, load_corrections(job.corrections))
     elif job.val_data:      # a scan of the data alone (the window's): validate on val_data
@@ -70,7 +71,8 @@ def with_val_data(scan: data_mod.DataScan, job: TrainJob) -> data_mod.DataScan:
     if not job.val_data:
         return scan
     val = data_mod.scan(job.val_data, scan.kind, classes=scan.classes,
-                        text_column=job.text_column, label_column=job.label_column)
+                        text_column=job.text_column, label_column=job.label_column,
+                        multi_label=scan.multi_label)
     return dataclasses.replace(scan, val=val.train, skipped=scan.skipped + val.skipped)
 
 
