@@ -66,7 +66,7 @@ def cooccurrence(label_sets: list[tuple], classes: list[str]) -> list[dict]:
 def label_facts(scan_) -> dict:
     """The multi-label part of ``DataScan.summary()``: ``label_counts`` (rows holding each
     label), ``cooccurrence`` (pairs), ``no_label_rows``, ``rare_labels`` (fewer than
-    ``TINY_CLASS`` rows) and ``labels_per_row`` (the mean)."""
+    ``TINY_CLASS`` rows, that number as ``rare_below``) and ``labels_per_row`` (the mean)."""
     from desktop_ft.core.data.scan_result import TINY_CLASS
 
     label_sets = _all_labels(scan_)
@@ -76,6 +76,7 @@ def label_facts(scan_) -> dict:
             "cooccurrence": cooccurrence(label_sets, scan_.classes),
             "no_label_rows": sum(1 for labels in label_sets if not labels),
             "rare_labels": [name for name, n in counts.items() if n < TINY_CLASS],
+            "rare_below": TINY_CLASS,
             "labels_per_row": round(sum(map(len, label_sets)) / rows, 3) if rows else 0.0}
 
 
