@@ -1,4 +1,4 @@
-"""What the CLI prints: status lines, a progress bar, evaluation tables."""
+"""What the CLI prints: status lines, a progress bar, evaluation tables, a data scan."""
 
 from __future__ import annotations
 
@@ -81,3 +81,35 @@ def print_evaluation(ev: dict, stream) -> None:
     print("  " + " " * width + "  " + " ".join(f"{c[:8]:>8}" for c in ev["classes"]), file=stream)
     for name, row in zip(ev["classes"], ev["confusion_matrix"]):
         print(f"  {name:<{width}}  " + " ".join(f"{v:>8}" for v in row), file=stream)
+
+
+def print_scan(s: dict, stream) -> None:
+    """A scan's summary (``DataScan.summary()``): classes and counts, splits, skipped
+    files, warnings — for multi-label data also labels per row, the most frequent pairs of
+    labels, rows with no label and labels too rare to learn."""
+    multi = s.get("multi_label", False)
+    noun = "labels" if multi else "classes"
+    print(f"{s['kind']} dataset, {s['layout']}: {len(s['classes'])} {noun}", file=stream)
+    if multi:
+        print("Rows holding each label:", file=stream)
+    for name, n in s["counts"].items():
+        print(f"  {name}: {n}", file=stream)
+    for split in ("train", "val", "test"):
+        if split in s:
+            print(f"{split}: {s[split]} examples", file=stream)
+    if multi:
+        print(f"Labels per row: {s['labels_per_row']:g} on average; rows with no label: "
+              f"{s['no_label_rows']}", file=stream)
+        pairs = s["cooccurrence"]
+        if pairs:
+            print("Labels together (rows holding both):", file=stream)
+            for pair in pairs[:10]:
+                print(f"  {' + '.join(pair['labels'])}: {pair['count']}", file=stream)
+            if len(pairs) > 10:
+                print(f"  … and {len(pairs) - 10} more pairs (--json lists all)", file=stream)
+        print(f"Too rare to learn (fewer than {s['rare_below']} rows): "
+              f"{', '.join(s['rare_labels']) or 'none'}", file=stream)
+    for item in s["skipped"]:
+        print(f"skipped {item['path']}: {item['reason']}", file=stream)
+    for w in s["warnings"]:
+        print(f"warning: {w}", file=stream)
