@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from desktop_ft.cli.model_args import spec_from_args
-from desktop_ft.cli.printing import PrintingObserver, print_evaluation
+from desktop_ft.cli.printing import PrintingObserver, print_evaluation, print_scan
 from desktop_ft.core.errors import UserError
 
 
@@ -57,7 +57,7 @@ def cmd_scan(args) -> int:
     from desktop_ft.core import data
 
     scan = data.scan(args.data, args.kind, text_column=args.text_column,
-                     label_column=args.label_column)
+                     label_column=args.label_column, multi_label=args.multi_label or None)
     if args.corrections:
         from desktop_ft.core.data.corrections import apply_corrections, load_corrections
 
@@ -67,17 +67,7 @@ def cmd_scan(args) -> int:
     if args.json:
         print(json.dumps(scan.summary()))
         return 0
-    s = scan.summary()
-    print(f"{scan.kind} dataset, {s['layout']}: {len(scan.classes)} classes")
-    for name, n in s["counts"].items():
-        print(f"  {name}: {n}")
-    for split in ("train", "val", "test"):
-        if split in s:
-            print(f"{split}: {s[split]} examples")
-    for item in s["skipped"]:
-        print(f"skipped {item['path']}: {item['reason']}")
-    for w in s["warnings"]:
-        print(f"warning: {w}")
+    print_scan(scan.summary(), sys.stdout)
     return 0
 
 

@@ -145,6 +145,11 @@ class OneLineParser(argparse.ArgumentParser):
                      f"(see `{self.prog} --help`)\n")
 
 
+MULTI_LABEL_HELP = ("read the table's label cells as several labels per row, separated by "
+                    "; or | (found by itself when a cell holds several; one 0/1 column per "
+                    "label is always read so)")
+
+
 def _add_data_and_training_args(p) -> None:
     """The data and training options of ``train``, which ``label-issues`` takes too."""
     d = p.add_argument_group("data")
@@ -157,6 +162,8 @@ def _add_data_and_training_args(p) -> None:
                    "sentence, review, …)")
     d.add_argument("--label-column", default=None, help="CSV label column (default: label, "
                    "class, …)")
+    d.add_argument("--multi-label", action="store_true", default=None,
+                   help=MULTI_LABEL_HELP)
     t = p.add_argument_group("training")
     t.add_argument("--epochs", type=_positive_int, default=None, help="default 10")
     t.add_argument("--batch-size", type=_positive_int, default=None, help="default 32")
@@ -239,6 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kind", choices=["images", "text"], default=None)
     p.add_argument("--text-column", default=None)
     p.add_argument("--label-column", default=None)
+    p.add_argument("--multi-label", action="store_true", default=None, help=MULTI_LABEL_HELP)
     p.add_argument("--corrections", default=None, metavar="FILE", type=_absolute,
                    help="apply this corrections file (suspect-label decisions)")
     p.add_argument("--json", action="store_true")
