@@ -6,12 +6,13 @@ import os
 from pathlib import Path
 
 from PySide6.QtCore import Signal, Slot
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QGroupBox,
-                               QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox,
-                               QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog,
+                               QFormLayout, QGroupBox, QHBoxLayout, QLabel, QProgressBar,
+                               QPushButton, QSpinBox, QWidget)
 
 from desktop_ft.core.models import (ARCHITECTURES, Modality, ModelSpec, architecture_for_folder,
                                     modality_for)
+from desktop_ft.core.models.image.preprocess import MAX_AUGMENT_STRENGTH
 from desktop_ft.gui.settings import AppSettings
 from desktop_ft.gui.widgets.architecture_picker import ArchitecturePicker
 
@@ -116,6 +117,13 @@ class ModelPanel(QGroupBox):
                            "feature cache.")
             row.addWidget(box)
             self.augment[name] = box
+        self.augment_strength = QDoubleSpinBox(objectName="augmentStrength", minimum=0.25,
+                                               maximum=MAX_AUGMENT_STRENGTH, singleStep=0.25,
+                                               value=1.0, prefix="strength ×")
+        self.augment_strength.setToolTip("Scales how far rotation, zoom and contrast may "
+                                         "go: 1 is up to 18 degrees, 10 % zoom and 20 % "
+                                         "contrast; 2 doubles them")
+        row.addWidget(self.augment_strength)
         row.addStretch(1)
         return augment_row
 
@@ -142,7 +150,7 @@ class ModelPanel(QGroupBox):
         for signal in (self.weights.currentIndexChanged, self.image_size.valueChanged,
                        self.head.currentIndexChanged, self.preset.currentTextChanged,
                        self.seq_len.valueChanged, self.precision.currentIndexChanged,
-                       self.train_bn.toggled,
+                       self.train_bn.toggled, self.augment_strength.valueChanged,
                        *(b.toggled for b in self.augment.values())):
             signal.connect(self._on_changed)
 
@@ -190,7 +198,8 @@ class ModelPanel(QGroupBox):
                          preset=self.preset.currentText().strip() or None,
                          seq_len=self.seq_len.value(), precision=self.precision.currentData(),
                          augment=[n for n, b in self.augment.items() if b.isChecked()]
-                         if "augment" in modality_for(self.architecture()).spec_fields else []
+                         if "augment" in modality_for(self.architecture()).spec_fields else [],
+                         augment_strength=self.augment_strength.value()
                          ).to_dict()
 
     def set_spec(self, spec: dict) -> None:
@@ -211,6 +220,7 @@ class ModelPanel(QGroupBox):
         _select(self.precision, spec.get("precision", "auto"))
         for name, box in self.augment.items():
             box.setChecked(name in (spec.get("augment") or []))
+        self.augment_strength.setValue(float(spec.get("augment_strength", 1.0)))
 
     def set_weights_file(self, path: str) -> None:
         self._weights_file = path

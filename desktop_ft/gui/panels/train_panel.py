@@ -17,6 +17,7 @@ from desktop_ft.core.progress import Progress, format_seconds
 from desktop_ft.core.training import default_learning_rate
 from desktop_ft.core.training.schedules import SCHEDULES
 from desktop_ft.gui.widgets import ConfusionMatrixView, MistakesView, TrainingPlots
+from desktop_ft.gui.widgets.training_options import TrainingOptions
 from desktop_ft.gui.widgets.wiring import connect_all
 
 
@@ -36,6 +37,8 @@ class TrainPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(self._make_controls())
         layout.addLayout(self._make_options())
+        self.advanced = TrainingOptions()     # optimizer, weight decay, seed, validation data
+        layout.addWidget(self.advanced)
         self.progress = QProgressBar(objectName="progressBar", minimum=0, maximum=100)
         layout.addWidget(self.progress)
         self.progress_label = QLabel("Not trained yet.", objectName="progressLabel")
@@ -263,7 +266,8 @@ class TrainPanel(QWidget):
                 "class_weights": self.class_weights.isChecked(),
                 "schedule": self.schedule.currentText() if self.schedule.currentIndex()
                 else None,
-                "warmup": None if self.warmup.value() < 0 else self.warmup.value()}
+                "warmup": None if self.warmup.value() < 0 else self.warmup.value(),
+                **self.advanced.options()}
 
     def set_options(self, job: dict) -> None:
         self.epochs.setValue(int(job.get("epochs", 10)))
@@ -279,6 +283,7 @@ class TrainPanel(QWidget):
                                                                  "auto"), 0))
         warmup = job.get("warmup")
         self.warmup.setValue(self.warmup.minimum() if warmup is None else float(warmup))
+        self.advanced.set_options(job)
 
     def set_two_phase(self, on: bool) -> None:
         self.two_phase.setChecked(on)
