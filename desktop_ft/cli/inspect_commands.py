@@ -74,25 +74,28 @@ def cmd_scan(args) -> int:
 def cmd_evaluate(args) -> int:
     from desktop_ft.core import data
     from desktop_ft.core.data.datasets import load_inputs
-    from desktop_ft.core.training import metrics_from_probs
+    from desktop_ft.core.models.decision import Decision
+    from desktop_ft.core.training.metrics import evaluation_metrics
 
     exported = _open_export(args.out)
+    decision = Decision.from_dict(exported.meta.get("decision"))
+    # A multi-label export reads the table's label cells as sets.
+    multi = {"multi_label": True} if decision.multi_label else {}
     scan = data.scan(args.data, exported.kind, classes=exported.labels,
-                     text_column=args.text_column, label_column=args.label_column)
+                     text_column=args.text_column, label_column=args.label_column, **multi)
     items, labels = list(scan.train.items), list(scan.train.labels)
     for split in (scan.val, scan.test):
         if split is not None:
             items += split.items
             labels += split.labels
     probs = exported.predict_proba(load_inputs(exported.kind, items))
-    ev = metrics_from_probs(labels, probs, exported.labels)
+    ev = evaluation_metrics(labels, probs, exported.labels, decision)
     ev["split"] = "given"
     ev["skipped"] = [{"path": p, "reason": r} for p, r in scan.skipped]
     if args.report:
-        from desktop_ft.core.explain import mistakes
         from desktop_ft.core.report import write_report
 
-        wrong = mistakes(items, labels, probs, exported.labels)
+        wrong = _mistakes(items, labels, probs, exported.labels, decision)
         ev["report"] = str(write_report(args.report, evaluation=ev, mistakes=wrong,
                                         kind=exported.kind, meta=exported.meta,
                                         data=str(args.data),
@@ -106,6 +109,18 @@ def cmd_evaluate(args) -> int:
         if args.report:
             print(f"Report written to {ev['report']}")
     return 0
+
+
+def _mistakes(items, labels, probs, classes, decision) -> list:
+    """The report's mistakes: wrong classes, or rows with any wrong label."""
+    if decision.multi_label:
+        from desktop_ft.core.training.metrics import label_set_mistakes
+
+        return label_set_mistakes(items, labels, probs, classes,
+                                  decision.label_thresholds(len(classes)))
+    from desktop_ft.core.explain import mistakes
+
+    return mistakes(items, labels, probs, classes)
 
 
 def cmd_predict(args) -> int:

@@ -11,6 +11,7 @@ from desktop_ft.core.export.plan import DEFAULT_FORMATS, FORMATS
 from desktop_ft.core.models import ARCHITECTURES, ModelSpec
 from desktop_ft.core.runtime import PRECISIONS
 from desktop_ft.core.training import JOB_STRATEGIES, OPTIMIZERS
+from desktop_ft.core.training.monitor import MONITORS
 from desktop_ft.core.training.schedules import SCHEDULES
 from desktop_ft.core.training.retention import DEFAULT_KEEP, DEFAULT_MAX_GB
 
@@ -187,8 +188,11 @@ def _add_data_and_training_args(p) -> None:
                    help="ramp the rate up over this fraction of each phase's steps "
                         "(default: 0.1 for text models, 0.25 with one-cycle, else 0)")
     t.add_argument("--early-stopping", type=int, default=None, metavar="PATIENCE",
-                   help="stop after PATIENCE epochs without val_loss improvement and restore "
-                        "the best weights (default: off)")
+                   help="stop after PATIENCE epochs without improvement of --monitor and "
+                        "restore the best weights (default: off)")
+    t.add_argument("--monitor", choices=MONITORS, default=None,
+                   help="what early stopping and the run's best checkpoint follow (default "
+                        "val_loss); val_macro_f1 suits imbalanced classes")
     t.add_argument("--class-weights", action="store_true", default=None,
                    help="weight classes inversely to their frequency")
     t.add_argument("--seed", type=int, default=None, help="default 0")

@@ -68,19 +68,51 @@ class PrintingObserver(Observer):
         self._print("  ".join(parts) + " " * 8)
 
 
+def _num(v, fmt: str = ".4f") -> str:
+    return "n/a" if v is None else format(v, fmt)
+
+
 def print_evaluation(ev: dict, stream) -> None:
     if not ev:
         return
+    if ev.get("multi_label"):
+        print_label_table(ev, stream)
+        return
     print(f"Accuracy on {ev['examples']} {ev.get('split', 'held-out')} examples: "
-          f"{ev['accuracy']:.4f}", file=stream)
-    width = max(len(c) for c in ev["classes"])
-    for name, acc in ev["per_class_accuracy"].items():
-        text = "n/a" if acc is None else f"{acc:.4f}"
-        print(f"  {name:<{width}}  {text}", file=stream)
+          f"{_num(ev['accuracy'])}", file=stream)
+    overall = [("macro-F1", ev.get("macro_f1")),
+               ("balanced accuracy", ev.get("balanced_accuracy")),
+               ("top-5 accuracy", ev.get("top5_accuracy")), ("ROC-AUC", ev.get("roc_auc"))]
+    print("  ".join(f"{name} {_num(v)}" for name, v in overall if v is not None),
+          file=stream)
+    width = max([len(c) for c in ev["classes"]] + [5])
+    print(f"  {'class':<{width}}  {'precision':>9} {'recall':>9} {'F1':>9} {'support':>8}",
+          file=stream)
+    for name in ev["classes"]:
+        row = ev.get("per_class", {}).get(name, {})
+        print(f"  {name:<{width}}  {_num(row.get('precision')):>9} "
+              f"{_num(row.get('recall')):>9} {_num(row.get('f1')):>9} "
+              f"{row.get('support', 0):>8}", file=stream)
     print("Confusion matrix (rows: true, columns: predicted):", file=stream)
     print("  " + " " * width + "  " + " ".join(f"{c[:8]:>8}" for c in ev["classes"]), file=stream)
     for name, row in zip(ev["classes"], ev["confusion_matrix"]):
         print(f"  {name:<{width}}  " + " ".join(f"{v:>8}" for v in row), file=stream)
+
+
+def print_label_table(ev: dict, stream) -> None:
+    """A multi-label evaluation: the overall numbers, then one line per label."""
+    print(f"{ev['examples']} {ev.get('split', 'held-out')} examples: micro-F1 "
+          f"{_num(ev['micro_f1'])}  macro-F1 {_num(ev['macro_f1'])}  exact match "
+          f"{_num(ev['exact_match'])}  mAP {_num(ev['mean_average_precision'])}", file=stream)
+    width = max([len(c) for c in ev["classes"]] + [5])
+    print(f"  {'label':<{width}}  {'TP':>5} {'FP':>5} {'FN':>5} {'precision':>9} "
+          f"{'recall':>9} {'F1':>9} {'AP':>9} {'threshold':>9}", file=stream)
+    for name in ev["classes"]:
+        r = ev["per_label"][name]
+        print(f"  {name:<{width}}  {r['tp']:>5} {r['fp']:>5} {r['fn']:>5} "
+              f"{_num(r['precision']):>9} {_num(r['recall']):>9} {_num(r['f1']):>9} "
+              f"{_num(r['average_precision']):>9} {_num(r.get('threshold'), '.3f'):>9}",
+              file=stream)
 
 
 def print_scan(s: dict, stream) -> None:

@@ -17,7 +17,7 @@ from desktop_ft.core.errors import UserError
 
 JOB_KEYS = ("data", "val_data", "val_split", "strategy", "unfreeze_last", "epochs",
             "batch_size", "lr", "optimizer", "weight_decay", "label_smoothing", "schedule",
-            "warmup", "early_stopping", "class_weights", "seed",
+            "warmup", "early_stopping", "monitor", "class_weights", "seed",
             "text_column", "label_column", "multi_label", "lora_rank", "phase1_epochs",
             "feature_cache",
             "cache_budget_mb", "jit_compile", "keep_runs", "max_runs_gb", "corrections")

@@ -1,6 +1,7 @@
 """A shareable report: one self-contained HTML file (no network; pictures inline as data
-URIs) with the model, strategy and data, the training curves, per-class accuracy, the
-confusion matrix, the top mistakes and the export's parity. Written by
+URIs) with the model, strategy and data, the training curves, the metrics (per class:
+accuracy, precision, recall, F1; or per label), the confusion matrix, the top mistakes
+and the export's parity. Written by
 ``desktop-ft evaluate OUT --data PATH --report FILE`` and the window's File → Save
 report…; and the page of runs compared (``desktop-ft runs --compare … --html FILE``)."""
 
@@ -14,6 +15,7 @@ import time
 from pathlib import Path
 
 from desktop_ft.core import atomic
+from desktop_ft.core.report_tables import class_tables, label_tables, mistake_caption
 
 TOP_MISTAKES = 24
 
@@ -107,9 +109,8 @@ def _mistake_cards(mistakes: list[dict], kind: str) -> str:
             body = f"<blockquote>{_esc(text[:300])}{'…' if len(text) > 300 else ''}" \
                    "</blockquote>"
             caption = ""
-        cards.append(f"<div class='card'>{body}<div>true <b>{_esc(m['true'])}</b>, "
-                     f"predicted <b>{_esc(m['predicted'])}</b> ({m['confidence']:.0%})"
-                     f"</div><small>{caption}</small></div>")
+        cards.append(f"<div class='card'>{body}<div>{mistake_caption(m)}</div>"
+                     f"<small>{caption}</small></div>")
     more = f"<p>…and {len(mistakes) - TOP_MISTAKES} more.</p>" \
         if len(mistakes) > TOP_MISTAKES else ""
     return "<div class='cards'>" + "".join(cards) + "</div>" + more
@@ -149,15 +150,13 @@ def write_report(path: str | os.PathLike, *, evaluation: dict, mistakes: list[di
     curves = line_chart({k: history[k] for k in ("loss", "val_loss") if k in history},
                         "Loss") + line_chart(
         {k: history[k] for k in ("accuracy", "val_accuracy") if k in history}, "Accuracy", 1.0)
-    per_class = "".join(f"<tr><th>{_esc(c)}</th><td>"
-                        f"{'n/a' if a is None else f'{a:.1%}'}</td></tr>"
-                        for c, a in evaluation.get("per_class_accuracy", {}).items())
+    # Multi-label: a per-label table instead of the per-class one and the confusion matrix.
+    metrics = label_tables(evaluation) if evaluation.get("multi_label") else \
+        class_tables(evaluation) + "<h2>Confusion matrix</h2>" + confusion_table(
+            evaluation.get("confusion_matrix", []), evaluation.get("classes", []))
     body = (f"<h1>{_esc(title)}</h1><table class='facts'>{facts_html}</table>"
             + (f"<h2>Training curves</h2>{curves}" if curves else "")
-            + f"<h2>Per-class accuracy</h2><table>{per_class}</table>"
-            + "<h2>Confusion matrix</h2>"
-            + confusion_table(evaluation.get("confusion_matrix", []),
-                              evaluation.get("classes", []))
+            + metrics
             + f"<h2>Top mistakes ({len(mistakes)})</h2>" + _mistake_cards(mistakes, kind))
     page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{_esc(title)}</title>"
             f"<style>{STYLE}</style></head><body>{body}</body></html>")

@@ -9,7 +9,8 @@ import pytest
 from desktop_ft.core.errors import UserError
 from desktop_ft.core.models import ModelSpec, load_model
 from desktop_ft.core.observer import Observer
-from desktop_ft.core.training import TrainJob, fine_tune, metrics_from_probs, resolve_learning_rate
+from desktop_ft.core.training import (TrainJob, fine_tune, resolve_learning_rate,
+                                      single_label_metrics)
 
 VGG = ModelSpec("vgg16", weights="none", image_size=32)
 
@@ -162,9 +163,9 @@ def test_pretrained_weights_load_with_only_the_head_trainable(tmp_path):
     assert bundle.tree.strategy == "head" and bundle.tree.totals()[0] == 1539
 
 
-def test_metrics_from_probs():
+def test_single_label_metrics_keep_the_accuracy_keys():
     probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]])
-    ev = metrics_from_probs([0, 1, 1], probs, ["a", "b"])
+    ev = single_label_metrics([0, 1, 1], probs, ["a", "b"])
     assert ev["accuracy"] == pytest.approx(2 / 3)
     assert ev["confusion_matrix"] == [[1, 0], [1, 1]]
     assert ev["per_class_accuracy"] == {"a": 1.0, "b": 0.5}

@@ -21,7 +21,9 @@ from desktop_ft.core.observer import Observer
 from desktop_ft.core.training import feature_cache
 from desktop_ft.core.training.checkpoint import note_trained
 from desktop_ft.core.training.compile import compile_model
-from desktop_ft.core.training.results import TrainResult, metrics_from_probs
+from desktop_ft.core.training.metrics import single_label_metrics
+from desktop_ft.core.training.monitor import MACRO_F1, macro_f1_callback, monitor_mode
+from desktop_ft.core.training.results import TrainResult
 from desktop_ft.core.training.runs import checkpoint_callback, restore_seed_states
 
 
@@ -76,7 +78,13 @@ class TrainState:
         self.callback = make_callback(self.observer, self.stop)
         self.class_weights = splits.class_weights(self.train_split, self.scan.num_classes) \
             if job.class_weights else None
-        self.monitor = "val_loss" if self.val_ds is not None else "loss"
+        # What early stopping and the best checkpoint follow (the training loss when
+        # nothing is held out); macro-F1 is computed per epoch by monitor.macro_f1_callback.
+        self.monitor = job.monitor if self.val_ds is not None else "loss"
+        if self.monitor == MACRO_F1 and distribution.process_count() > 1:
+            raise UserError("--monitor val_macro_f1 needs one training process: each "
+                            "process sees only its part of the validation data. Use "
+                            "val_loss or val_accuracy.")
         self.strategy = distribution.distribution_strategy()
         if self.distributed:
             self.observer.on_status(
@@ -262,11 +270,14 @@ def fit_phase(state: TrainState, phase: Phase) -> None:
     fit_model, fit_train, fit_val, plan, cache_seconds = phase_datasets(state, phase)
     compile_phase(state, fit_model, phase)
     cb = state.callback
-    callbacks = [*epoch_order_callbacks(fit_train), cb, *state.extra_callbacks]
+    # val_macro_f1 goes into the epoch's logs first: the callbacks after it read it.
+    scores = [macro_f1_callback(fit_val, state.bundle.binary, state.bundle.multi_label)] \
+        if state.monitor == MACRO_F1 and fit_val is not None else []
+    callbacks = [*epoch_order_callbacks(fit_train), *scores, cb, *state.extra_callbacks]
     if phase.patience:
         callbacks.append(keras.callbacks.EarlyStopping(
-            monitor=state.monitor, patience=phase.patience, restore_best_weights=True,
-            verbose=0))
+            monitor=state.monitor, mode=monitor_mode(state.monitor), patience=phase.patience,
+            restore_best_weights=True, verbose=0))
     state.observer.on_train_begin(_phase_info(state, phase))
     n_before = len(cb.epoch_seconds)
     try:
@@ -341,7 +352,7 @@ def evaluate(state: TrainState) -> tuple[dict | None, list, list, list]:
         inputs, items, labels = readable_inputs(bundle.input_kind, eval_split.items,
                                                 eval_split.labels, state.skip)
         probs = bundle.predict_proba(inputs, batch_size=job.batch_size)
-    evaluation = metrics_from_probs(labels, probs, scan.classes)
+    evaluation = single_label_metrics(labels, probs, scan.classes)
     evaluation["split"] = "test" if eval_split is scan.test else "val"
     return evaluation, probs.tolist(), items, labels
 

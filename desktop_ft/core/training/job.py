@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field, fields
 from desktop_ft.core.errors import UserError
 from desktop_ft.core.layer_tree import STRATEGIES
 from desktop_ft.core.models import ModelSpec, check_spec, modality_for
+from desktop_ft.core.training.monitor import DEFAULT_MONITOR, MONITORS
 from desktop_ft.core.training.schedules import SCHEDULES
 from desktop_ft.core.training.retention import DEFAULT_KEEP, DEFAULT_MAX_GB
 
@@ -62,6 +63,7 @@ class TrainJob:
     schedule: str | None = None          # None: the modality's (core/training/schedules.py)
     warmup: float | None = None          # fraction of a phase's steps; None: the schedule's
     early_stopping: int = 0              # patience in epochs; 0 = off
+    monitor: str = DEFAULT_MONITOR       # what early stopping and the best checkpoint follow
     seed: int = 0
     class_weights: bool = False
     text_column: str | None = None
@@ -109,6 +111,12 @@ class TrainJob:
         if self.early_stopping < 0:
             raise _bad("--early-stopping", "Early stopping (Train tab)",
                        "must be 0 (off) or a patience in epochs.")
+        if self.monitor not in MONITORS:
+            raise UserError(f"--monitor must be one of {', '.join(MONITORS)}; got "
+                            f"'{self.monitor}'.",
+                            window_message="Stop/keep best by (Train tab) must be validation "
+                            "loss, accuracy or macro-F1; the project file holds "
+                            f"'{self.monitor}'.")
         if self.keep_runs < 0 or not self.max_runs_gb >= 0:
             raise _bad("--keep-runs and --max-runs-gb", "The runs cap (Settings)",
                        "must be 0 (no cap) or more.")

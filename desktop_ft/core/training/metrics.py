@@ -209,3 +209,36 @@ def best_f1_thresholds(label_sets, probs) -> list[float]:
         raise ValueError(f"probabilities must be [examples, labels], got shape {p.shape}")
     truth = multi_hot(label_sets, p.shape[1])
     return [best_f1_threshold(truth[:, i], p[:, i]) for i in range(p.shape[1])]
+
+
+def evaluation_metrics(labels, probs, classes: list[str], decision=None) -> dict:
+    """The metrics of an evaluation as its model decides: multi-label (``decision`` a
+    :class:`~desktop_ft.core.models.decision.Decision` with ``multi_label``) at the
+    decision's per-label thresholds, else single-label."""
+    if decision is not None and decision.multi_label:
+        return multi_label_metrics(labels, probs, classes,
+                                   decision.label_thresholds(len(classes)))
+    return single_label_metrics(labels, probs, classes)
+
+
+def label_set_mistakes(items, label_sets, probs, classes: list[str], thresholds=None) -> list:
+    """Multi-label rows with any wrong label: ``item``, ``true`` and ``predicted`` (label
+    names), ``missed`` (true labels not predicted), ``added`` (predicted labels not true),
+    ``probs`` by label and ``confidence`` (how far the worst wrong label is past its
+    threshold, 0…1); the most confident mistakes first."""
+    p = np.asarray(probs, dtype=np.float32).reshape(len(label_sets), len(classes))
+    ts = np.asarray(thresholds if thresholds is not None else
+                    [DEFAULT_THRESHOLD] * len(classes), np.float32)
+    truth, pred = multi_hot(label_sets, len(classes)), p >= ts
+    out = []
+    for row in np.flatnonzero((truth != pred).any(axis=1)):
+        wrong = truth[row] != pred[row]
+        margin = np.abs(p[row] - ts)[wrong]
+        out.append({"item": items[row],
+                    "true": [classes[i] for i in np.flatnonzero(truth[row])],
+                    "predicted": [classes[i] for i in np.flatnonzero(pred[row])],
+                    "missed": [classes[i] for i in np.flatnonzero(truth[row] & ~pred[row])],
+                    "added": [classes[i] for i in np.flatnonzero(~truth[row] & pred[row])],
+                    "confidence": float(margin.max()),
+                    "probs": {c: float(v) for c, v in zip(classes, p[row])}})
+    return sorted(out, key=lambda m: -m["confidence"])

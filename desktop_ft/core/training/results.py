@@ -1,4 +1,5 @@
-"""What a training run produced: :class:`TrainResult`, and metrics from probabilities."""
+"""What a training run produced: :class:`TrainResult` (its evaluation's metrics come from
+:mod:`desktop_ft.core.training.metrics`)."""
 
 from __future__ import annotations
 
@@ -84,6 +85,7 @@ class TrainResult:
             "resumed_from": self.resumed_from,
             "run": self.run_path,
             "stop_reason": self.stop_reason,
+            "monitor": self.job.monitor,
             "epochs": per_epoch,
             "evaluation": self.evaluation,
             "train_examples": self.train_counts,
@@ -96,26 +98,3 @@ class TrainResult:
             "quantized": peft.get("quantized"),
             **self.devices,
         }
-
-
-def metrics_from_probs(labels: list[int], probs, classes: list[str]) -> dict:
-    """Accuracy, per-class accuracy and the confusion matrix (rows: true, cols: predicted)."""
-    import numpy as np
-
-    n = len(classes)
-    y = np.asarray(labels, dtype=np.int64)
-    pred = np.asarray(probs).argmax(axis=1) if len(y) else np.zeros(0, np.int64)
-    cm = np.zeros((n, n), dtype=np.int64)
-    for t, p in zip(y, pred):
-        cm[t, p] += 1
-    per_class = {}
-    for i, name in enumerate(classes):
-        total = int(cm[i].sum())
-        per_class[name] = float(cm[i, i] / total) if total else None
-    return {
-        "examples": int(len(y)),
-        "accuracy": float((pred == y).mean()) if len(y) else None,
-        "per_class_accuracy": per_class,
-        "confusion_matrix": cm.tolist(),
-        "classes": list(classes),
-    }

@@ -238,6 +238,8 @@ def checkpoint_callback(run: Run, bundle, monitor: str, history: dict):
 
     import keras
 
+    from desktop_ft.core.training.monitor import improved
+
     class Checkpoint(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
             self._t0 = _time.perf_counter()
@@ -256,11 +258,12 @@ def checkpoint_callback(run: Run, bundle, monitor: str, history: dict):
             keys = run.checkpoints.save("last", bundle, optimizer, epoch + 1, states)
             value = logs.get(monitor)
             best = run.record.get("best")
-            if value is not None and math.isfinite(value) and (
-                    best is None or value < best["value"]):
+            if value is not None and math.isfinite(value) and improved(
+                    monitor, value, None if best is None else best["value"]):
                 run.checkpoints.save("best", bundle, optimizer, epoch + 1, states, keys)
                 run.record["best"] = {"epoch": epoch + 1, "monitor": monitor, "value": value,
-                                      "val_accuracy": logs.get("val_accuracy")}
+                                      "val_accuracy": logs.get("val_accuracy"),
+                                      "val_macro_f1": logs.get("val_macro_f1")}
             run.record["epochs_done"] = epoch + 1
             run.record["history"] = history
             run.record.setdefault("epoch_seconds", []).append(_time.perf_counter() - self._t0)
