@@ -68,7 +68,8 @@ def scan_data(path: str, stop, columns: tuple | None = None) -> dict:
 def samples_of(scan) -> dict:
     out = {}
     for y, name in enumerate(scan.classes):
-        items = [it for it, lbl in zip(scan.train.items, scan.train.labels) if lbl == y]
+        items = [it for it, lbl in zip(scan.train.items, scan.train.labels)
+                 if (y in lbl if isinstance(lbl, tuple) else lbl == y)]
         picked = items[:THUMBS_PER_CLASS]
         out[name] = [thumbnail(p) for p in picked] if scan.kind == "images" else \
             [t[:80] for t in picked]

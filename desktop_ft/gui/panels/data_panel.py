@@ -1,5 +1,6 @@
 """The data panel: a welcome page until data is chosen, then its classes with counts and
-thumbnails (or sample texts), warnings, skipped files and the validation split."""
+thumbnails (or sample texts) — for several labels per row also the rows with their labels
+and the labels' facts — warnings, skipped files and the validation split."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDoubleSpinBox, QFi
 
 from desktop_ft.core.errors import window_text
 from desktop_ft.gui.settings import AppSettings
+from desktop_ft.gui.widgets.label_sets_view import LabelSetsView
 
 WELCOME = (
     "<h2>Welcome to desktop_ft</h2>"
@@ -77,6 +79,8 @@ class DataPanel(QWidget):
         self.class_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.class_table.verticalHeader().setDefaultSectionSize(54)
         layout.addWidget(self.class_table, 3)
+        self.label_sets = LabelSetsView()       # several labels per row: facts and rows
+        layout.addWidget(self.label_sets, 3)
         self.warnings = QLabel(objectName="dataWarnings")
         self.warnings.setWordWrap(True)
         self.warnings.setStyleSheet("color: #8a5a00;")
@@ -163,6 +167,9 @@ class DataPanel(QWidget):
         self.stack.setCurrentIndex(1)
         self.title.setText(f"<b>{scan.root}</b> — {scan.kind}, {scan.layout}")
         counts = scan.counts()
+        multi = getattr(scan, "multi_label", False)
+        self.class_table.setHorizontalHeaderLabels(["Label", "Rows", "Samples"] if multi
+                                                   else ["Class", "Examples", "Samples"])
         self.class_table.setRowCount(len(scan.classes))
         for row, name in enumerate(scan.classes):
             self.class_table.setItem(row, 0, QTableWidgetItem(name))
@@ -185,6 +192,7 @@ class DataPanel(QWidget):
                 self.class_table.setItem(row, 2, QTableWidgetItem(""))
             else:
                 self.class_table.setItem(row, 2, QTableWidgetItem(" · ".join(samples)))
+        self.label_sets.show_scan(scan)
         self.skipped.clear()
         for path, reason in scan.skipped:
             self.skipped.addItem(f"{path} — {reason}")

@@ -1,0 +1,75 @@
+"""The Data tab with several labels per row (issue 32, point 7): the rows with their
+labels, the labels' counts and facts; a single-label scan hides them again."""
+
+import threading
+
+import pytest
+from PIL import Image
+
+
+@pytest.fixture
+def data_panel(qtbot, tmp_path):
+    from PySide6.QtCore import QSettings
+
+    from desktop_ft.gui.panels.data_panel import DataPanel
+    from desktop_ft.gui.settings import AppSettings
+
+    panel = DataPanel(AppSettings(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)))
+    qtbot.addWidget(panel)
+    panel.show()
+    return panel
+
+
+def _scan(path):
+    """What the window's scan worker hands the panel."""
+    from desktop_ft.gui.worker_functions import scan_data
+
+    out = scan_data(str(path), threading.Event())
+    return out["scan"], out["samples"]
+
+
+def test_data_tab_shows_label_sets_and_their_facts(data_panel, tmp_path):
+    path = tmp_path / "tickets.csv"
+    rows = ["text,labels", "charged twice,billing;refund", "late parcel,delivery",
+            "late and charged,billing|delivery", "all good,", "wrong invoice,billing"]
+    path.write_text("\n".join(rows) + "\n")
+    scan, samples = _scan(path)
+    # Samples per label: every row that holds it.
+    assert samples["billing"] == ["charged twice", "late and charged", "wrong invoice"]
+    data_panel.show_scan(scan, samples)
+    table = data_panel.class_table
+    assert table.horizontalHeaderItem(0).text() == "Label"
+    assert [(table.item(r, 0).text(), table.item(r, 1).text()) for r in range(3)] == \
+        [("billing", "3"), ("delivery", "2"), ("refund", "1")]
+    view = data_panel.label_sets
+    assert view.isVisible()
+    shown = [(view.rows.item(r, 0).text(), view.rows.item(r, 1).text())
+             for r in range(view.rows.rowCount())]
+    assert shown == [("charged twice", "billing; refund"), ("late parcel", "delivery"),
+                     ("late and charged", "billing; delivery"), ("all good", "(no label)"),
+                     ("wrong invoice", "billing")]
+    facts = view.facts.text()
+    assert "1.2 labels per row" in facts and "1 row(s) with no label" in facts
+    assert "Too rare to learn (fewer than 5 rows): billing, delivery, refund" in facts
+    assert "billing + delivery (1)" in facts and "billing + refund (1)" in facts
+    assert "multi-label" in data_panel.title.text()
+
+    single = tmp_path / "one.csv"
+    single.write_text("text,label\nfine,pos\nbad,neg\n")
+    data_panel.show_scan(*_scan(single))
+    assert not view.isVisible() and view.rows.rowCount() == 0
+    assert data_panel.class_table.horizontalHeaderItem(0).text() == "Class"
+
+
+def test_image_table_rows_show_file_names_and_thumbnails(data_panel, tmp_path):
+    for name, color in (("a.png", (255, 0, 0)), ("b.png", (0, 0, 255))):
+        Image.new("RGB", (16, 16), color).save(tmp_path / name)
+    path = tmp_path / "photos.csv"
+    path.write_text("image,cat,dog\na.png,1,1\nb.png,0,1\nmissing.png,1,0\n")
+    scan, samples = _scan(path)
+    data_panel.show_scan(scan, samples)
+    assert len(samples["dog"]) == 2 and not samples["dog"][0].isNull()    # thumbnails
+    view = data_panel.label_sets
+    assert [view.rows.item(r, 1).text() for r in range(2)] == ["cat; dog", "dog"]
+    assert view.rows.item(0, 0).text() == "a.png"
+    assert data_panel.skipped.item(0).text().endswith("missing.png — no such image file")
