@@ -63,42 +63,39 @@ def cooccurrence(label_sets: list[tuple], classes: list[str]) -> list[dict]:
     return [{"labels": [classes[a], classes[b]], "count": n} for (a, b), n in ordered]
 
 
-def label_facts(scan_) -> dict:
+def label_facts(scan_, rare_below: int) -> dict:
     """The multi-label part of ``DataScan.summary()``: ``label_counts`` (rows holding each
-    label), ``cooccurrence`` (pairs), ``no_label_rows``, ``rare_labels`` (fewer than
-    ``TINY_CLASS`` rows, that number as ``rare_below``) and ``labels_per_row`` (the mean)."""
-    from desktop_ft.core.data.scan_result import TINY_CLASS
-
+    label), ``cooccurrence`` (pairs), ``no_label_rows``, ``rare_labels`` (on fewer than
+    ``rare_below`` rows; that number too) and ``labels_per_row`` (the mean)."""
     label_sets = _all_labels(scan_)
     counts = scan_.counts()
     rows = len(label_sets)
     return {"multi_label": True, "label_counts": counts,
             "cooccurrence": cooccurrence(label_sets, scan_.classes),
             "no_label_rows": sum(1 for labels in label_sets if not labels),
-            "rare_labels": [name for name, n in counts.items() if n < TINY_CLASS],
-            "rare_below": TINY_CLASS,
+            "rare_labels": [name for name, n in counts.items() if n < rare_below],
+            "rare_below": rare_below,
             "labels_per_row": round(sum(map(len, label_sets)) / rows, 3) if rows else 0.0}
 
 
-def multi_label_warnings(scan_) -> list:
-    """A multi-label scan's warnings: labels too rare to learn or never present, rows with
-    no label, labels far apart in frequency."""
-    from desktop_ft.core.data.scan_result import IMBALANCE_RATIO, TINY_CLASS
-
-    facts = label_facts(scan_)
+def multi_label_warnings(scan_, rare_below: int, imbalance_ratio: float) -> list:
+    """A multi-label scan's warnings: labels too rare to learn (on fewer than
+    ``rare_below`` rows) or never present, rows with no label, labels far apart in
+    frequency (more than ``imbalance_ratio``)."""
+    facts = label_facts(scan_, rare_below)
     counts = facts["label_counts"]
     out: list = []
     for name, n in counts.items():
         if n == 0:
             out.append(f"Label '{name}' is on no row of this data.")
-        elif n < TINY_CLASS:
+        elif n < rare_below:
             out.append(f"Label '{name}' is on only {n} row(s): too rare to learn; results for "
                        "it will be unreliable.")
     if facts["no_label_rows"]:
         out.append(f"{facts['no_label_rows']} row(s) have no label; they are kept and teach "
                    "the model that none of the labels applies.")
     nonzero = {k: n for k, n in counts.items() if n}
-    if nonzero and max(nonzero.values()) / min(nonzero.values()) > IMBALANCE_RATIO:
+    if nonzero and max(nonzero.values()) / min(nonzero.values()) > imbalance_ratio:
         big = max(nonzero, key=nonzero.get)
         small = min(nonzero, key=nonzero.get)
         # (Each label's own threshold, chosen on validation, makes up for rarity.)

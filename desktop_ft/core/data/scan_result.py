@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from desktop_ft.core.data.label_sets import label_facts, multi_label_warnings
 from desktop_ft.core.errors import UserError, Worded
 
 TINY_CLASS = 5          # fewer examples than this in a class: warn
@@ -77,9 +78,7 @@ class DataScan:
                                                           ("test", self.test))
                     if split is not None})
         if self.multi_label:
-            from desktop_ft.core.data.label_sets import label_facts
-
-            out.update(label_facts(self))
+            out.update(label_facts(self, TINY_CLASS))
         return out
 
 
@@ -87,9 +86,7 @@ def class_warnings(scan_: DataScan) -> list[str]:
     """A class with few or no examples; classes far apart in size (a multi-label scan:
     :func:`desktop_ft.core.data.label_sets.multi_label_warnings`)."""
     if scan_.multi_label:
-        from desktop_ft.core.data.label_sets import multi_label_warnings
-
-        return multi_label_warnings(scan_)
+        return multi_label_warnings(scan_, TINY_CLASS, IMBALANCE_RATIO)
     counts = scan_.counts()
     out = []
     for name, n in counts.items():
