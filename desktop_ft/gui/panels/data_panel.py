@@ -107,14 +107,15 @@ class DataPanel(QWidget):
         row.setContentsMargins(0, 0, 0, 0)
         self.text_column = QComboBox(objectName="textColumn")
         self.label_column = QComboBox(objectName="labelColumn")
-        row.addWidget(QLabel("Columns — text:"))
+        row.addWidget(QLabel("Columns — text or image path:"))
         row.addWidget(self.text_column)
         row.addWidget(QLabel("label:"))
         row.addWidget(self.label_column)
         row.addStretch(1)
         for combo in (self.text_column, self.label_column):
-            combo.setToolTip("Automatic: a column named text, sentence, review … (label, "
-                             "class, …)")
+            combo.setToolTip("Automatic: a column named text, sentence, review … or path, "
+                             "image, filename … (label, labels, class, …; without one, "
+                             "one 0/1 column per label)")
             combo.activated.connect(self._on_column_activated)
         self._table = ""
         self.columns_row.hide()
