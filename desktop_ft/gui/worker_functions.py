@@ -117,11 +117,18 @@ def fine_tune(job: dict, observer, stop, bundle, scan, allow_fallback: bool):
 
 
 def mistakes_of(result) -> list[dict]:
-    """The wrong held-out predictions, most confident first, with thumbnails (images)."""
+    """The wrong held-out predictions, most confident first, with thumbnails (images);
+    multi-label: the rows with any wrong label at the model's thresholds."""
     from desktop_ft.core.explain import mistakes
+    from desktop_ft.core.training.metrics import label_set_mistakes
 
-    wrong = mistakes(result.eval_items, result.eval_labels, result.eval_probs,
-                     result.classes)
+    if result.bundle.multi_label:
+        wrong = label_set_mistakes(result.eval_items, result.eval_labels, result.eval_probs,
+                                   result.classes, result.bundle.decision.label_thresholds(
+                                       len(result.classes)))
+    else:
+        wrong = mistakes(result.eval_items, result.eval_labels, result.eval_probs,
+                         result.classes)
     if result.bundle.input_kind == "images":
         for m in wrong:
             m["thumbnail"] = thumbnail(m["item"])

@@ -88,3 +88,14 @@ def macro_f1_callback(dataset, binary: bool, multi_label: bool):
                 logs[MACRO_F1] = value
 
     return MacroF1()
+
+
+def suggested_monitor(scan) -> str | None:
+    """``val_macro_f1`` for a scan whose classes (or labels) are imbalanced — by the rule
+    its imbalance warning follows — else None (the default stands)."""
+    from desktop_ft.core.data.scan_result import IMBALANCE_RATIO
+
+    nonzero = [n for n in scan.counts().values() if n]
+    if nonzero and max(nonzero) / min(nonzero) > IMBALANCE_RATIO:
+        return MACRO_F1
+    return None

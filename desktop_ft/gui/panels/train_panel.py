@@ -7,7 +7,7 @@ from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDoubleSpinBox,
                                QHBoxLayout, QHeaderView, QLabel, QLineEdit, QProgressBar,
                                QPushButton, QSizePolicy, QSpinBox,
-                               QSplitter, QTableWidget, QTableWidgetItem, QTabWidget,
+                               QSplitter, QTableWidget, QTabWidget,
                                QVBoxLayout, QWidget)
 
 from desktop_ft.core.data.scan_result import CLASS_WEIGHTS_BOX
@@ -17,6 +17,7 @@ from desktop_ft.core.progress import Progress, format_seconds
 from desktop_ft.core.training import default_learning_rate
 from desktop_ft.core.training.schedules import SCHEDULES
 from desktop_ft.gui.widgets import ConfusionMatrixView, MistakesView, TrainingPlots
+from desktop_ft.gui.widgets.metric_tables import MonitorChoice, fill_metrics_table, overall_text
 from desktop_ft.gui.widgets.training_options import TrainingOptions
 from desktop_ft.gui.widgets.wiring import connect_all
 
@@ -37,6 +38,8 @@ class TrainPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(self._make_controls())
         layout.addLayout(self._make_options())
+        self.monitor = MonitorChoice()        # Stop/keep best by (suggests macro-F1)
+        layout.addWidget(self.monitor)
         self.advanced = TrainingOptions()     # optimizer, weight decay, seed, validation data
         layout.addWidget(self.advanced)
         self.progress = QProgressBar(objectName="progressBar", minimum=0, maximum=100)
@@ -149,6 +152,8 @@ class TrainPanel(QWidget):
         summary = QWidget()
         column = QVBoxLayout(summary)
         column.setContentsMargins(0, 0, 0, 0)
+        self.overall = QLabel(objectName="overallMetrics", wordWrap=True)
+        column.addWidget(self.overall)
         column.addWidget(self.per_class, 2)
         column.addWidget(self.confusion, 3)
         self.mistakes = MistakesView()
@@ -182,6 +187,7 @@ class TrainPanel(QWidget):
             (observer.batchEnded, self.on_batch),
             (observer.epochEnded, self.on_epoch),
             (controller.projectOpened, self._on_project),
+            (controller.scanChanged, self.monitor.on_scan),
             (controller.lrPoint, self._on_lr_point),
             (controller.lrFound, self._on_lr_found),
             (controller.lrFailed, self._on_lr_stopped),
@@ -267,7 +273,7 @@ class TrainPanel(QWidget):
                 "schedule": self.schedule.currentText() if self.schedule.currentIndex()
                 else None,
                 "warmup": None if self.warmup.value() < 0 else self.warmup.value(),
-                **self.advanced.options()}
+                **self.advanced.options(), **self.monitor.options()}
 
     def set_options(self, job: dict) -> None:
         self.epochs.setValue(int(job.get("epochs", 10)))
@@ -284,6 +290,7 @@ class TrainPanel(QWidget):
         warmup = job.get("warmup")
         self.warmup.setValue(self.warmup.minimum() if warmup is None else float(warmup))
         self.advanced.set_options(job)
+        self.monitor.set_options(job)
 
     def set_two_phase(self, on: bool) -> None:
         self.two_phase.setChecked(on)
@@ -317,6 +324,7 @@ class TrainPanel(QWidget):
             self.progress.setValue(0)
             self.progress_label.setText("Preparing…")
             self.per_class.setRowCount(0)
+            self.overall.clear()
             self.confusion.clear()
             self.mistakes.set_mistakes([])
             self.results.setCurrentIndex(0)
@@ -339,15 +347,12 @@ class TrainPanel(QWidget):
         ev = result.evaluation
         if not ev:
             return
-        self.per_class.setHorizontalHeaderLabels(["Class", f"{ev['split']} acc."])
-        self.per_class.setRowCount(len(ev["classes"]))
-        for row, name in enumerate(ev["classes"]):
-            acc = ev["per_class_accuracy"][name]
-            self.per_class.setItem(row, 0, QTableWidgetItem(name))
-            self.per_class.setItem(row, 1, QTableWidgetItem("n/a" if acc is None
-                                                            else f"{acc:.1%}"))
+        fill_metrics_table(self.per_class, ev)      # multi-label: per label, no matrix
+        self.overall.setText(overall_text(ev))
         self._classes = list(ev["classes"])
-        self.confusion.set_matrix(ev["confusion_matrix"], ev["classes"])
+        self.confusion.setVisible(not ev.get("multi_label"))
+        if not ev.get("multi_label"):
+            self.confusion.set_matrix(ev["confusion_matrix"], ev["classes"])
         width = self.splitter.width()
         if self.splitter.sizes()[1] < width // 3:   # make room for the results once
             self.splitter.setSizes([width * 3 // 5, width * 2 // 5])

@@ -1,5 +1,6 @@
 """The validation examples the model got wrong, most confident first — thumbnails or
-text snippets with true and predicted class; filterable by a confusion-matrix cell —
+text snippets with true and predicted class (multi-label: the rows with any wrong label,
+with the labels missed and wrongly added); filterable by a confusion-matrix cell —
 beside the suspect labels (:mod:`.suspect_labels`)."""
 
 from __future__ import annotations
@@ -12,6 +13,21 @@ from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListWidget, QListWidgetItem
                                QTabWidget, QVBoxLayout, QWidget)
 
 from desktop_ft.gui.widgets.suspect_labels import SuspectLabelsView
+
+
+def describe(m: dict) -> str:
+    """A mistake in a line: the true and predicted class, or for a multi-label row the
+    labels it missed and the ones it wrongly added."""
+    if "missed" not in m:
+        return (f"true {m['true']} ({m['probs'][m['true']]:.0%}) → predicted "
+                f"{m['predicted']} ({m['confidence']:.0%})")
+    parts = [f"true: {', '.join(m['true']) or '(no label)'}"]
+    if m["missed"]:
+        parts.append("missed: " + ", ".join(f"{c} ({m['probs'][c]:.0%})" for c in m["missed"]))
+    if m["added"]:
+        parts.append("wrongly added: " + ", ".join(f"{c} ({m['probs'][c]:.0%})"
+                                                   for c in m["added"]))
+    return " — ".join(parts)
 
 
 class MistakesView(QWidget):
@@ -77,9 +93,7 @@ class MistakesView(QWidget):
         for m in shown:
             snippet = Path(m["item"]).name if m.get("thumbnail") is not None else \
                 str(m["item"])[:120]
-            item = QListWidgetItem(f"true {m['true']} ({m['probs'][m['true']]:.0%}) → "
-                                   f"predicted {m['predicted']} ({m['confidence']:.0%})"
-                                   f"\n{snippet}")
+            item = QListWidgetItem(f"{describe(m)}\n{snippet}")
             if m.get("thumbnail") is not None and not m["thumbnail"].isNull():
                 item.setIcon(QIcon(QPixmap.fromImage(m["thumbnail"])))
             item.setData(Qt.ItemDataRole.UserRole, str(m["item"]))
