@@ -103,3 +103,14 @@ def test_report_tables_from_evaluation_dicts(tmp_path):
     page = write_report(tmp_path / "m.html", evaluation=ml, mistakes=[],
                         kind="text").read_text()
     assert "Exact match</th><td>100.0%" in page and "<th>average precision</th>" in page
+
+
+def test_model_card_metrics_tables():
+    from desktop_ft.core.export.model_card import _metrics
+
+    ev = single_label_metrics([0, 1, 1], [[0.9, 0.1], [0.6, 0.4], [0.2, 0.8]], ["a", "b"])
+    text = _metrics(ev)
+    assert "macro-F1 66.7%" in text and "| b | 50.0% | 100.0% | 50.0% | 66.7% | 2 |" in text
+    ml = multi_label_metrics([(0,), (0, 1)], np.array([[0.9, 0.2], [0.8, 0.7]]), ["x", "y"])
+    text = _metrics(ml)
+    assert "exact match 100.0%" in text and "| y | 0.500 | 1 | 0 | 0 |" in text

@@ -31,18 +31,50 @@ probs = runner({litert_feed})["probs"]      # one example at a time
 }
 
 
+def _pct(v) -> str:
+    return "n/a" if v is None else f"{v:.1%}"
+
+
 def _metrics(metrics: dict | None) -> str:
+    if metrics and metrics.get("multi_label") and metrics.get("examples"):
+        return _label_metrics(metrics)
     if not metrics or "confusion_matrix" not in metrics or not metrics.get("examples"):
         return "No held-out data was evaluated.\n"
+    overall = [("macro-F1", metrics.get("macro_f1")),
+               ("balanced accuracy", metrics.get("balanced_accuracy")),
+               ("top-5 accuracy", metrics.get("top5_accuracy")),
+               ("ROC-AUC", metrics.get("roc_auc"))]
     lines = [f"Accuracy on {metrics['examples']} {metrics.get('split', 'held-out')} "
-             f"examples: **{metrics['accuracy']:.2%}**\n", "| class | accuracy |", "|---|---:|"]
+             f"examples: **{metrics['accuracy']:.2%}**; "
+             + ", ".join(f"{k} {_pct(v)}" for k, v in overall if v is not None) + "\n",
+             "| class | accuracy | precision | recall | F1 | support |",
+             "|---|---:|---:|---:|---:|---:|"]
+    per_class = metrics.get("per_class", {})
     for name, acc in metrics["per_class_accuracy"].items():
-        lines.append(f"| {name} | {'n/a' if acc is None else f'{acc:.1%}'} |")
+        r = per_class.get(name, {})
+        lines.append(f"| {name} | {_pct(acc)} | {_pct(r.get('precision'))} | "
+                     f"{_pct(r.get('recall'))} | {_pct(r.get('f1'))} | "
+                     f"{r.get('support', '')} |")
     classes = metrics["classes"]
     lines += ["", "Confusion matrix (rows: true, columns: predicted):", "",
               "| | " + " | ".join(classes) + " |", "|---" * (len(classes) + 1) + "|"]
     for name, row in zip(classes, metrics["confusion_matrix"]):
         lines.append(f"| **{name}** | " + " | ".join(str(v) for v in row) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _label_metrics(metrics: dict) -> str:
+    """A multi-label evaluation: overall numbers, then one row per label."""
+    lines = [f"On {metrics['examples']} {metrics.get('split', 'held-out')} examples: "
+             f"micro-F1 **{_pct(metrics['micro_f1'])}**, macro-F1 "
+             f"{_pct(metrics['macro_f1'])}, exact match {_pct(metrics['exact_match'])}, "
+             f"mAP {_pct(metrics['mean_average_precision'])}\n",
+             "| label | threshold | TP | FP | FN | precision | recall | F1 | AP |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for name, r in metrics["per_label"].items():
+        lines.append(f"| {name} | {r.get('threshold', 0.5):.3f} | {r['tp']} | {r['fp']} | "
+                     f"{r['fn']} | {_pct(r['precision'])} | {_pct(r['recall'])} | "
+                     f"{_pct(r['f1'])} | {_pct(r['average_precision'])} |")
     return "\n".join(lines) + "\n"
 
 
