@@ -35,11 +35,15 @@ def mistakes(items: list, labels: list[int], probs, classes: list[str]) -> list[
     return sorted(out, key=lambda m: -m["confidence"])
 
 
-def explain(bundle: ModelBundle, inputs: list) -> list[dict]:
-    """The modality's explanation of each raw input (see ``Modality.explain``)."""
+def explain(bundle: ModelBundle, inputs: list, label: int | None = None) -> list[dict]:
+    """The modality's explanation of each raw input (see ``Modality.explain``): of the
+    most probable class or label, or of the class or label of index ``label``."""
+    if label is not None and not 0 <= int(label) < bundle.num_classes:
+        raise UserError(f"There is no label {label} to explain: the model has "
+                        f"{bundle.num_classes} (0 to {bundle.num_classes - 1}).")
     if not len(inputs):
         return []
-    return bundle.modality.explain(bundle, inputs)
+    return bundle.modality.explain(bundle, inputs, label)
 
 
 def load_export_bundle(folder: str | os.PathLike) -> ModelBundle:

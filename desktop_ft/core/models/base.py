@@ -51,13 +51,24 @@ class ModelSpec:
     def __post_init__(self):
         self.architecture = str(self.architecture).lower()
         self.augment = list(self.augment or [])
-        if self.num_classes < 2:
-            raise UserError("A classifier needs at least 2 classes.")
+        if self.num_classes < (1 if self.multi_label else 2):
+            raise UserError("A classifier needs at least 2 classes." if not self.multi_label
+                            else "A multi-label classifier needs at least 1 label.")
         if not 0 <= self.dropout < 1:
             raise UserError(f"Dropout must be in [0, 1), got {self.dropout}.")
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def output_units(self) -> tuple[int, str]:
+        """(units, activation) of the head's output layer, the one rule every
+        architecture's head follows: one sigmoid per label for multi-label, one sigmoid
+        for two classes, a softmax over more."""
+        if self.multi_label:
+            return self.num_classes, "sigmoid"
+        if self.num_classes == 2:
+            return 1, "sigmoid"
+        return self.num_classes, "softmax"
 
     @staticmethod
     def upgrade_dict(d: dict) -> dict:
@@ -99,6 +110,11 @@ class ModelBundle:
     tree: object = None
     # How probabilities become answers: calibration, per-label thresholds, "unknown".
     decision: Decision = field(default_factory=Decision)
+
+    def __post_init__(self):
+        # A multi-label head answers through per-label thresholds (0.5 until fitted).
+        if self.spec.multi_label != self.decision.multi_label:
+            self.decision = Decision(multi_label=self.spec.multi_label)
 
     @property
     def architecture(self) -> str:
@@ -258,10 +274,11 @@ class Modality(ABC):
         cut it anywhere); None when it is not."""
         return None
 
-    def explain(self, bundle: ModelBundle, inputs) -> list[dict]:
-        """Why the model decided as it did, per raw input: ``{"probs": [...]}`` plus, for
-        images, ``heatmap`` (2-D, non-negative, the image's size) and ``layer``; for text,
-        ``tokens`` and ``scores``."""
+    def explain(self, bundle: ModelBundle, inputs, label: int | None = None) -> list[dict]:
+        """Why the model decided as it did, per raw input: ``{"probs": [...], "label":
+        the index explained}`` plus, for images, ``heatmap`` (2-D, non-negative, the
+        image's size) and ``layer``; for text, ``tokens`` and ``scores``. The evidence is
+        for the most probable class (multi-label: label), or for index ``label``."""
         raise UserError("Explanations are not offered for this model.")
 
     # ---------------------------------------------------------------- PEFT

@@ -97,13 +97,16 @@ def load_model(spec: ModelSpec, observer: Observer | None = None,
 
 
 def with_num_classes(bundle: ModelBundle, num_classes: int,
-                     classes: list[str] | None = None) -> ModelBundle:
-    """The same pretrained layers with a new head for ``num_classes`` classes; the layer
+                     classes: list[str] | None = None,
+                     multi_label: bool | None = None) -> ModelBundle:
+    """The same pretrained layers with a new head for ``num_classes`` classes (one
+    sigmoid per label when ``multi_label``; None: as the bundle's head is); the layer
     tree's frozen/unfrozen choices are carried over by path."""
-    if num_classes == bundle.num_classes:
+    multi_label = bundle.multi_label if multi_label is None else bool(multi_label)
+    if num_classes == bundle.num_classes and multi_label == bundle.multi_label:
         bundle.classes = classes or bundle.classes
         return bundle
-    spec = bundle.spec.replace(num_classes=num_classes)
+    spec = bundle.spec.replace(num_classes=num_classes, multi_label=multi_label)
     with distribution.distribution_strategy().scope():
         new = bundle.modality.rebuild_head(bundle, spec)
     for key in ("peft", "precision", "trained_keys", "source_seed"):

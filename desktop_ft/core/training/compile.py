@@ -1,5 +1,5 @@
-"""Compiling for a run: a new optimizer, the loss and the accuracy metric for binary or
-multi-class heads."""
+"""Compiling for a run: a new optimizer, the loss and the accuracy metric for binary,
+multi-class or multi-label heads."""
 
 from __future__ import annotations
 
@@ -35,7 +35,9 @@ def compile_model(bundle: ModelBundle, job: TrainJob, lr: float, model=None,
     if runtime.mixed_precision_enabled() and "float16" in \
             keras.mixed_precision.global_policy().name:
         opt = keras.optimizers.LossScaleOptimizer(opt)
-    if bundle.binary:
+    if bundle.binary or bundle.multi_label:
+        # Multi-label: one sigmoid per label, each a yes/no; "accuracy" is then the share
+        # of (example, label) decisions at 0.5 that are right.
         loss = keras.losses.BinaryCrossentropy(label_smoothing=job.label_smoothing)
         metric = keras.metrics.BinaryAccuracy(name="accuracy")
     else:

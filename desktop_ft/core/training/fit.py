@@ -21,6 +21,7 @@ import threading
 from desktop_ft.core import data as data_mod
 from desktop_ft.core import distribution, interrupts, runtime
 from desktop_ft.core.data import splits
+from desktop_ft.core.data.scan_result import CLASS_WEIGHTS_BOX
 from desktop_ft.core.data.corrections import apply_corrections, load_corrections
 from desktop_ft.core.errors import UserError
 from desktop_ft.core.models import ModelBundle, modality_for, load_model, with_num_classes
@@ -29,6 +30,7 @@ from desktop_ft.core.training import retention
 from desktop_ft.core.training.job import TrainJob, check_memory, resolve_learning_rate
 from desktop_ft.core.training.fit_steps import (TrainState, raise_if_diverged, run_phases,
                                                 train_result)
+from desktop_ft.core.training.held_out import fit_thresholds
 from desktop_ft.core.training.results import TrainResult
 from desktop_ft.core.training.runs import Run, split_record
 from desktop_ft.core.training.strategy import prepare_strategy
@@ -57,11 +59,13 @@ def prepare(job: TrainJob, observer: Observer | None = None,
     for w in scan.warnings:
         observer.on_status(f"Warning: {w}")
     if bundle is None:
-        bundle = load_model(job.model.replace(num_classes=scan.num_classes), observer, stop)
+        bundle = load_model(job.model.replace(num_classes=scan.num_classes,
+                                              multi_label=scan.multi_label), observer, stop)
         bundle.classes = list(scan.classes)
         bundle.parts["source_seed"] = job.seed    # rebuildable from the run's record
     else:
-        bundle = with_num_classes(bundle, scan.num_classes, list(scan.classes))
+        bundle = with_num_classes(bundle, scan.num_classes, list(scan.classes),
+                                  multi_label=scan.multi_label)
     return bundle, scan
 
 
@@ -112,6 +116,12 @@ def fine_tune(job: TrainJob, observer: Observer | None = None,
     if trainable == 0:
         raise UserError("Every layer is frozen: nothing would train. Unfreeze at least the "
                         "head.")
+    if scan.multi_label and job.class_weights:
+        raise UserError("--class-weights balances classes of one label per example; with "
+                        "several labels per example it is not offered. Train without it.",
+                        window_message=f"{CLASS_WEIGHTS_BOX} balances classes of one label "
+                        "per example; with several labels per example it is not offered. "
+                        "Untick it on the Train tab.")
     lr, why = resolve_learning_rate(job, tree)
     observer.on_status(f"Learning rate {lr:g} ({why}).")
 
@@ -121,8 +131,9 @@ def fine_tune(job: TrainJob, observer: Observer | None = None,
     run = resume
     # (One process of several that train together writes: process 0.)
     if run is None and record_run and distribution.is_chief():
-        run = Run.create(run_dir, job=job.to_dict(), architecture=bundle.architecture,
-                         classes=scan.classes, tree=tree.states(), peft=_peft_record(bundle),
+        run = Run.create(run_dir, job=_job_record(job, bundle),
+                         architecture=bundle.architecture, classes=scan.classes,
+                         tree=tree.states(), peft=_peft_record(bundle),
                          split=split_record(train_split, val_split))
         run.record["processes"] = distribution.process_count()
         # What the job's options leave open, resolved here: runs compared side by side
@@ -150,6 +161,9 @@ def fine_tune(job: TrainJob, observer: Observer | None = None,
         skip.close()
     if run is not None:
         run.record["phase2_epoch"] = result.phase2_epoch
+        # How probabilities become answers (per-label thresholds, calibration): an
+        # export or a resume from this run answers as this model does.
+        run.record["decision"] = result.bundle.decision.to_dict()
         evaluation = result.evaluation or {}
         run.record["evaluation"] = {k: evaluation.get(k) for k in ("accuracy", "examples")} \
             if evaluation else None
@@ -188,6 +202,14 @@ class _SkipReporter:
             self._scan = self._observer = None
 
 
+def _job_record(job: TrainJob, bundle) -> dict:
+    """The job as run.json keeps it, its model as trained: a multi-label head when the
+    data has several labels per example (a resume rebuilds the same head)."""
+    record = job.to_dict()
+    record["model"] = {**record["model"], "multi_label": bundle.multi_label}
+    return record
+
+
 def _peft_record(bundle) -> dict | None:
     from desktop_ft.core.training.strategy import peft_strategy_of
 
@@ -204,4 +226,5 @@ def _train(state: TrainState) -> TrainResult:
     if not state.run:
         state.history = state.callback.history
     raise_if_diverged(state)
+    fit_thresholds(state)
     return train_result(state)

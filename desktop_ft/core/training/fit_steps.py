@@ -14,14 +14,14 @@ import time
 
 from desktop_ft.core import distribution, interrupts, runtime
 from desktop_ft.core.data import splits
-from desktop_ft.core.data.datasets import readable_inputs
 from desktop_ft.core.errors import UserError, describe_exception
 from desktop_ft.core.models import modality_for
 from desktop_ft.core.observer import Observer
 from desktop_ft.core.training import feature_cache
 from desktop_ft.core.training.checkpoint import note_trained
 from desktop_ft.core.training.compile import compile_model
-from desktop_ft.core.training.metrics import single_label_metrics
+from desktop_ft.core.training.held_out import held_out_probs
+from desktop_ft.core.training.metrics import multi_label_metrics, single_label_metrics
 from desktop_ft.core.training.monitor import MACRO_F1, macro_f1_callback, monitor_mode
 from desktop_ft.core.training.results import TrainResult
 from desktop_ft.core.training.runs import checkpoint_callback, restore_seed_states
@@ -67,6 +67,7 @@ class TrainState:
     cache_log: list = dataclasses.field(default_factory=list)
     cached_val: list = dataclasses.field(default_factory=list)
     phase2_at: int | None = None
+    held_out: dict = dataclasses.field(default_factory=dict)   # held_out.held_out_probs
 
     def __post_init__(self):
         job, run, val_split = self.job, self.run, self.val_split
@@ -337,22 +338,18 @@ def stop_reason(state: TrainState) -> str:
 def evaluate(state: TrainState) -> tuple[dict | None, list, list, list]:
     """(metrics, probabilities, items, labels) on the test split, else the validation
     split — on the cached validation features when the last phase has them."""
-    scan, val_split, bundle, job = state.scan, state.val_split, state.bundle, state.job
+    scan, val_split, bundle = state.scan, state.val_split, state.bundle
     eval_split = scan.test if scan.test is not None and len(scan.test) else val_split
     if not (eval_split is not None and len(eval_split)) or interrupts.abandoned(state.stop) \
             or not distribution.is_chief():       # (the process that exports evaluates)
         return None, [], [], []
     state.observer.on_status("Evaluating on held-out data…")
-    cached = feature_cache.probs_from_features(
-        bundle, *state.cached_val[0], eval_split, scan.skipped, job.batch_size) \
-        if state.cached_val and eval_split is val_split else None
-    if cached is not None:
-        probs, items, labels = cached
+    probs, items, labels = held_out_probs(state, eval_split)
+    if bundle.multi_label:      # each label decided at its threshold (fit_thresholds)
+        evaluation = multi_label_metrics(labels, probs, scan.classes,
+                                         bundle.decision.label_thresholds(scan.num_classes))
     else:
-        inputs, items, labels = readable_inputs(bundle.input_kind, eval_split.items,
-                                                eval_split.labels, state.skip)
-        probs = bundle.predict_proba(inputs, batch_size=job.batch_size)
-    evaluation = single_label_metrics(labels, probs, scan.classes)
+        evaluation = single_label_metrics(labels, probs, scan.classes)
     evaluation["split"] = "test" if eval_split is scan.test else "val"
     return evaluation, probs.tolist(), items, labels
 

@@ -43,6 +43,9 @@ def find_suspects(job: TrainJob, observer: Observer | None = None,
     observer = observer or Observer()
     stop = stop or threading.Event()
     bundle, scan = prepared_model(job, observer, stop, bundle, scan)
+    if scan.multi_label:
+        raise UserError("Finding suspect labels judges one label per example; this data has "
+                        "several labels per example, which it does not handle.")
     split = scan.train
     counts = [c for c in split.counts(scan.num_classes) if c]
     if folds < 2 or len(counts) < 2 or min(counts) < folds:

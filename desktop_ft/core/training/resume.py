@@ -12,6 +12,7 @@ from desktop_ft.core import distribution, runtime
 from desktop_ft.core.data import DataScan, Split
 from desktop_ft.core.errors import UserError
 from desktop_ft.core.models import modality_for, load_model
+from desktop_ft.core.models.decision import Decision
 from desktop_ft.core.observer import Observer
 from desktop_ft.core.training.fit import fine_tune
 from desktop_ft.core.training.job import TrainJob
@@ -30,6 +31,8 @@ def bundle_from_run(run: Run, which: str = "last", observer: Observer | None = N
         raise UserError(f"Run {run.path.name} takes its frozen weights from its source, "
                         f"which cannot be loaded now: {e}", details=e.details) from e
     run.checkpoints.load_weights(bundle.model, which, rebuilt=True)
+    if run.record.get("decision"):   # per-label thresholds, calibration: as trained
+        bundle.decision = Decision.from_dict(run.record["decision"])
     return bundle
 
 
@@ -54,6 +57,7 @@ def run_scan(run: Run, observer: Observer) -> DataScan:
     """The run's recorded split; examples whose files have gone are skipped and listed."""
     job = TrainJob.from_dict(run.record["job"])
     kind = modality_for(job.model.architecture).input_kind
+    multi_label = job.model.multi_label
     skipped = []
 
     def split(part):
@@ -65,12 +69,13 @@ def run_scan(run: Run, observer: Observer) -> DataScan:
                 skipped.append((item, "missing since the run started"))
                 continue
             items.append(item)
-            labels.append(label)
+            # (JSON holds a multi-label row's label tuple as a list.)
+            labels.append(tuple(label) if multi_label else label)
         return Split(items, labels)
 
     scan = DataScan(kind, job.data, list(run.record["classes"]),
                     split(run.record["split"]["train"]), val=split(run.record["split"]["val"]),
-                    layout="the run's split")
+                    layout="the run's split", multi_label=multi_label)
     scan.skipped = skipped
     for path, reason in skipped:
         observer.on_status(f"Skipped {path}: {reason}")

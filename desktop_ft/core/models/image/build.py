@@ -176,8 +176,7 @@ def attach_head(modality: Modality, backbone, spec: ModelSpec) -> ModelBundle:
     from desktop_ft.core.runtime import mixed_precision_enabled
 
     arch = modality.arch
-    units = 1 if spec.num_classes == 2 else spec.num_classes
-    activation = "sigmoid" if spec.num_classes == 2 else "softmax"
+    units, activation = spec.output_units()
     inputs = keras.Input(shape=(spec.image_size, spec.image_size, 3), name="image")
     x = inputs
     for layer in augmentation_layers(spec.augment, spec.augment_strength):

@@ -85,7 +85,9 @@ def feature_point(bundle):
     return point
 
 
-def grad_cam(bundle, images) -> list[dict]:
+def grad_cam(bundle, images, label: int | None = None) -> list[dict]:
+    """Each image's map of evidence for its most probable class (a multi-label model:
+    its most probable label; each sigmoid's logit is its own), or for ``label``."""
     import keras
     import numpy as np
 
@@ -112,7 +114,8 @@ def grad_cam(bundle, images) -> list[dict]:
         img = np.asarray(img, dtype=np.uint8)
         x = preprocess_uint8(img[None], bundle.spec.image_size, preprocessing)
         features = ops.convert_to_numpy(prefix(x, training=False))
-        c = int(np.argmax(ops.convert_to_numpy(logits_of(features))[0]))
+        c = int(np.argmax(ops.convert_to_numpy(logits_of(features))[0])) \
+            if label is None else int(label)
         grads = gradient(lambda f, c=c: logits_of(f)[0, c], features)
         if features.ndim == 4:
             weights = grads.mean(axis=(1, 2))
@@ -125,7 +128,7 @@ def grad_cam(bundle, images) -> list[dict]:
         peak = float(cam.max())
         probs = bundle.predict_proba([img])[0]
         out.append({"heatmap": cam / peak if peak > 0 else cam, "layer": name,
-                    "probs": [float(p) for p in probs]})
+                    "probs": [float(p) for p in probs], "label": c})
     return out
 
 

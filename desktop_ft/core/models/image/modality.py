@@ -134,10 +134,10 @@ class ImageModality(Modality):
     def chain_layers(self, model) -> list:
         return tree_mod.chain_layers(model)
 
-    def explain(self, bundle: ModelBundle, images) -> list[dict]:
+    def explain(self, bundle: ModelBundle, images, label=None) -> list[dict]:
         from desktop_ft.core.models.image.gradcam import grad_cam
 
-        return grad_cam(bundle, images)
+        return grad_cam(bundle, images, label)
 
     # ---------------------------------------------------------------- data and inference
     def make_dataset(self, bundle, split, batch_size, *, shuffle, seed=0, epochs=None,

@@ -185,12 +185,13 @@ def _fit_seq_len(spec: ModelSpec, backbone, observer: Observer) -> ModelSpec:
 def classifier(modality: Modality, backbone, tokenizer: CheckpointTokenizer | None,
                spec: ModelSpec) -> ModelBundle:
     """The architecture's keras-hub TextClassifier over ``backbone`` (no preprocessor),
-    sigmoid for two classes, softmax for more."""
+    with the head ``spec.output_units()`` says (one sigmoid for two classes, a softmax for
+    more, one sigmoid per label for multi-label)."""
     arch = modality.arch
-    binary = spec.num_classes == 2
+    units, activation = spec.output_units()
     model = _keras_hub_class(arch.classifier)(
-        backbone=backbone, num_classes=1 if binary else spec.num_classes,
-        preprocessor=None, activation="sigmoid" if binary else "softmax",
+        backbone=backbone, num_classes=units,
+        preprocessor=None, activation=activation,
         dropout=spec.dropout if spec.dropout else 0.1)
     new = {layer.name for layer in model.layers
            if layer is not backbone and not layer.name.endswith(("_ids", "padding_mask"))

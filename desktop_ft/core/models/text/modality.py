@@ -84,10 +84,10 @@ class TextModality(Modality):
         return ArrayBatches((x, y, w), batch_size, seed=seed if shuffle else None,
                             first_epoch=epochs[0] if epochs else 0)
 
-    def explain(self, bundle: ModelBundle, texts) -> list[dict]:
+    def explain(self, bundle: ModelBundle, texts, label=None) -> list[dict]:
         from desktop_ft.core.models.text.saliency import token_importance
 
-        return token_importance(bundle, texts)
+        return token_importance(bundle, texts, label)
 
     def add_lora(self, bundle: ModelBundle, rank: int) -> None:
         lora.add_lora(bundle, rank)

@@ -52,7 +52,9 @@ def _logits(model, x):
         output.activation = activation
 
 
-def token_importance(bundle, texts) -> list[dict]:
+def token_importance(bundle, texts, label: int | None = None) -> list[dict]:
+    """Each text's tokens scored by their evidence for its most probable class (a
+    multi-label model: its most probable label), or for ``label``."""
     import keras
     import numpy as np
 
@@ -81,7 +83,8 @@ def token_importance(bundle, texts) -> list[dict]:
             return ops.concatenate([-z, z], axis=-1) if bundle.binary else z
 
         with _embeddings_given(embed, holder):
-            c = int(np.argmax(ops.convert_to_numpy(logits_of(emb, x))[0]))
+            c = int(np.argmax(ops.convert_to_numpy(logits_of(emb, x))[0])) \
+                if label is None else int(label)
             alphas = np.linspace(1.0 / STEPS, 1.0, STEPS, dtype=np.float32).reshape(
                 STEPS, 1, 1)
             path = base + alphas * (emb - base)
@@ -96,6 +99,7 @@ def token_importance(bundle, texts) -> list[dict]:
         peak = max(scores) if scores else 0.0
         out.append({"tokens": tokens,
                     "scores": [s / peak if peak > 0 else 0.0 for s in scores],
-                    "probs": [float(p) for p in bundle.predict_proba([text])[0]]})
+                    "probs": [float(p) for p in bundle.predict_proba([text])[0]],
+                    "label": c})
     return out
 
