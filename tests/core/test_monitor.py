@@ -7,6 +7,7 @@ import pytest
 from desktop_ft.core.errors import UserError
 from desktop_ft.core.models import ModelSpec
 from desktop_ft.core.training import TrainJob, fine_tune
+from desktop_ft.core.training.compare import describe_run
 from desktop_ft.core.training.monitor import (improved, labels_from_targets, monitor_mode,
                                               validation_macro_f1)
 from desktop_ft.core.training.runs import Run
@@ -67,7 +68,12 @@ def test_a_run_early_stops_on_validation_macro_f1_and_records_it(image_folder, t
     # the callback's number is the held-out evaluation's macro-F1 (same split, same weights)
     assert result.evaluation["split"] == "val"
     assert f1s[0] == pytest.approx(result.evaluation["macro_f1"], abs=1e-6)
-    best = Run.open(result.run_path).record["best"]
+    run = Run.open(result.run_path)
+    best = run.record["best"]
+    assert run.record["evaluation"]["macro_f1"] == pytest.approx(result.evaluation["macro_f1"])
+    described = describe_run(run)            # what runs compared show
+    assert described["settings"]["monitor"] == "val_macro_f1"
+    assert described["final"]["evaluation_macro_f1"] == run.record["evaluation"]["macro_f1"]
     assert best["monitor"] == "val_macro_f1" and best["epoch"] == 1
     assert best["value"] == pytest.approx(f1s[0]) and best["val_macro_f1"] == best["value"]
     assert result.summary()["monitor"] == "val_macro_f1"

@@ -25,6 +25,7 @@ LABELS = {
     "patterns": "Freeze / unfreeze patterns", "trainable_params": "Trainable parameters",
     "learning_rate": "Learning rate", "schedule": "Schedule", "optimizer": "Optimizer",
     "epochs": "Epochs", "batch_size": "Batch size", "early_stopping": "Early stopping",
+    "monitor": "Stop/keep best by",
     "augmentation": "Augmentation", "class_weights": "Class weights",
     "precision": "Precision", "data": "Data", "val_data": "Validation data",
     "val_split": "Validation split", "corrections": "Label corrections", "seed": "Seed",
@@ -98,6 +99,7 @@ def run_settings(record: dict) -> dict:
         "optimizer": resolved.get("optimizer") or job.get("optimizer"),
         "epochs": job.get("epochs"), "batch_size": job.get("batch_size"),
         "early_stopping": job.get("early_stopping") or "off",
+        "monitor": job.get("monitor") or "val_loss",
         "augmentation": ", ".join(model.get("augment") or []) or "none",
         "class_weights": bool(job.get("class_weights")),
         "precision": model.get("precision"),
@@ -113,6 +115,8 @@ def _metrics(history: dict, best: dict | None, evaluation: dict | None) -> tuple
     final = {k: v[-1] for k, v in history.items() if v}
     if evaluation and evaluation.get("accuracy") is not None:
         final["evaluation_accuracy"] = evaluation["accuracy"]
+    if evaluation and evaluation.get("macro_f1") is not None:
+        final["evaluation_macro_f1"] = evaluation["macro_f1"]
     best_metrics = {}
     if best:
         i = int(best["epoch"]) - 1
@@ -170,7 +174,8 @@ def metric_rows(comparison: dict) -> list[tuple[str, list[str]]]:
             rows.append((f"{title}, final", [format_value(r["final"].get(key)) for r in runs]))
             rows.append((f"{title}, best epoch",
                          [format_value(r["best"].get(key)) for r in runs]))
-    if any("evaluation_accuracy" in r["final"] for r in runs):
-        rows.append(("Held-out accuracy (evaluation)",
-                     [format_value(r["final"].get("evaluation_accuracy")) for r in runs]))
+    for key, title in (("evaluation_accuracy", "Held-out accuracy (evaluation)"),
+                       ("evaluation_macro_f1", "Held-out macro-F1 (evaluation)")):
+        if any(key in r["final"] for r in runs):
+            rows.append((title, [format_value(r["final"].get(key)) for r in runs]))
     return rows

@@ -165,8 +165,8 @@ def fine_tune(job: TrainJob, observer: Observer | None = None,
         # export or a resume from this run answers as this model does.
         run.record["decision"] = result.bundle.decision.to_dict()
         evaluation = result.evaluation or {}
-        run.record["evaluation"] = {k: evaluation.get(k) for k in ("accuracy", "examples")} \
-            if evaluation else None
+        run.record["evaluation"] = {k: evaluation.get(k) for k in (
+            "accuracy", "macro_f1", "examples")} if evaluation else None
         # Stopped on purpose: resumable, but not "interrupted" (a crash, a kill or a
         # termination, which the window offers to resume when it starts).
         run.mark("finished" if result.stop_reason != "stopped by user" else
