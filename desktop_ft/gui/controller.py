@@ -100,7 +100,9 @@ class SessionController(QObject):
         """The TrainJob fields that say which data the session holds, as it was read."""
         text, label = self.scan_columns
         fields = {"data": self.scan.root if self.scan else "", "text_column": text,
-                  "label_column": label}
+                  "label_column": label,
+                  # read with several labels per row: a replay of the project reads so too
+                  "multi_label": bool(self.scan is not None and self.scan.multi_label)}
         if self.scan is not None and corrections_path_for(self.scan.root).exists():
             fields["corrections"] = str(corrections_path_for(self.scan.root))
         return fields

@@ -73,3 +73,19 @@ def test_image_table_rows_show_file_names_and_thumbnails(data_panel, tmp_path):
     assert [view.rows.item(r, 1).text() for r in range(2)] == ["cat; dog", "dog"]
     assert view.rows.item(0, 0).text() == "a.png"
     assert data_panel.skipped.item(0).text().endswith("missing.png — no such image file")
+
+
+def test_the_session_records_that_its_table_was_read_as_multi_label(qtbot, tmp_path):
+    """The job the window trains and saves in a project reads the table the same way."""
+    from desktop_ft.core.training import TrainJob
+    from desktop_ft.gui.controller import SessionController
+
+    session = SessionController()
+    path = tmp_path / "t.csv"
+    path.write_text("text,labels\na b,x;y\nc d,y\n")
+    session.set_scan(*_scan(path)[:1], (None, None), {})
+    assert session.data_fields()["multi_label"] is True
+    assert TrainJob.from_dict({**session.data_fields()}).multi_label is True
+    path.write_text("text,label\na b,x\nc d,y\n")
+    session.set_scan(*_scan(path)[:1], (None, None), {})
+    assert session.data_fields()["multi_label"] is False
