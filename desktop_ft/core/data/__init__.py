@@ -1,5 +1,7 @@
 """Data: scanning a folder or table into classes and splits (:mod:`.scanning`, over
-:mod:`.folders`, :mod:`.tables`, :mod:`.file_checks`; the result :mod:`.scan_result`), validation
+:mod:`.folders`, :mod:`.tables` — its columns :mod:`.table_layout`, its images
+:mod:`.image_tables`, several labels per row :mod:`.label_sets` — and :mod:`.file_checks`;
+the result :mod:`.scan_result`), validation
 splits (:mod:`.splits`), decoding images (:mod:`.images`), the training batches
 (:mod:`.datasets`, :mod:`.batches`) and the built-in sample dataset (:mod:`.sample_data`).
 ``desktop_ft.core.data.scan(path)`` is the entry point."""
