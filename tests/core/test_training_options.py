@@ -112,3 +112,20 @@ def test_the_cli_flags_set_the_job(image_folder):
     job = _project_from_args(args).job
     assert (job.optimizer, job.weight_decay, job.label_smoothing) == ("sgd", 0.001, 0.2)
     assert job.model.augment_strength == 0.5
+
+
+def test_runs_compared_show_the_decay_smoothing_and_strength_they_trained_with():
+    from desktop_ft.core.training.compare import run_settings
+
+    def settings(job, optimizer):
+        return run_settings({"job": job, "settings": {"optimizer": optimizer}})
+
+    plain = settings(TrainJob(model=VGG.replace(augment=["flip"])).to_dict(), "adam")
+    assert (plain["weight_decay"], plain["label_smoothing"], plain["augmentation"]) == \
+        (0, 0, "flip")
+    tuned = TrainJob(model=VGG.replace(augment=["rotation", "zoom"], augment_strength=2.0),
+                     weight_decay=0.05, label_smoothing=0.1)
+    shown = settings(tuned.to_dict(), tuned.optimizer_name())
+    assert (shown["optimizer"], shown["weight_decay"], shown["label_smoothing"],
+            shown["augmentation"]) == ("adamw", 0.05, 0.1, "rotation, zoom (strength ×2)")
+    assert settings({"optimizer": "adamw"}, "adamw")["weight_decay"] == 0.01

@@ -24,6 +24,7 @@ LABELS = {
     "strategy": "Strategy", "unfreeze_last": "Last N blocks", "lora_rank": "LoRA rank",
     "patterns": "Freeze / unfreeze patterns", "trainable_params": "Trainable parameters",
     "learning_rate": "Learning rate", "schedule": "Schedule", "optimizer": "Optimizer",
+    "weight_decay": "Weight decay", "label_smoothing": "Label smoothing",
     "epochs": "Epochs", "batch_size": "Batch size", "early_stopping": "Early stopping",
     "monitor": "Stop/keep best by",
     "augmentation": "Augmentation", "class_weights": "Class weights",
@@ -78,6 +79,20 @@ def _rate_shape(job: dict) -> str:
     return f"{kind}, {warmup:.0%} warm-up" if warmup else kind
 
 
+def _weight_decay(job: dict, resolved: dict) -> float:
+    """The decay the optimizer ran with: the job's, else its default (AdamW 0.01)."""
+    if job.get("weight_decay") is not None:
+        return job["weight_decay"]
+    return 0.01 if (resolved.get("optimizer") or job.get("optimizer")) == "adamw" else 0
+
+
+def _augmentation(model: dict) -> str:
+    """e.g. "flip, rotation" or "rotation, zoom (strength ×2)"."""
+    names = ", ".join(model.get("augment") or [])
+    strength = model.get("augment_strength", 1.0)
+    return f"{names} (strength ×{strength:g})" if names and strength != 1 else names or "none"
+
+
 def run_settings(record: dict) -> dict:
     """What a run trained with, by the names of :data:`LABELS` (None: not recorded)."""
     job, resolved = record.get("job") or {}, record.get("settings") or {}
@@ -97,10 +112,12 @@ def run_settings(record: dict) -> dict:
         "learning_rate": resolved.get("learning_rate", job.get("lr")),
         "schedule": _schedule(job, record),
         "optimizer": resolved.get("optimizer") or job.get("optimizer"),
+        "weight_decay": _weight_decay(job, resolved),
+        "label_smoothing": job.get("label_smoothing") or 0,
         "epochs": job.get("epochs"), "batch_size": job.get("batch_size"),
         "early_stopping": job.get("early_stopping") or "off",
         "monitor": job.get("monitor") or "val_loss",
-        "augmentation": ", ".join(model.get("augment") or []) or "none",
+        "augmentation": _augmentation(model),
         "class_weights": bool(job.get("class_weights")),
         "precision": model.get("precision"),
         "data": job.get("data"), "val_data": job.get("val_data"),
