@@ -123,7 +123,8 @@ def calibrate(decision, labels, raw_probs, fit_on: str = "validation"):
     ``raw_probs``, and ``calibration``: ECE before and after, the examples, the split,
     the reliability diagram's bins before and after — or ``T = 1`` and ``why`` when the
     split cannot calibrate (too few examples, or none answered wrongly or rightly: the
-    likelihood then keeps falling towards a bound)."""
+    likelihood then keeps falling towards a bound) or the fitted ``T`` would not lower
+    the error."""
     import numpy as np
 
     y = np.asarray(labels, dtype=np.int64)
@@ -141,10 +142,17 @@ def calibrate(decision, labels, raw_probs, fit_on: str = "validation"):
         return decision.replace(temperature=1.0, calibration={
             **record, "ece_after": record["ece_before"], "why": why})
     temperature = fit_temperature(y, raw)
-    fitted = decision.replace(temperature=temperature)
-    after_probs = fitted.calibrated(raw)
+    after_probs = decision.replace(temperature=temperature).calibrated(raw)
+    after = expected_calibration_error(y, after_probs)
+    if after >= before:
+        # The likelihood's best T can move a few confident mistakes' bins at the cost of
+        # the rest on a small split: the error shown is never made worse.
+        return decision.replace(temperature=1.0, calibration={
+            **record, "ece_after": record["ece_before"], "why": (
+                f"the fitted temperature {temperature:.3g} did not lower the calibration "
+                f"error ({before:.3f} → {after:.3f})")})
     return decision.replace(temperature=round(temperature, 6), calibration={
-        **record, "ece_after": round(expected_calibration_error(y, after_probs), 6),
+        **record, "ece_after": round(after, 6),
         "nll_before": round(_nll(_log_probs(raw), y, 1.0), 6),
         "nll_after": round(_nll(_log_probs(raw), y, temperature), 6),
         "reliability": {"before": _rounded(reliability_bins(y, raw)),
@@ -159,3 +167,32 @@ def not_calibrated(decision, why: str):
 def _rounded(bins: list[dict]) -> list[dict]:
     return [{k: round(v, 4) if isinstance(v, float) else v for k, v in b.items()}
             for b in bins]
+
+
+def fit_calibration(state) -> None:
+    """After single-label training: the temperature fitted on the validation split's
+    probabilities, into ``state.bundle.decision`` (and so into run.json, the export and
+    every probability the app shows); without a validation split ``T = 1`` and the
+    record says why. A multi-label model is left as it is (its thresholds are fitted on
+    validation instead)."""
+    from desktop_ft.core import distribution, interrupts
+    from desktop_ft.core.training.held_out import held_out_probs
+
+    bundle, val = state.bundle, state.val_split
+    if bundle.multi_label or interrupts.abandoned(state.stop) or not distribution.is_chief():
+        return
+    if val is None or not len(val):
+        bundle.decision = not_calibrated(bundle.decision, "no validation split to fit a "
+                                         "temperature on: probabilities are as trained")
+        state.observer.on_status("Not calibrated: no validation split.")
+        return
+    raw, _, labels = held_out_probs(state, val)
+    bundle.decision = calibrate(bundle.decision, labels, raw)
+    c = bundle.decision.calibration
+    if c.get("why"):
+        state.observer.on_status(f"Not calibrated: {c['why']}.")
+    else:
+        state.observer.on_status(
+            f"Calibrated on {c['examples']} validation examples: temperature "
+            f"{bundle.decision.temperature:.3g}, expected calibration error "
+            f"{c['ece_before']:.3f} → {c['ece_after']:.3f}.")
