@@ -62,7 +62,8 @@ class SessionController(QObject):
         super().__init__(parent)
         self.bundle = None
         self.scan = None
-        self.scan_columns: tuple = (None, None)   # the table columns self.scan was read by
+        # The table columns self.scan was read by (text, label[, several labels per row]).
+        self.scan_columns: tuple = (None, None)
         self.result = None
         self.mistakes: list[dict] = []
         self.last_export: dict | None = None
@@ -98,7 +99,7 @@ class SessionController(QObject):
 
     def data_fields(self) -> dict:
         """The TrainJob fields that say which data the session holds, as it was read."""
-        text, label = self.scan_columns
+        text, label = self.scan_columns[:2]
         fields = {"data": self.scan.root if self.scan else "", "text_column": text,
                   "label_column": label,
                   # read with several labels per row: a replay of the project reads so too
@@ -160,10 +161,11 @@ class SessionController(QObject):
     def open_data(self, path: str, columns: tuple | None = None) -> None:
         self.data_ops.open(path, columns)
 
-    @Slot(str, str, str)
-    def choose_columns(self, path: str, text: str, label: str) -> None:
-        """Read a table again by the columns chosen in the window ("": by name)."""
-        self.data_ops.open(path, (text or None, label or None))
+    @Slot(str, str, str, bool)
+    def choose_columns(self, path: str, text: str, label: str, several: bool = False) -> None:
+        """Read a table again by the columns chosen in the window ("": by name) and, with
+        ``several``, with several labels per row."""
+        self.data_ops.open(path, (text or None, label or None, several))
 
     def use_sample(self) -> None:
         self.data_ops.use_sample()

@@ -43,17 +43,19 @@ def load_model(spec: dict, observer, stop, allow_fallback: bool):
 def scan_data(path: str, stop, columns: tuple | None = None) -> dict:
     """``{"path", "columns", "scan", "samples"}`` — ``samples``: thumbnails or sample texts
     per class. A table also brings its header (``"header"``) and the (text, label)
-    ``columns`` asked for (None: found by name); when they give no usable data, ``scan``
-    is None and ``"message"`` says why, so the window can offer the header instead."""
+    ``columns`` asked for (None: found by name; a third, True: several labels per row);
+    when they give no usable data, ``scan`` is None and ``"message"`` says why, so the
+    window can offer the header instead."""
     from desktop_ft.core import data
 
-    text_column, label_column = columns or (None, None)
+    text_column, label_column = (columns or (None, None))[:2]
+    several = bool(columns and len(columns) > 2 and columns[2])
     is_table = Path(path).suffix.lower() in data.TABLE_EXTENSIONS and Path(path).is_file()
-    out = {"path": path, "columns": (text_column, label_column), "scan": None,
+    out = {"path": path, "columns": (text_column, label_column, several), "scan": None,
            "samples": {}, "header": data.table_columns(path) if is_table else []}
     try:
         out["scan"] = data.scan(path, stop=stop, text_column=text_column,
-                                label_column=label_column)
+                                label_column=label_column, multi_label=several or None)
     except UserError as e:
         if not is_table:
             raise
@@ -184,7 +186,8 @@ def replay_project(project, observer, stop):
     bundle, scan = replay(project, observer, stop)
     is_table = Path(scan.root).is_file()
     table = {"header": data.table_columns(scan.root) if is_table else [],
-             "columns": (project.job.text_column, project.job.label_column)}
+             "columns": (project.job.text_column, project.job.label_column,
+                         project.job.multi_label)}
     return bundle, scan, samples_of(scan), table
 
 

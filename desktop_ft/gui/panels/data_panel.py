@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QPixmap
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDoubleSpinBox, QFileDialog,
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDoubleSpinBox,
+                               QFileDialog,
                                QHBoxLayout, QHeaderView, QLabel, QListWidget, QPushButton,
                                QStackedWidget, QTableWidget, QTableWidgetItem, QVBoxLayout,
                                QWidget)
@@ -25,14 +26,21 @@ WELCOME = (
     "<p>No data at hand? Use the built-in sample: coloured shapes in three classes.</p>")
 
 
+MULTI_LABEL_TIP = ("Read every label cell as a set of labels separated by ; or | — even "
+                   "when each row names one. Found by itself when a cell holds several, or "
+                   "for one 0/1 column per label.")
+
+
 class DataPanel(QWidget):
     """``show_scan(scan, thumbs)``; ``dataChosen(path)`` when the user picks data with a
     dialog; ``sampleRequested`` for the built-in sample; ``val_split()``; for a table,
-    ``show_columns(path, header, chosen)`` and ``columnsChosen(path, text, label)``."""
+    ``show_columns(path, header, chosen)`` and ``columnsChosen(path, text, label,
+    several)`` (several: read every label cell as a set of labels)."""
 
     dataChosen = Signal(str)
     sampleRequested = Signal()
-    columnsChosen = Signal(str, str, str)     # a table, its text and label columns ("": auto)
+    # A table, its text and label columns ("": auto), and "read several labels per row".
+    columnsChosen = Signal(str, str, str, bool)
 
     def __init__(self, settings: AppSettings, parent=None):
         super().__init__(parent)
@@ -111,6 +119,11 @@ class DataPanel(QWidget):
         row.addWidget(self.text_column)
         row.addWidget(QLabel("label:"))
         row.addWidget(self.label_column)
+        self.multi_label_box = QCheckBox("Several labels per row", objectName="multiLabel")
+        self.multi_label_box.setToolTip(MULTI_LABEL_TIP)
+        self.multi_label_box.clicked.connect(self._on_column_activated)
+        row.addWidget(self.multi_label_box)
+        self._forced_multi = False
         row.addStretch(1)
         for combo in (self.text_column, self.label_column):
             combo.setToolTip("Automatic: a column named text, sentence, review … or path, "
@@ -141,9 +154,10 @@ class DataPanel(QWidget):
 
     @Slot(str, object, object)
     def show_columns(self, path: str, header: list, chosen: tuple) -> None:
-        """Offer a table's columns (``header``), ``chosen`` (text, label) selected (None:
-        automatic); hidden for folders (no header)."""
+        """Offer a table's columns (``header``), ``chosen`` (text, label[, several labels
+        per row]) selected (None: automatic); hidden for folders (no header)."""
         self._table = path
+        self._forced_multi = len(chosen) > 2 and bool(chosen[2])
         self.columns_row.setVisible(bool(header))
         for combo, name in zip((self.text_column, self.label_column), chosen):
             combo.clear()
@@ -158,7 +172,8 @@ class DataPanel(QWidget):
     @Slot()
     def _on_column_activated(self) -> None:
         self.columnsChosen.emit(self._table, self.text_column.currentData(),
-                                self.label_column.currentData())
+                                self.label_column.currentData(),
+                                self.multi_label_box.isChecked())
 
     def showing_welcome(self) -> bool:
         return self.stack.currentIndex() == 0
@@ -194,6 +209,13 @@ class DataPanel(QWidget):
             else:
                 self.class_table.setItem(row, 2, QTableWidgetItem(" · ".join(samples)))
         self.label_sets.show_scan(scan)
+        # Checked for data read with several labels per row; fixed when the table itself
+        # says so (a cell with several labels, one-hot columns).
+        self.multi_label_box.setChecked(multi)
+        found = multi and not self._forced_multi
+        self.multi_label_box.setEnabled(not found)
+        self.multi_label_box.setToolTip("This table has several labels per row." if found
+                                        else MULTI_LABEL_TIP)
         self.skipped.clear()
         for path, reason in scan.skipped:
             self.skipped.addItem(f"{path} — {reason}")
