@@ -4,6 +4,7 @@ labels, the labels' counts and facts; a single-label scan hides them again."""
 import threading
 
 import pytest
+from PySide6.QtCore import Qt
 from PIL import Image
 
 
@@ -89,3 +90,30 @@ def test_the_session_records_that_its_table_was_read_as_multi_label(qtbot, tmp_p
     path.write_text("text,label\na b,x\nc d,y\n")
     session.set_scan(*_scan(path)[:1], (None, None), {})
     assert session.data_fields()["multi_label"] is False
+
+
+def test_several_labels_per_row_can_be_asked_for(qtbot, data_panel, tmp_path):
+    """A table whose rows each name one label is read as multi-label when the box is
+    ticked; a table with several labels in a cell shows the box ticked and fixed."""
+    from desktop_ft.gui.worker_functions import scan_data
+
+    path = tmp_path / "one.csv"
+    path.write_text("text,label\nfine,pos\nbad,neg\n")
+    box = data_panel.multi_label_box
+    data_panel.show_columns(str(path), ["text", "label"], (None, None))
+    data_panel.show_scan(*_scan(path))
+    assert box.isEnabled() and not box.isChecked()
+    with qtbot.waitSignal(data_panel.columnsChosen) as chosen:
+        qtbot.mouseClick(box, Qt.MouseButton.LeftButton)
+    assert chosen.args == [str(path), "", "", True]
+    scanned = scan_data(str(path), threading.Event(), (None, None, True))
+    assert scanned["scan"].multi_label and scanned["scan"].train.labels == [(1,), (0,)]
+    data_panel.show_columns(str(path), ["text", "label"], scanned["columns"])
+    data_panel.show_scan(scanned["scan"], scanned["samples"])
+    assert box.isChecked() and box.isEnabled() and data_panel.label_sets.isVisible()
+
+    several = tmp_path / "several.csv"
+    several.write_text("text,labels\na,x;y\nb,y\n")
+    data_panel.show_columns(str(several), ["text", "labels"], (None, None))
+    data_panel.show_scan(*_scan(several))
+    assert box.isChecked() and not box.isEnabled()
