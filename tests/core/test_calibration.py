@@ -72,3 +72,64 @@ def test_calibrate_records_the_fit_or_why_not():
     right = np.eye(3)[np.array(labels[:20])] * 0.8 + 0.2 / 3
     perfect = calibrate(Decision(temperature=2.0), labels[:20], right)
     assert perfect.temperature == 1.0 and "rightly" in perfect.calibration["why"]
+
+
+def write_noisy_colours(root, per_class=60, noise=0.25, seed=1):
+    """Three colours, a quarter of each labelled as another at random: a network that
+    trains long enough memorises the wrong labels and is overconfident on new images."""
+    from PIL import Image
+
+    from tests.conftest import COLOURS, make_image
+
+    rng = np.random.default_rng(seed)
+    classes = list(COLOURS)
+    for c in classes:
+        (root / c).mkdir(parents=True, exist_ok=True)
+    for c in classes:
+        for i in range(per_class):
+            given = c if rng.random() >= noise else \
+                classes[(classes.index(c) + 1 + int(rng.integers(2))) % 3]
+            Image.fromarray(make_image(rng, COLOURS[c], h=32, w=32)).save(
+                root / given / f"{c}_{i}.png")
+    return root
+
+
+@pytest.mark.usefixtures("narrow_vgg16")
+def test_training_calibrates_an_overconfident_model(tmp_path):
+    """Fitted on the validation split after training: T > 1 lowers the validation ECE by
+    a clear margin; the evaluation, run.json and an export from the run carry it."""
+    import json
+
+    from desktop_ft.core.export.reexport import source_for_reexport
+    from desktop_ft.core.models import ModelSpec
+    from desktop_ft.core.training import TrainJob, fine_tune
+
+    data = write_noisy_colours(tmp_path / "noisy")
+    job = TrainJob(model=ModelSpec("vgg16", weights="none", image_size=32), data=str(data),
+                   epochs=40, batch_size=16, strategy="full", lr=1e-3, val_split=0.3, seed=1)
+    r = fine_tune(job, run_dir=tmp_path / "runs")
+    d = r.bundle.decision
+    c = d.calibration
+    print("calibration", d.temperature, c["ece_before"], c["ece_after"])
+    assert c["fit_on"] == "validation" and c["examples"] == len(r.eval_labels) >= 50
+    assert d.temperature > 2
+    assert c["ece_before"] > 0.2 and c["ece_after"] < c["ece_before"] - 0.15
+    # The evaluation (on validation here) reports calibrated probabilities.
+    probs = np.asarray(r.eval_probs)
+    assert expected_calibration_error(r.eval_labels, probs) == pytest.approx(c["ece_after"],
+                                                                            abs=1e-4)
+    record = json.loads((tmp_path / "runs").glob("*/run.json").__next__().read_text())
+    assert record["decision"]["temperature"] == d.temperature
+    assert source_for_reexport(r.run_path).bundle.decision.temperature == d.temperature
+
+
+@pytest.mark.usefixtures("narrow_vgg16")
+def test_no_validation_split_keeps_t_at_1_and_says_why(image_folder):
+    from desktop_ft.core.models import ModelSpec
+    from desktop_ft.core.training import TrainJob, fine_tune
+
+    job = TrainJob(model=ModelSpec("vgg16", weights="none", image_size=32),
+                   data=str(image_folder), epochs=1, batch_size=8, val_split=0.0)
+    r = fine_tune(job, record_run=False)
+    assert r.bundle.decision.temperature == 1.0
+    assert "no validation split" in r.bundle.decision.calibration["why"]

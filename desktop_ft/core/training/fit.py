@@ -30,6 +30,7 @@ from desktop_ft.core.training import retention
 from desktop_ft.core.training.job import TrainJob, check_memory, resolve_learning_rate
 from desktop_ft.core.training.fit_steps import (TrainState, raise_if_diverged, run_phases,
                                                 train_result)
+from desktop_ft.core.training.calibration import fit_calibration
 from desktop_ft.core.training.held_out import fit_thresholds
 from desktop_ft.core.training.results import TrainResult
 from desktop_ft.core.training.runs import Run, split_record
@@ -227,4 +228,5 @@ def _train(state: TrainState) -> TrainResult:
         state.history = state.callback.history
     raise_if_diverged(state)
     fit_thresholds(state)
+    fit_calibration(state)
     return train_result(state)

@@ -345,6 +345,7 @@ def evaluate(state: TrainState) -> tuple[dict | None, list, list, list]:
         return None, [], [], []
     state.observer.on_status("Evaluating on held-out data…")
     probs, items, labels = held_out_probs(state, eval_split)
+    probs = bundle.decision.calibrated(probs)       # the temperature fitted on validation
     if bundle.multi_label:      # each label decided at its threshold (fit_thresholds)
         evaluation = multi_label_metrics(labels, probs, scan.classes,
                                          bundle.decision.label_thresholds(scan.num_classes))
