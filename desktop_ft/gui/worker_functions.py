@@ -180,10 +180,16 @@ def export(bundle, out: str, result, observer, formats=None, stop=None):
 def replay_project(project, observer, stop):
     """(bundle, scan, samples, table) for a project: its data scanned, its model loaded and
     set up as saved; ``table``: the header and the columns a table was read by."""
+    import dataclasses
+
     from desktop_ft.core import data
     from desktop_ft.core.project import replay
 
-    bundle, scan = replay(project, observer, stop)
+    # The session holds the data as it was read; training validates on the job's
+    # validation data itself, so clearing it under Advanced takes effect.
+    data_only = dataclasses.replace(project, job=dataclasses.replace(project.job,
+                                                                     val_data=None))
+    bundle, scan = replay(data_only, observer, stop)
     is_table = Path(scan.root).is_file()
     table = {"header": data.table_columns(scan.root) if is_table else [],
              "columns": (project.job.text_column, project.job.label_column,

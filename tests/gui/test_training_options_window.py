@@ -108,3 +108,18 @@ def test_adam_leaves_no_weight_decay_to_set(qtbot, window):
     assert a.options()["weight_decay"] is None
     a.optimizer.setCurrentIndex(a.optimizer.findText("adamw"))
     assert a.options()["weight_decay"] == 0.01
+
+
+def test_an_opened_projects_data_is_held_without_its_validation_data(image_folder,
+                                                                    tmp_path):
+    """The session keeps the data alone (the Advanced field decides what validates), so
+    a validation folder cleared after opening a project is no longer used."""
+    from desktop_ft.core.models import ModelSpec
+    from desktop_ft.core.project import Project
+    from desktop_ft.gui.worker_functions import replay_project
+
+    val_folder = write_image_folder(tmp_path / "val", per_class=2, seed=3)
+    job = TrainJob(model=ModelSpec("vgg16", weights="none", image_size=32),
+                   data=str(image_folder), val_data=str(val_folder), strategy=None)
+    bundle, scan, *_ = replay_project(Project(job), None, None)
+    assert scan.val is None and bundle.num_classes == 3
