@@ -60,7 +60,7 @@ class PrintingObserver(Observer):
         if self.tty and not self.quiet:
             self.stream.write("\r")
         parts = [f"Epoch {epoch + 1}/{self.progress.epochs}", f"{logs.get('seconds', 0):.1f}s"]
-        for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+        for key in ("loss", "accuracy", "val_loss", "val_accuracy", "val_macro_f1"):
             if key in logs:
                 parts.append(f"{key} {logs[key]:.4f}")
         if "lr" in logs:

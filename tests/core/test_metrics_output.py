@@ -114,3 +114,13 @@ def test_model_card_metrics_tables():
     ml = multi_label_metrics([(0,), (0, 1)], np.array([[0.9, 0.2], [0.8, 0.7]]), ["x", "y"])
     text = _metrics(ml)
     assert "exact match 100.0%" in text and "| y | 0.500 | 1 | 0 | 0 |" in text
+
+
+def test_the_epoch_line_shows_validation_macro_f1():
+    import io
+
+    from desktop_ft.cli.printing import PrintingObserver
+
+    stream = io.StringIO()
+    PrintingObserver(stream).on_epoch(0, {"loss": 0.5, "val_loss": 0.6, "val_macro_f1": 0.25})
+    assert "val_macro_f1 0.2500" in stream.getvalue()
