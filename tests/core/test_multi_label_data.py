@@ -43,6 +43,7 @@ def test_label_cells_with_several_labels_make_a_multi_label_scan(tmp_path):
     assert scan.train.items[2] == "late box and a double charge"
     assert scan.train.labels == [(0, 2), (1,), (0, 1), (0, 1, 2), (), (0,)]
     assert scan.counts() == {"billing": 4, "delivery": 3, "refund": 2}
+    assert scan.examples() == 6          # rows, not the 9 label occurrences
     s = scan.summary()
     assert s["multi_label"] is True and s["no_label_rows"] == 1
     assert s["label_counts"] == {"billing": 4, "delivery": 3, "refund": 2}

@@ -59,6 +59,12 @@ class DataScan:
     def num_classes(self) -> int:
         return len(self.classes)
 
+    def examples(self) -> int:
+        """Examples (rows) over all splits — with several labels per row, fewer than the
+        label occurrences :meth:`counts` adds up."""
+        return sum(len(split) for split in (self.train, self.val, self.test)
+                   if split is not None)
+
     def counts(self) -> dict[str, int]:
         """Examples per class (multi-label: occurrences of each label) over all splits."""
         total = [0] * self.num_classes
