@@ -136,9 +136,9 @@ class DataOperations(_Operations):
         except UserError as e:
             self._refusals.user_error(e)
         s.set_scan(scan, scanned["columns"], scanned["samples"])
-        s.status.emit(f"{scan.kind.capitalize()}: {len(scan.classes)} classes, "
-                      f"{sum(scan.counts().values())} examples, {len(scan.skipped)} "
-                      "skipped.")
+        s.status.emit(f"{scan.kind.capitalize()}: {len(scan.classes)} "
+                      f"{'labels' if scan.multi_label else 'classes'}, {scan.examples()} "
+                      f"examples, {len(scan.skipped)} skipped.")
         self._match_the_model(scan)
 
     def _match_the_model(self, scan) -> None:
