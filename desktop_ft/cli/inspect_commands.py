@@ -74,11 +74,10 @@ def cmd_scan(args) -> int:
 def cmd_evaluate(args) -> int:
     from desktop_ft.core import data
     from desktop_ft.core.data.datasets import load_inputs
-    from desktop_ft.core.models.decision import Decision
     from desktop_ft.core.training.metrics import evaluation_metrics
 
     exported = _open_export(args.out)
-    decision = Decision.from_dict(exported.meta.get("decision"))
+    decision = _decision(exported, args)     # (with --unknown-below when given)
     # A multi-label export reads the table's label cells as sets.
     multi = {"multi_label": True} if decision.multi_label else {}
     scan = data.scan(args.data, exported.kind, classes=exported.labels,
@@ -92,6 +91,10 @@ def cmd_evaluate(args) -> int:
     ev = evaluation_metrics(labels, probs, exported.labels, decision)
     ev["split"] = "given"
     ev["skipped"] = [{"path": p, "reason": r} for p, r in scan.skipped]
+    if decision.unknown_below is not None and not decision.multi_label:
+        from desktop_ft.core.training.calibration import selective_accuracy
+
+        ev["unknown"] = selective_accuracy(labels, probs, decision.unknown_below)
     if args.report:
         from desktop_ft.core.report import write_report
 
@@ -106,6 +109,10 @@ def cmd_evaluate(args) -> int:
         for p, r in scan.skipped:
             print(f"skipped {p}: {r}")
         print_evaluation(ev, sys.stdout)
+        if "unknown" in ev:
+            from desktop_ft.core.training.calibration import selective_line
+
+            print(selective_line(ev["unknown"]))
         if args.report:
             print(f"Report written to {ev['report']}")
     return 0
@@ -130,18 +137,47 @@ def cmd_predict(args) -> int:
         probs = exported.predict_proba(_read_images(inputs))
     else:
         probs = exported.predict_proba(list(inputs))
-    rows = []
-    for item, p in zip(inputs, probs):
-        best = int(p.argmax())
-        rows.append({"input": item, "label": exported.labels[best],
-                     "probs": {c: float(v) for c, v in zip(exported.labels, p)}})
+    rows = prediction_rows(inputs, probs, exported.labels, _decision(exported, args))
     if args.json:
         print(json.dumps(rows))
-    else:
-        for row in rows:
-            probs_text = ", ".join(f"{c} {v:.3f}" for c, v in row["probs"].items())
-            print(f"{row['input']}: {row['label']}  ({probs_text})")
+        return 0
+    for row in rows:
+        if "labels" in row:       # multi-label: the labels that reach their thresholds
+            passed = ", ".join(f"{a['label']} {a['probability']:.3f}" for a in row["labels"])
+            probs_text = ", ".join(f"{c} {v:.3f} (threshold {row['thresholds'][c]:.3f})"
+                                   for c, v in row["probs"].items())
+            print(f"{row['input']}: {passed or '(no label reaches its threshold)'}  "
+                  f"[{probs_text}]")
+            continue
+        probs_text = ", ".join(f"{c} {v:.3f}" for c, v in row["probs"].items())
+        print(f"{row['input']}: {row['label']}  ({probs_text})")
     return 0
+
+
+def prediction_rows(inputs, probs, classes: list[str], decision) -> list[dict]:
+    """``predict``'s answer per input: its label (or "unknown") and every class's
+    probability; multi-label: ``labels``, those that reach their thresholds, each with
+    its probability and threshold, most probable first, beside every label's
+    probability and threshold."""
+    rows = []
+    for item, p, answer in zip(inputs, probs, decision.answers(probs, classes)):
+        row = {"input": item, "probs": {c: float(v) for c, v in zip(classes, p)}}
+        if decision.multi_label:
+            row.update(labels=answer["labels"], thresholds=dict(
+                zip(classes, decision.label_thresholds(len(classes)))))
+        else:
+            row["label"] = answer["label"]
+            if decision.unknown_below is not None:
+                row["unknown"] = answer["unknown"]
+        rows.append(row)
+    return rows
+
+
+def _decision(exported, args):
+    """The export's decision, answering "unknown" below ``--unknown-below`` when given."""
+    from desktop_ft.core.training.calibration import with_unknown_below
+
+    return with_unknown_below(exported.decision, getattr(args, "unknown_below", None))
 
 
 def _open_export(folder: str):

@@ -64,11 +64,16 @@ def label_tables(evaluation: dict) -> str:
 
 def mistake_caption(m: dict) -> str:
     """What a mistake card says: the true and predicted class, or for a multi-label row
-    its true labels and the labels missed and wrongly added."""
+    its true labels, the labels predicted (those past their thresholds, with their
+    probabilities) and the labels missed and wrongly added."""
     if "missed" not in m:
         return (f"true <b>{_esc(m['true'])}</b>, predicted <b>{_esc(m['predicted'])}</b> "
                 f"({m['confidence']:.0%})")
-    parts = [f"true <b>{_esc(', '.join(m['true']) or '(none)')}</b>"]
+    # The labels that reached their thresholds, each with its probability.
+    passed = ", ".join(f"{c} {m['probs'][c]:.0%}" for c in
+                       sorted(m["predicted"], key=lambda c: -m["probs"][c]))
+    parts = [f"true <b>{_esc(', '.join(m['true']) or '(none)')}</b>",
+             f"predicted <b>{_esc(passed or '(none)')}</b>"]
     if m["missed"]:
         parts.append(f"missed <b>{_esc(', '.join(m['missed']))}</b>")
     if m["added"]:

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from desktop_ft.core import backend, runtime
 from desktop_ft.core.errors import UserError
+from desktop_ft.core.export.labels_file import read_labels
+from desktop_ft.core.models.decision import Decision
 
 
 class ExportedModel:
@@ -31,9 +33,11 @@ class ExportedModel:
             meta = json.loads((folder / "export.json").read_text())
         self.meta = meta
         self.kind = kind or meta.get("input", "images")
-        labels_file = folder / "labels.json"
-        self.labels = json.loads(labels_file.read_text()) if labels_file.exists() else \
-            meta.get("classes", [])
+        # labels.json: a list, or for a multi-label model labels and their thresholds.
+        self.labels, thresholds = read_labels(folder, meta)
+        self.decision = Decision.from_dict(meta.get("decision"))
+        if thresholds is not None:
+            self.decision = self.decision.replace(multi_label=True, thresholds=thresholds)
         self.note: str | None = None
         why = _saved_model_missing(folder, self.kind, meta)
         if why is None:

@@ -8,7 +8,7 @@ SNIPPETS = {
 import tensorflow as tf{text_import}
 serve = tf.saved_model.load("OUT/saved_model").signatures["serving_default"]
 out = serve({input_name}={example})
-print(out["label"].numpy(), out["probs"].numpy())
+print({outputs})
 ```
 TF Serving: mount `OUT/saved_model` as version 1 of a model, e.g.
 `docker run -p 8501:8501 -v "$PWD/OUT/saved_model:/models/m/1" -e MODEL_NAME=m \\
@@ -111,13 +111,40 @@ def _text_note(record: dict, images: bool, seq) -> str:
     return note
 
 
+def _int8_line(int8: dict) -> str:
+    """The int8 LiteRT model's size and score on held-out data beside the float model's:
+    accuracy, or for a multi-label model micro-F1 at its thresholds."""
+    key = "accuracy" if "accuracy" in int8 else "micro_f1" if "micro_f1" in int8 else None
+    if key is None:
+        return ""
+    name = "accuracy" if key == "accuracy" else "micro-F1 at the labels' thresholds"
+    return (f"\nint8 LiteRT: {int8['bytes'] / 1e6:.1f} MB, {name} {int8[key]:.2%} "
+            f"on {int8['validation_examples']} validation examples (float: "
+            f"{int8['float_' + key]:.2%}).\n")
+
+
+def _multi_label_note(record: dict) -> str:
+    """How a multi-label export answers: per-label probabilities and thresholds."""
+    thresholds = (record.get("decision") or {}).get("thresholds") or \
+        [0.5] * len(record["classes"])
+    return ("\nEvery format returns `probs` float32 `[N, labels]`: one sigmoid per label, in "
+            "the order of `labels.json`. A label is present when its probability reaches "
+            "its threshold (chosen on the validation split for the best F1; "
+            "`labels.json` and `export.json` hold them): "
+            + ", ".join(f"{c} ≥ {t:.3f}" for c, t in zip(record["classes"], thresholds))
+            + ". The SavedModel also returns `predicted` (bool `[N, labels]`).\n")
+
+
 def model_card(record: dict) -> str:
     images = record["input"] == "images"
     formats = record.get("formats_written", [])
     fmt = record.get("formats", {})
     size = record.get("image_size")
     seq = record.get("sequence_length")
+    multi = bool((record.get("decision") or {}).get("multi_label"))
     values = {
+        "outputs": 'out["predicted"].numpy(), out["probs"].numpy()' if multi
+        else 'out["label"].numpy(), out["probs"].numpy()',
         "text_import": "" if images else "\nimport tensorflow_text  # the tokenizer's ops",
         "input_name": "images" if images else "texts",
         "example": "tf.zeros([1, 300, 200, 3], tf.uint8)" if images
@@ -135,9 +162,7 @@ def model_card(record: dict) -> str:
         if key in fmt:
             parity.append(f"| {label} | {fmt[key]['parity_max_abs_diff']:.2e} |")
     int8 = fmt.get("litert_int8", {})
-    int8_line = (f"\nint8 LiteRT: {int8['bytes'] / 1e6:.1f} MB, accuracy {int8['accuracy']:.2%} "
-                 f"on {int8['validation_examples']} validation examples (float: "
-                 f"{int8['float_accuracy']:.2%}).\n") if "accuracy" in int8 else ""
+    int8_line = _int8_line(int8)
     text_note = _text_note(record, images, seq)
     counts = record.get("train_examples") or {}
     data_line = ", ".join(f"{c}: {n}" for c, n in counts.items()) if counts else ""
@@ -161,7 +186,7 @@ def model_card(record: dict) -> str:
         "Max |app − format| over real training inputs and synthetic ones, each format run "
         "by its own runtime in a fresh process:\n",
         "| format | max abs diff |", "|---|---:|", *parity, int8_line,
-        "## Loading\n", text_note,
+        "## Loading\n", _multi_label_note(record) if multi else "", text_note,
     ]
     for name in formats:
         if name in SNIPPETS:

@@ -1,6 +1,8 @@
 """The SavedModel: a raw-input ``serve`` endpoint around the Keras model (images as
 uint8 of any size, or strings), returning probabilities (calibrated by the model's
-temperature), class index and label."""
+temperature), class index and label; for a multi-label model each label's probability
+(``probs`` ``[N, labels]``) and ``predicted`` (bool ``[N, labels]``: the labels that reach
+their thresholds)."""
 
 from __future__ import annotations
 
@@ -20,6 +22,15 @@ def _serve_function(bundle, labels: list[str]):
     # What Decision.calibrated_tensor calls, by TensorFlow's names.
     ops = types.SimpleNamespace(log=tf.math.log, clip=tf.clip_by_value, max=tf.reduce_max,
                                 exp=tf.exp, sum=tf.reduce_sum)
+
+    if decision.multi_label:
+        # One sigmoid per label, and which labels reach their thresholds.
+        thresholds = tf.constant(decision.label_thresholds(len(labels)), tf.float32)
+
+        def label_outputs(raw):
+            probs = tf.cast(raw, tf.float32)
+            return {"probs": probs, "predicted": probs >= thresholds}
+        return bundle.modality.serve_function(bundle, label_outputs)
 
     def outputs(raw):
         raw = tf.cast(raw, tf.float32)

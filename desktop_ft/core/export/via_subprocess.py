@@ -85,7 +85,13 @@ def write_calibration(path: Path, representative, validation) -> None:
     arrays = {f"rep_{i}": np.asarray(x) for i, x in enumerate(representative or [])}
     if validation is not None and len(validation[0]):
         arrays.update({f"val_{i}": np.asarray(x) for i, x in enumerate(validation[0])})
-        arrays["val_labels"] = np.asarray(validation[1], dtype=np.int64)
+        labels = list(validation[1])
+        if labels and isinstance(labels[0], (tuple, list)):    # multi-label: -1 pads a set
+            width = max(1, *(len(s) for s in labels))
+            arrays["val_label_sets"] = np.array([list(s) + [-1] * (width - len(s))
+                                                 for s in labels], np.int64)
+        else:
+            arrays["val_labels"] = np.asarray(labels, dtype=np.int64)
     np.savez(path, **arrays)
 
 
@@ -102,7 +108,9 @@ def read_calibration(path: Path, kind: str) -> tuple[list | None, tuple | None]:
                 if f"rep_{i}" in saved.files]
         vals = [value(saved[f"val_{i}"]) for i in range(len(saved.files))
                 if f"val_{i}" in saved.files]
-        labels = saved["val_labels"].tolist() if "val_labels" in saved.files else []
+        labels = saved["val_labels"].tolist() if "val_labels" in saved.files else \
+            [tuple(i for i in row if i >= 0) for row in saved["val_label_sets"].tolist()] \
+            if "val_label_sets" in saved.files else []
     return reps or None, ((vals, labels) if vals else None)
 
 

@@ -126,7 +126,7 @@ def export_record(ctx: ExportContext, info: dict | None) -> dict:
         "weights": bundle.weights_source,
         "spec": bundle.spec.to_dict(),
         **bundle.modality.export_fields(bundle),
-        "output_activation": "sigmoid" if bundle.binary else "softmax",
+        "output_activation": output_activation(bundle),
         # How probabilities become answers; every format's probs are calibrated by it.
         "decision": bundle.decision.to_dict(),
         "calibration": calibration_summary(bundle.decision),
@@ -153,11 +153,26 @@ def export_record(ctx: ExportContext, info: dict | None) -> dict:
         "signature": {
             "endpoint": "serve",
             "input": bundle.modality.signature_input(),
-            "outputs": {"probs": "float32 [N, num_classes]", "class_index": "int64 [N]",
-                        "label": "string [N]"},
+            "outputs": signature_outputs(bundle.decision),
         },
         **(info or {}),
     }
+
+
+def output_activation(bundle) -> str:
+    if bundle.multi_label:
+        return "sigmoid (per label)"
+    return "sigmoid" if bundle.binary else "softmax"
+
+
+def signature_outputs(decision) -> dict:
+    """What the SavedModel's ``serve`` returns, by output name."""
+    if decision.multi_label:
+        return {"probs": "float32 [N, num_labels], each label's probability in label order",
+                "predicted": "bool [N, num_labels], probs >= the label's threshold "
+                             "(labels.json)"}
+    return {"probs": "float32 [N, num_classes]", "class_index": "int64 [N]",
+            "label": "string [N]"}
 
 
 def calibration_summary(decision) -> dict | None:

@@ -216,7 +216,10 @@ class LabelsWriter(Writer):
     def write(self, ctx):
         import json
 
-        (ctx.folder / "labels.json").write_text(json.dumps(list(ctx.job.labels), indent=2))
+        from desktop_ft.core.export.labels_file import labels_record
+
+        record = labels_record(ctx.job.labels, ctx.bundle.decision)
+        (ctx.folder / "labels.json").write_text(json.dumps(record, indent=2))
 
 
 class TokenizerWriter(Writer):
@@ -292,9 +295,18 @@ def _int8_accuracy(ctx: ExportContext, validation: tuple) -> dict:
     from desktop_ft.core.export.onnx_litert import check_in_fresh_process
 
     vx = ctx.bundle.modality.format_inputs(ctx.bundle, validation[0])
-    labels = np.asarray(validation[1])
     float_probs = check_in_fresh_process("litert", ctx.folder / "model.tflite", vx)
     int8_probs = check_in_fresh_process("litert", ctx.folder / "model_int8.tflite", vx)
+    if ctx.bundle.multi_label:     # label sets: micro-F1 at the model's thresholds
+        from desktop_ft.core.training.metrics import multi_label_metrics
+
+        classes = list(ctx.job.labels)
+        thresholds = ctx.bundle.decision.label_thresholds(len(classes))
+        scores = {k: float(multi_label_metrics(validation[1], p, classes,
+                                               thresholds)["micro_f1"])
+                  for k, p in (("micro_f1", int8_probs), ("float_micro_f1", float_probs))}
+        return {**scores, "validation_examples": len(validation[1])}
+    labels = np.asarray(validation[1])
     return {"accuracy": float((int8_probs.argmax(1) == labels).mean()),
             "float_accuracy": float((float_probs.argmax(1) == labels).mean()),
             "validation_examples": int(len(labels))}

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (QCheckBox, QFileDialog, QGroupBox, QHBoxLayout, Q
 from desktop_ft.core.export.plan import DEFAULT_FORMATS
 from desktop_ft.gui.settings import AppSettings
 from desktop_ft.gui.widgets import ImageDropLabel, ProbabilityBars
+from desktop_ft.gui.widgets.label_bars import LabelBars
 from desktop_ft.gui.widgets.wiring import connect_all
 
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.webp)"
@@ -40,6 +41,7 @@ class TryExportPanel(QWidget):
         self._export_dir: str | None = None
         self._controller = None
         self._overlay_source = None
+        self._bundle = None          # the model tried: its decision (multi-label thresholds)
         self.overlay_shown = False
         layout = QVBoxLayout(self)
         layout.addWidget(self._make_try_box(), 1)
@@ -57,11 +59,14 @@ class TryExportPanel(QWidget):
                              objectName="tryResult")
         self.bars = ProbabilityBars()
         self.bars.setObjectName("probabilityBars")
+        self.label_bars = LabelBars(objectName="labelBars")   # multi-label: thresholds
+        self.label_bars.hide()
         self.highlights = QLabel("", objectName="tokenHighlights")
         self.highlights.setWordWrap(True)
         self.highlights.setTextFormat(Qt.TextFormat.RichText)
         right.addWidget(self.result)
         right.addWidget(self.bars)
+        right.addWidget(self.label_bars)
         right.addWidget(self.highlights)
         right.addStretch(1)
         row.addLayout(right, 1)
@@ -158,6 +163,7 @@ class TryExportPanel(QWidget):
 
     @Slot(object)
     def _on_bundle(self, bundle) -> None:
+        self._bundle = bundle
         if bundle is not None:
             self.set_input_kind(bundle.input_kind)
 
@@ -213,9 +219,25 @@ class TryExportPanel(QWidget):
 
     @Slot(object, object)
     def show_probabilities(self, labels: list[str], probs: list[float]) -> None:
+        decision = getattr(self._bundle, "decision", None)
+        multi = decision is not None and decision.multi_label
+        self.bars.setVisible(not multi)
+        self.label_bars.setVisible(multi)
+        if multi:
+            self._show_labels(labels, probs, decision)
+            return
         self.bars.set_probabilities(labels, probs)
         best = max(range(len(probs)), key=lambda i: probs[i])
         self.result.setText(f"<b>{labels[best]}</b> ({probs[best]:.1%})")
+
+    def _show_labels(self, labels: list[str], probs: list[float], decision) -> None:
+        """Multi-label: every label's bar with its threshold marked; the answer is the
+        labels that reach their thresholds, each with its probability."""
+        self.label_bars.set_labels(labels, probs, decision.label_thresholds(len(labels)))
+        [answer] = decision.answers([probs], labels)
+        passed = ", ".join(f"<b>{html.escape(a['label'])}</b> ({a['probability']:.1%})"
+                           for a in answer["labels"])
+        self.result.setText(passed or "No label reaches its threshold.")
 
     @Slot()
     def show_ready(self, *_) -> None:
