@@ -6,9 +6,11 @@ a record of what was trained — written atomically (docs/ARCHITECTURE.md, "Expo
                      Text: ``string [N]`` (tokenizer inside; loading needs
                      ``import tensorflow_text``). Returns ``probs`` (float32
                      ``[N, num_classes]``), ``class_index`` (int64 ``[N]``) and ``label``
-                     (string ``[N]``).
+                     (string ``[N]``); multi-label: ``probs`` ``[N, labels]`` (a sigmoid
+                     per label) and ``predicted`` (bool: at or above each threshold).
 ``OUT/model.keras``  the Keras model.
-``OUT/labels.json``  class names in output order.
+``OUT/labels.json``  class names in output order (multi-label: with their thresholds,
+                     :mod:`.labels_file`).
 ``OUT/export.json``  model, weights source, strategy, counts, input size, metrics, parity,
                      and ``formats_not_written`` ({format: why}) for what this machine
                      could not write (a text SavedModel without tensorflow-text).
