@@ -10,7 +10,8 @@ import pytest
 from desktop_ft.core.errors import UserError
 from desktop_ft.core.training import TrainJob
 from tests.conftest import write_image_folder
-from tests.gui.conftest import LONG, click, drop_path, load_tiny_vgg_with_data
+from tests.gui.conftest import (LONG, click, drop_path, load_tiny_vgg,
+                                load_tiny_vgg_with_data)
 from tests.gui.test_window_wording import FLAG, capture_jobs
 
 ADVANCED = {"optimizer": "sgd", "weight_decay": 0.001, "label_smoothing": 0.1, "seed": 7}
@@ -123,3 +124,13 @@ def test_an_opened_projects_data_is_held_without_its_validation_data(image_folde
                    data=str(image_folder), val_data=str(val_folder), strategy=None)
     bundle, scan, *_ = replay_project(Project(job), None, None)
     assert scan.val is None and bundle.num_classes == 3
+
+
+def test_a_new_augmentation_strength_asks_for_a_reload(qtbot, window):
+    """The strength is built into the model's augmentation layers, as the boxes are."""
+    panel = window.model_panel
+    load_tiny_vgg(qtbot, window)
+    panel.augment_strength.setValue(2.0)
+    assert panel.load_button.text() == "Load model — settings changed"
+    panel.augment_strength.setValue(1.0)
+    assert panel.load_button.text() == "Load model"
