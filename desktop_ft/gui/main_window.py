@@ -58,6 +58,7 @@ class MainWindow(QMainWindow):
         self.layers_panel.strategyRequested.connect(self._on_strategy_requested)
         self.layers_panel.totalsChanged.connect(self.train_panel.refresh_auto_learning_rate)
         self.data_panel.sampleRequested.connect(self.use_sample)
+        self.train_panel.advanced.val_data.textChanged.connect(self.data_panel.set_val_data)
         self.train_panel.trainRequested.connect(self.train)
         self.try_panel.imageChosen.connect(self._show_try_tab)
         self.train_panel.exampleActivated.connect(self._on_example)

@@ -134,3 +134,18 @@ def test_a_new_augmentation_strength_asks_for_a_reload(qtbot, window):
     assert panel.load_button.text() == "Load model — settings changed"
     panel.augment_strength.setValue(1.0)
     assert panel.load_button.text() == "Load model"
+
+
+def test_validation_data_set_under_advanced_turns_off_the_data_tabs_split(qtbot, window,
+                                                                         image_folder,
+                                                                         tmp_path):
+    w, c = window, window.controller
+    box = w.data_panel.val_split_box
+    drop_path(w, image_folder)
+    qtbot.waitUntil(lambda: c.scan is not None and c.tasks.running() == 0, timeout=LONG)
+    assert box.isEnabled()
+    w.train_panel.advanced.val_data.setText(str(tmp_path))
+    assert not box.isEnabled() and "under Advanced on the Train tab" in box.toolTip()
+    click(qtbot, w.train_panel.advanced.findChild(type(w.train_panel.train_button),
+                                                  "valClear"))
+    assert box.isEnabled() and box.toolTip() == ""

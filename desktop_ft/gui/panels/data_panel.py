@@ -46,6 +46,8 @@ class DataPanel(QWidget):
         super().__init__(parent)
         self.setObjectName("dataPanel")
         self._settings = settings
+        self._own_val = False           # the data has its own validation folder
+        self._val_data = ""             # validation data chosen under Advanced (Train tab)
         layout = QVBoxLayout(self)
         self.stack = QStackedWidget()
         self.stack.addWidget(self._build_welcome())
@@ -223,10 +225,20 @@ class DataPanel(QWidget):
             self.skipped.addItem("(none)")
         # In the window's words: the controls to use, not command-line flags.
         self.warnings.setText("\n".join(f"⚠ {window_text(w)}" for w in scan.warnings))
-        own_val = scan.val is not None
-        self.val_split_box.setEnabled(not own_val)
-        self.val_split_box.setToolTip("This data has its own validation folder." if own_val
-                                      else "")
+        self._own_val = scan.val is not None
+        self._update_split_box()
+
+    @Slot(str)
+    def set_val_data(self, path: str) -> None:
+        """Validation data chosen on the Train tab: the split is then not used."""
+        self._val_data = path.strip()
+        self._update_split_box()
+
+    def _update_split_box(self) -> None:
+        why = ("Validation data is set under Advanced on the Train tab." if self._val_data
+               else "This data has its own validation folder." if self._own_val else "")
+        self.val_split_box.setEnabled(not why)
+        self.val_split_box.setToolTip(why)
 
     # ------------------------------------------------------------------ dialogs
     @Slot()
