@@ -50,6 +50,27 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a probability from 0 to 1, got "
+                                         f"'{text}'") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a probability from 0 to 1, got {value} "
+                                         "(0.6 means 60 %)")
+    return value
+
+
+UNKNOWN_HELP = ("answer 'unknown' when the top (calibrated) probability is below P, e.g. "
+                "0.6: 'none of these' for inputs unlike any class")
+
+
+def _add_unknown_arg(p: argparse.ArgumentParser, more: str = "") -> None:
+    p.add_argument("--unknown-below", type=_probability, default=None, metavar="P",
+                   help=UNKNOWN_HELP + more)
+
+
 def _add_backend_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", choices=BACKENDS, default=None,
                    help="Keras backend: tensorflow, torch or jax (default: KERAS_BACKEND, "
@@ -296,6 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--export", metavar="OUT",
                    help="export folder (SavedModel, model.keras, labels.json, export.json); "
                         "required, except with --resume")
+    _add_unknown_arg(p, "; kept in the export's metadata (default: the project's)")
     p.add_argument("--json", action="store_true", help="end with one JSON line summarising")
 
     p = sub.add_parser("label-issues", help="find training examples whose label looks "
@@ -334,6 +356,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--formats", default=None, metavar="LIST",
                    help=f"comma-separated, from {','.join(FORMATS)} (default "
                         f"{','.join(DEFAULT_FORMATS)})")
+    _add_unknown_arg(p, "; kept in the export's metadata (default: the source's)")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("runs", help="list training runs (status, epochs, best metric, disk "
@@ -366,6 +389,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report", default=None, metavar="FILE.html",
                    help="also write a self-contained HTML report (curves, per-class "
                         "accuracy, confusion matrix, top mistakes, parity)")
+    _add_unknown_arg(p, "; reports how many were answered unknown and the accuracy on "
+                     "the rest (default: the export's)")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("explain", help="show what an export's model looks at: Grad-CAM "
@@ -385,5 +410,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("out", metavar="OUT", help="an export folder")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, or strings for a "
                    "text model")
+    _add_unknown_arg(p, " (default: the export's)")
     p.add_argument("--json", action="store_true")
     return parser

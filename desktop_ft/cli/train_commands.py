@@ -49,9 +49,11 @@ def _project_from_args(args):
         raise UserError(f"{args.command} needs --data PATH (or a --project that names its "
                         "data).")
     job = TrainJob.from_dict(job_d)
+    unknown = args.unknown_below if getattr(args, "unknown_below", None) is not None else \
+        project.unknown_below if project else None
     if keep_tree:
-        return Project(job, tree=project.tree, peft=project.peft)
-    return Project(job)
+        return Project(job, tree=project.tree, peft=project.peft, unknown_below=unknown)
+    return Project(job, unknown_below=unknown)
 
 
 def cmd_train(args) -> int:
@@ -89,7 +91,21 @@ def _train(args) -> int:
                            run_dir=args.run_dir)
     else:
         result = fine_tune(job, observer, stop, run_dir=args.run_dir)
+    _answer_unknown_below(result.bundle, project.unknown_below, out_stream)
     return _finish(args, result, observer, out_stream)
+
+
+def _answer_unknown_below(bundle, value: float | None, trained_now=None) -> None:
+    """The model answers "unknown" below ``value`` (None: as it does): the export's
+    decision carries it. Not offered for a multi-label model: an error, or after
+    training (``trained_now``: where to say so) a note, so the training is not lost."""
+    from desktop_ft.core.training.calibration import with_unknown_below
+
+    if value is not None and bundle.multi_label and trained_now is not None:
+        print(f"Note: not answering 'unknown' below {value:g}: a model with several labels "
+              "per example answers each label at its own threshold.", file=trained_now)
+        return
+    bundle.decision = with_unknown_below(bundle.decision, value)
 
 
 def _distribution_from_flags(args) -> None:
@@ -160,6 +176,7 @@ def _resume(args) -> int:
     stop = threading.Event()
     _install_sigint(stop, out_stream)
     result = resume_run(args.resume, observer, stop)
+    _answer_unknown_below(result.bundle, args.unknown_below, out_stream)
     return _finish(args, result, observer, out_stream)
 
 
@@ -170,6 +187,7 @@ def cmd_export(args) -> int:
     out_stream = sys.stderr if args.json else sys.stdout
     observer = PrintingObserver(out_stream)
     src = source_for_reexport(args.src, best=args.best, observer=observer)
+    _answer_unknown_below(src.bundle, args.unknown_below)
     record = export.export_model(src.bundle, args.out, src.bundle.classes,
                                  samples=src.samples, info=src.info, observer=observer,
                                  merge_lora=args.merge_lora, formats=args.formats,

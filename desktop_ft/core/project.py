@@ -7,7 +7,8 @@ Schema (version 1)::
     {"desktop_ft_project": 1,
      "job":  {TrainJob fields; "model": {ModelSpec fields}},
      "peft": {"strategy": "lora" | "qlora", "lora_rank": N} | null,
-     "tree": {"<layer path>": [trainable flag per variable], ...} | null}
+     "tree": {"<layer path>": [trainable flag per variable], ...} | null,
+     "unknown_below": P | null}        (optional: answer "unknown" below this confidence)
 
 Paths in the job (data, weights, preset) may be relative to the project file.
 """
@@ -36,20 +37,24 @@ class Project:
     job: TrainJob
     tree: dict | None = None          # per-leaf trainable flags, by path
     peft: dict | None = None          # {"strategy": "lora"|"qlora", "lora_rank": N}
+    # The trained model answers "unknown" when its top probability is below this.
+    unknown_below: float | None = None
 
     def to_dict(self) -> dict:
         return {"desktop_ft_project": PROJECT_VERSION, "job": self.job.to_dict(),
-                "peft": self.peft, "tree": self.tree}
+                "peft": self.peft, "tree": self.tree, "unknown_below": self.unknown_below}
 
 
-def project_from_session(job: TrainJob, bundle=None) -> Project:
-    """What the window saves: its job, and the loaded model's tree and LoRA state."""
+def project_from_session(job: TrainJob, bundle=None,
+                         unknown_below: float | None = None) -> Project:
+    """What the window saves: its job, the loaded model's tree and LoRA state, and the
+    confidence below which Try it answers "unknown"."""
     if bundle is None:
-        return Project(job)
+        return Project(job, unknown_below=unknown_below)
     strategy = peft_strategy_of(bundle)
     peft = {"strategy": strategy, "lora_rank": bundle.peft()["lora_rank"]} if strategy \
         else None
-    return Project(job, tree=bundle.tree.states(), peft=peft)
+    return Project(job, tree=bundle.tree.states(), peft=peft, unknown_below=unknown_below)
 
 
 def save_project(path: str | os.PathLike, project: Project) -> None:
@@ -90,7 +95,8 @@ def load_project(path: str | os.PathLike) -> Project:
     if peft is not None and peft.get("strategy") not in ("lora", "qlora"):
         raise UserError(f"{path}: unknown peft strategy {peft.get('strategy')!r}.")
     try:
-        return Project(TrainJob.from_dict(job), tree=record.get("tree"), peft=peft)
+        return Project(TrainJob.from_dict(job), tree=record.get("tree"), peft=peft,
+                       unknown_below=record.get("unknown_below"))
     except UserError as e:
         raise UserError(f"{path}: {e}") from None
 
@@ -101,7 +107,12 @@ def _check_record(path: Path, record: dict) -> None:
     from desktop_ft.core.models import ModelSpec
 
     _check_fields(path, "", record, {"desktop_ft_project": int, "job": dict,
-                                     "peft": dict | None, "tree": dict | None})
+                                     "peft": dict | None, "tree": dict | None,
+                                     "unknown_below": float | None})
+    unknown = record.get("unknown_below")
+    if unknown is not None and not 0 <= unknown <= 1:
+        raise UserError(f"{path}: unknown_below must be a probability from 0 to 1, got "
+                        f"{unknown!r}.")
     job = record.get("job") or {}
     _check_fields(path, "job.", job, typing.get_type_hints(TrainJob))
     _check_fields(path, "job.model.", job.get("model") or {},

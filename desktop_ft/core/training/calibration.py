@@ -196,3 +196,45 @@ def fit_calibration(state) -> None:
             f"Calibrated on {c['examples']} validation examples: temperature "
             f"{bundle.decision.temperature:.3g}, expected calibration error "
             f"{c['ece_before']:.3f} → {c['ece_after']:.3f}.")
+
+
+def with_unknown_below(decision, value: float | None):
+    """``decision`` answering "unknown" below the top probability ``value`` (None: as it
+    was). A multi-label model answers each label at its threshold instead."""
+    from desktop_ft.core.errors import UserError
+
+    if value is None:
+        return decision
+    if decision.multi_label:
+        raise UserError("A confidence below which to answer 'unknown' applies to models "
+                        "with one label per example; a multi-label model answers each "
+                        "label at its own threshold (no label passing is its 'none').")
+    return decision.replace(unknown_below=float(value))
+
+
+def selective_accuracy(labels, probs, unknown_below: float) -> dict:
+    """What answering "unknown" below ``unknown_below`` does on labelled data: how many
+    were answered unknown, the share answered (coverage) and the accuracy on those."""
+    import numpy as np
+
+    y = np.asarray(labels, dtype=np.int64)
+    probs = np.asarray(probs, dtype=np.float32)
+    answered = probs.max(axis=1) >= unknown_below if len(y) else np.zeros(0, bool)
+    right = probs.argmax(axis=1) == y if len(y) else np.zeros(0, bool)
+    n = int(answered.sum())
+    return {"unknown_below": unknown_below, "examples": int(len(y)),
+            "answered_unknown": int(len(y) - n),
+            "coverage": n / len(y) if len(y) else None,
+            "accuracy_answered": float(right[answered].mean()) if n else None,
+            "accuracy_all": float(right.mean()) if len(y) else None}
+
+
+def selective_line(s: dict) -> str:
+    """One line for :func:`selective_accuracy`'s result."""
+    if not s["examples"]:
+        return "No examples to answer."
+    acc = "n/a" if s["accuracy_answered"] is None else f"{s['accuracy_answered']:.1%}"
+    return (f"Unknown below {s['unknown_below']:.0%}: {s['answered_unknown']} of "
+            f"{s['examples']} answered unknown; accuracy on the other "
+            f"{s['examples'] - s['answered_unknown']}: {acc} (coverage "
+            f"{s['coverage']:.0%}; accuracy on all {s['accuracy_all']:.1%}).")
