@@ -139,6 +139,44 @@ def test_predict_prints_the_labels_that_pass(labels_bundle, labels_export, tmp_p
         assert "green" in line and "(threshold 0.700)" in line
 
 
+def test_evaluate_and_report_use_the_exports_thresholds(labels_bundle, labels_export,
+                                                        tmp_path, capsys):
+    """``evaluate`` on the export reads the table's label sets and scores them at the
+    thresholds of the export; the report's mistake cards name the labels predicted
+    (those past their thresholds) with their probabilities."""
+    from PIL import Image
+
+    from desktop_ft.core.training.metrics import multi_label_metrics
+
+    _, out = labels_export
+    sets = [(0,), (1, 2), (), (0, 1, 2), (2,), (1,), (0, 2), ()]
+    rows = ["image,labels"]
+    for k, img in enumerate(images(len(sets), seed=6)):
+        Image.fromarray(img).save(tmp_path / f"{k}.png")
+        rows.append(f"{k}.png," + ";".join(LABELS[i] for i in sets[k]))
+    table = tmp_path / "tags.csv"
+    table.write_text("\n".join(rows) + "\n")
+    report = tmp_path / "r.html"
+    assert main(["evaluate", str(out), "--data", str(table), "--json", "--report",
+                 str(report)]) == 0
+    ev = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    app = labels_bundle.predict_proba(images(len(sets), seed=6))
+    want = multi_label_metrics(sets, app, LABELS, THRESHOLDS)
+    assert ev["multi_label"] and ev["examples"] == len(sets)
+    assert ev["thresholds"] == pytest.approx(THRESHOLDS)
+    for name in LABELS:
+        assert {k: ev["per_label"][name][k] for k in ("tp", "fp", "fn")} == \
+            {k: want["per_label"][name][k] for k in ("tp", "fp", "fn")}
+    page = report.read_text()
+    wrong = [k for k in range(len(sets)) if set(np.flatnonzero(app[k] >= THRESHOLDS)) !=
+             set(sets[k])]
+    assert wrong      # the untrained model is wrong somewhere: cards are drawn
+    for k in wrong:
+        passed = sorted(np.flatnonzero(app[k] >= THRESHOLDS), key=lambda i: -app[k][i])
+        text = ", ".join(f"{LABELS[i]} {app[k][i]:.0%}" for i in passed) or "(none)"
+        assert f"predicted <b>{text}</b>" in page, text
+
+
 def test_text_formats_return_each_labels_probability(tiny_bert_preset, tmp_path):
     bundle = load_model(ModelSpec("bert", preset=str(tiny_bert_preset), seq_len=16,
                                   num_classes=2, multi_label=True))
