@@ -67,6 +67,8 @@ class SessionController(QObject):
         self.result = None
         self.mistakes: list[dict] = []
         self.last_export: dict | None = None
+        # Try it and the exports answer "unknown" below this top probability (None: never).
+        self.unknown_below: float | None = None
         self.device = ""
         self.training = False
         self.loading = False
@@ -110,7 +112,20 @@ class SessionController(QObject):
 
     def set_bundle(self, bundle) -> None:
         self.bundle = bundle
+        self._apply_unknown_below()
         self.bundleChanged.emit(bundle)
+
+    @Slot(object)
+    def set_unknown_below(self, value: float | None) -> None:
+        """The confidence below which Try it (and what is exported from now on) answers
+        "unknown"; None: always the most probable class."""
+        self.unknown_below = value
+        self._apply_unknown_below()
+
+    def _apply_unknown_below(self) -> None:
+        decision = getattr(self.bundle, "decision", None)
+        if decision is not None and not decision.multi_label:   # (a label set has no "none")
+            self.bundle.decision = decision.replace(unknown_below=self.unknown_below)
 
     def set_scan(self, scan, columns: tuple, samples) -> None:
         self.scan, self.scan_columns = scan, columns

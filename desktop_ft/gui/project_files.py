@@ -24,7 +24,7 @@ class ProjectFiles(QObject):
         s = self._session
         try:
             job = TrainJob.from_dict({**job, **s.data_fields(), "strategy": None})
-            save_project(path, project_from_session(job, s.bundle))
+            save_project(path, project_from_session(job, s.bundle, s.unknown_below))
         except (UserError, OSError) as e:
             self._refusals.say(f"Could not save the project: {e}")
             return

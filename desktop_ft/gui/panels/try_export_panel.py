@@ -7,7 +7,8 @@ import html
 from PySide6.QtCore import Qt, QUrl, Signal, Slot
 from PySide6.QtGui import QDesktopServices, QImage, QPixmap
 from PySide6.QtWidgets import (QCheckBox, QFileDialog, QGroupBox, QHBoxLayout, QLabel,
-                               QLineEdit, QPushButton, QSlider, QVBoxLayout, QWidget)
+                               QLineEdit, QPushButton, QSlider, QSpinBox, QVBoxLayout,
+                               QWidget)
 
 from desktop_ft.core.export.plan import DEFAULT_FORMATS
 from desktop_ft.gui.settings import AppSettings
@@ -34,6 +35,7 @@ class TryExportPanel(QWidget):
     imageChosen = Signal(str)
     sentenceEntered = Signal(str)
     exportRequested = Signal(str)
+    unknownBelowChanged = Signal(object)     # a probability, or None: never "unknown"
 
     def __init__(self, settings: AppSettings, parent=None):
         super().__init__(parent)
@@ -95,7 +97,44 @@ class TryExportPanel(QWidget):
         for w in (self.image, self.choose, self.text):
             left.addWidget(w)
         left.addLayout(explain_row)
+        left.addLayout(self._make_unknown_row())
         return left
+
+    def _make_unknown_row(self) -> QHBoxLayout:
+        """"None of these": answer "unknown" below a confidence (kept in the project,
+        carried by exports made afterwards)."""
+        tip = ("When the model's top probability (calibrated on the validation split) is "
+               "below this, the answer is “unknown” — for inputs unlike any class. Exports "
+               "made afterwards answer the same way, and the project keeps it.")
+        self.unknown_toggle = QCheckBox("Answer “unknown” below", objectName="unknownToggle")
+        self.unknown_percent = QSpinBox(objectName="unknownBelow", minimum=1, maximum=99,
+                                        value=60, suffix=" %", enabled=False)
+        for w in (self.unknown_toggle, self.unknown_percent):
+            w.setToolTip(tip)
+        self.unknown_toggle.toggled.connect(self._on_unknown_changed)
+        self.unknown_percent.valueChanged.connect(self._on_unknown_changed)
+        row = QHBoxLayout()
+        row.addWidget(self.unknown_toggle)
+        row.addWidget(self.unknown_percent)
+        row.addStretch(1)
+        return row
+
+    def unknown_below(self) -> float | None:
+        return self.unknown_percent.value() / 100 if self.unknown_toggle.isChecked() else None
+
+    def set_unknown_below(self, value: float | None) -> None:
+        if value is not None:
+            self.unknown_percent.setValue(max(1, min(99, round(value * 100))))
+        self.unknown_toggle.setChecked(value is not None)
+
+    @Slot()
+    def _on_unknown_changed(self, *_) -> None:
+        self.unknown_percent.setEnabled(self.unknown_toggle.isChecked())
+        self.unknownBelowChanged.emit(self.unknown_below())
+
+    @Slot(object)
+    def _on_project(self, project) -> None:
+        self.set_unknown_below(project.unknown_below)
 
     def _make_export_box(self) -> QGroupBox:
         """Export: the formats to write, Export… and Open folder, and what was written."""
@@ -137,6 +176,8 @@ class TryExportPanel(QWidget):
             (self.sentenceEntered, self._on_sentence),
             (self.exportRequested, self.export_to),
             (controller.predicted, self.show_probabilities),
+            (self.unknownBelowChanged, controller.set_unknown_below),
+            (controller.projectOpened, self._on_project),
             (controller.exported, self.show_export),
             (controller.exportFailed, self.show_export_failed),
             (controller.taskCancelled, self.show_export_cancelled),
@@ -166,6 +207,10 @@ class TryExportPanel(QWidget):
         self._bundle = bundle
         if bundle is not None:
             self.set_input_kind(bundle.input_kind)
+            # A multi-label model answers each label at its threshold: no "unknown".
+            single = not getattr(getattr(bundle, "decision", None), "multi_label", False)
+            self.unknown_toggle.setEnabled(single)
+            self.unknown_percent.setEnabled(single and self.unknown_toggle.isChecked())
 
     # ------------------------------------------------------------------ public API
     def set_input_kind(self, kind: str) -> None:
@@ -228,6 +273,11 @@ class TryExportPanel(QWidget):
             return
         self.bars.set_probabilities(labels, probs)
         best = max(range(len(probs)), key=lambda i: probs[i])
+        below = getattr(decision, "unknown_below", None)
+        if below is not None and probs[best] < below:     # "none of these"
+            self.result.setText(f"<b>unknown</b> — the most probable, {labels[best]} "
+                                f"({probs[best]:.1%}), is below {below:.0%}")
+            return
         self.result.setText(f"<b>{labels[best]}</b> ({probs[best]:.1%})")
 
     def _show_labels(self, labels: list[str], probs: list[float], decision) -> None:
