@@ -78,3 +78,32 @@ def test_a_run_early_stops_on_validation_macro_f1_and_records_it(image_folder, t
     assert best["value"] == pytest.approx(f1s[0]) and best["val_macro_f1"] == best["value"]
     assert result.summary()["monitor"] == "val_macro_f1"
     assert {"macro_f1", "balanced_accuracy", "per_class"} <= set(result.summary()["evaluation"])
+
+
+def test_the_best_checkpoint_follows_a_rising_macro_f1():
+    """Higher is better for macro-F1: "best" is written when it rises, not when it falls
+    (a loss's rule would keep epoch 1)."""
+    from types import SimpleNamespace
+
+    import keras
+
+    from desktop_ft.core.training.runs import checkpoint_callback
+
+    saved = []
+
+    class Checkpoints:
+        def save(self, which, bundle, optimizer, epoch, states, keys=None):
+            saved.append((which, epoch))
+            return set()
+
+    run = SimpleNamespace(checkpoints=Checkpoints(), record={}, save=lambda: None)
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    callback = checkpoint_callback(run, SimpleNamespace(model=model), "val_macro_f1", {})
+    model.stop_training = False           # (fit sets it)
+    callback.set_model(model)
+    for epoch, f1 in enumerate([0.2, 0.5, 0.4]):
+        callback.on_epoch_begin(epoch)
+        callback.on_epoch_end(epoch, {"val_loss": 1.0 - epoch * 0.1, "val_macro_f1": f1})
+    assert [epoch for which, epoch in saved if which == "best"] == [1, 2]
+    assert run.record["best"] == {"epoch": 2, "monitor": "val_macro_f1", "value": 0.5,
+                                  "val_accuracy": None, "val_macro_f1": 0.5}
