@@ -85,3 +85,45 @@ def image_scan(root, n_train: int = 48, n_val: int = 24, n_test: int = 24,
                     val=image_split(root / "val", n_val, 11, size),
                     test=image_split(root / "test", n_test, 12, size),
                     layout="synthetic", multi_label=True)
+
+
+SHAPE_LABELS = ["circle", "cross", "square"]
+
+
+def shape_image(rng, labels: tuple, size: int) -> np.ndarray:
+    """A noisy grey image with a shape of each label (circle, cross, square), each in a
+    random bright colour in its own place (shuffled between three corners): the labels
+    are the shapes, whatever their colour or place."""
+    a = rng.integers(60, 120, (size, size, 3)).astype(np.uint8)
+    side = size // 2 - 4
+    corners = [(2, 2), (2, size // 2 + 2), (size // 2 + 2, size // 4)]
+    order = rng.permutation(3)
+    yy, xx = np.mgrid[:side, :side]
+    c = (side - 1) / 2
+    masks = {"circle": (yy - c) ** 2 + (xx - c) ** 2 <= (side / 2.2) ** 2,
+             "cross": (np.abs(yy - c) <= side / 8) | (np.abs(xx - c) <= side / 8),
+             "square": (np.abs(yy - c) <= side / 2.6) & (np.abs(xx - c) <= side / 2.6)}
+    for i in labels:
+        y, x = corners[order[i]]
+        colour = rng.integers(0, 256, 3)
+        colour[rng.integers(0, 3)] = 255
+        patch = a[y:y + side, x:x + side]
+        patch[masks[SHAPE_LABELS[i]]] = colour
+    return a
+
+
+def shape_scan(root, n_train: int, n_val: int, n_test: int, size: int) -> DataScan:
+    """A multi-label image scan of :func:`shape_image` files under ``root``."""
+    def split(name, n, seed):
+        rng = np.random.default_rng(seed)
+        (root / name).mkdir(parents=True, exist_ok=True)
+        sets = label_sets(rng, n, len(SHAPE_LABELS))
+        items = []
+        for k, s in enumerate(sets):
+            items.append(str(root / name / f"{k}.png"))
+            Image.fromarray(shape_image(rng, s, size)).save(items[-1])
+        return Split(items, sets)
+
+    return DataScan("images", str(root), list(SHAPE_LABELS), split("train", n_train, 20),
+                    val=split("val", n_val, 21), test=split("test", n_test, 22),
+                    layout="synthetic", multi_label=True)
