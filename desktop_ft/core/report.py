@@ -1,7 +1,7 @@
 """A shareable report: one self-contained HTML file (no network; pictures inline as data
 URIs) with the model, strategy and data, the training curves, the metrics (per class:
-accuracy, precision, recall, F1; or per label), the confusion matrix, the top mistakes
-and the export's parity. Written by
+accuracy, precision, recall, F1; or per label), the confusion matrix, the calibration
+(a reliability diagram before and after), the top mistakes and the export's parity. Written by
 ``desktop-ft evaluate OUT --data PATH --report FILE`` and the window's File → Save
 report…; and the page of runs compared (``desktop-ft runs --compare … --html FILE``)."""
 
@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from desktop_ft.core import atomic
+from desktop_ft.core.report_calibration import calibration_section
 from desktop_ft.core.report_tables import class_tables, label_tables, mistake_caption
 
 TOP_MISTAKES = 24
@@ -156,7 +157,7 @@ def write_report(path: str | os.PathLike, *, evaluation: dict, mistakes: list[di
             evaluation.get("confusion_matrix", []), evaluation.get("classes", []))
     body = (f"<h1>{_esc(title)}</h1><table class='facts'>{facts_html}</table>"
             + (f"<h2>Training curves</h2>{curves}" if curves else "")
-            + metrics
+            + metrics + calibration_section(meta, evaluation)
             + f"<h2>Top mistakes ({len(mistakes)})</h2>" + _mistake_cards(mistakes, kind))
     page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{_esc(title)}</title>"
             f"<style>{STYLE}</style></head><body>{body}</body></html>")

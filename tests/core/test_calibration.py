@@ -121,6 +121,14 @@ def test_training_calibrates_an_overconfident_model(tmp_path):
     record = json.loads((tmp_path / "runs").glob("*/run.json").__next__().read_text())
     assert record["decision"]["temperature"] == d.temperature
     assert source_for_reexport(r.run_path).bundle.decision.temperature == d.temperature
+    # The report draws the reliability diagram, before and after.
+    from desktop_ft.core.report import write_report
+
+    page = write_report(tmp_path / "report.html", evaluation=r.evaluation, mistakes=[],
+                        kind="images", meta=r.summary()).read_text()
+    assert "<h2>Calibration</h2>" in page and f"Temperature {d.temperature:.3g}" in page
+    assert page.count('<circle class="before"') == len(c["reliability"]["before"]) > 1
+    assert page.count('<circle class="after"') == len(c["reliability"]["after"]) > 1
 
 
 @pytest.mark.usefixtures("narrow_vgg16")

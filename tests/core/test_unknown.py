@@ -80,9 +80,13 @@ def test_evaluate_reports_unknown_and_accuracy_on_the_rest(unsure_export, image_
     assert unknown["accuracy_answered"] == pytest.approx(right[answered].mean())
     assert unknown["accuracy_all"] == pytest.approx(ev["accuracy"])
     assert len(order) == 24
+    report = out.parent / "report.html"
     assert main(["evaluate", str(out), "--data", str(image_folder), "--unknown-below",
-                 "0.0"]) == 0
+                 "0.0", "--report", str(report)]) == 0
     assert "Unknown below 0%: 0 of 24 answered unknown" in capsys.readouterr().out
+    page = report.read_text()
+    assert "Unknown below 0%: 0 of 24 answered unknown" in page
+    assert "Temperature 2.5." in page      # no reliability record: fitted elsewhere
 
 
 def test_export_carries_unknown_below_and_bad_values_are_refused(unsure_export, tmp_path,

@@ -94,6 +94,8 @@ class TrainResult:
             "skipped_files": [{"path": p, "reason": r} for p, r in self.scan.skipped],
             "phase2_epoch": self.phase2_epoch,
             "feature_cache": self.feature_cache,
+            # Calibration (temperature, ECE before/after), thresholds, "unknown".
+            "decision": self.bundle.decision.to_dict(),
             "lora_rank": peft.get("lora_rank"),
             "quantized": peft.get("quantized"),
             **self.devices,
