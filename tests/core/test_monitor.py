@@ -107,3 +107,16 @@ def test_the_best_checkpoint_follows_a_rising_macro_f1():
     assert [epoch for which, epoch in saved if which == "best"] == [1, 2]
     assert run.record["best"] == {"epoch": 2, "monitor": "val_macro_f1", "value": 0.5,
                                   "val_accuracy": None, "val_macro_f1": 0.5}
+
+
+def test_multi_label_validation_macro_f1_uses_the_best_thresholds():
+    """Well ranked but timid probabilities (all under 0.5) score as the thresholds chosen
+    after training will make them score: 1.0, not 0."""
+    class Model:
+        def predict_on_batch(self, x):
+            return x
+
+    x = np.array([[0.4, 0.1], [0.3, 0.35], [0.1, 0.3], [0.05, 0.05]], np.float32)
+    y = np.array([[1, 0], [1, 1], [0, 1], [0, 0]], np.float32)
+    batches = [(x, y, np.ones(4, np.float32))]
+    assert validation_macro_f1(Model(), batches, False, True) == pytest.approx(1.0)

@@ -13,7 +13,8 @@ Without a validation split every monitor falls back to the training loss.
 
 from __future__ import annotations
 
-from desktop_ft.core.training.metrics import multi_label_metrics, single_label_metrics
+from desktop_ft.core.training.metrics import (best_f1_thresholds, multi_label_metrics,
+                                              single_label_metrics)
 
 MONITORS = ("val_loss", "val_accuracy", "val_macro_f1")
 DEFAULT_MONITOR = "val_loss"
@@ -47,7 +48,9 @@ def labels_from_targets(y, binary: bool, multi_label: bool):
 
 def validation_macro_f1(model, dataset, binary: bool, multi_label: bool) -> float | None:
     """Macro-F1 of ``model`` on ``dataset``'s batches of (input, target, weight); examples
-    of weight 0 (unreadable files, padding) are left out. Multi-label at thresholds 0.5."""
+    of weight 0 (unreadable files, padding) are left out. Multi-label: at each label's
+    best-F1 threshold on these examples — the thresholds the model gets after training
+    are chosen so — not at 0.5, which an early, timid model's probabilities all miss."""
     import keras
     import numpy as np
 
@@ -69,8 +72,8 @@ def validation_macro_f1(model, dataset, binary: bool, multi_label: bool) -> floa
     probs = to_class_probs(np.concatenate(outs), binary)
     labels = labels_from_targets(np.concatenate(targets), binary, multi_label)
     classes = [str(i) for i in range(probs.shape[1])]
-    metrics = multi_label_metrics(labels, probs, classes) if multi_label else \
-        single_label_metrics(labels, probs, classes)
+    metrics = multi_label_metrics(labels, probs, classes, best_f1_thresholds(labels, probs)) \
+        if multi_label else single_label_metrics(labels, probs, classes)
     return metrics["macro_f1"]
 
 
