@@ -111,18 +111,7 @@ def fine_tune(job: TrainJob, observer: Observer | None = None,
     check_memory(job)
     bundle, scan = prepared_model(job, observer, stop, bundle, scan)
     tree = bundle.tree
-    trainable, frozen = tree.totals()
-    observer.on_status(f"Trainable: {trainable:,} of {trainable + frozen:,} parameters "
-                       f"(strategy: {tree.strategy}).")
-    if trainable == 0:
-        raise UserError("Every layer is frozen: nothing would train. Unfreeze at least the "
-                        "head.")
-    if scan.multi_label and job.class_weights:
-        raise UserError("--class-weights balances classes of one label per example; with "
-                        "several labels per example it is not offered. Train without it.",
-                        window_message=f"{CLASS_WEIGHTS_BOX} balances classes of one label "
-                        "per example; with several labels per example it is not offered. "
-                        "Untick it on the Train tab.")
+    trainable, frozen = _check_trainable(job, tree, scan, observer)
     lr, why = resolve_learning_rate(job, tree)
     observer.on_status(f"Learning rate {lr:g} ({why}).")
 
@@ -177,6 +166,24 @@ def fine_tune(job: TrainJob, observer: Observer | None = None,
             retention.after_run(run.path, job.keep_runs, job.max_runs_gb, observer)
     observer.on_train_end(result.summary())
     return result
+
+
+def _check_trainable(job: TrainJob, tree, scan, observer) -> tuple[int, int]:
+    """(trainable, frozen) parameters, said; refused when nothing would train, or class
+    weights are asked of several labels per example."""
+    trainable, frozen = tree.totals()
+    observer.on_status(f"Trainable: {trainable:,} of {trainable + frozen:,} parameters "
+                       f"(strategy: {tree.strategy}).")
+    if trainable == 0:
+        raise UserError("Every layer is frozen: nothing would train. Unfreeze at least the "
+                        "head.")
+    if scan.multi_label and job.class_weights:
+        raise UserError("--class-weights balances classes of one label per example; with "
+                        "several labels per example it is not offered. Train without it.",
+                        window_message=f"{CLASS_WEIGHTS_BOX} balances classes of one label "
+                        "per example; with several labels per example it is not offered. "
+                        "Untick it on the Train tab.")
+    return trainable, frozen
 
 
 class _SkipReporter:
