@@ -103,3 +103,17 @@ def test_mistakes_list_the_labels_missed_and_wrongly_added(qtbot):
     assert any("missed: delivery (30%)" in t and t.endswith("t2") for t in texts)
     assert any("true: (no label)" in t and "wrongly added: delivery (70%)" in t
                for t in texts)
+
+
+def test_the_accuracy_plot_draws_validation_macro_f1_when_monitored(qtbot):
+    panel = TrainPanel()
+    qtbot.addWidget(panel)
+    plots, legend = panel.plots, panel.plots.acc_plot.plotItem.legend
+    panel.on_epoch(0, {"val_accuracy": 0.5})
+    assert plots.val_f1.n == 0 and legend.getLabel(plots.val_f1.item) is None
+    panel.on_epoch(0, {"val_accuracy": 0.5, "val_macro_f1": 0.4})
+    panel.on_epoch(1, {"val_accuracy": 0.6, "val_macro_f1": 0.55})
+    assert list(plots.val_f1.y[:plots.val_f1.n]) == [0.4, 0.55]
+    assert legend.getLabel(plots.val_f1.item).text == "val macro-F1"
+    plots.reset()                            # the next run may not monitor it
+    assert plots.val_f1.n == 0 and legend.getLabel(plots.val_f1.item) is None

@@ -42,7 +42,8 @@ class _Series:
 
 class TrainingPlots(QWidget):
     """``lossPlot`` (per-batch loss, its smoothed line, per-epoch train/val loss),
-    ``accuracyPlot`` (per-epoch train/val accuracy) and, small, ``learningRatePlot`` (the
+    ``accuracyPlot`` (per-epoch train/val accuracy, and validation macro-F1 when a run
+    monitors it) and, small, ``learningRatePlot`` (the
     rate of every step, as the schedule sets it)."""
 
     def __init__(self, parent=None):
@@ -81,9 +82,11 @@ class TrainingPlots(QWidget):
         self.val_loss = line(self.loss_plot, "val loss", (220, 110, 20), 2, symbol="s")
         self.train_acc = line(self.acc_plot, "train accuracy", (20, 40, 140), 2, symbol="o")
         self.val_acc = line(self.acc_plot, "val accuracy", (220, 110, 20), 2, symbol="s")
+        # Only a run that monitors it has macro-F1: in the legend from its first value.
+        self.val_f1 = line(self.acc_plot, None, (46, 125, 50), 2, symbol="t")
         self.rate = line(self.lr_plot, "rate", (40, 140, 60), 1.5)
         self._series = [self.batch_loss, self.smooth_loss, self.epoch_loss, self.val_loss,
-                        self.train_acc, self.val_acc, self.rate]
+                        self.train_acc, self.val_acc, self.val_f1, self.rate]
         self.phase_lines: list = []
         self._smooth = None
         self._steps = 1
@@ -98,6 +101,7 @@ class TrainingPlots(QWidget):
         it does not re-layout its ticks on every redraw."""
         for s in self._series:
             s.clear()
+        self.acc_plot.plotItem.legend.removeItem(self.val_f1.item)
         for plot in (self.loss_plot, self.acc_plot, self.lr_plot):
             if epochs:
                 plot.setXRange(0, epochs, padding=0.02)
@@ -136,9 +140,13 @@ class TrainingPlots(QWidget):
     def add_epoch(self, epoch: int, logs: dict) -> None:
         x = epoch + 1
         for key, series in (("loss", self.epoch_loss), ("val_loss", self.val_loss),
-                            ("accuracy", self.train_acc), ("val_accuracy", self.val_acc)):
+                            ("accuracy", self.train_acc), ("val_accuracy", self.val_acc),
+                            ("val_macro_f1", self.val_f1)):
             if key in logs and np.isfinite(logs[key]):
                 series.append(x, logs[key])
+        legend = self.acc_plot.plotItem.legend
+        if self.val_f1.n and legend.getLabel(self.val_f1.item) is None:
+            legend.addItem(self.val_f1.item, "val macro-F1")
         self._dirty = True
 
     def _paint(self) -> None:
