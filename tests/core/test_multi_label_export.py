@@ -109,6 +109,20 @@ def test_labels_json_and_export_json_hold_the_thresholds(labels_export):
     assert 'out["predicted"]' in card and "micro-F1 at the labels' thresholds" in card
 
 
+def test_reexport_keeps_the_thresholds(labels_bundle, labels_export, tmp_path, capsys):
+    """Exporting again from the export (to add a format) reads its labels and
+    thresholds back and writes them again; ONNX still answers as the app."""
+    _, out = labels_export
+    again = tmp_path / "again"
+    assert main(["export", str(out), str(again), "--formats", "keras,onnx", "--json"]) == 0
+    record = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert record["formats"]["onnx"]["parity_max_abs_diff"] < 1e-5
+    assert json.loads((again / "labels.json").read_text())["thresholds"] == THRESHOLDS
+    meta = json.loads((again / "export.json").read_text())
+    assert meta["decision"]["thresholds"] == THRESHOLDS
+    assert meta["output_activation"] == "sigmoid (per label)"
+
+
 def test_predict_prints_the_labels_that_pass(labels_bundle, labels_export, tmp_path,
                                              capsys):
     from PIL import Image
