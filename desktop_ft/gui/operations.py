@@ -41,8 +41,9 @@ class ModelOperations(_Operations):
         if self._refusals.while_training("loading another model") or s.loading:
             return
         try:
-            spec = check_spec({**spec, "num_classes": s.scan.num_classes if s.scan_fits(
-                spec) else 2}).to_dict()
+            fits = s.scan_fits(spec)
+            spec = check_spec({**spec, "num_classes": s.scan.num_classes if fits else 2,
+                               "multi_label": bool(fits and s.scan.multi_label)}).to_dict()
         except UserError as e:
             self._refusals.user_error(e)
             return
@@ -150,7 +151,8 @@ class DataOperations(_Operations):
             self._refusals.say(f"This data holds {scan.kind}, but the loaded model is "
                                f"{s.bundle.modality.title}. Choose {wanted.title} and "
                                "load it to train.")
-        elif s.bundle.num_classes != scan.num_classes or s.bundle.classes != scan.classes:
+        elif s.bundle.num_classes != scan.num_classes or s.bundle.classes != scan.classes \
+                or s.bundle.multi_label != scan.multi_label:
             # (After the model task running now, on the model it leaves.)
             self._run(TaskSpec("new-head", "Replacing the output layer…", owns_model=True,
                                wait=True),
@@ -161,7 +163,8 @@ class DataOperations(_Operations):
         layer for the scanned classes — unchanged when it already has it."""
         bundle, scan = self._session.bundle, self._session.scan
         if bundle is None or scan is None or bundle.input_kind != scan.kind or (
-                bundle.num_classes == scan.num_classes and bundle.classes == scan.classes):
+                bundle.num_classes == scan.num_classes and bundle.classes == scan.classes
+                and bundle.multi_label == scan.multi_label):
             return bundle
         return work.with_classes(bundle, scan)
 

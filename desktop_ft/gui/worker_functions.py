@@ -102,7 +102,8 @@ def prepare_strategy(bundle, key: str, unfreeze_last: int, lora_rank: int, obser
 def with_classes(bundle, scan):
     from desktop_ft.core.models import with_num_classes
 
-    return with_num_classes(bundle, scan.num_classes, list(scan.classes))
+    return with_num_classes(bundle, scan.num_classes, list(scan.classes),
+                            multi_label=scan.multi_label)
 
 
 def fine_tune(job: dict, observer, stop, bundle, scan, allow_fallback: bool):
