@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from desktop_ft.cli import inspect_commands, main
+from desktop_ft.core.models.decision import Decision
 from desktop_ft.core.training.metrics import multi_label_metrics, single_label_metrics
 
 
@@ -15,6 +16,7 @@ class FakeExport:
     def __init__(self, kind, labels, probs_for, decision=None):
         self.kind, self.labels, self.note = kind, labels, None
         self.meta = {"model": "stand-in", "decision": decision} if decision else {}
+        self.decision = Decision.from_dict(decision)
         self.probs_for = probs_for
 
     def predict_proba(self, inputs):
