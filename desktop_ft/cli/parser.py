@@ -218,7 +218,7 @@ def _add_data_and_training_args(p) -> None:
                    help="weight classes inversely to their frequency")
     t.add_argument("--seed", type=int, default=None, help="default 0")
     t.add_argument("--phase1-epochs", type=int, default=None, metavar="N",
-                   help="two-phase: epochs of phase 1 (default: until val_loss stops "
+                   help="two-phase: epochs of phase 1 (default: until --monitor stops "
                         "improving, at most half the epochs)")
     d.add_argument("--corrections", default=None, metavar="FILE", type=_absolute,
                    help="a corrections file (JSON) of suspect-label decisions that the "

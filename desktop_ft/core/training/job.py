@@ -52,7 +52,7 @@ class TrainJob:
     unfreeze_last: int = 1
     lora_rank: int = 4                   # lora / qlora
     two_phase: bool = False              # head first, then the chosen layers at lr / 10
-    phase1_epochs: int = 0               # 0: phase 1 runs until val_loss stops improving
+    phase1_epochs: int = 0               # 0: phase 1 runs until `monitor` stops improving
     patterns: list = field(default_factory=list)   # [("freeze"|"unfreeze", glob), ...]
     epochs: int = 10
     batch_size: int = 32

@@ -98,8 +98,8 @@ class TrainPanel(QWidget):
         self.phase1_epochs = QSpinBox(objectName="phase1Epochs", minimum=0, maximum=999,
                                       prefix="phase 1: ")
         self.phase1_epochs.setSpecialValueText("auto")
-        self.phase1_epochs.setToolTip("Epochs of phase 1 (head only); auto: until the "
-                                      "validation loss stops improving")
+        self.phase1_epochs.setToolTip("Epochs of phase 1 (head only); auto: until what "
+                                      "'Stop/keep best by' follows stops improving")
         self.feature_cache = QCheckBox("Feature cache", objectName="featureCache", checked=True)
         self.feature_cache.setToolTip("Compute the frozen first layers' output once and train "
                                       "only the rest on it (images; much faster)")
