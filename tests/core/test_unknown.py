@@ -120,3 +120,23 @@ def test_project_file_keeps_unknown_below(tmp_path):
     del record["unknown_below"]          # a project saved before it existed
     path.write_text(json.dumps(record))
     assert load_project(path).unknown_below is None
+
+
+def test_train_from_a_project_carries_its_unknown_below_into_the_export(image_folder,
+                                                                        tmp_path):
+    from desktop_ft.core.project import Project, save_project
+    from desktop_ft.core.training import TrainJob
+
+    project = tmp_path / "p.json"
+    job = TrainJob(model=ModelSpec("vgg16", weights="none", image_size=32),
+                   data=str(image_folder), epochs=1, batch_size=8, strategy="head")
+    save_project(project, Project(job, unknown_below=0.4))
+    out = tmp_path / "out"
+    assert main(["train", "--project", str(project), "--export", str(out), "--formats",
+                 "keras", "--run-dir", str(tmp_path / "runs")]) == 0
+    assert json.loads((out / "export.json").read_text())["decision"]["unknown_below"] == 0.4
+    assert main(["train", "--project", str(project), "--unknown-below", "0.8", "--export",
+                 str(tmp_path / "out2"), "--formats", "keras", "--run-dir",
+                 str(tmp_path / "runs")]) == 0
+    assert json.loads((tmp_path / "out2" / "export.json").read_text())["decision"][
+        "unknown_below"] == 0.8
