@@ -23,7 +23,7 @@ from tests.conftest import COLOURS, make_image
 from desktop_ft.core.explain import explain, load_export_bundle
 from desktop_ft.core.export import export_model
 from desktop_ft.core.export.writers import write_formats
-from desktop_ft.core.models import ModelSpec
+from desktop_ft.core.models import ModelSpec, with_num_classes
 from desktop_ft.core.models.image.architectures import ARCHITECTURES
 from desktop_ft.core.training import TrainJob, fine_tune
 from desktop_ft.core.training.feature_cache import split_model
@@ -163,6 +163,19 @@ def test_onnx_parity(trained, tmp_path):
     assert record["onnx"]["parity_max_abs_diff"] < 1e-4, record
     assert record["onnx"]["exporter"].startswith("tf2onnx "), record
     print(bundle.architecture, "ONNX parity", record["onnx"]["parity_max_abs_diff"])
+
+
+def test_multi_label_head(trained):
+    """The same backbone under one sigmoid per label (issue 32): probabilities per
+    label, each in (0, 1), not a distribution over them."""
+    bundle = with_num_classes(trained.bundle, 4, list("abcd"), multi_label=True)
+    assert bundle.model.output_shape == (None, 4) and not bundle.binary
+    assert bundle.model.layers[-1].activation.__name__ == "sigmoid"
+    rng = np.random.default_rng(5)
+    probs = bundle.predict_proba([rng.integers(0, 256, (40, 52, 3), dtype=np.uint8)
+                                  for _ in range(2)])
+    assert probs.shape == (2, 4) and ((probs > 0) & (probs < 1)).all()
+    assert trained.bundle.model.output_shape == (None, 3)     # the trained one untouched
 
 
 def test_tree_and_strategies(trained):

@@ -215,3 +215,19 @@ def test_refusals_say_why(tmp_path, mixing_bert):
     assert e["label"] == int(np.argmax(e["probs"]))
     [e2] = explain(bundle, ["this is good the"], label=2)
     assert e2["label"] == 2 and len(e2["scores"]) == len(e["scores"])
+
+
+def test_learning_rate_finder_sweeps_a_multi_label_head(tmp_path):
+    """The range test trains the multi-label head (binary cross-entropy on multi-hot
+    targets) on cached features and suggests a rate."""
+    from desktop_ft.core.training.lr_finder import find_learning_rate
+
+    scan = image_scan(tmp_path / "shapes", 32, 8, 8)
+    job = TrainJob(model=ModelSpec("vgg16", weights="none", image_size=32), data=scan.root,
+                   strategy="head", batch_size=8)
+    out = find_learning_rate(job, scan=scan, sweep=(1e-5, 1.0, 24))
+    assert out["cached"] == "head_pool" and out["suggestion"] > 0
+    losses = np.asarray([p["loss"] for p in out["curve"]])
+    assert len(losses) >= 10 and np.isfinite(losses).all()
+    # Binary cross-entropy over labels starts near log 2, not log 3 (a softmax's).
+    assert abs(losses[0] - np.log(2)) < 0.15, losses[:3]

@@ -18,7 +18,7 @@ from tests.core.text_presets import SEQ_LEN, TEXTS, make_preset, write_csv
 
 from desktop_ft.core.explain import explain, load_export_bundle
 from desktop_ft.core.export import export_model
-from desktop_ft.core.models import ModelSpec
+from desktop_ft.core.models import ModelSpec, with_num_classes
 from desktop_ft.core.models.text.architectures import ARCHITECTURES
 from desktop_ft.core.training import TrainJob, fine_tune
 
@@ -129,6 +129,17 @@ def test_token_ids_match_keras_hub(preset, trained):
     np.testing.assert_array_equal(app["token_ids"], np.asarray(reference["token_ids"]))
     np.testing.assert_array_equal(app["padding_mask"],
                                   np.asarray(reference["padding_mask"]).astype(np.int32))
+
+
+def test_multi_label_head(trained):
+    """The same backbone under one sigmoid per label (issue 32): probabilities per
+    label, each in (0, 1), not a distribution over them."""
+    bundle = with_num_classes(trained.bundle, 3, list("abc"), multi_label=True)
+    assert bundle.model.output_shape == (None, 3) and not bundle.binary
+    assert bundle.model.get_layer("logits").activation.__name__ == "sigmoid"
+    probs = bundle.predict_proba(TEXTS[:2])
+    assert probs.shape == (2, 3) and ((probs > 0) & (probs < 1)).all()
+    assert trained.bundle.model.output_shape == (None, 1)     # the trained one untouched
 
 
 def test_tree_and_strategies(preset, trained):
