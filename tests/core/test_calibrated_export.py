@@ -59,6 +59,10 @@ def test_every_format_returns_the_apps_calibrated_probabilities(sharp_bundle, tm
     assert meta["calibration"] == {"temperature": T, "ece_before": 0.2, "ece_after": 0.05,
                                    "examples": 30, "fit_on": "validation"}
     assert json.loads((out / "labels.json").read_text()) == ["a", "b", "c"]
+    card = (out / "README.md").read_text()
+    assert "* **Calibration:** temperature 2.5, fitted on 30 validation examples " \
+        "(expected calibration error 0.200 → 0.050)" in card
+    assert "below 60%" in card
     # The SavedModel, and model.keras run with the export's temperature on top.
     np.testing.assert_allclose(ExportedModel(out).predict_proba(images), app, atol=1e-5)
     runs, predict = _fallback_runner(out, "images", "test")

@@ -135,6 +135,30 @@ def _multi_label_note(record: dict) -> str:
             + ". The SavedModel also returns `predicted` (bool `[N, labels]`).\n")
 
 
+def _calibration_lines(record: dict) -> list[str]:
+    """Single-label: the temperature every format applies (model.keras: apply it
+    yourself) and the "unknown" threshold, if any."""
+    decision = record.get("decision") or {}
+    if not decision or decision.get("multi_label"):
+        return []
+    c, t = decision.get("calibration") or {}, decision.get("temperature", 1.0)
+    lines = []
+    if t != 1.0:
+        fitted = (f", fitted on {c['examples']} {c['fit_on']} examples (expected calibration "
+                  f"error {c['ece_before']:.3f} → {c['ece_after']:.3f})"
+                  if c.get("ece_after") is not None and c.get("fit_on") else "")
+        lines.append(f"* **Calibration:** temperature {t:.4g}{fitted}. The SavedModel, ONNX "
+                     "and LiteRT return calibrated `probs`; `model.keras` returns the raw "
+                     "ones: calibrated = softmax(log(p) / T).")
+    elif c.get("why"):
+        lines.append(f"* **Calibration:** none (temperature 1): {c['why']}.")
+    if decision.get("unknown_below") is not None:
+        lines.append(f"* **Unknown:** answered when the top probability is below "
+                     f"{decision['unknown_below']:.0%} (export.json `decision`; "
+                     "desktop-ft predict and evaluate apply it).")
+    return lines
+
+
 def model_card(record: dict) -> str:
     images = record["input"] == "images"
     formats = record.get("formats_written", [])
@@ -179,6 +203,7 @@ def model_card(record: dict) -> str:
         f"* **Input:** {'uint8 images' if images else 'text'}"
         + (f", {size}×{size} px inside the model" if images else f", {seq} tokens"),
         (f"* **Run:** `{record['run']}`" if record.get("run") else ""),
+        *_calibration_lines(record),
         *(f"* **Not written:** {name} — {why}" for name, why in
           (record.get("formats_not_written") or {}).items()),
         "\n## Metrics\n", _metrics(record.get("metrics")),
