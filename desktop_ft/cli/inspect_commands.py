@@ -211,12 +211,15 @@ def cmd_explain(args) -> int:
     bundle = ex.load_export_bundle(args.out)
     images = bundle.input_kind == "images"
     inputs = _read_images(args.inputs) if images else list(args.inputs)
-    explained = ex.explain(bundle, inputs)
     classes = bundle.classes
+    chosen = getattr(args, "label", None)
+    if chosen is not None and chosen not in classes:
+        raise UserError(f"--label {chosen}: the model's labels are {', '.join(classes)}.")
+    explained = ex.explain(bundle, inputs, None if chosen is None else classes.index(chosen))
     rows = []
     for item, e in zip(args.inputs, explained):
         best = max(range(len(e["probs"])), key=e["probs"].__getitem__)
-        row = {"input": item, "label": classes[best],
+        row = {"input": item, "label": classes[e.get("label", best)],
                "probs": dict(zip(classes, e["probs"]))}
         if images:
             row.update(heatmap=[[round(float(v), 4) for v in r] for r in e["heatmap"]],

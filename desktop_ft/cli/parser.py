@@ -402,6 +402,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write the heatmap over the image (one PNG per image: FILE.png, "
                         "FILE_2.png, …) or the highlighted texts (HTML)")
     p.add_argument("--opacity", type=float, default=0.5, help="heatmap opacity (0–1)")
+    p.add_argument("--label", default=None, metavar="NAME", help="show the evidence for this "
+                   "class or label (default: the most probable one)")
     _add_backend_arg(p)
     p.add_argument("--json", action="store_true",
                    help="end with one JSON line: a list with one object per input")

@@ -231,3 +231,25 @@ def test_learning_rate_finder_sweeps_a_multi_label_head(tmp_path):
     assert len(losses) >= 10 and np.isfinite(losses).all()
     # Binary cross-entropy over labels starts near log 2, not log 3 (a softmax's).
     assert abs(losses[0] - np.log(2)) < 0.15, losses[:3]
+
+
+def test_cli_explains_the_label_asked_for(mixing_bert, tmp_path, capsys):
+    """``desktop-ft explain OUT TEXT --label NAME``: the evidence for that label of an
+    exported multi-label model (default: the most probable label)."""
+    from desktop_ft.cli import main
+    from desktop_ft.core.export import export_model
+
+    scan = text_scan(32, 16, 0)
+    result = fine_tune(text_job(mixing_bert, "head", epochs=1), scan=scan, record_run=False)
+    out = tmp_path / "export"
+    export_model(result.bundle, out, result.classes, formats="keras",
+                 samples=scan.train.items[:2])
+    text = "this is good the the"
+    assert main(["explain", str(out), text, "--label", "negative", "--json"]) == 0
+    [row] = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert row["label"] == "negative" and len(row["tokens"]) == len(row["scores"]) == 5
+    assert main(["explain", str(out), text, "--json"]) == 0
+    [row] = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert row["label"] == max(row["probs"], key=row["probs"].get)
+    assert main(["explain", str(out), text, "--label", "sport"]) == 1
+    assert "the model's labels are negative, positive, the" in capsys.readouterr().err
