@@ -190,6 +190,16 @@ def test_run_resumes_and_exports_with_its_thresholds(tmp_path):
         pytest.approx(thresholds)
     source = source_for_reexport(run)
     assert source.bundle.multi_label and source.bundle.decision == bundle.decision
+    # The last checkpoint answers at the thresholds run.json records (here edited, to
+    # tell them from a refit); the best one (by validation loss) gets its own, chosen on
+    # the run's validation split as training chose the last one's.
+    path = tmp_path / "runs" / run.rsplit("/", 1)[-1] / "run.json"
+    record["decision"]["thresholds"] = [0.125, 0.5, 0.875]
+    path.write_text(json.dumps(record))
+    assert source_for_reexport(run).bundle.decision.thresholds == [0.125, 0.5, 0.875]
+    best = source_for_reexport(run, best=True).bundle
+    assert best.decision.thresholds == pytest.approx(best_f1_thresholds(
+        scan.val.labels, best.predict_proba(load_inputs("images", scan.val.items))))
     np.testing.assert_allclose(source.bundle.predict_proba(load_inputs("images",
                                                                        scan.test.items)),
                                bundle.predict_proba(load_inputs("images", scan.test.items)),

@@ -33,7 +33,23 @@ def bundle_from_run(run: Run, which: str = "last", observer: Observer | None = N
     run.checkpoints.load_weights(bundle.model, which, rebuilt=True)
     if run.record.get("decision"):   # per-label thresholds, calibration: as trained
         bundle.decision = Decision.from_dict(run.record["decision"])
+    if which == "best" and bundle.multi_label:
+        refit_thresholds(run, bundle)
     return bundle
+
+
+def refit_thresholds(run: Run, bundle) -> None:
+    """A multi-label checkpoint other than the one training ended with: its own labels'
+    thresholds, chosen on the run's validation split for the best F1 as training chose
+    the final model's (0.5 each without a validation split)."""
+    from desktop_ft.core.data.datasets import readable_inputs
+    from desktop_ft.core.training.metrics import best_f1_thresholds
+
+    val = run.record["split"].get("val") or {}
+    inputs, _, labels = readable_inputs(bundle.input_kind, val.get("items", []),
+                                        [tuple(y) for y in val.get("labels", [])])
+    thresholds = best_f1_thresholds(labels, bundle.predict_proba(inputs)) if labels else None
+    bundle.decision = bundle.decision.replace(multi_label=True, thresholds=thresholds)
 
 
 def rebuild_source(run: Run, observer: Observer | None = None,
