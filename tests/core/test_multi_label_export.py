@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from desktop_ft.cli import main
+from desktop_ft.core import backend
 from desktop_ft.core.errors import UserError
 from desktop_ft.core.export import ExportedModel, export_model
 from desktop_ft.core.export.exported import _fallback_runner
@@ -238,3 +239,42 @@ def test_label_sets_reach_the_export_subprocess(tmp_path):
     assert len(reps) == 2 and len(vals) == 4 and labels == sets
     write_calibration(tmp_path / "s.npz", None, (x, [0, 2, 1, 1]))
     assert read_calibration(tmp_path / "s.npz", "images")[1][1] == [0, 2, 1, 1]
+
+
+@pytest.mark.skipif(not (backend.installed("torch") and backend.tensorflow_available()),
+                    reason="needs torch and TensorFlow")
+def test_multi_label_export_from_torch(tmp_path):
+    """On the torch backend the SavedModel, ONNX and LiteRT files are written by
+    TensorFlow in a subprocess from model.keras: the thresholds and the held-out label
+    sets reach it, and every format answers as the torch model did."""
+    import os
+    import subprocess
+
+    from tests.core.image_presets import narrow_vgg16_cli
+    from tests.core.multi_label_data import IMAGE_LABELS, image_split
+
+    split = image_split(tmp_path / "img", 24, seed=13)
+    table = tmp_path / "shapes.csv"
+    table.write_text("image,labels\n" + "".join(
+        f"{path},{';'.join(IMAGE_LABELS[i] for i in labels)}\n"
+        for path, labels in zip(split.items, split.labels)))
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [*narrow_vgg16_cli("torch"), "train", "--backend", "torch", "--model", "vgg16",
+         "--weights", "none", "--image-size", "32", "--epochs", "1", "--batch-size", "8",
+         "--data", str(table), "--multi-label", "--run-dir", str(tmp_path / "runs"),
+         "--export", str(out), "--formats", "saved_model,keras,onnx,litert"],
+        capture_output=True, text=True, timeout=900,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    meta = json.loads((out / "export.json").read_text())
+    assert meta["backend"] == "torch" and meta["output_activation"] == "sigmoid (per label)"
+    thresholds = meta["decision"]["thresholds"]
+    assert len(thresholds) == 3
+    assert json.loads((out / "labels.json").read_text()) == {
+        "labels": IMAGE_LABELS, "thresholds": thresholds, "multi_label": True}
+    assert meta["parity_max_abs_diff"] < 1e-4
+    for key in ("onnx", "litert"):
+        assert meta["formats"][key]["parity_max_abs_diff"] < 1e-4, key
+    int8 = meta["formats"]["litert_int8"]
+    assert int8["validation_examples"] >= 3 and 0 <= int8["micro_f1"] <= 1
