@@ -54,7 +54,7 @@ def test_one_cycle_rises_from_a_25th_to_its_peak_then_anneals():
 
 
 def test_defaults_follow_the_modality_and_bad_values_are_refused():
-    # Constant until the recipes are measured (README, "Schedule").
+    # Constant, as measured (BENCHMARKS.md, "Schedules"; test_schedule_defaults.py).
     assert resolve_schedule(TrainJob()) == ("constant", 0.0)
     assert resolve_schedule(TrainJob(model=ModelSpec("bert", weights="none"))) == \
         ("constant", 0.0)
