@@ -112,6 +112,15 @@ def test_image_strategy_learns_labels(tmp_path, strategy, lr):
     result = fine_tune(job, scan=scan, record_run=False)
     if strategy == "head":    # the frozen backbone's features, computed once
         assert result.feature_cache[0]["cut"] == "head_pool", result.feature_cache
+        # Grad-CAM of the most probable label, or of the one asked for.
+        from desktop_ft.core.data.datasets import load_inputs
+        from desktop_ft.core.explain import explain
+
+        [img] = load_inputs("images", scan.test.items[:1])
+        [e] = explain(result.bundle, [img])
+        assert e["label"] == int(np.argmax(e["probs"])) and e["heatmap"].shape == (32, 32)
+        [e2] = explain(result.bundle, [img], label=(e["label"] + 1) % 3)
+        assert e2["label"] == (e["label"] + 1) % 3 and np.isfinite(e2["heatmap"]).all()
     assert_learned(result, scan)
 
 
