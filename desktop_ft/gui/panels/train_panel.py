@@ -109,7 +109,7 @@ class TrainPanel(QWidget):
         self.class_weights.setToolTip("Weight each class inversely to its number of "
                                       "training examples, so a rare class counts as much "
                                       "as a common one")
-        # "auto": the model's default (constant until the recipes are measured), kept as
+        # "auto": the model's default (constant, as measured: BENCHMARKS.md), kept as
         # "auto" so a project file keeps following the default.
         self.schedule = QComboBox(objectName="schedule")
         self.schedule.addItems(["auto", *SCHEDULES])
