@@ -129,7 +129,7 @@ def test_images_without_tensorflow(name, other_backends):
     assert out["export"]["formats_written"] == ["keras"]
     assert out["export"]["formats_not_written"] == {"saved_model": "needs TensorFlow installed"}
     assert out["export"]["backend"] == name
-    assert out["explained"] == ["heatmap", "layer", "probs"]
+    assert out["explained"] == ["heatmap", "label", "layer", "probs"]
     assert out["reloaded_diff"] < 1e-6
 
 
@@ -147,7 +147,7 @@ def test_text_with_savedmodel_written_by_tensorflow(other_backends):
     assert tf_export["export"]["backend"] == "jax"
     assert tf_export["export"]["tokenizer"]["matches_app"]
     assert "saved_model" in tf_export["files"] and "tokenizer.json" in tf_export["files"]
-    assert out["explained"] == ["probs", "scores", "tokens"]
+    assert out["explained"] == ["label", "probs", "scores", "tokens"]
 
 
 @pytest.mark.parametrize("name", OTHER_BACKENDS)
@@ -171,7 +171,7 @@ def test_text_without_tensorflow(name, other_backends):
     assert out["export"]["formats_not_written"] == {"saved_model": "needs TensorFlow installed"}
     assert out["onnx_parity"] < 1e-5
     assert out["export"]["tokenizer"]["matches_app"]
-    assert out["explained"] == ["probs", "scores", "tokens"]
+    assert out["explained"] == ["label", "probs", "scores", "tokens"]
     if name == "jax":
         assert out["export"]["onnx_written_by"].startswith("torch")
 
