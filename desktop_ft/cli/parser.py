@@ -203,11 +203,11 @@ def _add_data_and_training_args(p) -> None:
                         "(default 0)")
     t.add_argument("--schedule", choices=SCHEDULES, default=None,
                    help="the learning rate over each phase's steps: constant, cosine, linear "
-                        "decay or one-cycle (default: linear for text models, cosine for "
-                        "image models)")
+                        "decay or one-cycle (default: constant, measured best; see "
+                        "BENCHMARKS.md)")
     t.add_argument("--warmup", type=float, default=None, metavar="F",
                    help="ramp the rate up over this fraction of each phase's steps "
-                        "(default: 0.1 for text models, 0.25 with one-cycle, else 0)")
+                        "(default: 0.25 with one-cycle, else 0)")
     t.add_argument("--early-stopping", type=int, default=None, metavar="PATIENCE",
                    help="stop after PATIENCE epochs without improvement of --monitor and "
                         "restore the best weights (default: off)")

@@ -27,7 +27,7 @@ ONE_CYCLE_WARMUP = 0.25
 
 def resolve_schedule(job) -> tuple[str, float]:
     """(kind, warm-up fraction) of ``job``: what it names, else its modality's default
-    (text: linear decay after 10 % warm-up, as BERT was fine-tuned; images: cosine)."""
+    (constant for both modalities: measured better than the recipes, BENCHMARKS.md)."""
     from desktop_ft.core.models import modality_for
 
     kind, warmup = modality_for(job.model.architecture).schedule
