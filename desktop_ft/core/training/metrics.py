@@ -72,9 +72,10 @@ def roc_auc(y_true, scores) -> float | None:
     return float((ranks[y].sum() - pos * (pos + 1) / 2.0) / (pos * neg))
 
 
-def average_precision(y_true, scores) -> float | None:
-    """Average precision: the sum over distinct score thresholds (high to low) of
-    precision × the recall gained there; ``None`` when there is no positive example."""
+def _ranked_hits(y_true, scores):
+    """The scores sorted high to low, the index of the last example of each group of
+    equal scores, the true positives admitted down to each group, and the positives —
+    or None when there is no positive example. What AP and the best-F1 threshold read."""
     y = np.asarray(y_true).astype(bool)
     s = np.asarray(scores, dtype=np.float64)
     pos = int(y.sum())
@@ -83,7 +84,16 @@ def average_precision(y_true, scores) -> float | None:
     order = np.argsort(-s, kind="mergesort")
     s, y = s[order], y[order]
     last_of_group = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]
-    tp = np.cumsum(y)[last_of_group]
+    return s, last_of_group, np.cumsum(y)[last_of_group], pos
+
+
+def average_precision(y_true, scores) -> float | None:
+    """Average precision: the sum over distinct score thresholds (high to low) of
+    precision × the recall gained there; ``None`` when there is no positive example."""
+    curve = _ranked_hits(y_true, scores)
+    if curve is None:
+        return None
+    _, last_of_group, tp, pos = curve
     predicted = last_of_group + 1
     recall = tp / pos
     precision = tp / predicted
@@ -182,15 +192,10 @@ def best_f1_threshold(y_true, scores) -> float:
     """The threshold (predicted when ``score >= threshold``) with the best F1 on these
     examples: midway between the lowest score it admits and the next lower one, so that
     it sits between the groups it separates. With no positive example, 0.5."""
-    y = np.asarray(y_true).astype(bool)
-    s = np.asarray(scores, dtype=np.float64)
-    pos = int(y.sum())
-    if not pos:
+    curve = _ranked_hits(y_true, scores)
+    if curve is None:
         return DEFAULT_THRESHOLD
-    order = np.argsort(-s, kind="mergesort")
-    s, y = s[order], y[order]
-    last_of_group = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]
-    tp = np.cumsum(y)[last_of_group]
+    s, last_of_group, tp, pos = curve
     predicted = last_of_group + 1
     f1 = 2 * tp / (predicted + pos)          # 2·TP / (TP+FP + TP+FN)
     k = int(np.argmax(f1))                   # first best: the highest such threshold
