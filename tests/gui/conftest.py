@@ -123,3 +123,22 @@ def lora_bert_with_data(qtbot, w, preset, data, rank=2):
     click(qtbot, w.layers_panel.buttons["lora"])
     qtbot.waitUntil(lambda: c.bundle.tree.has_lora and c.tasks.running() == 0, timeout=LONG)
     return c.bundle
+
+
+@pytest.fixture
+def panel_and_session(qtbot, tmp_path):
+    """A Try it panel bound to a fresh session (no window), with its own settings file."""
+    from PySide6.QtCore import QSettings
+
+    from desktop_ft.gui.controller import SessionController
+    from desktop_ft.gui.panels.try_export_panel import TryExportPanel
+    from desktop_ft.gui.settings import AppSettings
+
+    session = SessionController()
+    panel = TryExportPanel(AppSettings(QSettings(str(tmp_path / "s.ini"),
+                                                 QSettings.Format.IniFormat)))
+    qtbot.addWidget(panel)
+    panel.bind(session)
+    panel.resize(700, 400)
+    panel.show()
+    return panel, session

@@ -5,26 +5,9 @@ probabilities; a single-label model keeps its one bar per class."""
 import types
 
 import pytest
-from PySide6.QtCore import QSettings
 from PySide6.QtGui import QColor
 
 from desktop_ft.core.models.decision import Decision
-
-
-@pytest.fixture
-def panel_and_session(qtbot, tmp_path):
-    from desktop_ft.gui.controller import SessionController
-    from desktop_ft.gui.panels.try_export_panel import TryExportPanel
-    from desktop_ft.gui.settings import AppSettings
-
-    session = SessionController()
-    panel = TryExportPanel(AppSettings(QSettings(str(tmp_path / "s.ini"),
-                                                 QSettings.Format.IniFormat)))
-    qtbot.addWidget(panel)
-    panel.bind(session)
-    panel.resize(700, 400)
-    panel.show()
-    return panel, session
 
 
 def tried(session, classes, decision, probs):

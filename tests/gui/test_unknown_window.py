@@ -5,25 +5,8 @@ by exports made afterwards), the project file keeps it, and a multi-label model 
 
 import types
 
-import pytest
-from PySide6.QtCore import QSettings
 
 from desktop_ft.core.models.decision import Decision
-
-
-@pytest.fixture
-def panel_and_session(qtbot, tmp_path):
-    from desktop_ft.gui.controller import SessionController
-    from desktop_ft.gui.panels.try_export_panel import TryExportPanel
-    from desktop_ft.gui.settings import AppSettings
-
-    session = SessionController()
-    panel = TryExportPanel(AppSettings(QSettings(str(tmp_path / "s.ini"),
-                                                 QSettings.Format.IniFormat)))
-    qtbot.addWidget(panel)
-    panel.bind(session)
-    panel.show()
-    return panel, session
 
 
 def model(decision):
